@@ -1,0 +1,43 @@
+"""The one error hierarchy of hnnframe.
+
+Library code raises a specific :class:`HnnError` subclass for anything a user can cause (a bad
+file, an unknown registry name, a wrong Q). The CLI turns these into one line on stderr and a
+non-zero exit; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class HnnError(Exception):
+    """Base class of every error a user can cause."""
+
+
+class ModelLoadError(HnnError):
+    """A model file is missing, unreadable, corrupted, or of an unknown format."""
+
+
+class ExportError(HnnError):
+    """A model could not be exported to ONNX."""
+
+
+class GraphError(HnnError):
+    """A graph is empty or malformed."""
+
+
+class RegistryError(HnnError, KeyError):
+    """An unknown name was looked up in a registry."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(HnnError):
+    """A recipe, override or search space is malformed."""
+
+
+class CheckpointError(HnnError):
+    """A checkpoint is corrupted or does not fit the recipe, Q or vocabulary."""
+
+
+class IndexStoreError(HnnError):
+    """A hash index is corrupted, of another checkpoint, or unreachable."""

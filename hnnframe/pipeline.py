@@ -1,0 +1,68 @@
+"""Stage 1 end to end: G = f_merg(f_onnx(M(I))) (paper eq. 2), with canonicalisation first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hnnframe.errors import GraphError
+from hnnframe.ir import OpGraph
+
+
+def graph_and_counts(
+    model: Any,
+    merge: Sequence[str | dict[str, Any]] | None = None,
+    canonical: Sequence[str | dict[str, Any]] | None = None,
+    example_input: Any = None,
+    trust_pickle: bool = False,
+    name: str | None = None,
+) -> tuple[OpGraph, dict[str, int]]:
+    """Like :func:`graph_of`, also returning the number of matches of each merge rule."""
+    from hnnframe.canonical import apply_canonical
+    from hnnframe.merge import apply_rules
+
+    if isinstance(model, OpGraph):
+        graph = model
+    else:
+        from hnnframe.frontends import model_name, to_onnx
+        from hnnframe.ir import from_onnx
+
+        # Validate names before the (slow) export so a typo fails at once.
+        _check_names(merge, canonical)
+        proto = to_onnx(model, example_input, trust_pickle=trust_pickle)
+        graph = from_onnx(proto, name or model_name(model))
+    graph = apply_canonical(graph, canonical or [])
+    graph, counts = apply_rules(graph, merge or [])
+    if graph.num_nodes == 0:
+        raise GraphError(f"graph of {graph.name!r} is empty")
+    return graph, counts
+
+
+def _check_names(
+    merge: Sequence[str | dict[str, Any]] | None, canonical: Sequence[str | dict[str, Any]] | None
+) -> None:
+    from hnnframe.canonical import CANONICALISERS
+    from hnnframe.merge import MERGE_RULES
+
+    for reg, specs in ((MERGE_RULES, merge), (CANONICALISERS, canonical)):
+        for s in specs or []:
+            reg.get(s if isinstance(s, str) else s.get("type", ""))
+
+
+def graph_of(
+    model: Any,
+    merge: Sequence[str | dict[str, Any]] | None = None,
+    canonical: Sequence[str | dict[str, Any]] | None = None,
+    example_input: Any = None,
+    trust_pickle: bool = False,
+) -> OpGraph:
+    """The OpGraph of any model: nn.Module, ONNX path, TorchScript path or "torchvision:NAME".
+
+    Args:
+        model: the model source (see :mod:`hnnframe.frontends`) or an OpGraph.
+        merge: merge rule names or specs, applied in order to a fixpoint.
+        canonical: canonicalisation passes, applied before merging.
+        example_input: input for exporting an nn.Module; default the paper's zero trigger.
+        trust_pickle: allow loading a pickled whole-module checkpoint (runs its code).
+    """
+    return graph_and_counts(model, merge, canonical, example_input, trust_pickle)[0]

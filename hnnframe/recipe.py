@@ -1,0 +1,122 @@
+"""YAML recipes: one file describes a whole experiment (after torchtune's recipe configs).
+
+A recipe is a nested mapping. Component sections are ``{type: name, **kwargs}``. Command-line
+overrides are ``dotted.key=value`` with the value parsed as YAML (``hash.bits=64``,
+``loss.beta=0``, ``graph.merge=[conv_bn,conv_relu]``). ``_base_: other.yaml`` inherits from
+another recipe in the same directory, with this file's keys winning.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hnnframe.errors import ConfigError
+
+RECIPE_DIR = Path(__file__).resolve().parent.parent / "recipes"
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict) and "type" not in v:
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def resolve_path(path: str | Path) -> Path:
+    """A recipe path as given, or a bare name looked up in the package's recipes/."""
+    p = Path(path)
+    if p.exists():
+        return p
+    for cand in (RECIPE_DIR / p, RECIPE_DIR / f"{p}.yaml"):
+        if cand.exists():
+            return cand
+    raise ConfigError(f"{path}: no such recipe")
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML ({str(e).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping, got {type(data).__name__}")
+    base = data.pop("_base_", None)
+    if base:
+        data = _merge(load_yaml(resolve_path(path.parent / base)), data)
+    return data
+
+
+def set_dotted(cfg: dict[str, Any], key: str, value: Any, create: bool = True) -> None:
+    """Set ``cfg[a][b][c] = value`` for ``key = "a.b.c"``."""
+    parts = key.split(".")
+    node: Any = cfg
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            node = node[int(part)]
+            continue
+        if part not in node:
+            if not create:
+                raise ConfigError(f"unknown recipe key {'.'.join(parts[: i + 1])!r}")
+            node[part] = {}
+        node = node[part]
+        if not isinstance(node, (dict, list)):
+            raise ConfigError(f"recipe key {'.'.join(parts[: i + 1])!r} is not a section")
+    last = parts[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def get_dotted(cfg: Mapping[str, Any], key: str) -> Any:
+    node: Any = cfg
+    for part in key.split("."):
+        if isinstance(node, list):
+            node = node[int(part)]
+        elif isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            raise ConfigError(f"unknown recipe key {key!r}")
+    return node
+
+
+def apply_overrides(cfg: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    cfg = copy.deepcopy(cfg)
+    for ov in overrides:
+        if "=" not in ov:
+            raise ConfigError(f"override {ov!r} is not key=value")
+        key, raw = ov.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        set_dotted(cfg, key.strip(), value)
+    return cfg
+
+
+def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """Load a recipe YAML, apply ``key=value`` overrides, and record where it came from."""
+    p = resolve_path(path)
+    cfg = apply_overrides(load_yaml(p), overrides)
+    cfg.setdefault("name", p.stem)
+    return cfg
+
+
+def dump_recipe(cfg: Mapping[str, Any], path: str | Path | None = None, command: str = "") -> str:
+    """YAML text of a recipe, its first line a comment with the command that runs it."""
+    text = yaml.safe_dump(dict(cfg), sort_keys=False)
+    if command:
+        text = f"# {command}\n{text}"
+    if path is not None:
+        Path(path).write_text(text)
+    return text

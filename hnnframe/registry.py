@@ -1,0 +1,117 @@
+"""Name -> class registries, one per pluggable kind (after fvcore's ``Registry``).
+
+A spec is either ``"name"`` or ``{"type": "name", **kwargs}``. A name with a dot,
+``"my_pkg.rules.MyRule"``, is imported directly (as torchtune's ``_component_``), so user code
+can be used from a recipe without registering it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
+
+from hnnframe.errors import ConfigError, RegistryError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A named table of classes (or factories) of one kind.
+
+    Example:
+        >>> MERGE_RULES = Registry("merge rule")
+        >>> @MERGE_RULES.register("conv_relu")
+        ... class ConvRelu: ...
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, Callable[..., T]] = {}
+
+    def register(self, name: str, obj: Callable[..., T] | None = None) -> Any:
+        """Register ``obj`` under ``name``; used bare or as a decorator."""
+        if name != name.lower() or not name:
+            raise ValueError(f"{self.kind} names are lower snake case, got {name!r}")
+
+        def deco(o: Callable[..., T]) -> Callable[..., T]:
+            if name in self._items and self._items[name] is not o:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            self._items[name] = o
+            return o
+
+        return deco(obj) if obj is not None else deco
+
+    def get(self, name: str) -> Callable[..., T]:
+        """Look ``name`` up, importing dotted names; raise :class:`RegistryError` if absent."""
+        if name in self._items:
+            return self._items[name]
+        if "." in name:
+            module, _, attr = name.rpartition(".")
+            try:
+                return getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError) as e:
+                raise RegistryError(f"cannot import {self.kind} {name!r}: {e}") from None
+        valid = ", ".join(sorted(self._items)) or "(none)"
+        raise RegistryError(f"unknown {self.kind} {name!r}; valid: {valid}")
+
+    def build(self, spec: str | Mapping[str, Any], **defaults: Any) -> T:
+        """Instantiate from ``"name"`` or ``{"type": name, **kwargs}``; kwargs beat defaults."""
+        if isinstance(spec, str):
+            name, kwargs = spec, {}
+        elif isinstance(spec, Mapping) and "type" in spec:
+            kwargs = {k: v for k, v in spec.items() if k != "type"}
+            name = spec["type"]
+        else:
+            raise ConfigError(
+                f"a {self.kind} spec is a name or a mapping with 'type', got {spec!r}"
+            )
+        cls = self.get(name)
+        try:
+            return cls(**{**defaults, **kwargs})
+        except TypeError as e:
+            raise ConfigError(f"bad arguments for {self.kind} {name!r}: {e}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {self.names()})"
+
+
+def all_registries() -> dict[str, Registry[Any]]:
+    """Every registry of the package, importing the modules that fill them."""
+    from hnnframe.canonical import CANONICALISERS
+    from hnnframe.encoders import NODE_ENCODERS
+    from hnnframe.merge import MERGE_RULES
+
+    regs: dict[str, Registry[Any]] = {
+        "canonicalisers": CANONICALISERS,
+        "merge_rules": MERGE_RULES,
+        "node_encoders": NODE_ENCODERS,
+    }
+    try:
+        from hnnframe.ged import GED_METHODS
+        from hnnframe.losses import LOSSES
+        from hnnframe.nn import BACKBONES, POOLINGS
+
+        regs.update(
+            {
+                "backbones": BACKBONES,
+                "poolings": POOLINGS,
+                "losses": LOSSES,
+                "ged_methods": GED_METHODS,
+            }
+        )
+    except ImportError:  # Stage 2 modules not present yet
+        pass
+    return regs

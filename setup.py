@@ -1,0 +1,34 @@
+"""Installs hnnframe, the perceptual hash of neural networks (HNN-Net, Zhu et al. 2022)."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="hnnframe",
+    version="0.1.0",
+    description="Perceptual hashes of neural-network models (HNN-Net) on ONNX and DGL",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["hnnframe", "hnnframe.*"]),
+    install_requires=[
+        "torch>=2.0",
+        "torchvision",
+        "dgl==2.1.0",
+        "onnx>=1.15",
+        "onnx-graphsurgeon",
+        "networkx>=3.0",
+        "optuna>=3.0",
+        "tensorboard",
+        "pyyaml",
+        "numpy",
+        "scipy",
+        # DGL 2.1.0 imports pandas at import time.
+        "pandas",
+        "packaging",
+        "tqdm",
+        "matplotlib",
+        "psycopg2-binary",
+    ],
+    extras_require={"dev": ["pytest", "ruff"]},
+    entry_points={"console_scripts": ["hnn = hnnframe.cli:main"]},
+)
