@@ -142,10 +142,10 @@ def strip_weights(model: Any) -> Any:
 
 def prepare(model: Any) -> Any:
     """Infer shapes (without loading weights); raise ModelLoadError on an invalid graph."""
-    import onnx
+    from hnnframe.frontends.shapes import infer_shapes
 
     try:
-        return onnx.shape_inference.infer_shapes(model, strict_mode=False)
+        return infer_shapes(model)
     except Exception as e:
         raise ModelLoadError(f"ONNX shape inference failed: {str(e).splitlines()[0]}") from None
 

@@ -1,0 +1,196 @@
+"""Shape inference that also sees through computed shapes.
+
+``onnx.shape_inference`` loses dimensions after shape arithmetic such as ShuffleNet's
+``x.chunk(2, dim=1)`` (Shape -> Gather -> Div -> Slice): without them Conv FLOPs cannot be
+counted. Because the trigger input has a fixed shape, those integer sub-computations are
+constants. This module evaluates them with numpy on a scratch copy of the model, replaces them
+there by Constant nodes, re-runs ONNX shape inference, and copies the resulting shapes back
+into the original model's ``value_info``. The original nodes are never changed, and no
+weights are read (only small integer tensors, which hold shapes and axes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+_MAX_ROUNDS = 6
+
+
+def _ints(a: Any) -> list[int]:
+    return [int(v) for v in np.asarray(a).reshape(-1)]
+
+
+def _slice(x: np.ndarray, starts: Any, ends: Any, axes: Any = None, steps: Any = None) -> Any:
+    starts, ends = _ints(starts), _ints(ends)
+    axes = _ints(axes) if axes is not None else list(range(len(starts)))
+    steps = _ints(steps) if steps is not None else [1] * len(starts)
+    idx = [slice(None)] * x.ndim
+    for s, e, a, st in zip(starts, ends, axes, steps, strict=False):
+        idx[a] = slice(s, e, st)
+    return x[tuple(idx)]
+
+
+def _unsqueeze(x: np.ndarray, axes: Any) -> np.ndarray:
+    out = x
+    for a in sorted(_ints(axes)):
+        out = np.expand_dims(out, a if a >= 0 else a + out.ndim + 1)
+    return out
+
+
+def _int_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if np.issubdtype(a.dtype, np.integer) and np.issubdtype(b.dtype, np.integer):
+        return (np.trunc(a / b)).astype(a.dtype)
+    return a / b
+
+
+def _evaluators(attrs: dict[str, Any]) -> dict[str, Callable[..., Any]]:
+    return {
+        "Identity": lambda x: x,
+        "Gather": lambda x, i: np.take(x, i, axis=attrs.get("axis", 0)),
+        "Unsqueeze": lambda x, axes=None: _unsqueeze(
+            x, attrs.get("axes") if axes is None else axes
+        ),
+        "Squeeze": lambda x, axes=None: np.squeeze(
+            x, axis=tuple(_ints(attrs.get("axes") if axes is None else axes)) or None
+        ),
+        "Concat": lambda *xs: np.concatenate(
+            [np.atleast_1d(x) for x in xs], axis=attrs.get("axis", 0)
+        ),
+        "Add": lambda a, b: a + b,
+        "Sub": lambda a, b: a - b,
+        "Mul": lambda a, b: a * b,
+        "Div": _int_div,
+        "Slice": _slice,
+        "Cast": lambda x: x.astype(np.int64) if np.issubdtype(x.dtype, np.integer) else x,
+        "Reshape": lambda x, s: x.reshape(_ints(s)),
+        "Range": lambda s, e, d: np.arange(int(s), int(e), int(d), dtype=np.int64),
+        "Equal": lambda a, b: a == b,
+        "Where": lambda c, a, b: np.where(c, a, b),
+        "ConstantOfShape": lambda s: np.full(
+            _ints(s), attrs.get("value_scalar", 0), dtype=np.int64
+        ),
+    }
+
+
+def infer_shapes(model: Any) -> Any:
+    """Return ``model`` with every intermediate shape that can be known in ``value_info``."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    def run(m: Any) -> Any:
+        return onnx.shape_inference.infer_shapes(m, strict_mode=False, data_prop=True)
+
+    inferred = run(model)
+    known: dict[str, np.ndarray] = {}
+    for t in model.graph.initializer:
+        if t.data_location != onnx.TensorProto.EXTERNAL and t.data_type in (
+            onnx.TensorProto.INT64,
+            onnx.TensorProto.INT32,
+        ):
+            known[t.name] = numpy_helper.to_array(t)
+    for _ in range(_MAX_ROUNDS):
+        shapes = _shape_table(inferred)
+        new = 0
+        for node in inferred.graph.node:
+            if not node.output or node.output[0] in known:
+                continue
+            value = _evaluate(node, known, shapes)
+            if value is not None:
+                known[node.output[0]] = value
+                new += 1
+        if new == 0:
+            break
+        scratch = onnx.ModelProto()
+        scratch.CopyFrom(model)
+        del scratch.graph.value_info[:]
+        nodes = []
+        for node in scratch.graph.node:
+            if node.output and node.output[0] in known and len(node.output) == 1:
+                arr = np.asarray(known[node.output[0]])
+                nodes.append(
+                    helper.make_node(
+                        "Constant", [], [node.output[0]], value=numpy_helper.from_array(arr)
+                    )
+                )
+            else:
+                nodes.append(node)
+        del scratch.graph.node[:]
+        scratch.graph.node.extend(nodes)
+        try:
+            inferred = run(scratch)
+        except Exception:  # keep what the last successful pass found
+            break
+    # Copy shapes back onto the untouched original graph.
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    del out.graph.value_info[:]
+    outputs = {o.name for o in out.graph.output}
+    for vi in inferred.graph.value_info:
+        if vi.name not in outputs:
+            out.graph.value_info.append(vi)
+    return out
+
+
+def _shape_table(model: Any) -> dict[str, list[int | None]]:
+    table: dict[str, list[int | None]] = {}
+    for vi in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output):
+        t = vi.type.tensor_type
+        if t.HasField("shape"):
+            table[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+    for init in model.graph.initializer:
+        table[init.name] = list(init.dims)
+    return table
+
+
+def _evaluate(
+    node: Any, known: dict[str, np.ndarray], shapes: dict[str, list[int | None]]
+) -> np.ndarray | None:
+    from onnx import helper, numpy_helper
+
+    attrs: dict[str, Any] = {}
+    for a in node.attribute:
+        v = helper.get_attribute_value(a)
+        if a.name == "value" and hasattr(v, "dims"):
+            attrs["value_scalar"] = numpy_helper.to_array(v).reshape(-1)[0]
+            attrs["value"] = numpy_helper.to_array(v)
+        else:
+            attrs[a.name] = v
+    op = node.op_type
+    if op == "Constant":
+        return attrs.get("value")
+    if op == "Shape":
+        shp = shapes.get(node.input[0])
+        if shp is None or any(d is None for d in shp):
+            return None
+        start, end = attrs.get("start", 0), attrs.get("end", None)
+        return np.array(shp[start:end], dtype=np.int64)
+    if op == "Size":
+        shp = shapes.get(node.input[0])
+        if shp is None or any(d is None for d in shp):
+            return None
+        return np.array(int(np.prod(shp)), dtype=np.int64)
+    fn = _evaluators(attrs).get(op)
+    if fn is None:
+        return None
+    args = []
+    for name in node.input:
+        if name == "":
+            args.append(None)
+        elif name in known:
+            args.append(known[name])
+        else:
+            return None
+    while args and args[-1] is None:
+        args.pop()
+    try:
+        out = fn(*args)
+    except Exception:
+        return None
+    arr = np.asarray(out)
+    # Only shape-sized integer data is worth folding; anything large is real data.
+    if arr.size > 64 or not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
+        return None
+    return arr
