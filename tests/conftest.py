@@ -92,3 +92,40 @@ def tiny_onnx_models(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         "mlp_3": TinyMLP(32, 3),
     }
     return [export(m, d / f"{name}.onnx") for name, m in models.items()]
+
+
+TINY_CATEGORIES = {
+    "convnet": "convnet",
+    "resnet_d1": "resnet",
+    "resnet_d2": "resnet",
+    "resnet_d3": "resnet",
+    "mlp_2": "mlp",
+    "mlp_3": "mlp",
+}
+
+
+def tiny_overrides(models: list[Path], cache: Path, epochs: int = 1) -> list[str]:
+    """Recipe overrides that train on the tiny ONNX models (3 categories) for a few epochs."""
+    import json
+
+    source = [{"path": str(p), "category": TINY_CATEGORIES[p.stem]} for p in models]
+    return [
+        f"data.source={json.dumps(source)}",
+        "data.copies=3",
+        "data.train_frac=0.67",
+        f"train.epochs={epochs}",
+        "train.ged_jobs=1",
+        f"ged_cache={cache / 'ged.sqlite'}",
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, tiny_onnx_models: list[Path]) -> Path:
+    """A real checkpoint of the paper recipe trained for 3 epochs on the tiny models."""
+    from hnnframe.recipe import load_recipe
+    from hnnframe.train import Trainer
+
+    out = tmp_path_factory.mktemp("tiny_run")
+    recipe = load_recipe("hnn_net", tiny_overrides(tiny_onnx_models, out, epochs=3))
+    Trainer(recipe, out, progress=False).fit()
+    return out / "model.pt"

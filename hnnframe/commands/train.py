@@ -1,0 +1,83 @@
+"""``hnn train`` and ``hnn hash`` (Stage 2)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from hnnframe.recipe import dump_recipe, load_recipe
+    from hnnframe.train import Trainer
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    if args.zoo_cache:
+        recipe.setdefault("data", {})["cache_dir"] = args.zoo_cache
+    trainer = Trainer(recipe, args.out, progress=not args.json)
+    summary = trainer.fit()
+    dump_recipe(
+        trainer.recipe, f"{args.out}/recipe.yaml", command=f"hnn train {args.out}/recipe.yaml"
+    )
+    if args.json:
+        json.dump(summary, sys.stdout, indent=1, default=float)
+        print()
+    else:
+        fin = summary["final"]
+        print(
+            f"trained {summary['epochs']} epochs in {summary['seconds']:.0f} s -> {summary['checkpoint']}"
+        )
+        print(
+            "  "
+            + "  ".join(
+                f"{k}={v:.4g}" for k, v in fin.items() if k.startswith(("val/", "loss/total"))
+            )
+        )
+        print(f"  tensorboard --logdir {args.out}/tb")
+    return 0
+
+
+def cmd_hash(args: argparse.Namespace) -> int:
+    from hnnframe.hashing import Hasher
+
+    hasher = Hasher.from_checkpoint(args.checkpoint, device=args.device)
+    results = hasher.hash_many(args.models, progress=not args.json and len(args.models) > 3)
+    if args.json:
+        for r in results:
+            print(json.dumps(r.as_dict()))
+        return 0
+    for r in results:
+        print(f"{r.hex}  {r.bits}  {r.category:<12} {r.path}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    t = sub.add_parser(
+        "train",
+        help="train a hashing network from a YAML recipe",
+        description="Train HashNet as a recipe describes; write OUT/model.pt (checkpoint with "
+        "recipe and vocabulary), OUT/recipe.yaml (resolved) and OUT/tb (TensorBoard logs).",
+    )
+    t.add_argument("recipe", help="recipe YAML path, or a name in recipes/ (e.g. hnn_net)")
+    t.add_argument(
+        "overrides", nargs="*", help="key=value recipe overrides, e.g. hash.bits=64 loss.beta=0"
+    )
+    t.add_argument("--out", default="runs/train", help="output directory (default runs/train)")
+    t.add_argument("--zoo-cache", help="zoo cache directory (default ~/.cache/hnnframe/zoo)")
+    t.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    h = sub.add_parser(
+        "hash",
+        help="hash models with a trained checkpoint",
+        description="Print one line per model: hex code, bits, predicted category and path. "
+        "Models are .onnx files, TorchScript files or torchvision:NAME, hashed as one batch.",
+    )
+    h.add_argument("models", nargs="+", metavar="MODEL")
+    h.add_argument("--checkpoint", required=True, help="model.pt written by hnn train")
+    h.add_argument("--device", default="cpu", help="torch device (cuda needs DGL's CUDA build)")
+    h.add_argument(
+        "--json", action="store_true", help="one JSON object per line: path, code, bits, category"
+    )
+    h.set_defaults(func=cmd_hash)

@@ -1,0 +1,136 @@
+"""Datasets of model graphs: sources, augmented copies and splits (paper section 4.1.3).
+
+The recipe's ``data`` section:
+
+```yaml
+data:
+  source: zoo            # the Table-1 zoo cache, or a list of {path, category[, name]}
+  cache_dir: null        # zoo cache (default ~/.cache/hnnframe/zoo)
+  copies: 10             # augmented copies per model (random node deletion)
+  delete_frac: 0.1
+  train_frac: 0.8        # per model: the first 80% of its copies train, the rest test
+  holdout: []            # whole architectures kept out of training (unseen-architecture queries)
+  seed: 0
+```
+
+Graphs go raw -> canonicalisation -> merge rules (the recipe's ``graph`` section) -> copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hnnframe.data.augment import delete_nodes
+from hnnframe.errors import ConfigError
+from hnnframe.ir import OpGraph
+
+
+@dataclass
+class Sample:
+    graph: OpGraph
+    model: str  # architecture name
+    category: str
+    copy: int  # -1 for the unaugmented original
+    label: int = -1
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}#{self.copy}"
+
+
+@dataclass
+class GraphDataset:
+    """Splits of samples and the category list (labels index into it)."""
+
+    train: list[Sample]
+    test: list[Sample]
+    unseen: list[Sample] = field(default_factory=list)
+    originals: list[Sample] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+
+
+def _copy_seed(seed: int, model: str, copy: int) -> int:
+    h = hashlib.sha256(f"{seed}/{model}/{copy}".encode()).digest()
+    return int.from_bytes(h[:4], "little")
+
+
+def source_graphs(data_cfg: Mapping[str, Any]) -> list[tuple[str, str, OpGraph]]:
+    """(name, category, raw OpGraph) for every model of the data source."""
+    source = data_cfg.get("source", "zoo")
+    if source == "zoo":
+        from hnnframe.data.zoo import load_zoo
+
+        return [
+            (e.name, e.category, g)
+            for e, g in load_zoo(data_cfg.get("cache_dir"), data_cfg.get("models"))
+        ]
+    if isinstance(source, Sequence) and not isinstance(source, str):
+        from hnnframe.frontends import model_name
+        from hnnframe.pipeline import graph_of
+
+        out = []
+        for item in source:
+            if not isinstance(item, Mapping) or "path" not in item or "category" not in item:
+                raise ConfigError(f"data.source items need 'path' and 'category', got {item!r}")
+            name = str(item.get("name") or model_name(item["path"]))
+            graph = graph_of(item["path"])
+            graph.name = name
+            out.append((name, str(item["category"]), graph))
+        return out
+    raise ConfigError(f"data.source must be 'zoo' or a list of {{path, category}}, got {source!r}")
+
+
+def prepare_graph(graph: OpGraph, graph_cfg: Mapping[str, Any]) -> tuple[OpGraph, dict[str, int]]:
+    """Apply the recipe's canonicalisation passes and merge rules to a raw graph."""
+    from hnnframe.canonical import apply_canonical
+    from hnnframe.merge import apply_rules
+
+    g = apply_canonical(graph, graph_cfg.get("canonical") or [])
+    return apply_rules(g, graph_cfg.get("merge") or [])
+
+
+def build_dataset(
+    recipe: Mapping[str, Any], raw: list[tuple[str, str, OpGraph]] | None = None
+) -> GraphDataset:
+    """Build the augmented, split dataset that a recipe describes."""
+    data = recipe.get("data", {})
+    graph_cfg = recipe.get("graph", {})
+    copies = int(data.get("copies", 10))
+    frac = float(data.get("delete_frac", 0.1))
+    train_frac = float(data.get("train_frac", 0.8))
+    seed = int(data.get("seed", 0))
+    holdout = set(data.get("holdout") or [])
+    raw = source_graphs(data) if raw is None else raw
+    names = {n for n, _, _ in raw}
+    unknown = holdout - names
+    if unknown:
+        raise ConfigError(f"data.holdout names unknown models: {sorted(unknown)}")
+    if copies < 1:
+        raise ConfigError("data.copies must be >= 1")
+    categories = sorted({c for n, c, _ in raw if n not in holdout})
+    label_of = {c: i for i, c in enumerate(categories)}
+    n_train = max(1, min(copies, int(round(train_frac * copies)))) if copies > 1 else 1
+    ds = GraphDataset([], [], [], [], categories)
+    for name, category, g in raw:
+        merged, _ = prepare_graph(g, graph_cfg)
+        merged.name = name
+        label = label_of.get(category, -1)
+        ds.originals.append(Sample(merged, name, category, -1, label))
+        for c in range(copies):
+            aug = (
+                delete_nodes(merged, frac, _copy_seed(seed, name, c)) if frac > 0 else merged.copy()
+            )
+            aug.name = f"{name}#{c}"
+            s = Sample(aug, name, category, c, label)
+            if name in holdout:
+                ds.unseen.append(s)
+            elif c < n_train:
+                ds.train.append(s)
+            else:
+                ds.test.append(s)
+    if not ds.train:
+        raise ConfigError("the dataset has no training samples")
+    return ds

@@ -1,0 +1,143 @@
+"""The pairwise objective of HNN-Net (paper section 3.4, eqs. 6-9) as a registry of terms.
+
+L(M1, M2) = alpha * L_topo + beta * L_class + gamma * L_quant                      (eq. 6)
+
+* ``topo`` (eq. 7): (||FC3(M1) - FC3(M2)||^2 - min(GED(M1, M2), R))^2. The GED of these
+  graphs is in the hundreds while a squared embedding distance starts near 0, so the target
+  can be normalised (``ged_norm``: none, mean_size as in SimGNN's nGED, max_size) and scaled
+  before the cap R (``cap``). Both are recipe parameters (docs/training.md says what works).
+* ``class`` (eq. 8): cross-entropy of both models' category labels.
+* ``quant`` (eq. 9): -(||FC5(M1) - 1/2||_1 + ||FC5(M2) - 1/2||_1). Minimising it *increases*
+  the distance of every activation from 1/2, i.e. pushes it to 0 or 1; the printed sign is
+  right (tests/test_losses.py checks the gradient direction). It is bounded below by -Q.
+* ``binary_reg``: GHashing's binary regulariser, the squared distance of each activation to
+  its nearest bit, used by the GHashing baseline recipe in place of ``quant``.
+
+Every term returns the mean over the pairs of a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hnnframe.errors import ConfigError
+from hnnframe.nn.hashnet import HashOutput
+from hnnframe.registry import Registry
+
+LOSSES: Registry[LossTerm] = Registry("loss")
+
+
+@dataclass
+class PairBatch:
+    """Targets of a batch of pairs: labels, raw GED and both graphs' node counts."""
+
+    labels1: torch.Tensor
+    labels2: torch.Tensor
+    ged: torch.Tensor
+    size1: torch.Tensor
+    size2: torch.Tensor
+
+
+class LossTerm(nn.Module):
+    def forward(self, o1: HashOutput, o2: HashOutput, batch: PairBatch) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def normalise_ged(
+    ged: torch.Tensor, size1: torch.Tensor, size2: torch.Tensor, how: str
+) -> torch.Tensor:
+    if how == "none":
+        return ged
+    if how == "mean_size":  # SimGNN's nGED
+        return ged / ((size1 + size2) / 2).clamp(min=1)
+    if how == "max_size":
+        return ged / torch.maximum(size1, size2).clamp(min=1)
+    raise ConfigError(f"unknown ged_norm {how!r}; valid: none, mean_size, max_size")
+
+
+@LOSSES.register("topo")
+class TopoLoss(LossTerm):
+    """Eq. 7 with target min(scale * norm(GED), cap)."""
+
+    def __init__(self, ged_norm: str = "none", scale: float = 1.0, cap: float = 10.0) -> None:
+        super().__init__()
+        normalise_ged(torch.zeros(1), torch.ones(1), torch.ones(1), ged_norm)  # validate early
+        self.ged_norm, self.scale, self.cap = ged_norm, float(scale), float(cap)
+
+    def target(self, batch: PairBatch) -> torch.Tensor:
+        t = normalise_ged(batch.ged, batch.size1, batch.size2, self.ged_norm) * self.scale
+        return t.clamp(max=self.cap)
+
+    def forward(self, o1: HashOutput, o2: HashOutput, batch: PairBatch) -> torch.Tensor:
+        dist = (o1.embedding - o2.embedding).pow(2).sum(dim=1)
+        return (dist - self.target(batch)).pow(2).mean()
+
+
+@LOSSES.register("class")
+class ClassLoss(LossTerm):
+    """Eq. 8: cross-entropy of both models' labels (summed over the pair)."""
+
+    def forward(self, o1: HashOutput, o2: HashOutput, batch: PairBatch) -> torch.Tensor:
+        return F.cross_entropy(o1.logits, batch.labels1) + F.cross_entropy(o2.logits, batch.labels2)
+
+
+@LOSSES.register("quant")
+class QuantLoss(LossTerm):
+    """Eq. 9: minus the L1 distance of the FC5 activations from 1/2, summed over the pair."""
+
+    def forward(self, o1: HashOutput, o2: HashOutput, batch: PairBatch) -> torch.Tensor:
+        d1 = (o1.activation - 0.5).abs().sum(dim=1)
+        d2 = (o2.activation - 0.5).abs().sum(dim=1)
+        return -(d1 + d2).mean()
+
+
+@LOSSES.register("binary_reg")
+class BinaryRegLoss(LossTerm):
+    """GHashing's regulariser: squared distance of each activation to its nearest bit."""
+
+    def forward(self, o1: HashOutput, o2: HashOutput, batch: PairBatch) -> torch.Tensor:
+        def reg(a: torch.Tensor) -> torch.Tensor:
+            return (0.5 - (a - 0.5).abs()).pow(2).sum(dim=1)
+
+        return (reg(o1.activation) + reg(o2.activation)).mean()
+
+
+class HashLoss(nn.Module):
+    """The weighted sum of eq. 6, built from the recipe's ``loss`` section.
+
+    The section has weights ``alpha``, ``beta``, ``gamma`` and term specs ``topo``, ``class``,
+    ``quant`` (each a LOSSES spec); a term with weight 0 is still computed for logging.
+    """
+
+    SLOTS = (("alpha", "topo"), ("beta", "class"), ("gamma", "quant"))
+
+    def __init__(self, cfg: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.weights: dict[str, float] = {}
+        terms: dict[str, LossTerm] = {}
+        for weight_key, slot in self.SLOTS:
+            spec = cfg.get(slot, slot)
+            if spec is None:
+                continue
+            terms[slot] = LOSSES.build(spec)
+            self.weights[slot] = float(cfg.get(weight_key, 0.0))
+        self.terms = nn.ModuleDict(terms)
+
+    def forward(
+        self, o1: HashOutput, o2: HashOutput, batch: PairBatch
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        total = torch.zeros((), device=o1.activation.device)
+        parts: dict[str, float] = {}
+        for slot, term in self.terms.items():
+            value = term(o1, o2, batch)
+            parts[slot] = float(value.detach())
+            if self.weights[slot] != 0.0:
+                total = total + self.weights[slot] * value
+        parts["total"] = float(total.detach())
+        return total, parts

@@ -1,0 +1,395 @@
+"""Pairwise training of HashNet (paper sections 3.4 and 4.1.2), logged to TensorBoard.
+
+Each epoch draws one partner for every training graph (a share ``same_frac`` from the same
+category, the rest at random), forms mini-batches of ``batch_pairs`` pairs, and minimises
+eq. 6 with Adam. GEDs of all training pairs are computed once, in parallel, and cached on disk
+(:func:`hnnframe.ged.pairwise_ged`). After every epoch the model hashes the training set
+(database) and the test set (queries) and logs retrieval metrics, the share of bits that
+flipped since the previous epoch and the balance of each bit. The checkpoint is written
+atomically after every epoch, so a killed run loses at most the epoch in progress.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from hnnframe.data.dataset import GraphDataset, Sample, build_dataset
+from hnnframe.encoders import NODE_ENCODERS, NodeEncoder
+from hnnframe.errors import ConfigError
+from hnnframe.evaluate import retrieval_metrics
+from hnnframe.log import get_logger
+
+log = get_logger(__name__)
+
+CHECKPOINT_FORMAT = "hnnframe-checkpoint/1"
+
+DEFAULT_TRAIN: dict[str, Any] = {
+    "epochs": 200,
+    "batch_pairs": 10,
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "same_frac": 0.5,
+    "seed": 0,
+    "device": "cpu",
+    "eval_every": 1,
+    "eval_k": 10,
+    "ged_jobs": 2,
+    "threads": 0,
+}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    from hnnframe.dgl_compat import dgl
+
+    dgl.seed(seed)
+
+
+# -- metric logging (after torchtune's metric_logging protocol) -----------------------------------
+class MetricLogger(Protocol):
+    def log(self, name: str, value: float, step: int) -> None: ...
+    def log_dict(self, values: Mapping[str, float], step: int) -> None: ...
+    def log_config(self, config: Mapping[str, Any]) -> None: ...
+    def close(self) -> None: ...
+
+
+class TensorBoardLogger:
+    """MetricLogger over ``torch.utils.tensorboard.SummaryWriter``."""
+
+    def __init__(self, log_dir: str | os.PathLike[str]) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(log_dir))
+
+    def log(self, name: str, value: float, step: int) -> None:
+        self.writer.add_scalar(name, value, step)
+
+    def log_dict(self, values: Mapping[str, float], step: int) -> None:
+        for k, v in values.items():
+            self.writer.add_scalar(k, v, step)
+
+    def log_config(self, config: Mapping[str, Any]) -> None:
+        from hnnframe.recipe import dump_recipe
+
+        self.writer.add_text("recipe", "```\n" + dump_recipe(config) + "\n```", 0)
+
+    def log_histogram(self, name: str, values: np.ndarray, step: int) -> None:
+        self.writer.add_histogram(name, values, step)
+
+    def log_hparams(self, hparams: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
+        clean = {
+            k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in hparams.items()
+        }
+        self.writer.add_hparams(clean, dict(metrics), run_name=".")
+
+    def log_embedding(self, emb: np.ndarray, labels: list[list[str]], header: list[str]) -> None:
+        self.writer.add_embedding(
+            torch.as_tensor(emb), metadata=labels, metadata_header=header, tag="embedding"
+        )
+
+    def close(self) -> None:
+        self.writer.flush()
+        self.writer.close()
+
+
+def flat_hparams(recipe: Mapping[str, Any]) -> dict[str, Any]:
+    """The recipe's tunable scalars, flattened to dotted keys for TensorBoard's HParams tab."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, Mapping):
+            for k, v in node.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(node, (int, float, str, bool)):
+            out[prefix] = node
+        elif isinstance(node, list):
+            out[prefix] = ",".join(map(str, node))
+
+    for section in ("hash", "loss", "model", "train", "encoder", "graph"):
+        walk(section, recipe.get(section, {}))
+    return out
+
+
+# -- model inputs ---------------------------------------------------------------------------------
+@dataclass
+class Encoded:
+    graphs: list[Any]  # DGLGraphs with ndata["feat"]
+    labels: torch.Tensor
+    sizes: torch.Tensor
+
+
+def encode_samples(samples: Sequence[Sample], encoder: NodeEncoder) -> Encoded:
+    graphs = [s.graph.to_dgl(encoder.encode(s.graph)) for s in samples]
+    labels = torch.tensor([s.label for s in samples], dtype=torch.long)
+    sizes = torch.tensor([s.graph.num_nodes for s in samples], dtype=torch.float32)
+    return Encoded(graphs, labels, sizes)
+
+
+def build_model(recipe: Mapping[str, Any], in_dim: int, num_classes: int) -> Any:
+    from hnnframe.nn import HashNet
+
+    m = dict(recipe.get("model", {}))
+    bits = recipe.get("hash", {}).get("bits", 32)
+    known = {"backbone", "pooling", "pool_per_layer", "fc_dims", "embedding_layer", "dropout"}
+    extra = set(m) - known
+    if extra:
+        raise ConfigError(f"unknown model keys: {sorted(extra)}; valid: {sorted(known)}")
+    return HashNet(in_dim=in_dim, bits=bits, num_classes=num_classes, **m)
+
+
+@torch.no_grad()
+def infer(
+    model: Any, graphs: Sequence[Any], device: str = "cpu", batch_size: int = 64
+) -> dict[str, np.ndarray]:
+    """Hash DGL graphs in eval mode: codes (0/1), activations, embeddings, predicted labels."""
+    from hnnframe.dgl_compat import dgl
+
+    model.eval()
+    acts, embs, preds = [], [], []
+    for i in range(0, len(graphs), batch_size):
+        bg = dgl.batch(list(graphs[i : i + batch_size])).to(device)
+        out = model(bg)
+        acts.append(out.activation.cpu())
+        embs.append(out.embedding.cpu())
+        preds.append(out.logits.argmax(1).cpu())
+    act = torch.cat(acts).numpy() if acts else np.zeros((0, model.bits), np.float32)
+    return {
+        "activation": act,
+        "codes": (act > 0.5).astype(np.uint8),
+        "embedding": torch.cat(embs).numpy() if embs else np.zeros((0, 1), np.float32),
+        "pred": torch.cat(preds).numpy() if preds else np.zeros((0,), np.int64),
+    }
+
+
+# -- training -------------------------------------------------------------------------------------
+class Trainer:
+    """Trains the recipe's HashNet and writes ``out_dir/model.pt`` and TensorBoard logs."""
+
+    def __init__(
+        self,
+        recipe: Mapping[str, Any],
+        out_dir: str | os.PathLike[str],
+        progress: bool = True,
+        dataset: GraphDataset | None = None,
+        logger: TensorBoardLogger | None = None,
+    ) -> None:
+        self.recipe = copy.deepcopy(dict(recipe))
+        self.train_cfg = {**DEFAULT_TRAIN, **self.recipe.get("train", {})}
+        unknown = set(self.recipe.get("train", {})) - set(DEFAULT_TRAIN)
+        if unknown:
+            raise ConfigError(
+                f"unknown train keys: {sorted(unknown)}; valid: {sorted(DEFAULT_TRAIN)}"
+            )
+        self.recipe["train"] = self.train_cfg
+        self.out_dir = Path(out_dir)
+        self.progress = progress
+        self.device = str(self.train_cfg["device"])
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"device {self.device!r} requested but CUDA is not available")
+        self._dataset = dataset
+        self._logger = logger
+        self.history: list[dict[str, float]] = []
+
+    def _ged_targets(self, samples: Sequence[Sample]) -> np.ndarray:
+        from hnnframe.data.zoo import default_cache_dir
+        from hnnframe.ged import pairwise_ged
+
+        spec = self.recipe.get("ged", {"type": "bipartite"})
+        cache = self.recipe.get("ged_cache", str(default_cache_dir() / "ged.sqlite"))
+        return np.asarray(
+            pairwise_ged(
+                [s.graph for s in samples],
+                method=spec,
+                jobs=int(self.train_cfg["ged_jobs"]),
+                cache=cache,
+                progress=self.progress,
+            ),
+            dtype=np.float32,
+        )
+
+    def _sample_pairs(self, rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
+        n = len(labels)
+        by_label: dict[int, np.ndarray] = {
+            int(c): np.flatnonzero(labels == c) for c in np.unique(labels)
+        }
+        firsts = rng.permutation(n)
+        seconds = np.empty(n, dtype=np.int64)
+        same = rng.random(n) < float(self.train_cfg["same_frac"])
+        for k, i in enumerate(firsts):
+            pool = by_label[int(labels[i])] if same[k] else None
+            if pool is not None and len(pool) > 1:
+                j = i
+                while j == i:
+                    j = int(rng.choice(pool))
+            else:
+                j = int(rng.integers(n - 1))
+                j += j >= i
+            seconds[k] = j
+        return np.stack([firsts, seconds], axis=1)
+
+    def fit(self) -> dict[str, Any]:
+        from hnnframe.dgl_compat import dgl
+        from hnnframe.losses import HashLoss, PairBatch
+
+        tc = self.train_cfg
+        seed = int(tc["seed"])
+        seed_everything(seed)
+        if int(tc["threads"]) > 0:
+            torch.set_num_threads(int(tc["threads"]))
+        ds = self._dataset or build_dataset(self.recipe)
+        encoder = NODE_ENCODERS.build(self.recipe.get("encoder", "paper")).fit(
+            s.graph for s in ds.train
+        )
+        train = encode_samples(ds.train, encoder)
+        test = encode_samples(ds.test, encoder)
+        ged = self._ged_targets(ds.train)
+        model = build_model(self.recipe, encoder.dim, len(ds.categories)).to(self.device)
+        criterion = HashLoss(self.recipe.get("loss", {})).to(self.device)
+        opt = torch.optim.Adam(
+            model.parameters(), lr=float(tc["lr"]), weight_decay=float(tc["weight_decay"])
+        )
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        logger = self._logger or TensorBoardLogger(self.out_dir / "tb")
+        logger.log_config(self.recipe)
+        rng = np.random.default_rng(seed)
+        labels_np = train.labels.numpy()
+        epochs, bp = int(tc["epochs"]), int(tc["batch_pairs"])
+        prev_codes: np.ndarray | None = None
+        final: dict[str, float] = {}
+        from tqdm import tqdm
+
+        bar = tqdm(range(1, epochs + 1), desc=f"train {self.recipe.get('name', '')}", unit="epoch",
+                   disable=not self.progress)  # fmt: skip
+        t0 = time.perf_counter()
+        step = 0
+        for epoch in bar:
+            model.train()
+            pairs = self._sample_pairs(rng, labels_np)
+            sums: dict[str, float] = {}
+            nb = 0
+            for b in range(0, len(pairs), bp):
+                chunk = pairs[b : b + bp]
+                i, j = chunk[:, 0], chunk[:, 1]
+                bg = dgl.batch([train.graphs[k] for k in i] + [train.graphs[k] for k in j]).to(
+                    self.device
+                )
+                out = model(bg)
+                m = len(chunk)
+                from hnnframe.nn.hashnet import HashOutput
+
+                o1 = HashOutput(out.embedding[:m], out.activation[:m], out.logits[:m])
+                o2 = HashOutput(out.embedding[m:], out.activation[m:], out.logits[m:])
+                batch = PairBatch(
+                    train.labels[i].to(self.device),
+                    train.labels[j].to(self.device),
+                    torch.from_numpy(ged[i, j]).to(self.device),
+                    train.sizes[i].to(self.device),
+                    train.sizes[j].to(self.device),
+                )
+                loss, parts = criterion(o1, o2, batch)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                step += 1
+                nb += 1
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + v
+            scalars = {f"loss/{k}": v / max(nb, 1) for k, v in sums.items()}
+            scalars["lr"] = opt.param_groups[0]["lr"]
+            if epoch % int(tc["eval_every"]) == 0 or epoch == epochs:
+                db = infer(model, train.graphs, self.device)
+                codes = db["codes"]
+                if prev_codes is not None:
+                    scalars["bits/flip_rate"] = float((codes != prev_codes).mean())
+                prev_codes = codes
+                balance = codes.mean(0)
+                scalars["bits/imbalance"] = float(np.abs(balance - 0.5).mean())
+                if hasattr(logger, "log_histogram"):
+                    logger.log_histogram("bits/balance", balance, epoch)
+                scalars["train/accuracy"] = float((db["pred"] == labels_np).mean())
+                if test.graphs:
+                    q = infer(model, test.graphs, self.device)
+                    res = retrieval_metrics(
+                        q["codes"], test.labels.numpy(), codes, labels_np, k=int(tc["eval_k"]),
+                        q_emb=q["embedding"], db_emb=db["embedding"],
+                    )  # fmt: skip
+                    scalars.update({f"val/{k}": v for k, v in res.as_dict().items()})
+                    scalars["val/accuracy"] = float((q["pred"] == test.labels.numpy()).mean())
+            logger.log_dict(scalars, epoch)
+            self.history.append({"epoch": epoch, **scalars})
+            final = scalars
+            bar.set_postfix(
+                loss=f"{scalars['loss/total']:.3g}",
+                mAP=f"{scalars.get('val/mAP', float('nan')):.3f}",
+            )
+            self.save(model, encoder, ds.categories, self.out_dir / "model.pt", epoch)
+        seconds = time.perf_counter() - t0
+        # Embedding-projector view of the training set with model names as metadata.
+        db = infer(model, train.graphs, self.device)
+        if hasattr(logger, "log_embedding"):
+            meta = [[s.model, s.category, str(s.copy)] for s in ds.train]
+            logger.log_embedding(db["embedding"], meta, ["model", "category", "copy"])
+        if hasattr(logger, "log_hparams"):
+            logger.log_hparams(
+                flat_hparams(self.recipe), {f"hparam/{k}": v for k, v in final.items() if "/" in k}
+            )
+        logger.close()
+        return {
+            "epochs": epochs,
+            "seconds": seconds,
+            "final": final,
+            "checkpoint": str(self.out_dir / "model.pt"),
+        }
+
+    def save(
+        self, model: Any, encoder: NodeEncoder, categories: list[str], path: Path, epoch: int
+    ) -> None:
+        save_checkpoint(path, model, encoder, categories, self.recipe, epoch)
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: Any,
+    encoder: NodeEncoder,
+    categories: list[str],
+    recipe: Mapping[str, Any],
+    epoch: int,
+) -> None:
+    """Write a checkpoint that ``torch.load(weights_only=True)`` reads, atomically."""
+    import json
+
+    path = Path(path)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    ckpt = {
+        "format": CHECKPOINT_FORMAT,
+        "state_dict": state,
+        # The recipe travels as JSON text so that weights_only loading needs no custom types.
+        "recipe_json": json.dumps(recipe, default=str),
+        "encoder_json": json.dumps(encoder.state_dict()),
+        "categories": list(categories),
+        "bits": int(model.bits),
+        "in_dim": int(encoder.dim),
+        "epoch": int(epoch),
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+
+
+def train_recipe(
+    recipe: Mapping[str, Any], out_dir: str | os.PathLike[str], progress: bool = True
+) -> dict[str, Any]:
+    """Train a recipe end to end; returns a summary with the checkpoint path."""
+    return Trainer(recipe, out_dir, progress=progress).fit()
