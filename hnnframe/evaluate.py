@@ -11,7 +11,9 @@ query that retrieves nothing within the radius).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -98,3 +100,37 @@ def retrieval_metrics(
         float(ap.mean()),
         float(p_r2.mean()),
     )
+
+
+# -- protocols ------------------------------------------------------------------------------------
+def _labels(samples: Sequence[Any], categories: Sequence[str]) -> np.ndarray:
+    index = {c: i for i, c in enumerate(categories)}
+    return np.array([index.get(s.category, -1) for s in samples], dtype=np.int64)
+
+
+def evaluate_protocols(
+    coder: Callable[[list[Any]], dict[str, np.ndarray]],
+    ds: Any,
+    k: int = 10,
+    radius: int = 2,
+) -> dict[str, RetrievalResult]:
+    """Retrieval metrics of a coder (graphs -> codes, embedding) on a dataset's protocols.
+
+    * ``a``: the paper's protocol: the training copies are the database, the test copies of the
+      same architectures are the queries (relevance: same category).
+    * ``b``: unseen architectures: copies of the held-out architectures (``data.holdout``) are
+      the queries against the same database (relevance: same category).
+    """
+    cats = sorted({s.category for s in [*ds.train, *ds.test, *ds.unseen]})
+    db = coder([s.graph for s in ds.train])
+    db_labels = _labels(ds.train, cats)
+    out: dict[str, RetrievalResult] = {}
+    for name, queries in (("a", ds.test), ("b", ds.unseen)):
+        if not queries:
+            continue
+        q = coder([s.graph for s in queries])
+        out[name] = retrieval_metrics(
+            q["codes"], _labels(queries, cats), db["codes"], db_labels, k=k,
+            q_emb=q.get("embedding"), db_emb=db.get("embedding"), radius=radius,
+        )  # fmt: skip
+    return out

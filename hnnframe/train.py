@@ -15,7 +15,7 @@ import copy
 import os
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -184,6 +184,7 @@ class Trainer:
         progress: bool = True,
         dataset: GraphDataset | None = None,
         logger: TensorBoardLogger | None = None,
+        callbacks: Sequence[Callable[[int, dict[str, float]], None]] = (),
     ) -> None:
         self.recipe = copy.deepcopy(dict(recipe))
         self.train_cfg = {**DEFAULT_TRAIN, **self.recipe.get("train", {})}
@@ -200,6 +201,9 @@ class Trainer:
             raise ConfigError(f"device {self.device!r} requested but CUDA is not available")
         self._dataset = dataset
         self._logger = logger
+        # Called after every epoch with (epoch, scalars); a callback may raise to stop training
+        # (an Optuna pruner raises TrialPruned). The checkpoint of that epoch is already saved.
+        self.callbacks = list(callbacks)
         self.history: list[dict[str, float]] = []
 
     def _ged_targets(self, samples: Sequence[Sample]) -> np.ndarray:
@@ -254,6 +258,13 @@ class Trainer:
         )
         train = encode_samples(ds.train, encoder)
         test = encode_samples(ds.test, encoder)
+        # Copies of held-out architectures (data.holdout): queried against the training set with
+        # category relevance, the unseen-architecture protocol.
+        unseen = encode_samples(ds.unseen, encoder)
+        label_of = {c: i for i, c in enumerate(ds.categories)}
+        unseen.labels = torch.tensor(
+            [label_of.get(s.category, -1) for s in ds.unseen], dtype=torch.long
+        )
         ged = self._ged_targets(ds.train)
         model = build_model(self.recipe, encoder.dim, len(ds.categories)).to(self.device)
         criterion = HashLoss(self.recipe.get("loss", {})).to(self.device)
@@ -327,6 +338,13 @@ class Trainer:
                     )  # fmt: skip
                     scalars.update({f"val/{k}": v for k, v in res.as_dict().items()})
                     scalars["val/accuracy"] = float((q["pred"] == test.labels.numpy()).mean())
+                if unseen.graphs:
+                    u = infer(model, unseen.graphs, self.device)
+                    res = retrieval_metrics(
+                        u["codes"], unseen.labels.numpy(), codes, labels_np, k=int(tc["eval_k"]),
+                        q_emb=u["embedding"], db_emb=db["embedding"],
+                    )  # fmt: skip
+                    scalars.update({f"unseen/{k}": v for k, v in res.as_dict().items()})
             logger.log_dict(scalars, epoch)
             self.history.append({"epoch": epoch, **scalars})
             final = scalars
@@ -335,6 +353,13 @@ class Trainer:
                 mAP=f"{scalars.get('val/mAP', float('nan')):.3f}",
             )
             self.save(model, encoder, ds.categories, self.out_dir / "model.pt", epoch)
+            try:
+                for cb in self.callbacks:
+                    cb(epoch, scalars)
+            except BaseException:
+                bar.close()
+                logger.close()
+                raise
         seconds = time.perf_counter() - t0
         # Embedding-projector view of the training set with model names as metadata.
         db = infer(model, train.graphs, self.device)
