@@ -1,0 +1,365 @@
+"""``hnn index``: add, search and check models against a database of hash codes.
+
+The database is a SQLite file by default, or a ``postgresql://`` URL for a shared deployment.
+Commands that hash models (add, search, check, rehash) load the checkpoint the index is bound
+to, so ``--checkpoint`` is needed only the first time (or to name a moved checkpoint file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from hnnframe.errors import IndexStoreError
+
+DB_ENV = "HNN_INDEX_DB"
+EPILOG = (
+    "DB is a SQLite file path (created by the first add) or postgresql://user:pw@host/db"
+    "[?schema=NAME]; it defaults to $HNN_INDEX_DB. An index is bound to the checkpoint that "
+    "made its codes: codes from another checkpoint or Q are refused (see `hnn index rehash`)."
+)
+
+
+def _print_json(obj: Any) -> None:
+    json.dump(obj, sys.stdout, indent=1, default=str)
+    sys.stdout.write("\n")
+
+
+def _open(args: argparse.Namespace, create: bool = False) -> Any:
+    import hnnframe.index
+
+    if not args.db:
+        raise IndexStoreError(f"no index given: pass --db DB or set ${DB_ENV}")
+    return hnnframe.index.open(args.db, create=create)
+
+
+def _parse_meta(items: list[str] | None) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise IndexStoreError(f"--meta expects key=value, got {item!r}")
+        meta[key.strip()] = value
+    return meta
+
+
+def _hasher(args: argparse.Namespace, idx: Any) -> tuple[Any, str]:
+    """The hasher of ``--checkpoint``, else of the checkpoint the index records."""
+    from hnnframe.hashing import Hasher
+
+    b = idx.binding
+    path = args.checkpoint or b.checkpoint
+    if not path:
+        if not b.bound:
+            raise IndexStoreError(f"{idx.url} is empty; pass --checkpoint to create it")
+        raise IndexStoreError(f"{idx.url} records no checkpoint path; pass --checkpoint")
+    if not args.checkpoint and not os.path.exists(path):
+        raise IndexStoreError(
+            f"{idx.url} is bound to checkpoint {path}, which no longer exists; pass "
+            "--checkpoint with its new location"
+        )
+    hasher = Hasher.from_checkpoint(path, device=args.device)
+    return hasher, path
+
+
+def _hash_queries(
+    args: argparse.Namespace, idx: Any, queries: list[str]
+) -> tuple[list[tuple[str, Any]], str | None]:
+    """``(label, query)`` per QUERY, and the hasher's fingerprint: ``hex:CODE`` as a code, anything else hashed as a model.
+
+    Every model is hashed (so parsed) before anything is searched.
+    """
+    models = [q for q in queries if not q.startswith("hex:")]
+    hashed: dict[str, Any] = {}
+    fingerprint = None
+    if models:
+        hasher, _ = _hasher(args, idx)
+        fingerprint = hasher.fingerprint
+        idx.ensure_compatible(hasher.bits, fingerprint)
+        for q, r in zip(models, hasher.hash_many(models, progress=len(models) > 3), strict=True):
+            hashed[q] = r
+    return [(q, hashed.get(q, q)) for q in queries], fingerprint
+
+
+def _rec_line(m: Any) -> str:
+    r = m.record
+    label = f" [{r.label}]" if r.label else ""
+    return f"{m.distance:>4}  #{r.id:<6} {r.name:<24} {r.category:<12}{label} {r.path}"
+
+
+# -- commands ---------------------------------------------------------------------------------------
+def cmd_add(args: argparse.Namespace) -> int:
+    meta = _parse_meta(args.meta)
+    with _open(args, create=True) as idx:
+        hasher, ckpt = _hasher(args, idx)
+        results = idx.add_models(
+            args.models, hasher, checkpoint=ckpt, label=args.label, meta=meta,
+            progress=not args.json,
+        )  # fmt: skip
+    if args.json:
+        _print_json({"db": idx.url, "results": [r.to_dict() for r in results]})
+        return 0
+    for r in results:
+        print(f"{'added ' if r.added else 'exists'}  #{r.id:<6} {r.name}")
+    n = sum(r.added for r in results)
+    print(f"{n} added, {len(results) - n} already in {idx.url}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    with _open(args) as idx:
+        queries, fp = _hash_queries(args, idx, args.queries)
+        out = []
+        for label, q in queries:
+            matches = idx.search(q, k=args.k, radius=args.radius, fingerprint=fp)
+            out.append((label, q, matches))
+    if args.json:
+        _print_json([
+            {"query": label, "code": getattr(q, "hex", q.removeprefix("hex:") if isinstance(q, str) else None),
+             "category": getattr(q, "category", None), "matches": [m.to_dict() for m in ms]}
+            for label, q, ms in out
+        ])  # fmt: skip
+        return 0
+    for label, q, ms in out:
+        extra = f"  ({q.category}, {q.hex})" if hasattr(q, "hex") else ""
+        print(f"query {label}{extra}")
+        if not ms:
+            print(
+                "   no match" + (f" within radius {args.radius}" if args.radius is not None else "")
+            )
+        for m in ms:
+            print(_rec_line(m))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    with _open(args) as idx:
+        queries, fp = _hash_queries(args, idx, args.uploads)
+        verdicts = []
+        for label, q in queries:
+            res = idx.check(q, radius=args.radius, fingerprint=fp)
+            nearest = res.matches[:1] or idx.search(q, k=1, fingerprint=fp)
+            verdicts.append((label, res, nearest))
+    suspect = any(not v.clean for _, v, _ in verdicts)
+    if args.json:
+        _print_json([
+            {"upload": label, **v.to_dict(),
+             "nearest": nearest[0].to_dict() if nearest else None}
+            for label, v, nearest in verdicts
+        ])  # fmt: skip
+        return 1 if suspect else 0
+    for label, v, nearest in verdicts:
+        if v.clean:
+            near = (
+                f" (nearest: {nearest[0].record.name} at distance {nearest[0].distance})"
+                if nearest
+                else ""
+            )
+            print(f"clean    {label}: no indexed model within radius {v.radius}{near}")
+        else:
+            print(f"SUSPECT  {label}: {len(v.matches)} indexed model(s) within radius {v.radius}")
+            print("dist  id      name                     category")
+            for m in v.matches:
+                print(_rec_line(m))
+    return 1 if suspect else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    with _open(args) as idx:
+        recs = idx.list(
+            label=args.label, category=args.category, limit=args.limit, offset=args.offset
+        )
+    if args.json:
+        _print_json([r.to_dict() for r in recs])
+        return 0
+    print(f"{'id':>6}  {'name':<24} {'category':<12} {'label':<12} {'code':<18} path")
+    for r in recs:
+        code = r.hex if len(r.hex) <= 16 else r.hex[:15] + "…"
+        print(f"{r.id:>6}  {r.name:<24} {r.category:<12} {r.label or '':<12} {code:<18} {r.path}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    if not args.records and args.label is None:
+        raise IndexStoreError("name records to remove (ids or sha256) or pass --label")
+    with _open(args) as idx:
+        removed = idx.remove(args.records, label=args.label)
+    if args.json:
+        _print_json({"removed": removed})
+    else:
+        print(f"removed {len(removed)} record(s) from {idx.url}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with _open(args) as idx:
+        s = idx.stats()
+        if args.verify:
+            s["problems"] = idx.verify()
+    if args.json:
+        _print_json(s)
+        return 1 if s.get("problems") else 0
+    print(f"index        {s['url']} ({s['backend']}, schema {s['schema_version']})")
+    print(f"records      {s['records']:,}")
+    if s["fingerprint"]:
+        print(f"bound to     {s['fingerprint'][:16]}… Q={s['bits']} {s['checkpoint'] or ''}")
+    else:
+        print("bound to     nothing yet (the first add binds it)")
+    if s["bytes"] is not None:
+        print(f"size         {s['bytes'] / 1e6:.2f} MB")
+    if s["categories"]:
+        print("categories   " + ", ".join(f"{k} {v}" for k, v in s["categories"].items()))
+    if s["labels"]:
+        print("labels       " + ", ".join(f"{k or '-'} {v}" for k, v in s["labels"].items()))
+    if args.verify:
+        print("verify       " + ("ok" if not s["problems"] else "; ".join(s["problems"])))
+    return 1 if s.get("problems") else 0
+
+
+def cmd_rehash(args: argparse.Namespace) -> int:
+    from hnnframe.hashing import Hasher
+
+    with _open(args) as idx:
+        hasher = Hasher.from_checkpoint(args.checkpoint, device=args.device)
+        res = idx.rehash(
+            hasher, checkpoint=args.checkpoint, drop_missing=args.drop_missing,
+            progress=not args.json,
+        )  # fmt: skip
+    if args.json:
+        _print_json(res)
+        return 0
+    print(
+        f"re-hashed {res['rehashed']} record(s) with {args.checkpoint} "
+        f"(Q={res['bits']}, fingerprint {res['fingerprint'][:16]}…)"
+    )
+    for p in res["dropped"]:
+        print(f"dropped   {p}")
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------------
+def register(sub: Any) -> None:
+    """Add ``hnn index`` and its subcommands."""
+    ix = sub.add_parser(
+        "index",
+        help="add, search and check models against a database of hash codes",
+        description="A database of model hash codes: add models, search the nearest ones by "
+        "Hamming distance, and check an upload for suspected copies. " + EPILOG,
+    )
+    isub = ix.add_subparsers(dest="index_command", metavar="INDEX_COMMAND", required=True)
+
+    def common(p: argparse.ArgumentParser, json_help: str = "print JSON instead of text") -> None:
+        p.add_argument(
+            "--db",
+            default=os.environ.get(DB_ENV),
+            help=f"index file or postgresql:// URL (${DB_ENV})",
+        )
+        p.add_argument("--json", action="store_true", help=json_help)
+
+    def hashing(p: argparse.ArgumentParser, ckpt_help: str) -> None:
+        p.add_argument("--checkpoint", metavar="CKPT", help=ckpt_help)
+        p.add_argument("--device", default="cpu", help="torch device for hashing (default cpu)")
+
+    a = isub.add_parser(
+        "add",
+        help="hash models and add them to the index",
+        description="Hash models with the checkpoint and add them in one transaction: if any "
+        "model cannot be parsed, nothing is added. A model whose file (sha256) is already "
+        "indexed is reported as 'exists' and left unchanged. The first add creates the index "
+        "and binds it to the checkpoint. " + EPILOG,
+    )
+    a.add_argument(
+        "models", nargs="+", metavar="MODEL", help=".onnx, TorchScript or torchvision:NAME"
+    )
+    hashing(a, "model.pt from `hnn train` (default: the checkpoint the index is bound to)")
+    a.add_argument("--label", help="a label stored with every added model (e.g. zoo, licence)")
+    a.add_argument(
+        "--meta",
+        action="append",
+        metavar="KEY=VALUE",
+        help="metadata stored with every added model (repeatable)",
+    )
+    common(a)
+    a.set_defaults(func=cmd_add)
+
+    s = isub.add_parser(
+        "search",
+        help="the k indexed models nearest to each query",
+        description="Hash each QUERY (a model file, torchvision:NAME, or hex:CODE for a code "
+        "already computed) and print the k nearest indexed models by Hamming distance, ties "
+        "broken by order of addition. " + EPILOG,
+    )
+    s.add_argument("queries", nargs="+", metavar="QUERY", help="a model, or hex:CODE")
+    s.add_argument("-k", type=int, default=10, help="matches per query (default 10)")
+    s.add_argument("--radius", type=int, help="only matches within this Hamming distance")
+    hashing(s, "hash queries with this checkpoint (must be the index's; default: the index's)")
+    common(s)
+    s.set_defaults(func=cmd_search)
+
+    c = isub.add_parser(
+        "check",
+        help="is an upload a suspected copy of an indexed model? (exit 0 clean, 1 suspect)",
+        description="Hash the upload and list every indexed model within --radius (default "
+        "Q/8, 8 of 64 bits). Exit status 0: clean; 1: suspected match; 2: error (an upload "
+        "that cannot be parsed, an unreadable index, a checkpoint mismatch). " + EPILOG,
+    )
+    c.add_argument("uploads", nargs="+", metavar="UPLOAD", help="a model, or hex:CODE")
+    c.add_argument(
+        "--radius", type=int, help="largest distance that counts as a match (default Q/8)"
+    )
+    hashing(c, "hash with this checkpoint (must be the index's; default: the index's)")
+    common(c)
+    c.set_defaults(func=cmd_check)
+
+    ls = isub.add_parser(
+        "list", help="list indexed models", description="List indexed models in order of addition."
+    )
+    ls.add_argument("--label", help="only models with this label")
+    ls.add_argument("--category", help="only models of this predicted category")
+    ls.add_argument("--limit", type=int, help="at most this many")
+    ls.add_argument("--offset", type=int, default=0, help="skip this many first")
+    common(ls)
+    ls.set_defaults(func=cmd_list)
+
+    rm = isub.add_parser(
+        "remove",
+        help="remove models from the index",
+        description="Remove records by id or sha256 (a unique prefix of 8+ hex digits will "
+        "do), and/or every record with --label, in one transaction: if one RECORD matches "
+        "nothing, nothing is removed.",
+    )
+    rm.add_argument("records", nargs="*", metavar="RECORD", help="record id or sha256")
+    rm.add_argument("--label", help="remove every record with this label")
+    common(rm)
+    rm.set_defaults(func=cmd_remove)
+
+    st = isub.add_parser(
+        "stats",
+        help="record count, binding, categories, labels, size",
+        description="Summarise the index. --verify also runs a full integrity check (SQLite "
+        "integrity_check, code lengths, fingerprints) and exits 1 if it finds a problem.",
+    )
+    st.add_argument("--verify", action="store_true", help="run a full integrity check")
+    common(st)
+    st.set_defaults(func=cmd_stats)
+
+    rh = isub.add_parser(
+        "rehash",
+        help="re-hash every indexed model with a new checkpoint",
+        description="Hash every indexed model again (from its stored path) with a new "
+        "checkpoint, then replace all codes and bind the index to the new checkpoint in one "
+        "transaction. Fails, changing nothing, if a model file is gone or changed, unless "
+        "--drop-missing removes those records.",
+    )
+    rh.add_argument("--checkpoint", metavar="CKPT", required=True, help="the new model.pt")
+    rh.add_argument("--device", default="cpu", help="torch device for hashing (default cpu)")
+    rh.add_argument(
+        "--drop-missing",
+        action="store_true",
+        help="remove records whose model file is gone or changed",
+    )
+    common(rh)
+    rh.set_defaults(func=cmd_rehash)

@@ -1,0 +1,168 @@
+"""What a hash index holds and returns: records, matches, the binding to a checkpoint."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class HashLike(Protocol):
+    """Anything with the fields of :class:`hnnframe.hashing.HashResult` that an index stores."""
+
+    path: str
+    name: str
+    sha256: str | None
+    code: bytes
+    bits: int
+    category: str
+
+
+@dataclass
+class NewRecord:
+    """One model to add: a hash result plus what the index keeps beside it.
+
+    ``key`` is the idempotency key: the file's sha256, or ``uri:PATH`` for a model with no file
+    (``torchvision:NAME``).
+    """
+
+    name: str
+    path: str
+    sha256: str | None
+    code: bytes
+    bits: int
+    category: str
+    label: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.sha256 if self.sha256 else f"uri:{self.path}"
+
+    @classmethod
+    def from_hash(
+        cls, result: HashLike, label: str | None = None, meta: dict[str, Any] | None = None
+    ) -> NewRecord:
+        """Build from a :class:`~hnnframe.hashing.HashResult` (or anything shaped like one).
+
+        A file path is stored absolute, so that ``hnn index rehash`` finds the file again from
+        any working directory; a ``scheme:NAME`` URI is stored as given.
+        """
+        path = str(result.path)
+        if not _is_uri(path) and os.path.exists(path):
+            path = os.path.abspath(path)
+        return cls(
+            name=result.name,
+            path=path,
+            sha256=result.sha256,
+            code=bytes(result.code),
+            bits=int(result.bits),
+            category=result.category,
+            label=label,
+            meta=dict(meta or {}),
+        )
+
+
+def _is_uri(path: str) -> bool:
+    scheme, sep, _ = path.partition(":")
+    return bool(sep) and len(scheme) > 1 and scheme.isidentifier()
+
+
+@dataclass
+class IndexRecord:
+    """A stored model.
+
+    Attributes:
+        id: Row id, increasing in order of addition.
+        name: Model name.
+        path: Absolute file path, or a URI such as ``torchvision:resnet18``.
+        sha256: sha256 of the file's bytes (``None`` for a URI).
+        code: The packed hash code (``np.packbits`` order).
+        bits: Code length Q.
+        fingerprint: sha256 of the checkpoint that computed the code.
+        category: Category predicted by the hashing network.
+        label: Free-form label given at ``add`` (for example a source or licence).
+        meta: Free-form ``key: value`` metadata.
+        added_at: When it was added (ISO 8601, UTC).
+    """
+
+    id: int
+    name: str
+    path: str
+    sha256: str | None
+    code: bytes
+    bits: int
+    fingerprint: str
+    category: str
+    label: str | None
+    meta: dict[str, Any]
+    added_at: str
+
+    @property
+    def hex(self) -> str:
+        """The code in hex."""
+        return self.code.hex()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (code as hex)."""
+        d = asdict(self)
+        d["code"] = self.hex
+        return d
+
+
+@dataclass
+class Match:
+    """A search hit: a record and its Hamming distance to the query."""
+
+    distance: int
+    record: IndexRecord
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"distance": self.distance, **self.record.to_dict()}
+
+
+@dataclass
+class AddResult:
+    """What ``add`` did with one model: ``added`` is False when its key was already present."""
+
+    id: int
+    name: str
+    key: str
+    added: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CheckResult:
+    """The verdict of ``check``: ``clean`` is True when no stored code lies within ``radius``."""
+
+    radius: int
+    matches: list[Match]
+
+    @property
+    def clean(self) -> bool:
+        return not self.matches
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clean": self.clean,
+            "radius": self.radius,
+            "matches": [m.to_dict() for m in self.matches],
+        }
+
+
+@dataclass
+class Binding:
+    """The checkpoint an index is bound to; ``None`` fields until the first ``add``."""
+
+    bits: int | None
+    fingerprint: str | None
+    checkpoint: str | None
+    epoch: int
+
+    @property
+    def bound(self) -> bool:
+        return self.fingerprint is not None
