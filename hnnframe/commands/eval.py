@@ -9,6 +9,10 @@ from typing import Any
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.suite == "robustness":
+        from hnnframe.robustness import cmd_robustness
+
+        return cmd_robustness(args)
     from hnnframe.baselines import WLSimHash
     from hnnframe.data.dataset import build_dataset
     from hnnframe.evaluate import evaluate_protocols
@@ -65,5 +69,12 @@ def register(sub: Any) -> None:
     )
     e.add_argument("--zoo-cache", help="zoo cache directory")
     e.add_argument("--no-baseline", action="store_true", help="skip the WL SimHash baseline")
+    e.add_argument(
+        "--suite",
+        choices=["protocols", "robustness"],
+        default="protocols",
+        help="protocols: retrieval on protocols a/b (default); robustness: re-exported, folded, "
+        "simplified and quantized variants of every zoo model against the zoo",
+    )
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
