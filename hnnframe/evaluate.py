@@ -4,9 +4,15 @@ For each query the database is ranked by Hamming distance; ties are broken by th
 Euclidean distance of the continuous embeddings (FC3), then by database index, so a ranking
 is deterministic. An item is relevant when it has the query's label (category).
 
-Metrics: precision@k, recall@k (relevant items in the top k over all relevant items in the
-database), F1@k, mAP over the full ranking, and precision within Hamming radius 2 (0 for a
-query that retrieves nothing within the radius).
+Metrics, each averaged over queries:
+
+* precision@k, recall@k (relevant items in the top k over all relevant items in the database)
+  and F1@k. The default k is 10, the ``top_k`` of GHashing's code (the paper's baseline); the
+  paper does not state its k. With category relevance a query whose category has more than k
+  database items cannot reach recall 1, which bounds F1@k (docs/results.md gives the bound).
+* mAP over the full ranking;
+* precision, recall and F1 within Hamming radius r (default 2; "hash lookup"): every database
+  item within distance r is retrieved. A query that retrieves nothing scores 0 precision.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ class RetrievalResult:
     f1: float
     map: float
     precision_r2: float
+    recall_r2: float = 0.0
+    f1_r2: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -59,6 +67,8 @@ class RetrievalResult:
             f"f1@{self.k}": self.f1,
             "mAP": self.map,
             "precision@r2": self.precision_r2,
+            "recall@r2": self.recall_r2,
+            "f1@r2": self.f1_r2,
         }
 
 
@@ -91,7 +101,10 @@ def retrieval_metrics(
     ap = np.where(n_rel > 0, (cum / ranks * rel_sorted).sum(1) / np.maximum(n_rel, 1), 0.0)
     within = ham <= radius
     n_within = within.sum(1)
-    p_r2 = np.where(n_within > 0, (within & rel).sum(1) / np.maximum(n_within, 1), 0.0)
+    hits_r = (within & rel).sum(1)
+    p_r2 = np.where(n_within > 0, hits_r / np.maximum(n_within, 1), 0.0)
+    r_r2 = np.where(n_rel > 0, hits_r / np.maximum(n_rel, 1), 0.0)
+    f1_r2 = np.where(p_r2 + r_r2 > 0, 2 * p_r2 * r_r2 / np.maximum(p_r2 + r_r2, 1e-12), 0.0)
     return RetrievalResult(
         k,
         float(precision.mean()),
@@ -99,6 +112,8 @@ def retrieval_metrics(
         float(f1.mean()),
         float(ap.mean()),
         float(p_r2.mean()),
+        float(r_r2.mean()),
+        float(f1_r2.mean()),
     )
 
 
