@@ -31,7 +31,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         results = rp.run_all(runs, out, jobs=args.jobs, zoo_cache=args.zoo_cache, ged_cache=args.ged_cache,
                              progress=not args.json)  # fmt: skip
         ep = results[0]["epochs"] if results else (epochs or 0)
-        text = rp.table2_markdown(results, command, ep)
+        text = rp.table2_markdown(results, command, ep, rp.perfect_ranking_bounds(args.zoo_cache))
         if not args.smoke:
             paths = rp.plot_table2(results, docs)
             text += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in paths) + "\n"
