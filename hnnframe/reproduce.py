@@ -197,7 +197,14 @@ def run_all(
     for run in runs:
         p = out / run.name / "result.json"
         if p.exists():
-            done[run.name] = json.loads(p.read_text())
+            res = json.loads(p.read_text())
+            # A finished run counts only if it ran the epochs asked for now.
+            want = next(
+                (int(o.split("=", 1)[1]) for o in run.overrides if o.startswith("train.epochs=")),
+                200,
+            )
+            if int(res.get("epochs", -1)) == want:
+                done[run.name] = res
     todo = [r for r in runs if r.name not in done]
     if todo:
         _warm_ged(todo, zoo_cache, ged_cache, jobs)
