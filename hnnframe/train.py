@@ -246,6 +246,7 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         from hnnframe.dgl_compat import dgl
         from hnnframe.losses import HashLoss, PairBatch
+        from hnnframe.nn.hashnet import HashOutput
 
         tc = self.train_cfg
         seed = int(tc["seed"])
@@ -298,8 +299,6 @@ class Trainer:
                 )
                 out = model(bg)
                 m = len(chunk)
-                from hnnframe.nn.hashnet import HashOutput
-
                 o1 = HashOutput(out.embedding[:m], out.activation[:m], out.logits[:m])
                 o2 = HashOutput(out.embedding[m:], out.activation[m:], out.logits[m:])
                 batch = PairBatch(
