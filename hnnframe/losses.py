@@ -63,20 +63,50 @@ def normalise_ged(
 
 @LOSSES.register("topo")
 class TopoLoss(LossTerm):
-    """Eq. 7 with target min(scale * norm(GED), cap)."""
+    """Eq. 7 with target min(scale * norm(GED), cap).
 
-    def __init__(self, ged_norm: str = "none", scale: float = 1.0, cap: float = 10.0) -> None:
+    ``compare: embedding`` (the paper) compares FC3 outputs. ``compare: code`` compares the sigmoid(FC5)
+    activations instead, whose squared distance is a relaxed Hamming distance: the topology
+    then shapes the bits themselves, which FC3 alone does not (docs/results.md shows the codes
+    of the recipes without L_class collapsing when only FC3 is constrained).
+    """
+
+    def __init__(
+        self,
+        ged_norm: str = "none",
+        scale: float = 1.0,
+        cap: float = 10.0,
+        compare: str = "embedding",
+        per_bit: bool = False,
+    ) -> None:
         super().__init__()
+        # per_bit: target and cap are fractions of Q, so one recipe serves every code length.
+        self.per_bit = per_bit
         normalise_ged(torch.zeros(1), torch.ones(1), torch.ones(1), ged_norm)  # validate early
-        self.ged_norm, self.scale, self.cap = ged_norm, float(scale), float(cap)
+        if compare not in ("embedding", "code"):
+            raise ConfigError(f"loss.topo.compare must be embedding or code, got {compare!r}")
+        self.ged_norm, self.scale, self.cap, self.compare = (
+            ged_norm,
+            float(scale),
+            float(cap),
+            compare,
+        )
 
     def target(self, batch: PairBatch) -> torch.Tensor:
         t = normalise_ged(batch.ged, batch.size1, batch.size2, self.ged_norm) * self.scale
         return t.clamp(max=self.cap)
 
     def forward(self, o1: HashOutput, o2: HashOutput, batch: PairBatch) -> torch.Tensor:
-        dist = (o1.embedding - o2.embedding).pow(2).sum(dim=1)
-        return (dist - self.target(batch)).pow(2).mean()
+        target = self.target(batch)
+        if self.per_bit:
+            target = target * o1.activation.shape[1]
+        a, b = (
+            (o1.embedding, o2.embedding)
+            if self.compare == "embedding"
+            else (o1.activation, o2.activation)
+        )
+        dist = (a - b).pow(2).sum(dim=1)
+        return (dist - target).pow(2).mean()
 
 
 @LOSSES.register("class")

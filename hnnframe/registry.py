@@ -66,6 +66,12 @@ class Registry(Generic[T]):
             raise ConfigError(
                 f"a {self.kind} spec is a name or a mapping with 'type', got {spec!r}"
             )
+        bad = [k for k in kwargs if not isinstance(k, str)]
+        if bad:
+            raise ConfigError(
+                f"{self.kind} {name!r} has a non-string key {bad[0]!r} "
+                "(YAML reads on/off/yes/no as booleans: quote the key)"
+            )
         cls = self.get(name)
         try:
             return cls(**{**defaults, **kwargs})

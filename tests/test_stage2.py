@@ -166,3 +166,26 @@ def test_corrupted_and_mismatched_checkpoints(
     ckpt["encoder_json"] = json.dumps({**enc, "vocab": enc["vocab"] + ["Extra"]})
     with pytest.raises(CheckpointError, match="vocabulary"):
         Hasher(ckpt, "x")
+
+
+def test_topo_loss_on_code_uses_activations_and_per_bit_targets() -> None:
+    crit = HashLoss({"alpha": 1, "beta": 0, "gamma": 0, "topo": {"type": "topo", "compare": "code",
+                     "ged_norm": "mean_size", "scale": 0.25, "cap": 0.5, "per_bit": True}})  # fmt: skip
+    a1, a2 = torch.zeros(1, 8), torch.zeros(1, 8)
+    a2[0, :2] = 1.0  # squared distance 2
+    emb = torch.randn(1, 4)  # ignored when comparing codes
+    o1, o2 = HashOutput(emb, a1, torch.zeros(1, 2)), HashOutput(-emb, a2, torch.zeros(1, 2))
+    pb = PairBatch(torch.tensor([0]), torch.tensor([0]), torch.tensor([4.0]), torch.tensor([8.0]),
+                   torch.tensor([8.0]))  # fmt: skip
+    # nGED = 4 / 8 = 0.5; target = min(0.25 * 0.5, 0.5) * Q = 0.125 * 8 = 1
+    _, parts = crit(o1, o2, pb)
+    assert parts["topo"] == pytest.approx((2 - 1) ** 2)
+    with pytest.raises(ConfigError):
+        HashLoss({"topo": {"type": "topo", "compare": "fc9"}})
+
+
+def test_yaml_boolean_key_is_a_clear_error() -> None:
+    from hnnframe.losses import LOSSES
+
+    with pytest.raises(ConfigError, match="non-string key True"):
+        LOSSES.build({"type": "topo", True: "code"})
