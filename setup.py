@@ -28,6 +28,11 @@ setup(
         "tqdm",
         "matplotlib",
         "psycopg2-binary",
+        # Robustness variants: real quantization (onnxruntime) and simplification (onnxsim).
+        "onnxruntime",
+        "onnxsim",
+        # torch's dynamo ONNX exporter needs it.
+        "onnxscript",
     ],
     extras_require={"dev": ["pytest", "ruff"]},
     entry_points={"console_scripts": ["hnn = hnnframe.cli:main"]},

@@ -40,6 +40,11 @@ class OpNode:
     flops: int = 0
     params: int = 0
     shape: tuple[int | None, ...] | None = None
+    # True when the node's output depends on no graph input: it reads only initializers,
+    # Constant outputs and other constant nodes (a DequantizeLinear of an int8 weight, a
+    # Transpose of a weight), or it is Shape/Size (static shapes make their output constant).
+    # Optional: graphs saved before this field existed load with False.
+    const: bool = False
 
 
 @dataclass
@@ -144,6 +149,7 @@ class OpGraph:
             "name": self.name,
             "nodes": [
                 [n.op, n.name, int(n.flops), int(n.params), list(n.shape) if n.shape else None]
+                + ([True] if n.const else [])
                 for n in self.nodes
             ],
             "edges": [list(e) for e in self.edges],
@@ -152,9 +158,10 @@ class OpGraph:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> OpGraph:
         nodes = [
-            OpNode(op, name, flops, params, tuple(shape) if shape is not None else None)
-            for op, name, flops, params, shape in d["nodes"]
-        ]
+            OpNode(op, name, flops, params, tuple(shape) if shape is not None else None,
+                   bool(rest and rest[0]))
+            for op, name, flops, params, shape, *rest in d["nodes"]
+        ]  # fmt: skip
         return cls(nodes, [tuple(e) for e in d["edges"]], d.get("name", ""))
 
     def content_hash(self) -> str:
@@ -339,13 +346,26 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
             inits[n.output[0]] = inits[n.input[0]]
             shapes[n.output[0]] = shapes.get(n.input[0])
             aliases.add(k)
+    # Tensors that no graph input reaches (see OpNode.const); ONNX lists nodes in topological
+    # order, so one pass suffices.
+    const_tensors = set(inits)
+    const_tensors.update(o for n in graph.node if n.op_type == "Constant" for o in n.output)
+    const_nodes: set[int] = set()
+    for k, n in enumerate(graph.node):
+        if n.op_type == "Constant" or k in aliases:
+            continue
+        # CastLike reads only the type of its second input.
+        inputs = n.input[:1] if n.op_type == "CastLike" else n.input
+        if n.op_type in ("Shape", "Size") or all(i in const_tensors for i in inputs if i):
+            const_nodes.add(k)
+            const_tensors.update(o for o in n.output if o)
 
     nodes: list[OpNode] = []
     producer: dict[str, int] = {}
     consumers: list[list[str]] = []
     counted: set[str] = set()
-    for k, n in enumerate(graph.node):
-        if n.op_type == "Constant" or k in aliases:
+    for nk, n in enumerate(graph.node):
+        if n.op_type == "Constant" or nk in aliases:
             continue
         params = 0
         buffers = _BUFFER_INPUTS.get(n.op_type, set())
@@ -365,6 +385,7 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
                 flops=node_flops(n, in_shapes, out_shape),
                 params=params,
                 shape=out_shape,
+                const=nk in const_nodes,
             )
         )
         for o in n.output:

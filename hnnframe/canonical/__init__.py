@@ -1,22 +1,44 @@
 """Canonicalisation passes: remove exporter and tooling differences before merging.
 
-A pass maps an OpGraph to an OpGraph. Passes run in recipe order before the merge rules.
-The robustness work (QDQ folding, BN folding, dynamo decompositions) adds more passes here.
+A pass maps an OpGraph to an OpGraph. Passes run in recipe order (``graph.canonical``) before
+the merge rules of the paper (section 3.2.2). The same network reaches a platform through
+different exporters and tools (the TorchScript or the dynamo exporter, constant folding,
+onnxsim, quantization, another opset), and each of them spells the graph differently; the
+passes bring such spellings to one form, so that the node features of eq. 3 (op type, FLOPs
+and parameter digits) agree. :data:`ROBUST_PASSES` is the recommended list and order;
+:data:`INVARIANT_PASSES` adds two passes that buy more invariance with discrimination. The
+passes are described in ``docs/robustness.md``.
+
+Invariants every pass keeps: Constant nodes and initializers are not nodes; a removed node's
+predecessors are connected to its successors (:func:`bypass`) unless the node carried no data
+(shape metadata, constants); a node that absorbs others gets a FLOP and parameter count that
+follows the convention of :mod:`hnnframe.ir`, so that a graph spelled either way ends with the
+same numbers.
+
+Writing a pass from your own module::
+
+    from hnnframe.canonical import CANONICALISERS, CanonicalPass, bypass
+
+    @CANONICALISERS.register("drop_nop")
+    class DropNop(CanonicalPass):
+        def __call__(self, graph):
+            return bypass(graph, {i for i, n in enumerate(graph.nodes) if n.op == "Nop"})
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from hnnframe.ir import OpGraph
+from hnnframe.ir import OpGraph, OpNode
 from hnnframe.registry import Registry
 
 CANONICALISERS: Registry[CanonicalPass] = Registry("canonicaliser")
 
 
 class CanonicalPass:
-    """Base class of canonicalisation passes."""
+    """Base class of canonicalisation passes: ``pass(graph) -> graph``."""
 
     def __call__(self, graph: OpGraph) -> OpGraph:
         raise NotImplementedError
@@ -49,6 +71,59 @@ def bypass(graph: OpGraph, drop: set[int]) -> OpGraph:
     return full.subgraph(i for i in range(len(graph.nodes)) if i not in drop)
 
 
+def remove(graph: OpGraph, drop: set[int]) -> OpGraph:
+    """Remove ``drop`` nodes with their edges, without bridging (they carried no data)."""
+    if not drop:
+        return graph
+    return graph.subgraph(i for i in range(len(graph.nodes)) if i not in drop)
+
+
+def contract_groups(
+    graph: OpGraph, groups: Sequence[Sequence[int]], new_nodes: Sequence[OpNode]
+) -> OpGraph:
+    """Replace each group of nodes by one new node, placed at the group's smallest index.
+
+    Edges inside a group vanish; edges into or out of a group attach to its new node. Groups
+    must not overlap.
+    """
+    if not groups:
+        return graph
+    head_of: dict[int, int] = {}
+    node_of: dict[int, OpNode] = {}
+    for group, node in zip(groups, new_nodes, strict=True):
+        h = min(group)
+        node_of[h] = node
+        for i in group:
+            head_of[i] = h
+    index: dict[int, int] = {}
+    nodes: list[OpNode] = []
+    for i, n in enumerate(graph.nodes):
+        if head_of.get(i, i) != i:
+            continue
+        index[i] = len(nodes)
+        nodes.append(node_of.get(i) or OpNode(n.op, n.name, n.flops, n.params, n.shape, n.const))
+    edges = []
+    for s, d in graph.edges:
+        hs, hd = head_of.get(s, s), head_of.get(d, d)
+        if hs != hd:
+            edges.append((index[hs], index[hd]))
+    return OpGraph(nodes, edges, graph.name)
+
+
+def numel(shape: Sequence[int | None] | None) -> int | None:
+    """Element count of a fully known shape, else None."""
+    if shape is None or any(d is None for d in shape):
+        return None
+    return int(math.prod(shape))  # type: ignore[arg-type]
+
+
+def spatial(shape: Sequence[int | None] | None) -> int | None:
+    """H*W (or D*H*W) of an NCHW-style shape of rank >= 4 with known dims, else None."""
+    if shape is None or len(shape) < 4:
+        return None
+    return numel(shape[2:])
+
+
 @CANONICALISERS.register("drop_identity")
 class DropIdentity(CanonicalPass):
     """Remove Identity and Dropout nodes (no-ops at inference), bridging their edges."""
@@ -65,4 +140,41 @@ def apply_canonical(graph: OpGraph, specs: Iterable[str | dict[str, Any]]) -> Op
     return graph
 
 
-__all__ = ["CANONICALISERS", "CanonicalPass", "apply_canonical", "bypass"]
+# The recommended order (recipes/hnn_net_robust.yaml): constants and quantization first, so
+# that later passes see plain float operators; plumbing before the op-sequence patterns, so
+# that a pattern never has to skip a Reshape; spellings and no-ops; then BN folding, which
+# needs every BN right after its producer. None of these loses information that tells two
+# architectures apart. The optional passes that do (absorb_activation, normalise_resolution)
+# go after them, resolution last because it rescales FLOPs that the folds sum: see
+# INVARIANT_PASSES.
+ROBUST_PASSES: list[str] = [
+    "fold_constants",
+    "fold_qdq",
+    "drop_plumbing",
+    "fuse_decompositions",
+    "normalise_spelling",
+    "drop_noop",
+    "strip_preprocessing",
+    "fold_bn",
+    "drop_classifier_pool",
+]
+# Also identical graphs for QDQ quantization (which deletes ReLUs) and another input
+# resolution, at the price of ReLU against ReLU6 and of absolute FLOPs.
+INVARIANT_PASSES: list[str] = [*ROBUST_PASSES, "absorb_activation", "normalise_resolution"]
+
+# Register the built-in passes (they import the helpers above).
+from hnnframe.canonical import fold as _fold  # noqa: E402,F401
+from hnnframe.canonical import motifs as _motifs  # noqa: E402,F401
+from hnnframe.canonical import plumbing as _plumbing  # noqa: E402,F401
+from hnnframe.canonical import spelling as _spelling  # noqa: E402,F401
+
+__all__ = [
+    "CANONICALISERS",
+    "CanonicalPass",
+    "INVARIANT_PASSES",
+    "ROBUST_PASSES",
+    "apply_canonical",
+    "bypass",
+    "contract_groups",
+    "remove",
+]

@@ -11,9 +11,21 @@ data:
   train_frac: 0.8        # per model: the first 80% of its copies train, the rest test
   holdout: []            # whole architectures kept out of training (unseen-architecture queries)
   seed: 0
+  variants: []           # transforms of hnnframe.variants whose graphs join training
+  variant_copies: 1      # node-deletion copies per variant
+  variant_cache: null    # variant cache (default ~/.cache/hnnframe/variants)
 ```
 
 Graphs go raw -> canonicalisation -> merge rules (the recipe's ``graph`` section) -> copies.
+
+Variants (robustness issue, training-time augmentation): each listed transform of each
+training model (the same network re-exported, folded, quantized, ...; see
+:mod:`hnnframe.variants`) goes through the same canonicalisation and merge rules; when the
+result differs from the model's own graph, ``variant_copies`` node-deletion copies of it join
+the training split with the model's label, so the network learns invariance to what
+canonicalisation cannot remove. Held-out architectures get none, and the test split is
+unchanged, so protocols (a) and (b) query the same copies as without variants. A transform
+that needs the torch module is skipped for models read from files.
 """
 
 from __future__ import annotations
@@ -83,6 +95,46 @@ def source_graphs(data_cfg: Mapping[str, Any]) -> list[tuple[str, str, OpGraph]]
     raise ConfigError(f"data.source must be 'zoo' or a list of {{path, category}}, got {source!r}")
 
 
+def variant_sources(data_cfg: Mapping[str, Any]) -> dict[str, str]:
+    """Model name -> source spec (``torchvision:NAME`` or a path) for producing variants."""
+    source = data_cfg.get("source", "zoo")
+    if source == "zoo":
+        from hnnframe.data.zoo import TABLE1
+
+        return {e.name: f"torchvision:{e.name}" for e in TABLE1}
+    from hnnframe.frontends import model_name
+
+    out = {}
+    for item in source if isinstance(source, Sequence) and not isinstance(source, str) else []:
+        if isinstance(item, Mapping) and "path" in item:
+            out[str(item.get("name") or model_name(item["path"]))] = str(item["path"])
+    return out
+
+
+def variant_graphs(
+    data_cfg: Mapping[str, Any], names: Sequence[str], progress: bool | None = None
+) -> dict[tuple[str, str], OpGraph]:
+    """Raw variant graphs ``{(transform, model): graph}`` for the recipe's ``data.variants``."""
+    import sys
+
+    from hnnframe.variants import build_variants, get_transform
+
+    transforms = list(data_cfg.get("variants") or [])
+    if not transforms:
+        return {}
+    for t in transforms:
+        get_transform(str(t))
+    specs = variant_sources(data_cfg)
+    sources = [(n, specs[n]) for n in names if n in specs]
+    built = build_variants(
+        sources,
+        transforms,
+        cache_dir=data_cfg.get("variant_cache"),
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    return {k: v.graph for k, v in built.items() if v.graph is not None}
+
+
 def prepare_graph(graph: OpGraph, graph_cfg: Mapping[str, Any]) -> tuple[OpGraph, dict[str, int]]:
     """Apply the recipe's canonicalisation passes and merge rules to a raw graph."""
     from hnnframe.canonical import apply_canonical
@@ -110,6 +162,15 @@ def build_dataset(
         raise ConfigError(f"data.holdout names unknown models: {sorted(unknown)}")
     if copies < 1:
         raise ConfigError("data.copies must be >= 1")
+    transforms = [str(t) for t in data.get("variants") or []]
+    variant_copies = int(data.get("variant_copies", 1))
+    if variant_copies < 0:
+        raise ConfigError("data.variant_copies must be >= 0")
+    extra = (
+        variant_graphs(data, [n for n, _, _ in raw if n not in holdout])
+        if transforms and variant_copies
+        else {}
+    )
     categories = sorted({c for n, c, _ in raw if n not in holdout})
     label_of = {c: i for i, c in enumerate(categories)}
     n_train = max(1, min(copies, int(round(train_frac * copies)))) if copies > 1 else 1
@@ -131,6 +192,20 @@ def build_dataset(
                 ds.train.append(s)
             else:
                 ds.test.append(s)
+        k = copies
+        for t in transforms:
+            vg = extra.get((t, name))
+            if vg is None or name in holdout:
+                continue
+            vm, _ = prepare_graph(vg, graph_cfg)
+            if vm.content_hash() == merged.content_hash():
+                continue  # canonicalisation already removed this transform's differences
+            for c in range(variant_copies):
+                seed_c = _copy_seed(seed, f"{name}/{t}", c)
+                aug = delete_nodes(vm, frac, seed_c) if frac > 0 else vm.copy()
+                aug.name = f"{name}#{t}{c}"
+                ds.train.append(Sample(aug, name, category, k, label))
+                k += 1
     if not ds.train:
         raise ConfigError("the dataset has no training samples")
     return ds

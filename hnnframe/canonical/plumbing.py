@@ -1,0 +1,233 @@
+"""Passes that remove what carries no computation: constants, quantization, plumbing, no-ops.
+
+* ``fold_constants``: nodes whose output no graph input reaches (weights transformed by
+  operators, shape arithmetic) are folded, as constant folding in an exporter or onnxsim
+  would; their parameters move to the operator that consumes them.
+* ``fold_qdq``: QuantizeLinear/DequantizeLinear pairs (onnxruntime.quantization's QDQ
+  format) are removed; a dequantized int8 weight counts as the float parameter it stands for.
+* ``drop_plumbing``: Identity, Dropout and pure layout plumbing (Reshape, Flatten, Squeeze,
+  Unsqueeze, Cast, Expand) are bridged over.
+* ``drop_noop``: operators that provably return their input (a single-input Concat, a 1x1
+  pooling window that keeps the shape, a Pad or Slice that keeps the shape).
+* ``strip_preprocessing``: input normalisation in front of the network (``(x - mean) / std``,
+  a layout Transpose, a Cast) that a wrapper module adds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from hnnframe.canonical import (
+    CANONICALISERS,
+    CanonicalPass,
+    bypass,
+    numel,
+    remove,
+)
+from hnnframe.ir import OpGraph, OpNode
+
+# Ops that compute on small integer shape tensors (Shape -> Gather -> Div -> Unsqueeze ...).
+SHAPE_ARITH = frozenset({
+    "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Add", "Sub", "Mul", "Div", "Slice",
+    "Range", "ConstantOfShape", "Equal", "Where", "Reshape", "Expand", "ReduceProd", "Max",
+    "Min", "Floor", "Ceil", "Sqrt", "Reciprocal", "Neg", "Abs", "Mod", "Less", "Greater", "Not",
+    "Identity", "CastLike", "Shape", "Size",
+})  # fmt: skip
+
+
+def _with_params(node: OpNode, extra: int) -> OpNode:
+    return OpNode(node.op, node.name, node.flops, node.params + extra, node.shape, node.const)
+
+
+def const_nodes(graph: OpGraph) -> set[int]:
+    """Nodes whose value no graph input reaches.
+
+    Uses :attr:`OpNode.const` where the graph has it; graphs saved without it get the
+    shape arithmetic that starts at Shape/Size nodes (integer tensors of rank <= 1).
+    """
+    const = {i for i, n in enumerate(graph.nodes) if n.const or n.op in ("Shape", "Size")}
+    for i in graph.topological_order():
+        if i in const:
+            continue
+        n = graph.nodes[i]
+        preds = graph.predecessors(i)
+        small = n.shape is not None and len(n.shape) <= 1
+        if n.op in SHAPE_ARITH and small and all(p in const for p in preds):
+            const.add(i)
+    return const
+
+
+@CANONICALISERS.register("fold_constants")
+class FoldConstants(CanonicalPass):
+    """Fold constant subgraphs away; their parameters move to their first consumer.
+
+    A DequantizeLinear of a constant counts as the float tensor it produces (its output's
+    element count), so a QDQ-quantized Conv ends with the parameters of the float Conv. The
+    FLOPs of constant nodes are dropped: folding removes that work at inference.
+    """
+
+    def __call__(self, graph: OpGraph) -> OpGraph:
+        const = const_nodes(graph)
+        if not const:
+            return graph
+        carry: dict[int, int] = defaultdict(int)
+        extra: dict[int, int] = defaultdict(int)
+        for i in graph.topological_order():
+            if i not in const:
+                continue
+            n = graph.nodes[i]
+            own = n.params
+            if n.op == "DequantizeLinear":
+                own = numel(n.shape) or n.params
+            value = own + carry[i]
+            succ = sorted(graph.successors(i))
+            if value and succ:
+                (carry if succ[0] in const else extra)[succ[0]] += value
+        nodes = [
+            _with_params(n, extra[i]) if extra.get(i) else n for i, n in enumerate(graph.nodes)
+        ]
+        return remove(OpGraph(nodes, graph.edges, graph.name), const)
+
+
+QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"})
+# Quantized operator spellings (QOperator format, dynamic quantization, contrib ops) and the
+# float operator each stands for. Only the op type is mapped: their weights are int8, so
+# FLOPs and parameters of these nodes stay as the IR counted them.
+QUANTIZED_OPS: dict[str, str] = {
+    "QLinearConv": "Conv",
+    "ConvInteger": "Conv",
+    "QLinearConvTranspose": "ConvTranspose",
+    "MatMulInteger": "MatMul",
+    "QLinearMatMul": "MatMul",
+    "DynamicQuantizeMatMul": "MatMul",
+    "MatMulIntegerToFloat": "MatMul",
+    "QGemm": "Gemm",
+    "QLinearAdd": "Add",
+    "QLinearMul": "Mul",
+    "QLinearGlobalAveragePool": "GlobalAveragePool",
+    "QLinearAveragePool": "AveragePool",
+    "QLinearConcat": "Concat",
+    "QLinearSigmoid": "Sigmoid",
+    "QLinearLeakyRelu": "LeakyRelu",
+    "QLinearSoftmax": "Softmax",
+    "QLinearReduceMean": "ReduceMean",
+    "QLinearWhere": "Where",
+    "QAttention": "Attention",
+}
+
+
+@CANONICALISERS.register("fold_qdq")
+class FoldQdq(CanonicalPass):
+    """Remove QuantizeLinear/DequantizeLinear pairs and map quantized ops to float ones.
+
+    A DequantizeLinear fed by no other node dequantizes a weight: its output's element count
+    moves to its consumer as parameters (what ``fold_constants`` does for graphs that know
+    their constant nodes). Every other Q/DQ node is bridged over.
+    """
+
+    def __call__(self, graph: OpGraph) -> OpGraph:
+        extra: dict[int, int] = defaultdict(int)
+        drop: set[int] = set()
+        for i, n in enumerate(graph.nodes):
+            if n.op not in QDQ_OPS:
+                continue
+            drop.add(i)
+            if n.op == "DequantizeLinear" and graph.in_degree(i) == 0:
+                succ = sorted(graph.successors(i))
+                if succ:
+                    extra[succ[0]] += numel(n.shape) or 0
+        nodes = []
+        for i, n in enumerate(graph.nodes):
+            op = QUANTIZED_OPS.get(n.op, n.op)
+            nodes.append(OpNode(op, n.name, n.flops, n.params + extra.get(i, 0), n.shape, n.const))
+        return bypass(OpGraph(nodes, graph.edges, graph.name), drop)
+
+
+@CANONICALISERS.register("drop_plumbing")
+class DropPlumbing(CanonicalPass):
+    """Bridge over Identity, Dropout and layout plumbing that moves no data between values.
+
+    Reshape, Flatten, Squeeze, Unsqueeze and Expand change how a tensor is indexed, Cast and
+    CastLike its number type, SequenceAt picks a split output: exporters and tools insert or
+    remove them freely (Flatten against Reshape, a view before a Linear). Transpose is kept:
+    it permutes data (ShuffleNet's channel shuffle).
+
+    Args:
+        ops: the op types to drop (default :attr:`OPS`).
+    """
+
+    OPS = frozenset({
+        "Identity", "Dropout", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast", "CastLike",
+        "Expand", "SequenceAt", "Optional", "OptionalGetElement",
+    })  # fmt: skip
+
+    def __init__(self, ops: list[str] | None = None) -> None:
+        self.ops = frozenset(ops) if ops is not None else self.OPS
+
+    def __call__(self, graph: OpGraph) -> OpGraph:
+        return bypass(graph, {i for i, n in enumerate(graph.nodes) if n.op in self.ops})
+
+
+@CANONICALISERS.register("drop_noop")
+class DropNoop(CanonicalPass):
+    """Bridge over operators that return their input unchanged.
+
+    A node qualifies when it has one predecessor, no parameters, the predecessor's output
+    shape, and is one of: a Concat, Sum, Max, Min or Mean of one tensor; a Split, Slice, Pad,
+    Tile, Resize or Upsample that keeps the shape; a pooling whose window is one element
+    (FLOPs equal to its output size), such as the AveragePool that ``AdaptiveAvgPool2d((7, 7))``
+    exports to on a 7x7 map.
+    """
+
+    SAME = frozenset({
+        "Concat", "Sum", "Max", "Min", "Mean", "Split", "Slice", "Pad", "Tile", "Resize",
+        "Upsample",
+    })  # fmt: skip
+    POOLS = frozenset({"AveragePool", "MaxPool", "LpPool"})
+
+    def __call__(self, graph: OpGraph) -> OpGraph:
+        drop = set()
+        for i, n in enumerate(graph.nodes):
+            if n.params or graph.in_degree(i) != 1 or n.shape is None:
+                continue
+            if n.op not in self.SAME and n.op not in self.POOLS:
+                continue
+            p = graph.nodes[graph.predecessors(i)[0]]
+            if p.shape is None or tuple(p.shape) != tuple(n.shape):
+                continue
+            if n.op in self.POOLS and n.flops != numel(n.shape):
+                continue
+            drop.add(i)
+        return bypass(graph, drop)
+
+
+@CANONICALISERS.register("strip_preprocessing")
+class StripPreprocessing(CanonicalPass):
+    """Remove input normalisation that a wrapper puts in front of the network.
+
+    Repeatedly removes nodes that no other node feeds (so they read only the graph input and
+    constants) when they are cheap elementwise or layout operators with at most one
+    parameter per channel: ``(x - mean) / std`` as Sub and Div, a per-channel Mul and Add,
+    an NHWC-to-NCHW Transpose, a Cast, or a BatchNormalization over the input channels.
+    The first Conv, Gemm or MatMul (or any other operator) stops it.
+    """
+
+    OPS = frozenset({
+        "Sub", "Div", "Mul", "Add", "Cast", "Identity", "Transpose", "Reshape", "Unsqueeze",
+        "Squeeze", "Gather", "Slice", "Concat", "BatchNormalization", "Clip", "Neg",
+        "Reciprocal", "Sqrt",
+    })  # fmt: skip
+
+    def __call__(self, graph: OpGraph) -> OpGraph:
+        while True:
+            drop = set()
+            for i, n in enumerate(graph.nodes):
+                if n.op not in self.OPS or graph.in_degree(i) or n.const:
+                    continue
+                channels = n.shape[1] if n.shape and len(n.shape) > 1 else None
+                limit = max(64, 2 * (channels or 0))
+                if n.params <= limit and graph.out_degree(i) > 0:
+                    drop.add(i)
+            if not drop or len(drop) == len(graph.nodes):
+                return graph
+            graph = remove(graph, drop)

@@ -1,0 +1,451 @@
+"""The robustness suite: do re-exported, folded, simplified or quantized copies keep their code?
+
+``hnn eval --suite robustness`` (or ``python -m hnnframe.robustness``) hashes every zoo model
+(the database, as the zoo cache holds it) and, for every transformation of
+:mod:`hnnframe.variants`, the transformed copy of every zoo model (the queries). Per
+transformation it reports
+
+* the Hamming distance between a model's code and its variant's code (median, mean, max,
+  and the share at distance 0);
+* whether the variant's nearest neighbour in the database is its own architecture (ranking
+  by Hamming distance, ties broken by embedding distance, as :func:`hnnframe.evaluate.rank`);
+* whether the nearest neighbour's category is the variant's category, and whether the
+  network's classifier names the right category;
+* how often canonicalisation alone made the variant's graph identical to the original's.
+
+Goal (robustness issue): for every transformation, the nearest neighbour is the model's own
+architecture for >= 95% of the zoo and the median distance at Q = 64 is <= 2 bits.
+
+``--write-results docs/results.md`` writes the tables between ``<!-- robustness:begin -->`` and
+``<!-- robustness:end -->``, one named section per command (``--section``), with the command
+line beside it; the rest of the file is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hnnframe.errors import HnnError
+
+GOAL_NN_OWN = 0.95
+GOAL_MEDIAN_BITS = 2.0
+BEGIN, END = "<!-- robustness:begin -->", "<!-- robustness:end -->"
+
+
+def resolve_transforms(spec: str | Sequence[str] | None) -> list[str]:
+    """``listed``, ``unlisted``, ``all`` (default) or a comma-separated list of names."""
+    from hnnframe.variants import TRANSFORMS, get_transform, listed_transforms, unlisted_transforms
+
+    if spec is None or spec == "all":
+        return list(TRANSFORMS)
+    if spec == "listed":
+        return listed_transforms()
+    if spec == "unlisted":
+        return unlisted_transforms()
+    names = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
+    for n in names:
+        get_transform(n)
+    return names
+
+
+def _summary(
+    transform: str, listed: bool, description: str, details: list[dict[str, Any]], failed: int
+) -> dict[str, Any]:
+    d = np.array([x["hamming"] for x in details], dtype=float)
+    n = len(details)
+
+    def share(key: str) -> float | None:
+        return float(np.mean([x[key] for x in details])) if n else None
+
+    return {
+        "transform": transform,
+        "listed": listed,
+        "description": description,
+        "models": n,
+        "failed": failed,
+        "hamming_median": float(np.median(d)) if n else None,
+        "hamming_mean": float(d.mean()) if n else None,
+        "hamming_max": int(d.max()) if n else None,
+        "hamming_zero": float((d == 0).mean()) if n else None,
+        "nn_own": share("own"),
+        "nn_category": share("category_ok"),
+        "class_ok": share("class_ok"),
+        "same_graph": share("same_graph"),
+    }
+
+
+def robustness_suite(
+    hasher: Any,
+    transforms: Sequence[str] | str | None = None,
+    zoo_cache: str | os.PathLike[str] | None = None,
+    *,
+    variant_cache: str | os.PathLike[str] | None = None,
+    query_models: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Rows of the suite: one per transformation, then one per group (listed, unlisted).
+
+    Args:
+        hasher: a :class:`hnnframe.hashing.Hasher`.
+        transforms: names, or ``listed``/``unlisted``/``all`` (default all).
+        zoo_cache: the zoo cache (default ``~/.cache/hnnframe/zoo``); the database.
+        variant_cache: where variants are cached (default ``~/.cache/hnnframe/variants``).
+        query_models: the zoo models whose variants are queried (default all of ``models``);
+            the database is always every model of ``models``.
+        models: the zoo models in the database (default the whole zoo of Table 1).
+        progress: show progress bars.
+
+    Each row has the summary fields and ``details``: one dict per model (its Hamming
+    distance, nearest neighbour, nearest category, predicted category).
+    """
+    from hnnframe.data.zoo import load_zoo
+    from hnnframe.evaluate import rank
+    from hnnframe.variants import build_variants, get_transform
+
+    names_t = resolve_transforms(transforms)
+    zoo = load_zoo(zoo_cache, models)
+    names = [e.name for e, _ in zoo]
+    cats = {e.name: e.category for e, _ in zoo}
+    queries = list(query_models) if query_models else names
+    unknown = set(queries) - set(names)
+    if unknown:
+        raise HnnError(f"not zoo models: {sorted(unknown)}")
+    db_graphs = [hasher.graph(g) for _, g in zoo]
+    db = hasher.hash_graphs(db_graphs)
+    variants = build_variants(
+        [(n, f"torchvision:{n}") for n in queries], names_t, variant_cache, progress=progress
+    )
+    rows = []
+    groups: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    fails: dict[bool, int] = {True: 0, False: 0}
+    for t in names_t:
+        tr = get_transform(t)
+        ok = [(n, variants[(t, n)].graph) for n in queries if variants[(t, n)].ok]
+        failed = len(queries) - len(ok)
+        details: list[dict[str, Any]] = []
+        if ok:
+            q_graphs = [hasher.graph(g) for _, g in ok]
+            q = hasher.hash_graphs(q_graphs)
+            order, ham = rank(q["codes"], db["codes"], q["embedding"], db["embedding"])
+            for k, (n, _) in enumerate(ok):
+                i = names.index(n)
+                nn = names[int(order[k, 0])]
+                pred = hasher.categories[int(q["pred"][k])] if hasher.categories else ""
+                details.append(
+                    {
+                        "model": n,
+                        "hamming": int(ham[k, i]),
+                        "nearest": nn,
+                        "own": nn == n,
+                        "nearest_category": cats[nn],
+                        "category_ok": cats[nn] == cats[n],
+                        "predicted": pred,
+                        "class_ok": pred == cats[n],
+                        "same_graph": q_graphs[k].content_hash() == db_graphs[i].content_hash(),
+                    }
+                )
+        row = _summary(t, tr.listed, tr.description, details, failed)
+        row["details"] = details
+        row["errors"] = {n: variants[(t, n)].error for n in queries if not variants[(t, n)].ok}
+        rows.append(row)
+        groups[tr.listed] += details
+        fails[tr.listed] += failed
+    for listed, label in ((True, "all listed"), (False, "all unlisted")):
+        if any(r["listed"] == listed for r in rows):
+            summary = _summary(label, listed, "every variant of the group", groups[listed], 0)
+            summary["failed"] = fails[listed]
+            rows.append(summary)
+    return rows
+
+
+def goal_met(row: dict[str, Any], bits: int) -> bool | None:
+    """The issue's goal for one row: NN own >= 95% and (at Q = 64) median distance <= 2."""
+    if not row["models"]:
+        return None
+    median_ok = row["hamming_median"] <= GOAL_MEDIAN_BITS * bits / 64
+    return bool(row["nn_own"] >= GOAL_NN_OWN and median_ok)
+
+
+def protocol_rows(
+    hasher: Any, k: int = 10, radius: int = 2, zoo_cache: str | None = None
+) -> list[dict[str, Any]]:
+    """Protocols (a) and (b) of ``hnn eval`` for the checkpoint's recipe, without variant
+    copies in the database, so that recipes with and without ``data.variants`` are queried
+    against the same models and copies."""
+    import copy
+
+    from hnnframe.data.dataset import build_dataset
+    from hnnframe.evaluate import evaluate_protocols
+
+    recipe = copy.deepcopy(hasher.recipe)
+    data = recipe.setdefault("data", {})
+    data["variants"] = []
+    if zoo_cache:
+        data["cache_dir"] = zoo_cache
+    ds = build_dataset(recipe)
+    res = evaluate_protocols(hasher.hash_graphs, ds, k=k, radius=radius)
+    return [{"protocol": p, **r.as_dict()} for p, r in res.items()]
+
+
+# -- output -------------------------------------------------------------------------------------
+def _fmt(x: float | None, pct: bool = False) -> str:
+    if x is None:
+        return "-"
+    return f"{100 * x:.0f}%" if pct else (f"{x:.1f}" if x != int(x) else f"{int(x)}")
+
+
+def print_table(label: str, bits: int, rows: list[dict[str, Any]]) -> None:
+    print(f"{label}  (Q = {bits})")
+    print(f"{'transform':<16} {'listed':<6} {'n':>3} {'fail':>4} {'med d':>6} {'mean d':>6} "
+          f"{'max d':>5} {'d=0':>5} {'NN own':>6} {'NN cat':>6} {'class':>6} {'same G':>6} goal")  # fmt: skip
+    for r in rows:
+        goal = goal_met(r, bits)
+        mean = "-" if r["hamming_mean"] is None else f"{r['hamming_mean']:.2f}"
+        print(f"{r['transform']:<16} {'yes' if r['listed'] else 'no':<6} {r['models']:>3} "
+              f"{r['failed']:>4} {_fmt(r['hamming_median']):>6} {mean:>6} "
+              f"{_fmt(r['hamming_max']):>5} {_fmt(r['hamming_zero'], True):>5} "
+              f"{_fmt(r['nn_own'], True):>6} {_fmt(r['nn_category'], True):>6} "
+              f"{_fmt(r['class_ok'], True):>6} {_fmt(r['same_graph'], True):>6} "
+              f"{'-' if goal is None else ('met' if goal else 'MISSED')}")  # fmt: skip
+
+
+def markdown_section(
+    results: list[dict[str, Any]],
+    command: str,
+    title: str,
+    note: str = "",
+    protocols: dict[str, list[dict[str, Any]]] | None = None,
+    k: int = 10,
+) -> str:
+    """A markdown section: the command, then one table with every checkpoint side by side."""
+    lines = [f"### {title}", "", f"Command: `{command}`", ""]
+    if note:
+        lines += [note, ""]
+    for res in results:
+        lines.append(f"- **{res['label']}**: `{res['checkpoint']}` (recipe `{res['recipe']}`, "
+                     f"Q = {res['bits']}, sha256 {res['fingerprint'][:12]})")  # fmt: skip
+    lines.append("")
+    head = ["transform", "listed", "models"]
+    for res in results:
+        head += [f"{res['label']}: median d", "NN own", "NN category", "goal"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for i, r0 in enumerate(results[0]["rows"]):
+        failed = f" ({r0['failed']} n/a)" if r0["failed"] else ""
+        cells = [r0["transform"], "yes" if r0["listed"] else "no", f"{r0['models']}{failed}"]
+        for res in results:
+            r = res["rows"][i]
+            goal = goal_met(r, res["bits"])
+            mean = "" if r["hamming_mean"] is None else f" (mean {r['hamming_mean']:.2f})"
+            cells += [
+                f"{_fmt(r['hamming_median'])}{mean}",
+                _fmt(r["nn_own"], True),
+                _fmt(r["nn_category"], True),
+                "-" if goal is None else ("met" if goal else "missed"),
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    misses = []
+    for res in results:
+        for r in res["rows"]:
+            for d in r.get("details", []):
+                if not d["own"]:
+                    misses.append(f"{res['label']}/{r['transform']}: {d['model']} -> "
+                                  f"{d['nearest']} (d = {d['hamming']})")  # fmt: skip
+    if misses:
+        lines += ["", "<details><summary>Variants whose nearest neighbour is another "
+                  f"architecture ({len(misses)})</summary>", "", *[f"- {m}" for m in misses],
+                  "", "</details>"]  # fmt: skip
+    errors = {
+        f"{r['transform']}: {m}": e
+        for r in results[0]["rows"]
+        for m, e in (r.get("errors") or {}).items()
+    }
+    if errors:
+        lines += ["", "Variants that could not be produced: "
+                  + "; ".join(f"{k} ({v})" for k, v in errors.items())]  # fmt: skip
+    if protocols:
+        lines += ["", "Retrieval protocols (a) and (b) of `hnn eval` on the same checkpoints "
+                  "(database: the training copies without variant copies):", "",
+                  f"| checkpoint | protocol | P@{k} | R@{k} | mAP | P@r2 |", "|---|---|---|---|---|---|"]  # fmt: skip
+        for label, prow in protocols.items():
+            for p in prow:
+                lines.append(f"| {label} | {p['protocol']} | {p[f'precision@{k}']:.3f} | "
+                             f"{p[f'recall@{k}']:.3f} | {p['mAP']:.3f} | "
+                             f"{p['precision@r2']:.3f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+_INTRO = """## Robustness to re-export, folding, simplification and quantization
+
+Every zoo model is hashed as the zoo cache holds it (the database), and so is each of its
+variants (`hnnframe/variants.py`: the same network through another exporter or tool; see
+[robustness.md](robustness.md)). Per transformation: the median (and mean) Hamming distance
+between a model's code and its variant's, the share of variants whose nearest neighbour in
+the database is their own architecture (Hamming ranking, ties broken by embedding distance)
+and the share whose nearest neighbour has the right category. Goal: NN own >= 95% and median
+distance <= 2 bits at Q = 64 for every transformation; "listed" transformations are those of
+the robustness issue, the others are a separate check that the invariance is general.
+Generated by the commands named in each section; do not edit by hand."""
+
+
+def write_results(path: str | os.PathLike[str], section: str, text: str) -> Path:
+    """Replace (or add) one named section inside the robustness block of ``path``.
+
+    Only the text between ``<!-- robustness:begin -->`` and ``<!-- robustness:end -->`` is
+    touched; the block (and the file) are created when absent.
+    """
+    p = Path(path)
+    content = p.read_text() if p.exists() else ""
+    sections: dict[str, str] = {}
+    if BEGIN in content and END in content:
+        head, rest = content.split(BEGIN, 1)
+        block, tail = rest.split(END, 1)
+        for m in re.finditer(
+            r"<!-- robustness:section:(\S+) -->\n(.*?)\n<!-- robustness:section-end -->",
+            block,
+            re.S,
+        ):
+            sections[m.group(1)] = m.group(2)
+    else:
+        head, tail = (content.rstrip("\n") + "\n\n" if content else ""), "\n"
+    sections[section] = text.strip("\n")
+    body = [BEGIN, _INTRO, ""]
+    for name, sec in sections.items():
+        body += [f"<!-- robustness:section:{name} -->", sec, "<!-- robustness:section-end -->", ""]
+    body.append(END)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    tmp.write_text(head + "\n".join(body) + tail)
+    os.replace(tmp, p)
+    return p
+
+
+def command_line() -> str:
+    argv = list(sys.argv)
+    if argv and Path(argv[0]).name == "hnn":
+        argv[0] = "hnn"
+    elif argv and (argv[0].endswith("robustness.py") or argv[0] == "-m"):
+        argv = ["python", "-m", "hnnframe.robustness", *argv[1:]]
+    return shlex.join(argv)
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    """``hnn eval --suite robustness``: the suite for one or more checkpoints.
+
+    Reads from ``args``: ``checkpoint`` (a path or a list), ``zoo_cache``, ``json``, ``k``,
+    ``radius`` and, when present, ``compare`` (more checkpoints), ``transforms``, ``models``,
+    ``variant_cache``, ``holdout_only``, ``protocols``, ``write_results``, ``section``,
+    ``title``.
+    """
+    from hnnframe.hashing import Hasher
+
+    ckpts = args.checkpoint if isinstance(args.checkpoint, list) else [args.checkpoint]
+    ckpts = [*ckpts, *(getattr(args, "compare", None) or [])]
+    transforms = getattr(args, "transforms", None)
+    results = []
+    protocols: dict[str, list[dict[str, Any]]] = {}
+    for path in ckpts:
+        hasher = Hasher.from_checkpoint(path)
+        label = f"{hasher.recipe.get('name', 'hnn')}"
+        if any(r["label"] == label for r in results):
+            label = f"{label} ({Path(path).parent.name})"
+        queries = None
+        if getattr(args, "holdout_only", False):
+            queries = list(hasher.recipe.get("data", {}).get("holdout") or [])
+            if not queries:
+                raise HnnError(f"{path}: --holdout-only needs a checkpoint trained with "
+                               "data.holdout")  # fmt: skip
+        rows = robustness_suite(
+            hasher,
+            transforms,
+            args.zoo_cache,
+            variant_cache=getattr(args, "variant_cache", None),
+            query_models=queries,
+            models=getattr(args, "models", None),
+            progress=not args.json,
+        )
+        results.append({"checkpoint": str(path), "label": label, "bits": hasher.bits,
+                        "recipe": hasher.recipe.get("name", ""),
+                        "fingerprint": hasher.fingerprint, "rows": rows})  # fmt: skip
+        if getattr(args, "protocols", False):
+            protocols[label] = protocol_rows(hasher, args.k, args.radius, args.zoo_cache)
+    if args.json:
+        json.dump({"results": results, "protocols": protocols}, sys.stdout, indent=1)
+        print()
+    else:
+        for res in results:
+            print_table(f"{res['label']}: {res['checkpoint']}", res["bits"], res["rows"])
+            for p in protocols.get(res["label"], []):
+                print(f"  protocol {p['protocol']}: mAP {p['mAP']:.3f}  "
+                      f"P@{args.k} {p[f'precision@{args.k}']:.3f}")  # fmt: skip
+            print()
+    out = getattr(args, "write_results", None)
+    if out:
+        title = getattr(args, "title", None) or (
+            "Held-out architectures" if getattr(args, "holdout_only", False) else "All zoo models"
+        )
+        note = ""
+        if getattr(args, "holdout_only", False):
+            note = ("Queries: variants of the architectures that the checkpoints were trained "
+                    "without (data.holdout), neither they nor their variants were seen in "
+                    "training; the database is the whole zoo.")  # fmt: skip
+        command = getattr(args, "command", None) or command_line()
+        text = markdown_section(results, command, title, note, protocols, args.k)
+        write_results(out, getattr(args, "section", None) or "main", text)
+        if not args.json:
+            print(f"wrote the robustness section {getattr(args, 'section', None) or 'main'!r} "
+                  f"of {out}")  # fmt: skip
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m hnnframe.robustness",
+        description="Hamming distance and nearest neighbour of re-exported, folded, simplified "
+        "and quantized variants of every zoo model (the robustness suite).",
+    )
+    p.add_argument("--checkpoint", action="append", required=True,
+                   help="checkpoint (repeat to compare several side by side)")  # fmt: skip
+    p.add_argument("--compare", action="append", help=argparse.SUPPRESS)
+    p.add_argument("--transforms", default="all",
+                   help="listed, unlisted, all (default) or a comma-separated list")  # fmt: skip
+    p.add_argument("--zoo-cache", help="zoo cache directory")
+    p.add_argument("--models", type=lambda s: [m for m in s.split(",") if m],
+                   help="comma-separated zoo models for the database (default all of Table 1)")  # fmt: skip
+    p.add_argument("--variant-cache", help="variant cache (default ~/.cache/hnnframe/variants)")
+    p.add_argument("--holdout-only", action="store_true",
+                   help="query only the checkpoint's data.holdout architectures")  # fmt: skip
+    p.add_argument("--protocols", action="store_true",
+                   help="also report retrieval protocols (a) and (b)")  # fmt: skip
+    p.add_argument("-k", "--k", type=int, default=10)
+    p.add_argument("--radius", type=int, default=2)
+    p.add_argument("--write-results", metavar="MD", help="write a section of this markdown file")
+    p.add_argument("--section", default="main", help="section name in the results block")
+    p.add_argument("--title", help="section title")
+    p.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if argv is not None:
+        args.command = shlex.join(["python", "-m", "hnnframe.robustness", *argv])
+    try:
+        return cmd_robustness(args)
+    except HnnError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
