@@ -282,6 +282,7 @@ class Trainer:
         labels_np = train.labels.numpy()
         epochs, bp = int(tc["epochs"]), int(tc["batch_pairs"])
         prev_codes: np.ndarray | None = None
+        db: dict[str, np.ndarray] | None = None
         final: dict[str, float] = {}
         from tqdm import tqdm
 
@@ -332,21 +333,20 @@ class Trainer:
                 if hasattr(logger, "log_histogram"):
                     logger.log_histogram("bits/balance", balance, epoch)
                 scalars["train/accuracy"] = float((db["pred"] == labels_np).mean())
-                if test.graphs:
-                    q = infer(model, test.graphs, self.device)
+                # Test copies (protocol a) and held-out architectures (protocol b) both query
+                # the training set.
+                for prefix, queries in (("val", test), ("unseen", unseen)):
+                    if not queries.graphs:
+                        continue
+                    q = infer(model, queries.graphs, self.device)
+                    q_labels = queries.labels.numpy()
                     res = retrieval_metrics(
-                        q["codes"], test.labels.numpy(), codes, labels_np, k=int(tc["eval_k"]),
+                        q["codes"], q_labels, codes, labels_np, k=int(tc["eval_k"]),
                         q_emb=q["embedding"], db_emb=db["embedding"],
                     )  # fmt: skip
-                    scalars.update({f"val/{k}": v for k, v in res.as_dict().items()})
-                    scalars["val/accuracy"] = float((q["pred"] == test.labels.numpy()).mean())
-                if unseen.graphs:
-                    u = infer(model, unseen.graphs, self.device)
-                    res = retrieval_metrics(
-                        u["codes"], unseen.labels.numpy(), codes, labels_np, k=int(tc["eval_k"]),
-                        q_emb=u["embedding"], db_emb=db["embedding"],
-                    )  # fmt: skip
-                    scalars.update({f"unseen/{k}": v for k, v in res.as_dict().items()})
+                    scalars.update({f"{prefix}/{k}": v for k, v in res.as_dict().items()})
+                    if prefix == "val":
+                        scalars["val/accuracy"] = float((q["pred"] == q_labels).mean())
             logger.log_dict(scalars, epoch)
             self.history.append({"epoch": epoch, **scalars})
             final = scalars
@@ -363,8 +363,10 @@ class Trainer:
                 logger.close()
                 raise
         seconds = time.perf_counter() - t0
-        # Embedding-projector view of the training set with model names as metadata.
-        db = infer(model, train.graphs, self.device)
+        # Embedding-projector view of the training set with model names as metadata; the last
+        # epoch always evaluates, so ``db`` already holds the final model's training embeddings.
+        if db is None:
+            db = infer(model, train.graphs, self.device)
         if hasattr(logger, "log_embedding"):
             meta = [[s.model, s.category, str(s.copy)] for s in ds.train]
             logger.log_embedding(db["embedding"], meta, ["model", "category", "copy"])
