@@ -45,6 +45,10 @@ class OpNode:
     # Transpose of a weight), or it is Shape/Size (static shapes make their output constant).
     # Optional: graphs saved before this field existed load with False.
     const: bool = False
+    # QuantizeLinear only: the real-valued range (lo, hi) it saturates to, from its scale and
+    # zero point when the file holds them. onnxruntime's QDQ quantizer deletes a ReLU by
+    # giving the Q before it lo == 0, so ``fold_qdq`` can put the ReLU back.
+    clamp: tuple[float, float] | None = None
 
 
 @dataclass
@@ -149,7 +153,7 @@ class OpGraph:
             "name": self.name,
             "nodes": [
                 [n.op, n.name, int(n.flops), int(n.params), list(n.shape) if n.shape else None]
-                + ([True] if n.const else [])
+                + ([n.const, list(n.clamp)] if n.clamp else [True] if n.const else [])
                 for n in self.nodes
             ],
             "edges": [list(e) for e in self.edges],
@@ -159,7 +163,7 @@ class OpGraph:
     def from_dict(cls, d: dict[str, Any]) -> OpGraph:
         nodes = [
             OpNode(op, name, flops, params, tuple(shape) if shape is not None else None,
-                   bool(rest and rest[0]))
+                   bool(rest and rest[0]), tuple(rest[1]) if len(rest) > 1 else None)
             for op, name, flops, params, shape, *rest in d["nodes"]
         ]  # fmt: skip
         return cls(nodes, [tuple(e) for e in d["edges"]], d.get("name", ""))
@@ -306,6 +310,48 @@ def _shape_of(vi: Any) -> tuple[int | None, ...] | None:
     return tuple(d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim)
 
 
+def _small_value(graph: onnx.GraphProto, name: str) -> np.ndarray | None:
+    """The value of a scalar initializer or Constant output, when the file holds it."""
+    import onnx
+    from onnx import numpy_helper
+
+    for t in graph.initializer:
+        if t.name == name:
+            if t.data_location == onnx.TensorProto.EXTERNAL or math.prod(t.dims) > 1:
+                return None
+            return numpy_helper.to_array(t)
+    for n in graph.node:
+        if n.op_type == "Constant" and n.output and n.output[0] == name:
+            v = _attr(n, "value")
+            return (
+                numpy_helper.to_array(v) if hasattr(v, "dims") and math.prod(v.dims) <= 1 else None
+            )
+    return None
+
+
+def _quantize_range(node: onnx.NodeProto, graph: onnx.GraphProto) -> tuple[float, float] | None:
+    """The real range a per-tensor QuantizeLinear saturates to: ((qmin-zp)*s, (qmax-zp)*s)."""
+    import onnx
+
+    scale = _small_value(graph, node.input[1]) if len(node.input) > 1 else None
+    if scale is None:
+        return None
+    if len(node.input) > 2 and node.input[2]:
+        zp = _small_value(graph, node.input[2])
+        if zp is None:
+            return None
+        dtype = zp.dtype
+    else:  # no zero point: 0 of the output type, uint8 unless output_dtype says otherwise
+        out = _attr(node, "output_dtype", 0)
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(out) if out else np.dtype(np.uint8)
+        zp = np.zeros((), dtype)
+    if not np.issubdtype(dtype, np.integer):
+        return None
+    info = np.iinfo(dtype)
+    s, z = float(np.asarray(scale).reshape(-1)[0]), int(np.asarray(zp).reshape(-1)[0])
+    return ((info.min - z) * s, (info.max - z) * s)
+
+
 def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
     """Build an OpGraph from an ONNX model whose shapes have been inferred.
 
@@ -377,6 +423,7 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
                     counted.add(inp)
         in_shapes = [shapes.get(i) if i else None for i in n.input]
         out_shape = shapes.get(n.output[0]) if n.output else None
+        clamp = _quantize_range(n, graph) if n.op_type == "QuantizeLinear" else None
         idx = len(nodes)
         nodes.append(
             OpNode(
@@ -386,6 +433,7 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
                 params=params,
                 shape=out_shape,
                 const=nk in const_nodes,
+                clamp=clamp,
             )
         )
         for o in n.output:

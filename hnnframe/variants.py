@@ -49,7 +49,8 @@ from hnnframe.log import get_logger
 
 log = get_logger(__name__)
 
-VARIANT_FORMAT = 2
+# 3: strip_weights keeps scalars, so a cached QDQ file keeps its quantizers' ranges.
+VARIANT_FORMAT = 3
 
 
 class VariantUnavailable(HnnError):

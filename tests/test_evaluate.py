@@ -55,7 +55,9 @@ def test_wl_simhash_is_deterministic_and_perceptual() -> None:
                      example_input=x)  # fmt: skip
     wl = WLSimHash(bits=64)
     codes = wl.codes([g, delete_nodes(g, 0.1, seed=1), other])["codes"]
-    assert np.array_equal(codes, WLSimHash(bits=64).codes([g, delete_nodes(g, 0.1, seed=1), other])["codes"])
+    assert np.array_equal(
+        codes, WLSimHash(bits=64).codes([g, delete_nodes(g, 0.1, seed=1), other])["codes"]
+    )
     d = hamming_matrix(codes, codes)
     assert d[0, 1] < d[0, 2]
     assert sum(wl_histogram(g, 2).values()) == 3 * g.num_nodes
@@ -72,7 +74,10 @@ def test_write_block_replaces_only_its_block(tmp_path: Path) -> None:
 
 
 def test_eval_cli_json(capsys: pytest.CaptureFixture[str], tiny_checkpoint: Path) -> None:
-    assert main(["eval", "--checkpoint", str(tiny_checkpoint), "--json", "data.holdout=[resnet_d3]"]) == 0
+    assert (
+        main(["eval", "--checkpoint", str(tiny_checkpoint), "--json", "data.holdout=[resnet_d3]"])
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert {(r["method"], r["protocol"]) for r in rows} == {
         ("hnn_net", "a"), ("hnn_net", "b"), ("wl_simhash", "a"), ("wl_simhash", "b"),

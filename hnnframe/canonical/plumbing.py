@@ -4,7 +4,9 @@
   operators, shape arithmetic) are folded, as constant folding in an exporter or onnxsim
   would; their parameters move to the operator that consumes them.
 * ``fold_qdq``: QuantizeLinear/DequantizeLinear pairs (onnxruntime.quantization's QDQ
-  format) are removed; a dequantized int8 weight counts as the float parameter it stands for.
+  format) are removed; a dequantized int8 weight counts as the float parameter it stands for,
+  and a ReLU the quantizer deleted (a quantization range that starts at 0 right after a
+  Conv, Gemm or Add) is put back.
 * ``drop_plumbing``: Identity, Dropout and pure layout plumbing (Reshape, Flatten, Squeeze,
   Unsqueeze, Cast, Expand) are bridged over.
 * ``drop_noop``: operators that provably return their input (a single-input Concat, a 1x1
@@ -15,6 +17,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 from hnnframe.canonical import (
@@ -36,7 +39,7 @@ SHAPE_ARITH = frozenset({
 
 
 def _with_params(node: OpNode, extra: int) -> OpNode:
-    return OpNode(node.op, node.name, node.flops, node.params + extra, node.shape, node.const)
+    return dataclasses.replace(node, params=node.params + extra)
 
 
 def const_nodes(graph: OpGraph) -> set[int]:
@@ -122,14 +125,32 @@ class FoldQdq(CanonicalPass):
 
     A DequantizeLinear fed by no other node dequantizes a weight: its output's element count
     moves to its consumer as parameters (what ``fold_constants`` does for graphs that know
-    their constant nodes). Every other Q/DQ node is bridged over.
+    their constant nodes). Every other Q/DQ node is bridged over, except one that stands for
+    a deleted ReLU: onnxruntime's QDQ quantizer removes a Relu or Clip after a quantized
+    tensor and lets the QuantizeLinear's range (zero point at the type's minimum, so the range
+    starts at 0) do the clipping. A QuantizeLinear whose range starts at 0, whose producer
+    can output negative values (:attr:`SIGNED`) and feeds nothing else, and whose value goes
+    on to another operator (not straight to the graph output) becomes a ``Relu``.
+    ReLU6 comes back as ``Relu`` too: with calibration data that never reaches 6 its range
+    is not told apart from a ReLU's. Needs the Q's scale and zero point (see
+    :attr:`hnnframe.ir.OpNode.clamp`; ``strip_weights`` keeps scalars).
     """
+
+    # Producers after which onnxruntime deletes an activation; their output has either sign.
+    SIGNED = frozenset({
+        "Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "BatchNormalization",
+        "QLinearConv", "QLinearMatMul", "QLinearAdd", "QGemm",
+    })  # fmt: skip
 
     def __call__(self, graph: OpGraph) -> OpGraph:
         extra: dict[int, int] = defaultdict(int)
         drop: set[int] = set()
+        relu: set[int] = set()
         for i, n in enumerate(graph.nodes):
             if n.op not in QDQ_OPS:
+                continue
+            if self._deleted_relu(graph, i):
+                relu.add(i)
                 continue
             drop.add(i)
             if n.op == "DequantizeLinear" and graph.in_degree(i) == 0:
@@ -138,9 +159,27 @@ class FoldQdq(CanonicalPass):
                     extra[succ[0]] += numel(n.shape) or 0
         nodes = []
         for i, n in enumerate(graph.nodes):
+            if i in relu:  # an elementwise op: one FLOP per output element, as the IR counts
+                nodes.append(OpNode("Relu", n.name, numel(n.shape) or n.flops, 0, n.shape))
+                continue
             op = QUANTIZED_OPS.get(n.op, n.op)
             nodes.append(OpNode(op, n.name, n.flops, n.params + extra.get(i, 0), n.shape, n.const))
         return bypass(OpGraph(nodes, graph.edges, graph.name), drop)
+
+    def _deleted_relu(self, graph: OpGraph, i: int) -> bool:
+        n = graph.nodes[i]
+        if n.op != "QuantizeLinear" or n.clamp is None or n.clamp[0] != 0.0:
+            return False
+        pred = graph.predecessors(i)
+        if not (
+            len(pred) == 1
+            and graph.nodes[pred[0]].op in self.SIGNED
+            and len(graph.successors(pred[0])) == 1
+        ):
+            return False
+        # A graph output (the Q's DequantizeLinear feeds nothing): logits that happened to be
+        # non-negative on the calibration data, far likelier than a network ending in a ReLU.
+        return any(graph.successors(d) for d in graph.successors(i))
 
 
 @CANONICALISERS.register("drop_plumbing")

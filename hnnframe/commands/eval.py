@@ -77,4 +77,7 @@ def register(sub: Any) -> None:
         "simplified and quantized variants of every zoo model against the zoo",
     )
     e.add_argument("--json", action="store_true")
+    from hnnframe.robustness import add_suite_arguments
+
+    add_suite_arguments(e)
     e.set_defaults(func=cmd_eval)

@@ -124,13 +124,13 @@ def strip_weights(model: Any) -> Any:
     for t in model.graph.initializer:
         if t.data_location == onnx.TensorProto.EXTERNAL and not t.raw_data:
             continue
-        # Small integer tensors (shapes, axes) are structure, not weights: keep them.
-        if t.data_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32):
-            n = 1
-            for d in t.dims:
-                n *= d
-            if n <= 64:
-                continue
+        n = 1
+        for d in t.dims:
+            n *= d
+        # Small integer tensors (shapes, axes) are structure, not weights: keep them. So are
+        # scalars (a quantizer's scale and zero point say which range it clips to).
+        if n <= 1 or (t.data_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32) and n <= 64):
+            continue
         for f in ("raw_data", "float_data", "int32_data", "int64_data", "double_data"):
             t.ClearField(f)
         t.data_location = onnx.TensorProto.EXTERNAL

@@ -1,4 +1,4 @@
-"""Shape inference that also sees through computed shapes.
+"""Shape inference that also sees through computed shapes and a dynamic batch axis.
 
 ``onnx.shape_inference`` loses dimensions after shape arithmetic such as ShuffleNet's
 ``x.chunk(2, dim=1)`` (Shape -> Gather -> Div -> Slice): without them Conv FLOPs cannot be
@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-_MAX_ROUNDS = 6
+# Each round can only resolve shape arithmetic whose input shapes the last inference knew, so
+# a network with one channel shuffle per unit (ShuffleNet: 16) needs one round per unit.
+_MAX_ROUNDS = 64
 
 
 def _ints(a: Any) -> list[int]:
@@ -83,6 +85,7 @@ def infer_shapes(model: Any) -> Any:
     def run(m: Any) -> Any:
         return onnx.shape_inference.infer_shapes(m, strict_mode=False, data_prop=True)
 
+    model = fix_batch(model)
     inferred = run(model)
     known: dict[str, np.ndarray] = {}
     for t in model.graph.initializer:
@@ -134,6 +137,32 @@ def infer_shapes(model: Any) -> Any:
     return out
 
 
+def fix_batch(model: Any) -> Any:
+    """A copy of ``model`` whose symbolic leading input (and output) dims are 1.
+
+    A model exported with a dynamic batch axis has no known shape anywhere, so no FLOPs
+    could be counted; the batch is not part of the architecture, and hnnframe counts FLOPs for
+    one sample everywhere else. Other symbolic dims (a dynamic height) are left unknown.
+    """
+    import onnx
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    inits = {t.name for t in out.graph.initializer}
+    params: set[str] = set()
+    for vi in out.graph.input:
+        dims = vi.type.tensor_type.shape.dim
+        if vi.name not in inits and len(dims) >= 2 and not dims[0].HasField("dim_value"):
+            if dims[0].dim_param:
+                params.add(dims[0].dim_param)
+            dims[0].dim_value = 1  # a oneof with dim_param: setting one clears the other
+    for vi in out.graph.output:
+        dims = vi.type.tensor_type.shape.dim
+        if dims and dims[0].dim_param in params:
+            dims[0].dim_value = 1
+    return out
+
+
 def _shape_table(model: Any) -> dict[str, list[int | None]]:
     table: dict[str, list[int | None]] = {}
     for vi in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output):
@@ -160,7 +189,12 @@ def _evaluate(
             attrs[a.name] = v
     op = node.op_type
     if op == "Constant":
-        return attrs.get("value")
+        if "value" in attrs:
+            return attrs["value"]
+        for key in ("value_ints", "value_int"):  # opset >= 12 spellings of integer constants
+            if key in attrs:
+                return np.array(attrs[key], dtype=np.int64)
+        return None
     if op == "Shape":
         shp = shapes.get(node.input[0])
         if shp is None or any(d is None for d in shp):
