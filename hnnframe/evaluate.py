@@ -137,8 +137,8 @@ def evaluate_protocols(
       the queries against the same database (relevance: same category).
     """
     cats = sorted({s.category for s in [*ds.train, *ds.test, *ds.unseen]})
-    db = coder([s.graph for s in ds.train])
-    db_labels = _labels(ds.train, cats)
+    db = coder([s.graph for s in ds.database])
+    db_labels = _labels(ds.database, cats)
     out: dict[str, RetrievalResult] = {}
     for name, queries in (("a", ds.test), ("b", ds.unseen)):
         if not queries:

@@ -103,6 +103,10 @@ def test_variant_copies_join_training_only(tiny_onnx_models: list[Path], tmp_pat
     assert [s.key for s in paper.unseen] == [s.key for s in plain.unseen]
     assert not any(s.model == "mlp_3" for s in paper.train)
     assert len({s.key for s in paper.train}) == len(paper.train)
+    # Variants are training data, not retrieval database entries: both protocols query the
+    # same database with and without them.
+    assert [s.key for s in paper.database] == [s.key for s in plain.database]
+    assert {s.variant for s in paper.train} == {"", "plumbing"}
     # The robust recipe's canonicalisation removes the plumbing: nothing new to learn from.
     robust = build_dataset(load_recipe("hnn_net_robust", base + extra))
     assert len(robust.train) == len(plain.train)

@@ -39,7 +39,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     k = args.k
     print(f"queries: protocol a = {len(ds.test)} test copies, b = {len(ds.unseen)} unseen copies; "
-          f"database = {len(ds.train)} training copies; Q = {hasher.bits}; top-{k}")  # fmt: skip
+          f"database = {len(ds.database)} training copies; Q = {hasher.bits}; top-{k}")  # fmt: skip
     print(f"{'method':<18} {'prot':<5} {'P@k':>6} {'R@k':>6} {'F1@k':>6} {'mAP':>6} {'P@r2':>6}")
     for r in rows:
         print(f"{r['method']:<18} {r['protocol']:<5} {r[f'precision@{k}']:>6.3f} {r[f'recall@{k}']:>6.3f} "

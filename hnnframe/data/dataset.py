@@ -23,8 +23,9 @@ training model (the same network re-exported, folded, quantized, ...; see
 :mod:`hnnframe.variants`) goes through the same canonicalisation and merge rules; when the
 result differs from the model's own graph, ``variant_copies`` node-deletion copies of it join
 the training split with the model's label, so the network learns invariance to what
-canonicalisation cannot remove. Held-out architectures get none, and the test split is
-unchanged, so protocols (a) and (b) query the same copies as without variants. A transform
+canonicalisation cannot remove. Held-out architectures get none, the test split is
+unchanged, and the variants are not in the retrieval database (``GraphDataset.database``), so
+protocols (a) and (b) query the same copies against the same database as without variants. A transform
 that needs the torch module is skipped for models read from files.
 """
 
@@ -47,6 +48,7 @@ class Sample:
     category: str
     copy: int  # -1 for the unaugmented original
     label: int = -1
+    variant: str = ""  # the transform (data.variants) this training sample comes from
 
     @property
     def key(self) -> str:
@@ -62,6 +64,15 @@ class GraphDataset:
     unseen: list[Sample] = field(default_factory=list)
     originals: list[Sample] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
+
+    @property
+    def database(self) -> list[Sample]:
+        """The retrieval database of both protocols: the training split's node-deletion copies.
+
+        Training-time variants (``data.variants``) are training data, not database entries, so
+        a recipe with variants is evaluated on the same database and queries as one without.
+        """
+        return [s for s in self.train if not s.variant]
 
 
 def _copy_seed(seed: int, model: str, copy: int) -> int:
@@ -204,7 +215,7 @@ def build_dataset(
                 seed_c = _copy_seed(seed, f"{name}/{t}", c)
                 aug = delete_nodes(vm, frac, seed_c) if frac > 0 else vm.copy()
                 aug.name = f"{name}#{t}{c}"
-                ds.train.append(Sample(aug, name, category, k, label))
+                ds.train.append(Sample(aug, name, category, k, label, variant=t))
                 k += 1
     if not ds.train:
         raise ConfigError("the dataset has no training samples")
