@@ -113,6 +113,17 @@ RECIPE_CANDIDATES: dict[str, tuple[str, list[str]]] = {
     "HNN-Net (paper)": ("hnn_net", []),
     "HNN-Net robust with the paper's beta=10": ("hnn_net_robust", ["loss.beta=10"]),
     "HNN-Net robust (beta=20, the recipe)": ("hnn_net_robust", []),
+    # INVARIANT_PASSES: also absorbs ReLU/ReLU6 and normalises the resolution (merge rules off,
+    # as there is no activation left to merge).
+    "HNN-Net robust with INVARIANT_PASSES": (
+        "hnn_net_robust",
+        [
+            "graph.canonical=[fold_constants,fold_qdq,drop_plumbing,fuse_decompositions,"
+            "normalise_spelling,drop_noop,strip_preprocessing,fold_bn,drop_classifier_pool,"
+            "absorb_activation,normalise_resolution]",
+            "graph.merge=[]",
+        ],
+    ),
 }
 RECIPE_SEEDS = (0, 1, 2)
 # The evaluation issue's goals, checked in the table.
