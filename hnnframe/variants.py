@@ -620,6 +620,14 @@ def _ort_basic(src: VariantSource) -> Any:
         return onnx.load(so.optimized_model_filepath)
 
 
+def _rename_output(g: Any, new: str) -> str:
+    """Let the node that writes the graph's first output write ``new``; returns the old name."""
+    out = str(g.output[0].name)
+    for node in g.node:
+        node.output[:] = [new if o == out else o for o in node.output]
+    return out
+
+
 @transform(
     "fp16",
     listed=False,
@@ -645,9 +653,7 @@ def _fp16(src: VariantSource) -> Any:
     inp = _input_name(model)
     for node in g.node:
         node.input[:] = ["input_fp16" if i == inp else i for i in node.input]
-    out = g.output[0].name
-    for node in g.node:
-        node.output[:] = ["output_fp16" if o == out else o for o in node.output]
+    out = _rename_output(g, "output_fp16")
     nodes = [
         helper.make_node("Cast", [inp], ["input_fp16"], to=TensorProto.FLOAT16),
         *g.node,
@@ -684,9 +690,7 @@ def _softmax_head(src: VariantSource) -> Any:
 
     model = src.structure()
     g = model.graph
-    out = g.output[0].name
-    for node in g.node:
-        node.output[:] = ["logits" if o == out else o for o in node.output]
+    out = _rename_output(g, "logits")
     g.node.append(helper.make_node("Softmax", ["logits"], [out], axis=-1))
     del g.value_info[:]
     return onnx.ModelProto.FromString(model.SerializeToString())
