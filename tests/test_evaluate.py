@@ -106,3 +106,11 @@ def test_recipe_comparison_runs_and_table() -> None:
     row = next(line for line in text.splitlines() if line.startswith("| HNN-Net (paper)"))
     assert "0.920 (0.850-0.990)" in row and row.endswith("| missed |")
     assert "WL SimHash" in text and "hnn reproduce recipes" in text
+
+
+def test_wall_clock_line_only_claims_a_full_run() -> None:
+    from hnnframe.reproduce import wall_clock_line
+
+    assert "12.0 min" in wall_clock_line([{"run": "a"}, {"run": "b"}], 720)
+    line = wall_clock_line([{"run": "a", "reused": True}, {"run": "b"}], 720)
+    assert "1 of 2 runs were reused" in line and "min" not in line

@@ -7,6 +7,7 @@ import argparse
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     docs.mkdir(parents=True, exist_ok=True)
     out = Path(args.out or f"runs/{args.experiment}")
     epochs = args.epochs
+    t0 = time.perf_counter()
     if args.experiment == "table2":
         runs = rp.table2_runs(epochs)
         if args.smoke:
@@ -33,6 +35,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                              progress=not args.json)  # fmt: skip
         ep = results[0]["epochs"] if results else (epochs or 0)
         text = rp.table2_markdown(results, command, ep, rp.perfect_ranking_bounds(args.zoo_cache))
+        text += rp.wall_clock_line(results, time.perf_counter() - t0) + "\n"
         if not args.smoke:
             paths = rp.plot_table2(results, docs)
             text += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in paths) + "\n"
