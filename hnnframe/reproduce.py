@@ -546,7 +546,12 @@ def fig7_markdown_and_plot(
     return "\n".join(lines)
 
 
-def recipes_markdown(results: Sequence[dict[str, Any]], command: str, epochs: int) -> str:
+def recipes_markdown(
+    results: Sequence[dict[str, Any]],
+    command: str,
+    epochs: int,
+    bounds: dict[str, dict[str, float]] | None = None,
+) -> str:
     """The recipe comparison: mean and range over seeds of each candidate, both protocols."""
     import numpy as np
 
@@ -572,8 +577,8 @@ def recipes_markdown(results: Sequence[dict[str, Any]], command: str, epochs: in
         f"(b): {', '.join(HOLDOUT)} held out of training, their copies against the other 16 "
         "models' training copies. Relevance = same category; the database never holds "
         "training-time variants. Goals (evaluation issue): (a) F1 >= "
-        f"{GOAL_A_F1R2} (radius-2 lookup: top-{K} cannot exceed 0.663, see Table 2) and (b) "
-        f"mAP >= {GOAL_B_MAP}.",
+        f"{GOAL_A_F1R2} (on the radius-2 lookup: F1@{K} has a ceiling below it, see the "
+        f"perfect-ranking row and Table 2) and (b) mAP >= {GOAL_B_MAP}.",
         "",
         f"| candidate | (a) F1@{K} | (a) mAP | (a) F1@r2 | (b) mAP | (b) F1@r2 | goals (means) |",
         "|---|---|---|---|---|---|---|",
@@ -596,6 +601,12 @@ def recipes_markdown(results: Sequence[dict[str, Any]], command: str, epochs: in
             f"| WL SimHash (no training) | {stat(ra, 'a', f'f1@{K}', True)} | "
             f"{stat(ra, 'a', 'mAP', True)} | {stat(ra, 'a', 'f1@r2', True)} | "
             f"{stat(rb, 'b', 'mAP', True)} | {stat(rb, 'b', 'f1@r2', True)} | - |"
+        )
+    if bounds and "a" in bounds and "b" in bounds:
+        a, b = bounds["a"], bounds["b"]
+        lines.append(
+            f"| perfect ranking (ceiling) | {a[f'f1@{K}']:.3f} | {a['mAP']:.3f} | {a['f1@r2']:.3f} "
+            f"| {b['mAP']:.3f} | {b['f1@r2']:.3f} | - |"
         )
     total = sum(r["seconds"] for r in results)
     lines += ["", f"Training and evaluation time summed over runs: {total / 60:.1f} min.", ""]

@@ -47,7 +47,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         results = rp.run_all(runs, out, jobs=args.jobs, zoo_cache=args.zoo_cache, ged_cache=args.ged_cache,
                              progress=not args.json)  # fmt: skip
         ep = results[0]["epochs"] if results else (epochs or 0)
-        rp.write_block(docs / "results.md", "recipes", rp.recipes_markdown(results, command, ep))
+        bounds = rp.perfect_ranking_bounds(args.zoo_cache)
+        text = rp.recipes_markdown(results, command, ep, bounds)
+        rp.write_block(docs / "results.md", "recipes", text)
     else:
         runs = rp.fig7_runs(epochs)
         if args.smoke:

@@ -25,8 +25,8 @@ result differs from the model's own graph, ``variant_copies`` node-deletion copi
 the training split with the model's label, so the network learns invariance to what
 canonicalisation cannot remove. Held-out architectures get none, the test split is
 unchanged, and the variants are not in the retrieval database (``GraphDataset.database``), so
-protocols (a) and (b) query the same copies against the same database as without variants. A transform
-that needs the torch module is skipped for models read from files.
+protocols (a) and (b) query the same copies against the same database as without variants.
+A transform that needs the torch module is skipped for models read from files.
 """
 
 from __future__ import annotations
