@@ -308,6 +308,48 @@ def test_fold_qdq_restores_the_relu_the_quantizer_deleted(convnet_file: Path) ->
     assert "Relu" not in canon(orig, with_absorb).ops()
 
 
+def test_fold_qdq_restores_a_saturated_relu6_as_clip(tmp_path: Path) -> None:
+    # Calibration data that drives the ReLU6 into saturation (as real data does) leaves the
+    # quantizer's range at exactly [0, 6]: the deleted activation was a ReLU6, not a ReLU.
+    import numpy as np
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.act = nn.Conv2d(3, 4, 3, padding=1), nn.ReLU6()
+            self.conv2, self.fc = nn.Conv2d(4, 4, 1), nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.conv2(self.act(self.conv(x))).mean((2, 3))
+            return self.fc(x)
+
+    torch.manual_seed(0)
+    m = Net().eval()
+    with torch.no_grad():
+        m.conv.weight.mul_(50.0)  # outputs far beyond 6 on positive inputs
+    fp32, q = tmp_path / "fp32.onnx", tmp_path / "q.onnx"
+    fp32.write_bytes(ts_export(m, x8()).SerializeToString())
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, name: str) -> None:
+            rng = np.random.default_rng(0)
+            shape = TINY_INPUT
+            self.items = iter([{name: rng.random(shape, dtype=np.float32)} for _ in range(4)])
+
+        def get_next(self) -> dict | None:
+            return next(self.items, None)
+
+    name = onnx.load(str(fp32)).graph.input[0].name
+    quantize_static(str(fp32), str(q), Reader(name), quant_format=QuantFormat.QDQ)
+    quantized = graph(onnx.load(str(q)))
+    orig = graph(onnx.load(str(fp32)))
+    assert "Clip" in orig.ops() and "Clip" not in quantized.ops()
+    assert "Clip" in canon(quantized).ops() and "Relu" not in canon(quantized).ops()
+    assert isomorphic(canon(quantized), canon(orig))
+
+
 def test_fold_qdq_without_ranges_bridges_every_quantizer(convnet_file: Path) -> None:
     # A file whose quantizer scales are gone (external data) cannot say which Q clips.
     _, q, _ = make_variant("qdq", VariantSource(convnet_file))

@@ -130,10 +130,12 @@ class FoldQdq(CanonicalPass):
     tensor and lets the QuantizeLinear's range (zero point at the type's minimum, so the range
     starts at 0) do the clipping. A QuantizeLinear whose range starts at 0, whose producer
     can output negative values (:attr:`SIGNED`) and feeds nothing else, and whose value goes
-    on to another operator (not straight to the graph output) becomes a ``Relu``.
-    ReLU6 comes back as ``Relu`` too: with calibration data that never reaches 6 its range
-    is not told apart from a ReLU's. Needs the Q's scale and zero point (see
-    :attr:`hnnframe.ir.OpNode.clamp`; ``strip_weights`` keeps scalars).
+    on to another operator (not straight to the graph output) becomes a ``Relu``, or a
+    ``Clip`` (ReLU6, as the exporters spell it) when the range ends at 6: calibration data
+    that drives a ReLU6 into saturation, as real data does, sets the range to exactly [0, 6].
+    With calibration data that never reaches 6, a ReLU6 comes back as ``Relu``. Needs the Q's
+    scale and zero point (see :attr:`hnnframe.ir.OpNode.clamp`; ``strip_weights`` keeps
+    scalars).
     """
 
     # Producers after which onnxruntime deletes an activation; their output has either sign.
@@ -145,12 +147,13 @@ class FoldQdq(CanonicalPass):
     def __call__(self, graph: OpGraph) -> OpGraph:
         extra: dict[int, int] = defaultdict(int)
         drop: set[int] = set()
-        relu: set[int] = set()
+        relu: dict[int, str] = {}
         for i, n in enumerate(graph.nodes):
             if n.op not in QDQ_OPS:
                 continue
-            if self._deleted_relu(graph, i):
-                relu.add(i)
+            act = self._deleted_activation(graph, i)
+            if act:
+                relu[i] = act
                 continue
             drop.add(i)
             if n.op == "DequantizeLinear" and graph.in_degree(i) == 0:
@@ -160,26 +163,29 @@ class FoldQdq(CanonicalPass):
         nodes = []
         for i, n in enumerate(graph.nodes):
             if i in relu:  # an elementwise op: one FLOP per output element, as the IR counts
-                nodes.append(OpNode("Relu", n.name, numel(n.shape) or n.flops, 0, n.shape))
+                nodes.append(OpNode(relu[i], n.name, numel(n.shape) or n.flops, 0, n.shape))
                 continue
             op = QUANTIZED_OPS.get(n.op, n.op)
             nodes.append(OpNode(op, n.name, n.flops, n.params + extra.get(i, 0), n.shape, n.const))
         return bypass(OpGraph(nodes, graph.edges, graph.name), drop)
 
-    def _deleted_relu(self, graph: OpGraph, i: int) -> bool:
+    def _deleted_activation(self, graph: OpGraph, i: int) -> str | None:
+        """``Relu`` or ``Clip`` when node ``i`` is a QuantizeLinear that stands for one."""
         n = graph.nodes[i]
         if n.op != "QuantizeLinear" or n.clamp is None or n.clamp[0] != 0.0:
-            return False
+            return None
         pred = graph.predecessors(i)
         if not (
             len(pred) == 1
             and graph.nodes[pred[0]].op in self.SIGNED
             and len(graph.successors(pred[0])) == 1
         ):
-            return False
+            return None
         # A graph output (the Q's DequantizeLinear feeds nothing): logits that happened to be
         # non-negative on the calibration data, far likelier than a network ending in a ReLU.
-        return any(graph.successors(d) for d in graph.successors(i))
+        if not any(graph.successors(d) for d in graph.successors(i)):
+            return None
+        return "Clip" if abs(n.clamp[1] - 6.0) < 1e-4 else "Relu"
 
 
 @CANONICALISERS.register("drop_plumbing")
