@@ -175,6 +175,21 @@ class OpGraph:
         )
         return hashlib.sha256(payload.encode()).hexdigest()
 
+    def structure_hash(self) -> str:
+        """Like :meth:`content_hash` but independent of node order.
+
+        Tools list independent branches in different orders; this Weisfeiler-Lehman hash of
+        the directed graph labelled with op, FLOPs and parameters is equal for graphs that are
+        equal up to node order (and, in practice, only for those).
+        """
+        import networkx as nx
+
+        g = nx.DiGraph()
+        for i, n in enumerate(self.nodes):
+            g.add_node(i, label=f"{n.op}|{int(n.flops)}|{int(n.params)}")
+        g.add_edges_from(self.edges)
+        return str(nx.weisfeiler_lehman_graph_hash(g, node_attr="label", iterations=4))
+
     def summary(self) -> dict[str, Any]:
         return {
             "name": self.name,

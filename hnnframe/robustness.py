@@ -11,7 +11,8 @@ transformation it reports
   by Hamming distance, ties broken by embedding distance, as :func:`hnnframe.evaluate.rank`);
 * whether the nearest neighbour's category is the variant's category, and whether the
   network's classifier names the right category;
-* how often canonicalisation alone made the variant's graph identical to the original's.
+* how often canonicalisation alone made the variant's graph identical to the original's (up
+  to node order: :meth:`hnnframe.ir.OpGraph.structure_hash`).
 
 Goal (robustness issue): for every transformation, the nearest neighbour is the model's own
 architecture for >= 95% of the zoo and the median distance at Q = 64 is <= 2 bits.
@@ -152,7 +153,7 @@ def robustness_suite(
                         "category_ok": cats[nn] == cats[n],
                         "predicted": pred,
                         "class_ok": pred == cats[n],
-                        "same_graph": q_graphs[k].content_hash() == db_graphs[i].content_hash(),
+                        "same_graph": q_graphs[k].structure_hash() == db_graphs[i].structure_hash(),
                     }
                 )
         row = _summary(t, tr.listed, tr.description, details, failed)

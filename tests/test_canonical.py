@@ -358,6 +358,18 @@ def test_fold_qdq_without_ranges_bridges_every_quantizer(convnet_file: Path) -> 
     assert "Relu" not in canon(blind).ops()
 
 
+def test_structure_hash_ignores_node_order() -> None:
+    nodes = [OpNode("Conv", "a", 10, 3), OpNode("Relu", "b", 1), OpNode("Conv", "c", 20, 5),
+             OpNode("Add", "d", 1)]  # fmt: skip
+    g = OpGraph(nodes, [(0, 1), (1, 3), (2, 3)])
+    # The same graph with its two branches listed the other way round.
+    h = OpGraph([nodes[2], nodes[0], nodes[1], nodes[3]], [(1, 2), (2, 3), (0, 3)])
+    assert g.content_hash() != h.content_hash()
+    assert g.structure_hash() == h.structure_hash()
+    other = OpGraph(nodes, [(0, 1), (1, 3), (2, 1)])
+    assert other.structure_hash() != g.structure_hash()
+
+
 def test_dynamic_batch_export_counts_flops_for_one_sample(resnet: nn.Module) -> None:
     static = graph(ts_export(resnet, x8()))
     dynamic = graph(ts_export(resnet, x8(), dynamic_batch=True))
