@@ -39,6 +39,9 @@ from typing import Any
 from hnnframe.data.augment import delete_nodes
 from hnnframe.errors import ConfigError
 from hnnframe.ir import OpGraph
+from hnnframe.log import get_logger
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -219,4 +222,12 @@ def build_dataset(
                 k += 1
     if not ds.train:
         raise ConfigError("the dataset has no training samples")
+    per_variant: dict[str, int] = {}
+    for s in ds.train:
+        if s.variant:
+            per_variant[s.variant] = per_variant.get(s.variant, 0) + 1
+    log.info(
+        "dataset: %d training copies (%d database, variants %s), %d test, %d unseen",
+        len(ds.train), len(ds.database), per_variant or "none", len(ds.test), len(ds.unseen),
+    )  # fmt: skip
     return ds
