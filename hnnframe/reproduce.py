@@ -329,6 +329,11 @@ def write_block(path: str | os.PathLike[str], name: str, text: str) -> None:
     os.replace(tmp, p)
 
 
+def _time_footer(results: Sequence[dict[str, Any]]) -> list[str]:
+    total = sum(r["seconds"] for r in results)
+    return ["", f"Training and evaluation time summed over runs: {total / 60:.1f} min.", ""]
+
+
 def _cell(r: dict[str, Any] | None, prot: str, metric: str) -> float | None:
     if r is None or prot not in r["metrics"]:
         return None
@@ -436,9 +441,7 @@ def table2_markdown(
             f"| perfect ranking (ceiling) | - | {m[f'precision@{K}']:.3f} | {m[f'recall@{K}']:.3f} | "
             f"{m[f'f1@{K}']:.3f} | {m['mAP']:.3f} | {m['f1@r2']:.3f} | - |"
         )
-    total = sum(r["seconds"] for r in results)
-    lines += ["", f"Training and evaluation time summed over runs: {total / 60:.1f} min.", ""]
-    return "\n".join(lines)
+    return "\n".join([*lines, *_time_footer(results)])
 
 
 def plot_table2(results: Sequence[dict[str, Any]], docs: Path) -> list[Path]:
@@ -608,9 +611,7 @@ def recipes_markdown(
             f"| perfect ranking (ceiling) | {a[f'f1@{K}']:.3f} | {a['mAP']:.3f} | {a['f1@r2']:.3f} "
             f"| {b['mAP']:.3f} | {b['f1@r2']:.3f} | - |"
         )
-    total = sum(r["seconds"] for r in results)
-    lines += ["", f"Training and evaluation time summed over runs: {total / 60:.1f} min.", ""]
-    return "\n".join(lines)
+    return "\n".join([*lines, *_time_footer(results)])
 
 
 def wall_clock_line(results: Sequence[dict[str, Any]], seconds: float) -> str:
