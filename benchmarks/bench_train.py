@@ -48,9 +48,7 @@ def main() -> None:
     from hnnframe.train import Trainer
 
     torch.set_num_threads(2)
-    recipe = load_recipe(args.recipe, args.overrides)
-    if args.zoo_cache:
-        recipe.setdefault("data", {})["cache_dir"] = args.zoo_cache
+    recipe = load_recipe(args.recipe, args.overrides, args.zoo_cache)
     t0 = time.perf_counter()
     ds = build_dataset(recipe)
     t_data = time.perf_counter() - t0

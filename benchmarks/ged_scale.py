@@ -49,9 +49,7 @@ def main() -> None:
             ov.append("loss.alpha=0")
         else:
             ov += [f"loss.topo.{key}={val}" for key, val in topo.items()]
-        recipe = load_recipe(args.recipe, ov)
-        if args.zoo_cache:
-            recipe.setdefault("data", {})["cache_dir"] = args.zoo_cache
+        recipe = load_recipe(args.recipe, ov, args.zoo_cache)
         ds = ds or build_dataset(recipe)
         fin = Trainer(recipe, f"{args.out}/v{k}", progress=True, dataset=ds).fit()["final"]
         rows.append((label, fin))

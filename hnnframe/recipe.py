@@ -104,11 +104,18 @@ def apply_overrides(cfg: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
     return cfg
 
 
-def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
-    """Load a recipe YAML, apply ``key=value`` overrides, and record where it came from."""
+def load_recipe(
+    path: str | Path, overrides: Iterable[str] = (), zoo_cache: str | Path | None = None
+) -> dict[str, Any]:
+    """Load a recipe YAML, apply ``key=value`` overrides, and record where it came from.
+
+    ``zoo_cache`` (a command's ``--zoo-cache``), when given, becomes ``data.cache_dir``.
+    """
     p = resolve_path(path)
     cfg = apply_overrides(load_yaml(p), overrides)
     cfg.setdefault("name", p.stem)
+    if zoo_cache:
+        cfg.setdefault("data", {})["cache_dir"] = zoo_cache
     return cfg
 
 

@@ -168,9 +168,7 @@ def _run_one(run: Run, out: str, zoo_cache: str | None, ged_cache: str | None) -
     ov = [*run.overrides, "train.ged_jobs=1", "train.eval_every=1000000"]
     if ged_cache:
         ov.append(f"ged_cache={ged_cache}")
-    recipe = load_recipe(run.recipe, ov)
-    if zoo_cache:
-        recipe.setdefault("data", {})["cache_dir"] = zoo_cache
+    recipe = load_recipe(run.recipe, ov, zoo_cache)
     ds = build_dataset(recipe)
     run_dir = Path(out) / run.name
     t0 = time.perf_counter()
@@ -204,9 +202,7 @@ def _warm_ged(runs: Sequence[Run], zoo_cache: str | None, ged_cache: str | None,
 
     seen: set[str] = set()
     for run in runs:
-        recipe = load_recipe(run.recipe, run.overrides)
-        if zoo_cache:
-            recipe.setdefault("data", {})["cache_dir"] = zoo_cache
+        recipe = load_recipe(run.recipe, run.overrides, zoo_cache)
         key = json.dumps([recipe.get("graph"), recipe.get("data")], sort_keys=True, default=str)
         if key in seen:
             continue
@@ -284,10 +280,7 @@ def perfect_ranking_bounds(zoo_cache: str | None = None) -> dict[str, dict[str, 
 
     out: dict[str, dict[str, float]] = {}
     for prot, ov in (("a", []), ("b", [f"data.holdout={HOLDOUT}"])):
-        rec = load_recipe("hnn_net", ov)
-        if zoo_cache:
-            rec["data"]["cache_dir"] = zoo_cache
-        res = perfect_ranking(build_dataset(rec), k=K)
+        res = perfect_ranking(build_dataset(load_recipe("hnn_net", ov, zoo_cache)), k=K)
         if prot in res:
             out[prot] = res[prot].as_dict()
     return out

@@ -34,9 +34,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     say(f"[1/4] building the model zoo in {zoo_dir(args.zoo_cache)}")
     build_zoo(args.zoo_cache, progress=not quiet)
     overrides = ["hash.bits=32", *args.overrides]
-    recipe = load_recipe(args.recipe, overrides)
-    if args.zoo_cache:
-        recipe.setdefault("data", {})["cache_dir"] = args.zoo_cache
+    recipe = load_recipe(args.recipe, overrides, args.zoo_cache)
     say(f"[2/4] training {recipe['name']} (Q=32, merged data) -> {args.out}/model.pt")
     ds = build_dataset(recipe)
     summary = Trainer(recipe, args.out, progress=not quiet, dataset=ds).fit()

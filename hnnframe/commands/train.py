@@ -12,9 +12,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from hnnframe.recipe import dump_recipe, load_recipe
     from hnnframe.train import Trainer
 
-    recipe = load_recipe(args.recipe, args.overrides)
-    if args.zoo_cache:
-        recipe.setdefault("data", {})["cache_dir"] = args.zoo_cache
+    recipe = load_recipe(args.recipe, args.overrides, args.zoo_cache)
     trainer = Trainer(recipe, args.out, progress=not args.json)
     summary = trainer.fit()
     dump_recipe(

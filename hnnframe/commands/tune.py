@@ -58,11 +58,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
         raise ConfigError("--trials must be at least 1")
     if args.jobs < 1:
         raise ConfigError("--jobs must be at least 1")
-    recipe = load_recipe(args.recipe, args.overrides)
+    recipe = load_recipe(args.recipe, args.overrides, args.zoo_cache)
     if args.space:
         recipe["search"] = load_recipe(args.space).get("search")
-    if args.zoo_cache:
-        recipe.setdefault("data", {})["cache_dir"] = args.zoo_cache
     tune = recipe.setdefault("tune", {}) or {}
     recipe["tune"] = tune
     if args.objective:
