@@ -7,21 +7,16 @@ with status 2; there is no traceback unless ``HNN_DEBUG=1`` is set.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from hnnframe.commands import print_json as _print_json
 from hnnframe.errors import HnnError
 from hnnframe.log import setup_logging
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-def _print_json(obj: Any) -> None:
-    json.dump(obj, sys.stdout, indent=1, default=str)
-    sys.stdout.write("\n")
 
 
 def _fmt_int(x: int) -> str:

@@ -434,28 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--k", type=int, default=10)
     p.add_argument("--radius", type=int, default=2)
     p.add_argument("--json", action="store_true")
+    from hnnframe.commands.eval import add_suite_arguments
+
     add_suite_arguments(p)
     return p
-
-
-def add_suite_arguments(p: Any) -> None:
-    """The suite's own options, shared by this module's parser and ``hnn eval``."""
-    g = p.add_argument_group("robustness suite (--suite robustness)")
-    g.add_argument("--compare", action="append", metavar="CKPT",
-                   help="another checkpoint to report side by side (repeatable)")  # fmt: skip
-    g.add_argument("--transforms", default="all",
-                   help="listed, unlisted, all (default) or a comma-separated list")  # fmt: skip
-    g.add_argument("--models", type=lambda s: [m for m in s.split(",") if m],
-                   help="comma-separated zoo models for the database (default all of Table 1)")  # fmt: skip
-    g.add_argument("--variant-cache", help="variant cache (default ~/.cache/hnnframe/variants)")
-    g.add_argument("--holdout-only", action="store_true",
-                   help="query only the checkpoint's data.holdout architectures")  # fmt: skip
-    g.add_argument("--protocols", action="store_true",
-                   help="also report retrieval protocols (a) and (b)")  # fmt: skip
-    g.add_argument("--write-results", metavar="MD", help="write a section of this markdown file")
-    g.add_argument("--section", default="main", help="section name in the results block")
-    g.add_argument("--title", help="section title")
-    g.add_argument("--note", help="a paragraph for the section (how the checkpoints were made)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

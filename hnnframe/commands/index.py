@@ -8,11 +8,10 @@ to, so ``--checkpoint`` is needed only the first time (or to name a moved checkp
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 from typing import Any
 
+from hnnframe.commands import print_json
 from hnnframe.errors import IndexStoreError
 
 DB_ENV = "HNN_INDEX_DB"
@@ -21,11 +20,6 @@ EPILOG = (
     "[?schema=NAME]; it defaults to $HNN_INDEX_DB. An index is bound to the checkpoint that "
     "made its codes: codes from another checkpoint or Q are refused (see `hnn index rehash`)."
 )
-
-
-def _print_json(obj: Any) -> None:
-    json.dump(obj, sys.stdout, indent=1, default=str)
-    sys.stdout.write("\n")
 
 
 def _open(args: argparse.Namespace, create: bool = False) -> Any:
@@ -100,7 +94,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             progress=not args.json,
         )  # fmt: skip
     if args.json:
-        _print_json({"db": idx.url, "results": [r.to_dict() for r in results]})
+        print_json({"db": idx.url, "results": [r.to_dict() for r in results]})
         return 0
     for r in results:
         print(f"{'added ' if r.added else 'exists'}  #{r.id:<6} {r.name}")
@@ -117,7 +111,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             matches = idx.search(q, k=args.k, radius=args.radius, fingerprint=fp)
             out.append((label, q, matches))
     if args.json:
-        _print_json([
+        print_json([
             {"query": label, "code": getattr(q, "hex", q.removeprefix("hex:") if isinstance(q, str) else None),
              "category": getattr(q, "category", None), "matches": [m.to_dict() for m in ms]}
             for label, q, ms in out
@@ -145,7 +139,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             verdicts.append((label, res, nearest))
     suspect = any(not v.clean for _, v, _ in verdicts)
     if args.json:
-        _print_json([
+        print_json([
             {"upload": label, **v.to_dict(),
              "nearest": nearest[0].to_dict() if nearest else None}
             for label, v, nearest in verdicts
@@ -173,7 +167,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             label=args.label, category=args.category, limit=args.limit, offset=args.offset
         )
     if args.json:
-        _print_json([r.to_dict() for r in recs])
+        print_json([r.to_dict() for r in recs])
         return 0
     print(f"{'id':>6}  {'name':<24} {'category':<12} {'label':<12} {'code':<18} path")
     for r in recs:
@@ -188,7 +182,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     with _open(args) as idx:
         removed = idx.remove(args.records, label=args.label)
     if args.json:
-        _print_json({"removed": removed})
+        print_json({"removed": removed})
     else:
         print(f"removed {len(removed)} record(s) from {idx.url}")
     return 0
@@ -200,7 +194,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         if args.verify:
             s["problems"] = idx.verify()
     if args.json:
-        _print_json(s)
+        print_json(s)
         return 1 if s.get("problems") else 0
     print(f"index        {s['url']} ({s['backend']}, schema {s['schema_version']})")
     print(f"records      {s['records']:,}")
@@ -229,7 +223,7 @@ def cmd_rehash(args: argparse.Namespace) -> int:
             progress=not args.json,
         )  # fmt: skip
     if args.json:
-        _print_json(res)
+        print_json(res)
         return 0
     print(
         f"re-hashed {res['rehashed']} record(s) with {args.checkpoint} "

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
+from hnnframe.commands import print_json
 from hnnframe.errors import ConfigError
 
 DESCRIPTION = """\
@@ -91,8 +91,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     summary = run_study(cfg, emit if not args.json else None)
     if args.json:
-        json.dump(summary, sys.stdout, indent=1, default=str)
-        print()
+        print_json(summary)
         return 0
     print(format_summary(summary))
     print(f"ran {len(summary['ran'])} trial(s) in this run; storage {summary['storage']}")
@@ -123,8 +122,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = args.out or str(Path(_default_out(args.study)) / "report")
     summary = report(url, args.study, out, top=args.top, plots=args.plots)
     if args.json:
-        json.dump(summary, sys.stdout, indent=1, default=str)
-        print()
+        print_json(summary)
         return 0
     print(format_summary(summary))
     for name, path in summary["plots"].items():
