@@ -18,7 +18,7 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -325,34 +325,37 @@ def _shape_of(vi: Any) -> tuple[int | None, ...] | None:
     return tuple(d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim)
 
 
-def _small_value(graph: onnx.GraphProto, name: str) -> np.ndarray | None:
+def _stored_tensors(graph: onnx.GraphProto) -> dict[str, Any]:
+    """Initializers and Constant ``value`` attributes by name (an initializer wins a tie)."""
+    out: dict[str, Any] = {t.name: t for t in graph.initializer}
+    for n in graph.node:
+        if n.op_type == "Constant" and n.output:
+            out.setdefault(n.output[0], _attr(n, "value"))
+    return out
+
+
+def _small_value(tensors: Mapping[str, Any], name: str) -> np.ndarray | None:
     """The value of a scalar initializer or Constant output, when the file holds it."""
     import onnx
     from onnx import numpy_helper
 
-    for t in graph.initializer:
-        if t.name == name:
-            if t.data_location == onnx.TensorProto.EXTERNAL or math.prod(t.dims) > 1:
-                return None
-            return numpy_helper.to_array(t)
-    for n in graph.node:
-        if n.op_type == "Constant" and n.output and n.output[0] == name:
-            v = _attr(n, "value")
-            return (
-                numpy_helper.to_array(v) if hasattr(v, "dims") and math.prod(v.dims) <= 1 else None
-            )
-    return None
+    t = tensors.get(name)
+    if not hasattr(t, "dims") or math.prod(t.dims) > 1:
+        return None
+    if isinstance(t, onnx.TensorProto) and t.data_location == onnx.TensorProto.EXTERNAL:
+        return None
+    return numpy_helper.to_array(t)
 
 
-def _quantize_range(node: onnx.NodeProto, graph: onnx.GraphProto) -> tuple[float, float] | None:
+def _quantize_range(node: onnx.NodeProto, tensors: Mapping[str, Any]) -> tuple[float, float] | None:
     """The real range a per-tensor QuantizeLinear saturates to: ((qmin-zp)*s, (qmax-zp)*s)."""
     import onnx
 
-    scale = _small_value(graph, node.input[1]) if len(node.input) > 1 else None
+    scale = _small_value(tensors, node.input[1]) if len(node.input) > 1 else None
     if scale is None:
         return None
     if len(node.input) > 2 and node.input[2]:
-        zp = _small_value(graph, node.input[2])
+        zp = _small_value(tensors, node.input[2])
         if zp is None:
             return None
         dtype = zp.dtype
@@ -422,6 +425,7 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
             const_tensors.update(o for o in n.output if o)
 
     nodes: list[OpNode] = []
+    tensors: dict[str, Any] | None = None  # built at the first QuantizeLinear
     producer: dict[str, int] = {}
     consumers: list[list[str]] = []
     counted: set[str] = set()
@@ -438,7 +442,10 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
                     counted.add(inp)
         in_shapes = [shapes.get(i) if i else None for i in n.input]
         out_shape = shapes.get(n.output[0]) if n.output else None
-        clamp = _quantize_range(n, graph) if n.op_type == "QuantizeLinear" else None
+        clamp = None
+        if n.op_type == "QuantizeLinear":
+            tensors = tensors if tensors is not None else _stored_tensors(graph)
+            clamp = _quantize_range(n, tensors)
         idx = len(nodes)
         nodes.append(
             OpNode(

@@ -124,6 +124,8 @@ def robustness_suite(
         raise HnnError(f"not zoo models: {sorted(unknown)}")
     db_graphs = [hasher.graph(g) for _, g in zoo]
     db = hasher.hash_graphs(db_graphs)
+    db_structure = [g.structure_hash() for g in db_graphs]
+    index = {n: i for i, n in enumerate(names)}
     variants = build_variants(
         [(n, f"torchvision:{n}") for n in queries], names_t, variant_cache, progress=progress
     )
@@ -140,7 +142,7 @@ def robustness_suite(
             q = hasher.hash_graphs(q_graphs)
             order, ham = rank(q["codes"], db["codes"], q["embedding"], db["embedding"])
             for k, (n, _) in enumerate(ok):
-                i = names.index(n)
+                i = index[n]
                 nn = names[int(order[k, 0])]
                 pred = hasher.categories[int(q["pred"][k])] if hasher.categories else ""
                 details.append(
@@ -153,7 +155,7 @@ def robustness_suite(
                         "category_ok": cats[nn] == cats[n],
                         "predicted": pred,
                         "class_ok": pred == cats[n],
-                        "same_graph": q_graphs[k].structure_hash() == db_graphs[i].structure_hash(),
+                        "same_graph": q_graphs[k].structure_hash() == db_structure[i],
                     }
                 )
         row = _summary(t, tr.listed, tr.description, details, failed)

@@ -126,9 +126,9 @@ def infer_shapes(model: Any) -> Any:
             inferred = run(scratch)
         except Exception:  # keep what the last successful pass found
             break
-    # Copy shapes back onto the untouched original graph.
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
+    # Copy shapes back onto the original graph (fix_batch's copy: the caller's model is
+    # untouched).
+    out = model
     del out.graph.value_info[:]
     outputs = {o.name for o in out.graph.output}
     for vi in inferred.graph.value_info:
