@@ -280,7 +280,8 @@ class Trainer:
         logger.log_config(self.recipe)
         rng = np.random.default_rng(seed)
         labels_np = train.labels.numpy()
-        in_db = np.array([not s.variant for s in ds.train], dtype=bool)
+        in_db = np.array(ds.database_mask, dtype=bool)
+        db_labels = labels_np[in_db]
         epochs, bp = int(tc["epochs"]), int(tc["batch_pairs"])
         prev_codes: np.ndarray | None = None
         db: dict[str, np.ndarray] | None = None
@@ -337,14 +338,15 @@ class Trainer:
                 # Test copies (protocol a) and held-out architectures (protocol b) both query
                 # the training copies (not the training-time variants: see
                 # GraphDataset.database).
+                db_codes, db_emb = codes[in_db], db["embedding"][in_db]
                 for prefix, queries in (("val", test), ("unseen", unseen)):
                     if not queries.graphs:
                         continue
                     q = infer(model, queries.graphs, self.device)
                     q_labels = queries.labels.numpy()
                     res = retrieval_metrics(
-                        q["codes"], q_labels, codes[in_db], labels_np[in_db],
-                        k=int(tc["eval_k"]), q_emb=q["embedding"], db_emb=db["embedding"][in_db],
+                        q["codes"], q_labels, db_codes, db_labels, k=int(tc["eval_k"]),
+                        q_emb=q["embedding"], db_emb=db_emb,
                     )  # fmt: skip
                     scalars.update({f"{prefix}/{k}": v for k, v in res.as_dict().items()})
                     if prefix == "val":

@@ -69,13 +69,18 @@ class GraphDataset:
     categories: list[str] = field(default_factory=list)
 
     @property
+    def database_mask(self) -> list[bool]:
+        """For each training sample, whether it is in the retrieval :attr:`database`."""
+        return [not s.variant for s in self.train]
+
+    @property
     def database(self) -> list[Sample]:
         """The retrieval database of both protocols: the training split's node-deletion copies.
 
         Training-time variants (``data.variants``) are training data, not database entries, so
         a recipe with variants is evaluated on the same database and queries as one without.
         """
-        return [s for s in self.train if not s.variant]
+        return [s for s, keep in zip(self.train, self.database_mask, strict=True) if keep]
 
 
 def _copy_seed(seed: int, model: str, copy: int) -> int:
@@ -207,12 +212,13 @@ def build_dataset(
             else:
                 ds.test.append(s)
         k = copies
+        own = merged.content_hash() if transforms else ""
         for t in transforms:
             vg = extra.get((t, name))
             if vg is None or name in holdout:
                 continue
             vm, _ = prepare_graph(vg, graph_cfg)
-            if vm.content_hash() == merged.content_hash():
+            if vm.content_hash() == own:
                 continue  # canonicalisation already removed this transform's differences
             for c in range(variant_copies):
                 seed_c = _copy_seed(seed, f"{name}/{t}", c)
