@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hnnframe.commands import print_json
+
 DEFAULT_DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
@@ -30,41 +32,29 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.experiment == "table2":
         runs = rp.table2_runs(epochs)
         if args.smoke:
-            runs = [r for r in runs if r.meta["bits"] == 32][:2]
-        results = rp.run_all(runs, out, jobs=args.jobs, zoo_cache=args.zoo_cache, ged_cache=args.ged_cache,
-                             progress=not args.json)  # fmt: skip
-        ep = results[0]["epochs"] if results else (epochs or 0)
+            runs = [r for r in runs if r.meta["bits"] == 32]
+    elif args.experiment == "recipes":
+        runs = rp.recipe_runs(epochs)
+    else:
+        runs = rp.fig7_runs(epochs)
+    if args.smoke:
+        runs = runs[:2]
+    results = rp.run_all(runs, out, jobs=args.jobs, zoo_cache=args.zoo_cache, ged_cache=args.ged_cache,
+                         progress=not args.json)  # fmt: skip
+    ep = results[0]["epochs"] if results else (epochs or 0)
+    if args.experiment == "table2":
         text = rp.table2_markdown(results, command, ep, rp.perfect_ranking_bounds(args.zoo_cache))
         text += rp.wall_clock_line(results, time.perf_counter() - t0) + "\n"
         if not args.smoke:
             paths = rp.plot_table2(results, docs)
             text += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in paths) + "\n"
-        rp.write_block(docs / "results.md", "table2", text)
     elif args.experiment == "recipes":
-        runs = rp.recipe_runs(epochs, rp.RECIPE_SEEDS[:1] if args.smoke else rp.RECIPE_SEEDS)
-        if args.smoke:
-            runs = runs[:2]
-        results = rp.run_all(runs, out, jobs=args.jobs, zoo_cache=args.zoo_cache, ged_cache=args.ged_cache,
-                             progress=not args.json)  # fmt: skip
-        ep = results[0]["epochs"] if results else (epochs or 0)
-        bounds = rp.perfect_ranking_bounds(args.zoo_cache)
-        text = rp.recipes_markdown(results, command, ep, bounds)
-        rp.write_block(docs / "results.md", "recipes", text)
+        text = rp.recipes_markdown(results, command, ep, rp.perfect_ranking_bounds(args.zoo_cache))
     else:
-        runs = rp.fig7_runs(epochs)
-        if args.smoke:
-            runs = runs[:2]
-        results = rp.run_all(runs, out, jobs=args.jobs, zoo_cache=args.zoo_cache, ged_cache=args.ged_cache,
-                             progress=not args.json)  # fmt: skip
-        ep = results[0]["epochs"] if results else (epochs or 0)
-        rp.write_block(
-            docs / "results.md", "fig7", rp.fig7_markdown_and_plot(results, command, docs, ep)
-        )
+        text = rp.fig7_markdown_and_plot(results, command, docs, ep)
+    rp.write_block(docs / "results.md", args.experiment, text)
     if args.json:
-        import json
-
-        json.dump(results, sys.stdout, indent=1)
-        print()
+        print_json(results)
     else:
         print(f"wrote {docs / 'results.md'} ({len(results)} runs in {out})")
     return 0
