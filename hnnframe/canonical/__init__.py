@@ -117,6 +117,12 @@ def numel(shape: Sequence[int | None] | None) -> int | None:
     return int(math.prod(shape))  # type: ignore[arg-type]
 
 
+# Windowed operators. Their rank-4 outputs are images (attention's [batch, heads, tokens, dim]
+# is not), so their map areas define a graph's resolution; an explicit Pad in front of one
+# belongs to its window.
+WINDOW_OPS = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"})
+
+
 def spatial(shape: Sequence[int | None] | None) -> int | None:
     """H*W (or D*H*W) of an NCHW-style shape of rank >= 4 with known dims, else None."""
     if shape is None or len(shape) < 4:

@@ -30,14 +30,18 @@ from __future__ import annotations
 
 import math
 
-from hnnframe.canonical import CANONICALISERS, CanonicalPass, bypass, contract_groups, spatial
+from hnnframe.canonical import (
+    CANONICALISERS,
+    WINDOW_OPS,
+    CanonicalPass,
+    bypass,
+    contract_groups,
+    spatial,
+)
 from hnnframe.errors import ConfigError
 from hnnframe.ir import OpGraph, OpNode
 
 BN_PRODUCERS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
-# The map areas that define a graph's resolution: outputs of windowed operators, whose rank-4
-# shapes are images (attention's [batch, heads, tokens, dim] is not).
-WINDOW_OPS = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"})
 REDUCTIONS = frozenset({
     "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceMax", "ReduceSum", "ReduceMin",
     "ReduceL2", "ReduceProd",
@@ -160,7 +164,7 @@ class NormaliseResolution(CanonicalPass):
         self.statistic = statistic
 
     def __call__(self, graph: OpGraph) -> OpGraph:
-        graph = bypass(graph, classifier_pools(graph))
+        graph = DropClassifierPool()(graph)
         areas = [a for n in graph.nodes if n.op in WINDOW_OPS and (a := spatial(n.shape)) and a > 1]
         if not areas:
             return graph

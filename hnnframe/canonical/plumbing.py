@@ -23,6 +23,7 @@ from collections import defaultdict
 from hnnframe.canonical import (
     CANONICALISERS,
     CanonicalPass,
+    DropIdentity,
     bypass,
     numel,
     remove,
@@ -189,7 +190,7 @@ class FoldQdq(CanonicalPass):
 
 
 @CANONICALISERS.register("drop_plumbing")
-class DropPlumbing(CanonicalPass):
+class DropPlumbing(DropIdentity):
     """Bridge over Identity, Dropout and layout plumbing that moves no data between values.
 
     Reshape, Flatten, Squeeze, Unsqueeze and Expand change how a tensor is indexed, Cast and
@@ -208,9 +209,6 @@ class DropPlumbing(CanonicalPass):
 
     def __init__(self, ops: list[str] | None = None) -> None:
         self.ops = frozenset(ops) if ops is not None else self.OPS
-
-    def __call__(self, graph: OpGraph) -> OpGraph:
-        return bypass(graph, {i for i, n in enumerate(graph.nodes) if n.op in self.ops})
 
 
 @CANONICALISERS.register("drop_noop")

@@ -26,6 +26,7 @@ from collections import defaultdict
 
 from hnnframe.canonical import (
     CANONICALISERS,
+    WINDOW_OPS,
     CanonicalPass,
     bypass,
     contract_groups,
@@ -51,7 +52,6 @@ WEIGHTED = frozenset({
     "InstanceNormalization", "GroupNormalization", "RMSNormalization", "Gather", "Attention",
     "LSTM", "GRU", "RNN", "Einsum",
 })  # fmt: skip
-WINDOW_OPS = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"})
 SLICING = frozenset({"Slice", "Gather", "Split"})
 
 
