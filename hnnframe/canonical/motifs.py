@@ -74,24 +74,19 @@ def _is_batch_stats(region: list[OpNode]) -> bool:
     return False
 
 
-def _layernorm(c: Counter[str], region: list[OpNode]) -> bool:
+def _mean_var_norm(c: Counter[str]) -> bool:
+    """(x - mean) / sqrt(var + eps): two means, a Sub, only normalisation ops."""
     return (
-        c["ReduceMean"] == 2
-        and c["Sub"] >= 1
-        and _subset(c, _NORM_OPS)
-        and sum(c.values()) <= 11
-        and not _is_batch_stats(region)
+        c["ReduceMean"] == 2 and c["Sub"] >= 1 and _subset(c, _NORM_OPS) and sum(c.values()) <= 11
     )
+
+
+def _layernorm(c: Counter[str], region: list[OpNode]) -> bool:
+    return _mean_var_norm(c) and not _is_batch_stats(region)
 
 
 def _batchnorm(c: Counter[str], region: list[OpNode]) -> bool:
-    return (
-        c["ReduceMean"] == 2
-        and c["Sub"] >= 1
-        and _subset(c, _NORM_OPS)
-        and sum(c.values()) <= 11
-        and _is_batch_stats(region)
-    )
+    return _mean_var_norm(c) and _is_batch_stats(region)
 
 
 def _rmsnorm(c: Counter[str], region: list[OpNode]) -> bool:
