@@ -216,9 +216,10 @@ class HashIndex:
 
         epoch, _, _ = self._store.state()
         records = self._store.list()
-        gone = [r for r in records if not _is_uri(r.path) and not os.path.isfile(r.path)]
-        todo = [r for r in records if r not in gone]
-        updates: Updates = {}
+        gone: list[IndexRecord] = []
+        todo: list[IndexRecord] = []
+        for r in records:
+            (todo if _is_uri(r.path) or os.path.isfile(r.path) else gone).append(r)
         changed: list[IndexRecord] = []
 
         def hash_records(recs: list[IndexRecord], bar: Any = None) -> Updates:

@@ -64,6 +64,15 @@ def _iso(value: Any) -> str:
     return str(value)
 
 
+def _in_chunks(values: Sequence[Any], size: int = 500) -> Iterator[tuple[list[Any], str]]:
+    """``values`` in parts of ``size`` with their ``?`` placeholders, for ``IN (...)`` lists
+    that stay under the databases' limits on bound parameters."""
+    values = list(values)
+    for start in range(0, len(values), size):
+        part = values[start : start + size]
+        yield part, ", ".join("?" * len(part))
+
+
 def _code_bits(code: bytes) -> str:
     """A packed code as a ``'0101...'`` string, PostgreSQL's bit-string input."""
     return "".join(format(b, "08b") for b in code)
@@ -257,9 +266,7 @@ class Store(ABC):
         out: dict[str, tuple[int, str]] = {}
         keys = list(dict.fromkeys(keys))
         with self.transaction(write=False) as cur:
-            for start in range(0, len(keys), 500):
-                part = keys[start : start + 500]
-                marks = ", ".join("?" * len(part))
+            for part, marks in _in_chunks(keys):
                 cur.execute(
                     self.q(f"SELECT key, id, name FROM hnn_models WHERE key IN ({marks})"), part
                 )
@@ -304,9 +311,7 @@ class Store(ABC):
         out: dict[int, IndexRecord] = {}
         ids = [int(i) for i in ids]
         with self.transaction(write=False) as cur:
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
-                marks = ", ".join("?" * len(part))
+            for part, marks in _in_chunks(ids):
                 cur.execute(
                     self.q(f"SELECT {_COLUMNS} FROM hnn_models WHERE id IN ({marks})"), part
                 )
@@ -386,10 +391,7 @@ class Store(ABC):
                 ids.update(int(r[0]) for r in cur.fetchall())
             if ids:
                 meta = self._read_meta(cur)
-                ordered = sorted(ids)
-                for start in range(0, len(ordered), 500):
-                    part = ordered[start : start + 500]
-                    marks = ", ".join("?" * len(part))
+                for part, marks in _in_chunks(sorted(ids)):
                     cur.execute(self.q(f"DELETE FROM hnn_models WHERE id IN ({marks})"), part)
                 self._bump_epoch(cur, meta)
         return sorted(ids)
@@ -454,8 +456,27 @@ class Store(ABC):
     @abstractmethod
     def _integrity(self, cur: Any) -> list[str]: ...
 
-    @abstractmethod
-    def _bad_length_sql(self) -> str: ...
+    def _bad_length_sql(self) -> str:
+        return "SELECT COUNT(*) FROM hnn_models WHERE length(code) * 8 <> bits"
+
+    def _seed_meta(self, cur: Any) -> None:
+        """First rows of a new index's meta table (unless a concurrent creator wrote them)."""
+        cur.execute("SELECT COUNT(*) FROM hnn_meta")
+        if cur.fetchone()[0] == 0:
+            for k, v in {"schema_version": SCHEMA_VERSION, "created_at": utc_now(),
+                         "epoch": 0}.items():  # fmt: skip
+                cur.execute(self.q("INSERT INTO hnn_meta (key, value) VALUES (?, ?)"), (k, str(v)))
+
+    def _check_schema_version(self, cur: Any) -> None:
+        cur.execute("SELECT value FROM hnn_meta WHERE key = 'schema_version'")
+        row = cur.fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise IndexStoreError(
+                f"{self.display} has index schema {version}; this hnnframe reads up to {SCHEMA_VERSION}"
+            )
+        if version < 1:
+            raise IndexStoreError(f"{self.display} is not an hnn index (no schema version)")
 
     def rehash(
         self,
@@ -495,9 +516,7 @@ class Store(ABC):
             if new_ids:
                 recs = self._get_in(cur, new_ids)
                 updates = {**updates, **hash_new(recs)}
-            for start in range(0, len(drop), 500):
-                part = list(drop)[start : start + 500]
-                marks = ", ".join("?" * len(part))
+            for part, marks in _in_chunks(list(drop)):
                 cur.execute(self.q(f"DELETE FROM hnn_models WHERE id IN ({marks})"), part)
             count = 0
             for rid in present:
@@ -519,9 +538,7 @@ class Store(ABC):
 
     def _get_in(self, cur: Any, ids: list[int]) -> list[IndexRecord]:
         out = []
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ", ".join("?" * len(part))
+        for part, marks in _in_chunks(ids):
             cur.execute(
                 self.q(f"SELECT {_COLUMNS} FROM hnn_models WHERE id IN ({marks}) ORDER BY id"), part
             )
@@ -661,11 +678,7 @@ class SQLiteStore(Store):
                 # executescript() would commit the transaction first; run statement by statement.
                 for stmt in filter(str.strip, _SQLITE_SCHEMA.split(";")):
                     cur.execute(stmt)
-                cur.execute("SELECT COUNT(*) FROM hnn_meta")
-                if cur.fetchone()[0] == 0:  # another process may have created it meanwhile
-                    for k, v in {"schema_version": SCHEMA_VERSION, "created_at": utc_now(),
-                                 "epoch": 0}.items():  # fmt: skip
-                        cur.execute("INSERT INTO hnn_meta (key, value) VALUES (?, ?)", (k, str(v)))
+                self._seed_meta(cur)
                 cur.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
@@ -675,14 +688,7 @@ class SQLiteStore(Store):
             mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
             if mode != "wal":
                 self._set_wal(cur)
-        row = cur.execute("SELECT value FROM hnn_meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise IndexStoreError(
-                f"{self.display} has index schema {version}; this hnnframe reads up to {SCHEMA_VERSION}"
-            )
-        if version < 1:
-            raise IndexStoreError(f"{self.display} is not an hnn index (no schema version)")
+        self._check_schema_version(cur)
 
     def _set_wal(self, cur: sqlite3.Cursor) -> None:
         # Switching to WAL needs a moment of exclusive access; another process opening the
@@ -731,9 +737,6 @@ class SQLiteStore(Store):
     def _integrity(self, cur: Any) -> list[str]:
         rows = [r[0] for r in cur.execute("PRAGMA integrity_check").fetchall()]
         return [] if rows == ["ok"] else [f"sqlite integrity_check: {r}" for r in rows]
-
-    def _bad_length_sql(self) -> str:
-        return "SELECT COUNT(*) FROM hnn_models WHERE length(code) * 8 <> bits"
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------------
@@ -837,26 +840,12 @@ class PostgresStore(Store):
                 if self.schema:
                     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {ident}")
                 cur.execute(_PG_SCHEMA)
-                cur.execute("SELECT COUNT(*) FROM hnn_meta")
-                if cur.fetchone()[0] == 0:
-                    for k, v in {"schema_version": SCHEMA_VERSION, "created_at": utc_now(),
-                                 "epoch": 0}.items():  # fmt: skip
-                        cur.execute(
-                            "INSERT INTO hnn_meta (key, value) VALUES (%s, %s)", (k, str(v))
-                        )
+                self._seed_meta(cur)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-        cur.execute("SELECT value FROM hnn_meta WHERE key = 'schema_version'")
-        row = cur.fetchone()
-        version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise IndexStoreError(
-                f"{self.display} has index schema {version}; this hnnframe reads up to {SCHEMA_VERSION}"
-            )
-        if version < 1:
-            raise IndexStoreError(f"{self.display} is not an hnn index (no schema version)")
+        self._check_schema_version(cur)
 
     def _begin_write(self, cur: Any) -> None:
         cur.execute("BEGIN")
@@ -901,9 +890,6 @@ class PostgresStore(Store):
         cur.execute("SELECT COUNT(*) FROM hnn_models WHERE length(code_bits) <> bits")
         k = int(cur.fetchone()[0])
         return [f"{k} rows whose bit column differs in length from bits"] if k else []
-
-    def _bad_length_sql(self) -> str:
-        return "SELECT COUNT(*) FROM hnn_models WHERE length(code) * 8 <> bits"
 
     def search_sql(
         self, code: bytes, k: int | None, radius: int | None
