@@ -697,7 +697,7 @@ class TuneConfig:
         }
 
 
-def make_sampler(spec: Any, seed: int | None, multi: bool) -> Any:
+def make_sampler(spec: Any, seed: int | None) -> Any:
     """An Optuna sampler from ``{type: tpe|random|nsgaii|gp, **kwargs}``."""
     optuna = _optuna()
     spec = {"type": spec} if isinstance(spec, str) else dict(spec or {"type": "tpe"})
@@ -797,7 +797,7 @@ class Worker:
                 storage=self.storage,
                 study_name=cfg.study,
                 directions=cfg.directions(),
-                sampler=make_sampler(s["sampler"], seed, self.multi),
+                sampler=make_sampler(s["sampler"], seed),
                 pruner=make_pruner(s["pruner"], epochs),
                 load_if_exists=True,
             )
@@ -1042,12 +1042,9 @@ def run_study(cfg: TuneConfig, emit: Callable[[str], None] | None = None) -> dic
     # before any worker starts, and the data are checked once.
     first = Worker(cfg, 0, emit)
     out.mkdir(parents=True, exist_ok=True)
-    from hnnframe.data.dataset import build_dataset
+    if first._dataset_for(cfg.recipe) is None:  # searched data: check the base recipe's
+        from hnnframe.data.dataset import build_dataset
 
-    if not any(p.key.startswith(("data.", "graph.")) for p in first.space):
-        first._dataset = build_dataset(cfg.recipe)
-        check_unseen(first._dataset)
-    else:
         check_unseen(build_dataset(cfg.recipe))
     if cfg.jobs <= 1:
         ran = first.run()["ran"]
@@ -1095,9 +1092,9 @@ def trial_row(t: Any) -> dict[str, Any]:
 
 def best_trials(study: Any, top: int = 5) -> list[Any]:
     """Single objective: the ``top`` complete trials, best first. Multi: the Pareto front."""
-    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if len(study.directions) > 1:
         return sorted(study.best_trials, key=lambda t: (-t.values[0], t.values[1]))
+    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     sign = -1 if study.direction.name == "MAXIMIZE" else 1
     return sorted(done, key=lambda t: (sign * t.value, t.number))[:top]
 
