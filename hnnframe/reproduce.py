@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hnnframe.data.zoo import atomic_write
 from hnnframe.log import get_logger
 
 log = get_logger(__name__)
@@ -188,9 +189,7 @@ def _run_one(run: Run, out: str, zoo_cache: str | None, ged_cache: str | None) -
         "metrics": metrics,
         "wl": {p: r.as_dict() for p, r in wl.items()},
     }
-    tmp = run_dir / ".result.json.tmp"
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, run_dir / "result.json")
+    atomic_write(run_dir / "result.json", json.dumps(result, indent=1).encode())
     return result
 
 
@@ -317,9 +316,7 @@ def write_block(path: str | os.PathLike[str], name: str, text: str) -> None:
         new = head + body + ("\n" + tail if tail else "")
     else:
         new = old.rstrip() + "\n\n" + body
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, p)
+    atomic_write(p, new.encode())
 
 
 def _time_footer(results: Sequence[dict[str, Any]]) -> list[str]:

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from hnnframe.data.zoo import atomic_write
 from hnnframe.errors import HnnError
 
 GOAL_NN_OWN = 0.95
@@ -339,9 +340,7 @@ def write_results(path: str | os.PathLike[str], section: str, text: str) -> Path
     for name, sec in sections.items():
         body += [f"<!-- robustness:section:{name} -->", sec, "<!-- robustness:section-end -->", ""]
     body.append(END)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    tmp.write_text(head + "\n".join(body) + tail)
-    os.replace(tmp, p)
+    atomic_write(p, (head + "\n".join(body) + tail).encode())
     return p
 
 

@@ -778,10 +778,10 @@ def make_variant(name: str, src: VariantSource) -> tuple[Any, OpGraph, dict[str,
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    from hnnframe.data.zoo import _atomic_write as write
+    from hnnframe.data.zoo import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    write(path, data)
+    atomic_write(path, data)
 
 
 _READER: list[str] = []

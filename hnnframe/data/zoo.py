@@ -64,7 +64,9 @@ def zoo_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(cache_dir) if cache_dir else default_cache_dir() / "zoo"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a synced temporary file: a reader never sees a
+    half-written file, and a killed process leaves the old one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
@@ -87,8 +89,8 @@ def export_one(name: str, out_dir: str) -> dict[str, Any]:
     out = Path(out_dir)
     model = to_onnx(f"torchvision:{name}")
     graph = from_onnx(model, name)
-    _atomic_write(out / "onnx" / f"{name}.onnx", model.SerializeToString())
-    _atomic_write(out / "graphs" / f"{name}.json", json.dumps(graph.to_dict()).encode())
+    atomic_write(out / "onnx" / f"{name}.onnx", model.SerializeToString())
+    atomic_write(out / "graphs" / f"{name}.json", json.dumps(graph.to_dict()).encode())
     return {"name": name, "nodes": graph.num_nodes, "seconds": time.perf_counter() - t0}
 
 
@@ -138,7 +140,7 @@ def build_zoo(
     meta = {
         "models": [{"name": e.name, "category": e.category} for e in TABLE1 if e.name in wanted]
     }
-    _atomic_write(out / "zoo.json", json.dumps(meta, indent=1).encode())
+    atomic_write(out / "zoo.json", json.dumps(meta, indent=1).encode())
     return out
 
 
