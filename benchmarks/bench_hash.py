@@ -27,11 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_single(ckpt: str, zoo: Path, repeats: int) -> dict[str, float]:
-    from hnnframe.data.dataset import prepare_graph
     from hnnframe.frontends import load_onnx_file
     from hnnframe.hashing import Hasher
     from hnnframe.ir import from_onnx
-    from hnnframe.train import infer
+    from hnnframe.nn import infer
+    from hnnframe.pipeline import prepare_graph
 
     hasher = Hasher.from_checkpoint(ckpt)
     path = zoo / "onnx" / "densenet201.onnx"

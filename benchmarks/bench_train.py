@@ -41,8 +41,8 @@ def main() -> None:
 
     import torch
 
+    from hnnframe.codes import hamming_matrix
     from hnnframe.data.dataset import build_dataset
-    from hnnframe.evaluate import hamming_matrix
     from hnnframe.hashing import Hasher
     from hnnframe.recipe import load_recipe
     from hnnframe.train import Trainer

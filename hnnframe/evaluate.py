@@ -23,13 +23,7 @@ from typing import Any
 
 import numpy as np
 
-
-def hamming_matrix(q: np.ndarray, db: np.ndarray) -> np.ndarray:
-    """Pairwise Hamming distances between 0/1 code matrices ``[Nq, Q]`` and ``[Nd, Q]``."""
-    q = q.astype(np.int32)
-    db = db.astype(np.int32)
-    # |a - b| summed = a.sum + b.sum - 2 a.b for 0/1 vectors
-    return q.sum(1)[:, None] + db.sum(1)[None, :] - 2 * q @ db.T
+from hnnframe.codes import hamming_matrix
 
 
 def rank(

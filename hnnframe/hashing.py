@@ -3,42 +3,32 @@
 model -> ONNX -> OpGraph -> canonicalise/merge (the checkpoint's recipe) -> node features (the
 checkpoint's vocabulary) -> HashNet in eval mode without gradients -> Q-bit code.
 
-Codes are packed with ``np.packbits`` (big-endian bit order within each byte) and shown as hex.
-The same file always gives the same code: export and hashing are deterministic in eval mode.
+Codes are packed by :mod:`hnnframe.codes` and shown as hex. The same file always gives the same
+code: export and hashing are deterministic in eval mode. Hashing reads a checkpoint
+(:mod:`hnnframe.checkpoint`) and never imports the training code.
+
+A batch of models survives bad files: :meth:`Hasher.hash_many` with ``errors="collect"``
+returns a :class:`HashFailure` (naming the file and the reason) in place of each model that
+could not be read, and hashes the rest.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hnnframe.errors import CheckpointError, HnnError
+from hnnframe.codes import pack_code
+from hnnframe.errors import CheckpointError, ConfigError, HnnError
+from hnnframe.files import file_sha256
 from hnnframe.log import get_logger
 
 log = get_logger(__name__)
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def pack_code(bits01: np.ndarray) -> bytes:
-    return np.packbits(np.asarray(bits01, dtype=np.uint8)).tobytes()
-
-
-def unpack_code(code: bytes, bits: int) -> np.ndarray:
-    return np.unpackbits(np.frombuffer(code, dtype=np.uint8))[:bits]
 
 
 @dataclass
@@ -51,6 +41,8 @@ class HashResult:
     category: str
     embedding: np.ndarray = field(repr=False)
 
+    ok = True
+
     @property
     def hex(self) -> str:
         return self.code.hex()
@@ -59,29 +51,29 @@ class HashResult:
         return {"path": self.path, "code": self.hex, "bits": self.bits, "category": self.category}
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load and validate a checkpoint with ``weights_only=True``; CheckpointError if bad."""
-    import torch
+@dataclass
+class HashFailure:
+    """A model of a batch that could not be hashed, and why (one line naming the file)."""
 
-    p = Path(path)
-    if not p.exists():
-        raise CheckpointError(f"{p}: no such checkpoint")
-    try:
-        ckpt = torch.load(str(p), map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(
-            f"{p}: not a readable hnnframe checkpoint ({type(e).__name__})"
-        ) from None
-    from hnnframe.train import CHECKPOINT_FORMAT
+    path: str
+    error: str
 
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{p}: not an hnnframe checkpoint (format {CHECKPOINT_FORMAT} expected)"
-        )
-    for key in ("state_dict", "recipe_json", "encoder_json", "categories", "bits"):
-        if key not in ckpt:
-            raise CheckpointError(f"{p}: checkpoint lacks {key!r}")
-    return ckpt
+    ok = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "error": self.error}
+
+
+def _naming(source: str, e: BaseException) -> str:
+    """The error's message, prefixed by the source unless it already names it."""
+    msg = str(e)
+    return msg if msg.startswith(source) else f"{source}: {msg}"
+
+
+def source_sha256(source: Any) -> str | None:
+    """sha256 of a model file's bytes; None for a named model or an in-memory module."""
+    s = str(source) if isinstance(source, (str, os.PathLike)) else ""
+    return file_sha256(s) if s and Path(s).is_file() else None
 
 
 class Hasher:
@@ -94,8 +86,8 @@ class Hasher:
     """
 
     def __init__(self, ckpt: dict[str, Any], fingerprint: str, device: str = "cpu") -> None:
+        from hnnframe.checkpoint import build_model
         from hnnframe.encoders import encoder_from_state
-        from hnnframe.train import build_model
 
         self.recipe: dict[str, Any] = json.loads(ckpt["recipe_json"])
         self.encoder = encoder_from_state(json.loads(ckpt["encoder_json"]))
@@ -122,15 +114,21 @@ class Hasher:
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], device: str = "cpu") -> Hasher:
+        from hnnframe.checkpoint import load_checkpoint
+
+        if str(device).startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError(f"device {device!r} requested but CUDA is not available")
         ckpt = load_checkpoint(path)
         return cls(ckpt, file_sha256(path), device)
 
     def graph(self, source: Any) -> Any:
         """The recipe's prepared OpGraph of a model source (no augmentation)."""
-        from hnnframe.data.dataset import prepare_graph
         from hnnframe.frontends import model_name
         from hnnframe.ir import OpGraph
-        from hnnframe.pipeline import graph_of
+        from hnnframe.pipeline import graph_of, prepare_graph
 
         raw = source if isinstance(source, OpGraph) else graph_of(source)
         g, _ = prepare_graph(raw, self.recipe.get("graph", {}))
@@ -138,47 +136,93 @@ class Hasher:
         return g
 
     def hash_graphs(self, graphs: Sequence[Any], batch_size: int = 64) -> dict[str, np.ndarray]:
-        from hnnframe.train import infer
+        from hnnframe.nn import infer
 
         dgl_graphs = [g.to_dgl(self.encoder.encode(g)) for g in graphs]
         return infer(self.model, dgl_graphs, self.device, batch_size)
 
     def hash_many(
-        self, sources: Sequence[str | os.PathLike[str]], progress: bool = False
-    ) -> list[HashResult]:
-        """Hash model files or ``torchvision:NAME`` sources, batching the network pass."""
+        self,
+        sources: Sequence[Any],
+        progress: bool = False,
+        *,
+        errors: str = "raise",
+        shas: Sequence[str | None] | None = None,
+    ) -> list[Any]:
+        """Hash model files or named sources (``torchvision:NAME``), batching the network pass.
+
+        Args:
+            sources: model files or named sources.
+            progress: show a progress bar over the models.
+            errors: ``"raise"`` stops at the first model that cannot be read (its error names
+                the file); ``"collect"`` puts a :class:`HashFailure` in its place and goes on.
+            shas: the files' sha256 when the caller has computed them already.
+
+        Returns:
+            One :class:`HashResult` (or, with ``errors="collect"``, :class:`HashFailure`) per
+            source, in order.
+        """
         from tqdm import tqdm
 
         from hnnframe.frontends import model_name
 
-        graphs, shas = [], []
-        for src in tqdm(list(sources), desc="graphs", unit="model", disable=not progress):
-            graphs.append(self.graph(src))
+        if errors not in ("raise", "collect"):
+            raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
+        sources = list(sources)
+        slots: list[Any] = [None] * len(sources)
+        graphs, where = [], []
+        bar = tqdm(sources, desc="graphs", unit="model", disable=not progress)
+        for k, src in enumerate(bar):
             s = str(src)
-            shas.append(
-                None if s.startswith("torchvision:") or not Path(s).is_file() else file_sha256(s)
+            try:
+                g = self.graph(src)
+                sha = shas[k] if shas is not None else source_sha256(src)
+            except HnnError as e:
+                if errors == "raise":
+                    raise type(e)(_naming(s, e)) from None
+                slots[k] = HashFailure(s, _naming(s, e))
+                log.warning("%s", slots[k].error)
+                continue
+            except OSError as e:  # a file that vanished or cannot be read
+                if errors == "raise":
+                    raise HnnError(_naming(s, e)) from None
+                slots[k] = HashFailure(s, _naming(s, e))
+                continue
+            graphs.append(g)
+            where.append((k, sha))
+        out = self.hash_graphs(graphs) if graphs else None
+        for j, (k, sha) in enumerate(where):
+            assert out is not None
+            src = sources[k]
+            slots[k] = HashResult(
+                path=str(src),
+                name=model_name(src),
+                sha256=sha,
+                code=pack_code(out["codes"][j]),
+                bits=self.bits,
+                category=self.categories[int(out["pred"][j])] if self.categories else "",
+                embedding=out["embedding"][j],
             )
-        out = self.hash_graphs(graphs)
-        results = []
-        for k, src in enumerate(sources):
-            results.append(
-                HashResult(
-                    path=str(src),
-                    name=model_name(src),
-                    sha256=shas[k],
-                    code=pack_code(out["codes"][k]),
-                    bits=self.bits,
-                    category=self.categories[int(out["pred"][k])] if self.categories else "",
-                    embedding=out["embedding"][k],
-                )
-            )
-        return results
+        return slots
 
-    def hash(self, source: str | os.PathLike[str]) -> HashResult:
+    def iter_hash(
+        self,
+        sources: Sequence[Any],
+        chunk: int = 32,
+        progress: bool = False,
+        shas: Sequence[str | None] | None = None,
+    ) -> Iterator[list[Any]]:
+        """:meth:`hash_many` with ``errors="collect"`` in chunks of ``chunk`` sources, so a
+        caller can store each chunk before the next is read (a killed batch keeps its work)."""
+        from tqdm import tqdm
+
+        sources = list(sources)
+        with tqdm(total=len(sources), desc="hash", unit="model", disable=not progress) as bar:
+            for i in range(0, len(sources), chunk):
+                part = sources[i : i + chunk]
+                sub = shas[i : i + chunk] if shas is not None else None
+                yield self.hash_many(part, errors="collect", shas=sub)
+                bar.update(len(part))
+
+    def hash(self, source: Any) -> HashResult:
         return self.hash_many([source])[0]
-
-
-def hamming(a: bytes, b: bytes) -> int:
-    if len(a) != len(b):
-        raise HnnError(f"codes of different lengths ({8 * len(a)} and {8 * len(b)} bits)")
-    return int(np.unpackbits(np.frombuffer(a, np.uint8) ^ np.frombuffer(b, np.uint8)).sum())

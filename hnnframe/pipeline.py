@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hnnframe.errors import GraphError
@@ -66,3 +66,12 @@ def graph_of(
         trust_pickle: allow loading a pickled whole-module checkpoint (runs its code).
     """
     return graph_and_counts(model, merge, canonical, example_input, trust_pickle)[0]
+
+
+def prepare_graph(graph: OpGraph, graph_cfg: Mapping[str, Any]) -> tuple[OpGraph, dict[str, int]]:
+    """Apply the recipe's canonicalisation passes and merge rules to a raw graph."""
+    from hnnframe.canonical import apply_canonical
+    from hnnframe.merge import apply_rules
+
+    g = apply_canonical(graph, graph_cfg.get("canonical") or [])
+    return apply_rules(g, graph_cfg.get("merge") or [])

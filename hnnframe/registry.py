@@ -2,7 +2,9 @@
 
 A spec is either ``"name"`` or ``{"type": "name", **kwargs}``. A name with a dot,
 ``"my_pkg.rules.MyRule"``, is imported directly (as torchtune's ``_component_``), so user code
-can be used from a recipe without registering it.
+can be used from a recipe without registering it. Each registry is defined next to its base
+class (``MERGE_RULES`` in :mod:`hnnframe.merge`, ...); this module knows none of them, and
+``hnn list`` (:mod:`hnnframe.commands.list`) is where they are gathered.
 """
 
 from __future__ import annotations
@@ -43,9 +45,18 @@ class Registry(Generic[T]):
         return deco(obj) if obj is not None else deco
 
     def get(self, name: str) -> Callable[..., T]:
-        """Look ``name`` up, importing dotted names; raise :class:`RegistryError` if absent."""
+        """Look ``name`` up, importing dotted names; raise :class:`RegistryError` if absent.
+
+        A name that is neither registered nor dotted may come from an installed plugin: the
+        ``hnnframe.plugins`` entry points are loaded (once per process) before giving up.
+        """
         if name in self._items:
             return self._items[name]
+        if "." not in name:
+            from hnnframe.plugins import load_entry_points
+
+            if load_entry_points() and name in self._items:
+                return self._items[name]
         if "." in name:
             module, _, attr = name.rpartition(".")
             try:
@@ -78,6 +89,15 @@ class Registry(Generic[T]):
         except TypeError as e:
             raise ConfigError(f"bad arguments for {self.kind} {name!r}: {e}") from None
 
+    def name_of(self, obj: Any) -> str:
+        """The name that :meth:`get` resolves back to ``obj`` (a class or an instance's class):
+        its registered name, or its dotted path when it is not registered."""
+        cls = obj if isinstance(obj, type) else type(obj)
+        for name, item in self._items.items():
+            if item is cls:
+                return name
+        return f"{cls.__module__}.{cls.__qualname__}"
+
     def names(self) -> list[str]:
         return sorted(self._items)
 
@@ -92,32 +112,3 @@ class Registry(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {self.names()})"
-
-
-def all_registries() -> dict[str, Registry[Any]]:
-    """Every registry of the package, importing the modules that fill them."""
-    from hnnframe.canonical import CANONICALISERS
-    from hnnframe.encoders import NODE_ENCODERS
-    from hnnframe.merge import MERGE_RULES
-
-    regs: dict[str, Registry[Any]] = {
-        "canonicalisers": CANONICALISERS,
-        "merge_rules": MERGE_RULES,
-        "node_encoders": NODE_ENCODERS,
-    }
-    try:
-        from hnnframe.ged import GED_METHODS
-        from hnnframe.losses import LOSSES
-        from hnnframe.nn import BACKBONES, POOLINGS
-
-        regs.update(
-            {
-                "backbones": BACKBONES,
-                "poolings": POOLINGS,
-                "losses": LOSSES,
-                "ged_methods": GED_METHODS,
-            }
-        )
-    except ImportError:  # Stage 2 modules not present yet
-        pass
-    return regs

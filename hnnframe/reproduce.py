@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hnnframe.data.zoo import atomic_write
+from hnnframe.files import atomic_write, cache_path
 from hnnframe.log import get_logger
 
 log = get_logger(__name__)
@@ -209,9 +209,7 @@ def _warm_ged(runs: Sequence[Run], zoo_cache: str | None, ged_cache: str | None,
         ds = build_dataset(recipe)
         cache = ged_cache or recipe.get("ged_cache")
         if cache is None:
-            from hnnframe.data.zoo import default_cache_dir
-
-            cache = str(default_cache_dir() / "ged.sqlite")
+            cache = str(cache_path("ged.sqlite"))
         pairwise_ged(
             [s.graph for s in ds.train],
             method=recipe.get("ged", "bipartite"),

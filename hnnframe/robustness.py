@@ -1,6 +1,6 @@
 """The robustness suite: do re-exported, folded, simplified or quantized copies keep their code?
 
-``hnn eval --suite robustness`` (or ``python -m hnnframe.robustness``) hashes every zoo model
+``hnn eval --suite robustness`` (:mod:`hnnframe.commands.eval`) hashes every zoo model
 (the database, as the zoo cache holds it) and, for every transformation of
 :mod:`hnnframe.variants`, the transformed copy of every zoo model (the queries). Per
 transformation it reports
@@ -24,20 +24,16 @@ line beside it; the rest of the file is left alone.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
-import shlex
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hnnframe.data.zoo import atomic_write
 from hnnframe.errors import HnnError
+from hnnframe.files import atomic_write
 
 GOAL_NN_OWN = 0.95
 GOAL_MEDIAN_BITS = 2.0
@@ -215,25 +211,10 @@ def protocol_rows(
 
 
 # -- output -------------------------------------------------------------------------------------
-def _fmt(x: float | None, pct: bool = False) -> str:
+def fmt_cell(x: float | None, pct: bool = False) -> str:
     if x is None:
         return "-"
     return f"{100 * x:.0f}%" if pct else (f"{x:.1f}" if x != int(x) else f"{int(x)}")
-
-
-def print_table(label: str, bits: int, rows: list[dict[str, Any]]) -> None:
-    print(f"{label}  (Q = {bits})")
-    print(f"{'transform':<16} {'listed':<6} {'n':>3} {'fail':>4} {'med d':>6} {'mean d':>6} "
-          f"{'max d':>5} {'d=0':>5} {'NN own':>6} {'NN cat':>6} {'class':>6} {'same G':>6} goal")  # fmt: skip
-    for r in rows:
-        goal = goal_met(r, bits, rows)
-        mean = "-" if r["hamming_mean"] is None else f"{r['hamming_mean']:.2f}"
-        print(f"{r['transform']:<16} {'yes' if r['listed'] else 'no':<6} {r['models']:>3} "
-              f"{r['failed']:>4} {_fmt(r['hamming_median']):>6} {mean:>6} "
-              f"{_fmt(r['hamming_max']):>5} {_fmt(r['hamming_zero'], True):>5} "
-              f"{_fmt(r['nn_own'], True):>6} {_fmt(r['nn_category'], True):>6} "
-              f"{_fmt(r['class_ok'], True):>6} {_fmt(r['same_graph'], True):>6} "
-              f"{'-' if goal is None else ('met' if goal else 'MISSED')}")  # fmt: skip
 
 
 def markdown_section(
@@ -265,9 +246,9 @@ def markdown_section(
             goal = goal_met(r, res["bits"], res["rows"])
             mean = "" if r["hamming_mean"] is None else f" (mean {r['hamming_mean']:.2f})"
             cells += [
-                f"{_fmt(r['hamming_median'])}{mean}",
-                _fmt(r["nn_own"], True),
-                _fmt(r["nn_category"], True),
+                f"{fmt_cell(r['hamming_median'])}{mean}",
+                fmt_cell(r["nn_own"], True),
+                fmt_cell(r["nn_category"], True),
                 "-" if goal is None else ("met" if goal else "missed"),
             ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -342,115 +323,3 @@ def write_results(path: str | os.PathLike[str], section: str, text: str) -> Path
     body.append(END)
     atomic_write(p, (head + "\n".join(body) + tail).encode())
     return p
-
-
-def command_line() -> str:
-    argv = list(sys.argv)
-    if argv and Path(argv[0]).name == "hnn":
-        argv[0] = "hnn"
-    elif argv and (argv[0].endswith("robustness.py") or argv[0] == "-m"):
-        argv = ["python", "-m", "hnnframe.robustness", *argv[1:]]
-    return shlex.join(argv)
-
-
-def cmd_robustness(args: argparse.Namespace) -> int:
-    """``hnn eval --suite robustness``: the suite for one or more checkpoints.
-
-    Reads from ``args``: ``checkpoint`` (a path or a list), ``zoo_cache``, ``json``, ``k``,
-    ``radius`` and, when present, ``compare`` (more checkpoints), ``transforms``, ``models``,
-    ``variant_cache``, ``holdout_only``, ``protocols``, ``write_results``, ``section``,
-    ``title``.
-    """
-    from hnnframe.hashing import Hasher
-
-    ckpts = args.checkpoint if isinstance(args.checkpoint, list) else [args.checkpoint]
-    ckpts = [*ckpts, *(getattr(args, "compare", None) or [])]
-    transforms = getattr(args, "transforms", None)
-    results = []
-    protocols: dict[str, list[dict[str, Any]]] = {}
-    for path in ckpts:
-        hasher = Hasher.from_checkpoint(path)
-        label = f"{hasher.recipe.get('name', 'hnn')} ({Path(path).parent.name})"
-        queries = None
-        if getattr(args, "holdout_only", False):
-            queries = list(hasher.recipe.get("data", {}).get("holdout") or [])
-            if not queries:
-                raise HnnError(f"{path}: --holdout-only needs a checkpoint trained with "
-                               "data.holdout")  # fmt: skip
-        rows = robustness_suite(
-            hasher,
-            transforms,
-            args.zoo_cache,
-            variant_cache=getattr(args, "variant_cache", None),
-            query_models=queries,
-            models=getattr(args, "models", None),
-            progress=not args.json,
-        )
-        results.append({"checkpoint": str(path), "label": label, "bits": hasher.bits,
-                        "recipe": hasher.recipe.get("name", ""),
-                        "fingerprint": hasher.fingerprint, "rows": rows})  # fmt: skip
-        if getattr(args, "protocols", False):
-            protocols[label] = protocol_rows(hasher, args.k, args.radius, args.zoo_cache)
-    if args.json:
-        json.dump({"results": results, "protocols": protocols}, sys.stdout, indent=1)
-        print()
-    else:
-        for res in results:
-            print_table(f"{res['label']}: {res['checkpoint']}", res["bits"], res["rows"])
-            for p in protocols.get(res["label"], []):
-                print(f"  protocol {p['protocol']}: mAP {p['mAP']:.3f}  "
-                      f"P@{args.k} {p[f'precision@{args.k}']:.3f}")  # fmt: skip
-            print()
-    out = getattr(args, "write_results", None)
-    if out:
-        title = getattr(args, "title", None) or (
-            "Held-out architectures" if getattr(args, "holdout_only", False) else "All zoo models"
-        )
-        notes = [getattr(args, "note", None) or ""]
-        if getattr(args, "holdout_only", False):
-            notes.append(
-                "Queries: variants of the architectures that the checkpoints were trained "
-                "without (data.holdout); neither they nor their variants were seen in "
-                "training. The database is the whole zoo."
-            )
-        note = " ".join(n for n in notes if n)
-        command = getattr(args, "command", None) or command_line()
-        text = markdown_section(results, command, title, note, protocols, args.k)
-        write_results(out, getattr(args, "section", None) or "main", text)
-        if not args.json:
-            print(f"wrote the robustness section {getattr(args, 'section', None) or 'main'!r} "
-                  f"of {out}")  # fmt: skip
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m hnnframe.robustness",
-        description="Hamming distance and nearest neighbour of re-exported, folded, simplified "
-        "and quantized variants of every zoo model (the robustness suite).",
-    )
-    p.add_argument("--checkpoint", action="append", required=True,
-                   help="checkpoint (repeat to compare several side by side)")  # fmt: skip
-    p.add_argument("--zoo-cache", help="zoo cache directory")
-    p.add_argument("-k", "--k", type=int, default=10)
-    p.add_argument("--radius", type=int, default=2)
-    p.add_argument("--json", action="store_true")
-    from hnnframe.commands.eval import add_suite_arguments
-
-    add_suite_arguments(p)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if argv is not None:
-        args.command = shlex.join(["python", "-m", "hnnframe.robustness", *argv])
-    try:
-        return cmd_robustness(args)
-    except HnnError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

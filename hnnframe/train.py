@@ -18,20 +18,21 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 
+from hnnframe.checkpoint import build_model, save_checkpoint
 from hnnframe.data.dataset import GraphDataset, Sample, build_dataset
 from hnnframe.encoders import NODE_ENCODERS, NodeEncoder
 from hnnframe.errors import ConfigError
 from hnnframe.evaluate import retrieval_metrics
 from hnnframe.log import get_logger
+from hnnframe.metric_logging import TensorBoardLogger, flat_hparams
+from hnnframe.nn import infer
 
 log = get_logger(__name__)
-
-CHECKPOINT_FORMAT = "hnnframe-checkpoint/1"
 
 DEFAULT_TRAIN: dict[str, Any] = {
     "epochs": 200,
@@ -60,71 +61,6 @@ def seed_everything(seed: int) -> None:
     dgl.seed(seed)
 
 
-# -- metric logging (after torchtune's metric_logging protocol) -----------------------------------
-class MetricLogger(Protocol):
-    def log(self, name: str, value: float, step: int) -> None: ...
-    def log_dict(self, values: Mapping[str, float], step: int) -> None: ...
-    def log_config(self, config: Mapping[str, Any]) -> None: ...
-    def close(self) -> None: ...
-
-
-class TensorBoardLogger:
-    """MetricLogger over ``torch.utils.tensorboard.SummaryWriter``."""
-
-    def __init__(self, log_dir: str | os.PathLike[str]) -> None:
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.writer = SummaryWriter(str(log_dir))
-
-    def log(self, name: str, value: float, step: int) -> None:
-        self.writer.add_scalar(name, value, step)
-
-    def log_dict(self, values: Mapping[str, float], step: int) -> None:
-        for k, v in values.items():
-            self.writer.add_scalar(k, v, step)
-
-    def log_config(self, config: Mapping[str, Any]) -> None:
-        from hnnframe.recipe import dump_recipe
-
-        self.writer.add_text("recipe", "```\n" + dump_recipe(config) + "\n```", 0)
-
-    def log_histogram(self, name: str, values: np.ndarray, step: int) -> None:
-        self.writer.add_histogram(name, values, step)
-
-    def log_hparams(self, hparams: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
-        clean = {
-            k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in hparams.items()
-        }
-        self.writer.add_hparams(clean, dict(metrics), run_name=".")
-
-    def log_embedding(self, emb: np.ndarray, labels: list[list[str]], header: list[str]) -> None:
-        self.writer.add_embedding(
-            torch.as_tensor(emb), metadata=labels, metadata_header=header, tag="embedding"
-        )
-
-    def close(self) -> None:
-        self.writer.flush()
-        self.writer.close()
-
-
-def flat_hparams(recipe: Mapping[str, Any]) -> dict[str, Any]:
-    """The recipe's tunable scalars, flattened to dotted keys for TensorBoard's HParams tab."""
-    out: dict[str, Any] = {}
-
-    def walk(prefix: str, node: Any) -> None:
-        if isinstance(node, Mapping):
-            for k, v in node.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif isinstance(node, (int, float, str, bool)):
-            out[prefix] = node
-        elif isinstance(node, list):
-            out[prefix] = ",".join(map(str, node))
-
-    for section in ("hash", "loss", "model", "train", "encoder", "graph"):
-        walk(section, recipe.get(section, {}))
-    return out
-
-
 # -- model inputs ---------------------------------------------------------------------------------
 @dataclass
 class Encoded:
@@ -138,42 +74,6 @@ def encode_samples(samples: Sequence[Sample], encoder: NodeEncoder) -> Encoded:
     labels = torch.tensor([s.label for s in samples], dtype=torch.long)
     sizes = torch.tensor([s.graph.num_nodes for s in samples], dtype=torch.float32)
     return Encoded(graphs, labels, sizes)
-
-
-def build_model(recipe: Mapping[str, Any], in_dim: int, num_classes: int) -> Any:
-    from hnnframe.nn import HashNet
-
-    m = dict(recipe.get("model", {}))
-    bits = recipe.get("hash", {}).get("bits", 32)
-    known = {"backbone", "pooling", "pool_per_layer", "fc_dims", "embedding_layer", "dropout"}
-    extra = set(m) - known
-    if extra:
-        raise ConfigError(f"unknown model keys: {sorted(extra)}; valid: {sorted(known)}")
-    return HashNet(in_dim=in_dim, bits=bits, num_classes=num_classes, **m)
-
-
-@torch.no_grad()
-def infer(
-    model: Any, graphs: Sequence[Any], device: str = "cpu", batch_size: int = 64
-) -> dict[str, np.ndarray]:
-    """Hash DGL graphs in eval mode: codes (0/1), activations, embeddings, predicted labels."""
-    from hnnframe.dgl_compat import dgl
-
-    model.eval()
-    acts, embs, preds = [], [], []
-    for i in range(0, len(graphs), batch_size):
-        bg = dgl.batch(list(graphs[i : i + batch_size])).to(device)
-        out = model(bg)
-        acts.append(out.activation.cpu())
-        embs.append(out.embedding.cpu())
-        preds.append(out.logits.argmax(1).cpu())
-    act = torch.cat(acts).numpy() if acts else np.zeros((0, model.bits), np.float32)
-    return {
-        "activation": act,
-        "codes": (act > 0.5).astype(np.uint8),
-        "embedding": torch.cat(embs).numpy() if embs else np.zeros((0, 1), np.float32),
-        "pred": torch.cat(preds).numpy() if preds else np.zeros((0,), np.int64),
-    }
 
 
 # -- training -------------------------------------------------------------------------------------
@@ -210,11 +110,11 @@ class Trainer:
         self.history: list[dict[str, float]] = []
 
     def _ged_targets(self, samples: Sequence[Sample]) -> np.ndarray:
-        from hnnframe.data.zoo import default_cache_dir
+        from hnnframe.files import cache_path
         from hnnframe.ged import pairwise_ged
 
         spec = self.recipe.get("ged", {"type": "bipartite"})
-        cache = self.recipe.get("ged_cache", str(default_cache_dir() / "ged.sqlite"))
+        cache = self.recipe.get("ged_cache", str(cache_path("ged.sqlite")))
         return np.asarray(
             pairwise_ged(
                 [s.graph for s in samples],
@@ -390,35 +290,6 @@ class Trainer:
         self, model: Any, encoder: NodeEncoder, categories: list[str], path: Path, epoch: int
     ) -> None:
         save_checkpoint(path, model, encoder, categories, self.recipe, epoch)
-
-
-def save_checkpoint(
-    path: str | os.PathLike[str],
-    model: Any,
-    encoder: NodeEncoder,
-    categories: list[str],
-    recipe: Mapping[str, Any],
-    epoch: int,
-) -> None:
-    """Write a checkpoint that ``torch.load(weights_only=True)`` reads, atomically."""
-    import json
-
-    path = Path(path)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    ckpt = {
-        "format": CHECKPOINT_FORMAT,
-        "state_dict": state,
-        # The recipe travels as JSON text so that weights_only loading needs no custom types.
-        "recipe_json": json.dumps(recipe, default=str),
-        "encoder_json": json.dumps(encoder.state_dict()),
-        "categories": list(categories),
-        "bits": int(model.bits),
-        "in_dim": int(encoder.dim),
-        "epoch": int(epoch),
-    }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, path)
 
 
 def train_recipe(

@@ -605,7 +605,7 @@ class _TrialLogger:
     """A TensorBoard run per trial whose HParams entry is written even when it is pruned."""
 
     def __init__(self, log_dir: Path, trial_number: int, params: Mapping[str, Any]) -> None:
-        from hnnframe.train import TensorBoardLogger
+        from hnnframe.metric_logging import TensorBoardLogger
 
         self._tb = TensorBoardLogger(log_dir)
         self.number = trial_number

@@ -187,7 +187,9 @@ class VariantSource:
 
         self.spec = str(spec)
         self.name = name or model_name(self.spec)
-        self.is_module = self.spec.startswith("torchvision:")
+        from hnnframe.frontends.sources import is_named
+
+        self.is_module = is_named(self.spec)
         if not self.is_module and not Path(self.spec).is_file():
             raise VariantUnavailable(f"{self.spec}: not a torchvision name or a file")
         self.seed = _seed_of(self.name)
@@ -199,7 +201,7 @@ class VariantSource:
         if self.is_module:
             return self.name
         if "key" not in self._cache:
-            from hnnframe.hashing import file_sha256
+            from hnnframe.files import file_sha256
 
             self._cache["key"] = f"{self.name}-{file_sha256(self.spec)[:12]}"
         return str(self._cache["key"])
@@ -208,9 +210,9 @@ class VariantSource:
         """A fresh eval-mode torch module with random, non-degenerate weights."""
         if not self.is_module:
             raise VariantUnavailable(f"{self.name}: needs a torch module, the source is a file")
-        from hnnframe.frontends import torchvision_model
+        from hnnframe.frontends import build_module
 
-        return randomise_weights(torchvision_model(self.spec.split(":", 1)[1]), self.seed).eval()
+        return randomise_weights(build_module(self.spec), self.seed).eval()
 
     def example_input(self, size: int | None = None) -> Any:
         from hnnframe.frontends import trigger_input
@@ -720,9 +722,9 @@ def _dynamic_batch(src: VariantSource) -> Any:
 # -- producing and caching variants ---------------------------------------------------------------
 def variant_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """``cache_dir`` or ``$HNN_CACHE_DIR/variants`` (default ``~/.cache/hnnframe/variants``)."""
-    from hnnframe.data.zoo import default_cache_dir
+    from hnnframe.files import cache_path
 
-    return Path(cache_dir) if cache_dir else default_cache_dir() / "variants"
+    return cache_path("variants", cache_dir)
 
 
 @dataclass
@@ -778,10 +780,9 @@ def make_variant(name: str, src: VariantSource) -> tuple[Any, OpGraph, dict[str,
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    from hnnframe.data.zoo import atomic_write
+    from hnnframe.files import atomic_write
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, data)
+    atomic_write(path, data, mkdir=True)
 
 
 _READER: list[str] = []

@@ -12,8 +12,9 @@ from conftest import TINY_INPUT, TinyResNet
 
 from hnnframe.baselines import WLSimHash, wl_histogram
 from hnnframe.cli import main
+from hnnframe.codes import hamming_matrix
 from hnnframe.data.augment import delete_nodes
-from hnnframe.evaluate import hamming_matrix, rank, retrieval_metrics
+from hnnframe.evaluate import rank, retrieval_metrics
 from hnnframe.pipeline import graph_of
 from hnnframe.reproduce import write_block
 

@@ -135,7 +135,10 @@ def test_suite_rows(robust_checkpoint: Path, small_zoo: Path, tmp_path: Path) ->
 def test_suite_cli_json_and_results_block(
     robust_checkpoint: Path, small_zoo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hnnframe.robustness import main
+    from hnnframe.cli import main as hnn
+
+    def main(argv: list[str]) -> int:
+        return hnn(["eval", "--suite", "robustness", *argv])
 
     md = tmp_path / "results.md"
     md.write_text("# Results\n\nProtocol tables of another issue.\n")
@@ -152,7 +155,10 @@ def test_suite_cli_json_and_results_block(
     text = md.read_text()
     assert text.startswith("# Results\n\nProtocol tables of another issue.\n")
     assert text.count("<!-- robustness:begin -->") == 1 and text.count("### T2") == 1
-    assert text.count("### All zoo models") == 1 and "python -m hnnframe.robustness" in text
+    assert (
+        text.count("### All zoo models") == 1
+        and "Command: `hnn eval --suite robustness --checkpoint" in text
+    )
     assert "| opset11 | yes | 2 |" in text
     capsys.readouterr()
     assert main([*argv[:-1], "nope"]) == 2

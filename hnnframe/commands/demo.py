@@ -10,9 +10,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
+
+from hnnframe.commands import print_json
 
 # The evaluation's choice (docs/results.md, `hnn reproduce recipes`): the robust recipe beats
 # the paper's on both retrieval protocols at Q = 32 and keeps codes across re-exports.
@@ -22,10 +22,11 @@ RECOMMENDED = "hnn_net_robust"
 def cmd_demo(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from hnnframe.codes import hamming
     from hnnframe.data.dataset import build_dataset
     from hnnframe.data.zoo import CATEGORY_OF, build_zoo, zoo_dir
     from hnnframe.evaluate import perfect_ranking
-    from hnnframe.hashing import Hasher, hamming
+    from hnnframe.hashing import Hasher
     from hnnframe.recipe import load_recipe
     from hnnframe.train import Trainer
 
@@ -76,13 +77,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for row in near:
         say(f"  {row['hamming']:>3}  {row['model']:<20} {row['category']}")
     if quiet:
-        json.dump(
-            {"train": summary, "query": q.as_dict(), "nearest": near},
-            sys.stdout,
-            indent=1,
-            default=float,
-        )
-        print()
+        print_json({"train": summary, "query": q.as_dict(), "nearest": near})
     return 0
 
 

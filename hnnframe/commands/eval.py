@@ -1,17 +1,18 @@
-"""``hnn eval``: retrieval metrics of a checkpoint on both protocols, beside the WL baseline."""
+"""``hnn eval``: retrieval metrics of a checkpoint on both protocols, beside the WL baseline,
+and the robustness suite (:mod:`hnnframe.robustness`) with ``--suite robustness``."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
+from pathlib import Path
 from typing import Any
+
+from hnnframe.commands import print_json
+from hnnframe.errors import HnnError
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.suite == "robustness":
-        from hnnframe.robustness import cmd_robustness
-
         return cmd_robustness(args)
     from hnnframe.baselines import WLSimHash
     from hnnframe.data.dataset import build_dataset
@@ -34,8 +35,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 {"method": method, "protocol": protocol, "bits": hasher.bits, **res.as_dict()}
             )
     if args.json:
-        json.dump(rows, sys.stdout, indent=1)
-        print()
+        print_json(rows)
         return 0
     k = args.k
     print(f"queries: protocol a = {len(ds.test)} test copies, b = {len(ds.unseen)} unseen copies; "
@@ -49,9 +49,97 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the robustness suite ---------------------------------------------------------------
+def print_table(label: str, bits: int, rows: list[dict[str, Any]]) -> None:
+    from hnnframe.robustness import fmt_cell, goal_met
+
+    print(f"{label}  (Q = {bits})")
+    print(f"{'transform':<16} {'listed':<6} {'n':>3} {'fail':>4} {'med d':>6} {'mean d':>6} "
+          f"{'max d':>5} {'d=0':>5} {'NN own':>6} {'NN cat':>6} {'class':>6} {'same G':>6} goal")  # fmt: skip
+    for r in rows:
+        goal = goal_met(r, bits, rows)
+        mean = "-" if r["hamming_mean"] is None else f"{r['hamming_mean']:.2f}"
+        print(f"{r['transform']:<16} {'yes' if r['listed'] else 'no':<6} {r['models']:>3} "
+              f"{r['failed']:>4} {fmt_cell(r['hamming_median']):>6} {mean:>6} "
+              f"{fmt_cell(r['hamming_max']):>5} {fmt_cell(r['hamming_zero'], True):>5} "
+              f"{fmt_cell(r['nn_own'], True):>6} {fmt_cell(r['nn_category'], True):>6} "
+              f"{fmt_cell(r['class_ok'], True):>6} {fmt_cell(r['same_graph'], True):>6} "
+              f"{'-' if goal is None else ('met' if goal else 'MISSED')}")  # fmt: skip
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    """``hnn eval --suite robustness``: the suite for one or more checkpoints.
+
+    Reads from ``args``: ``checkpoint`` (a path or a list), ``zoo_cache``, ``json``, ``k``,
+    ``radius`` and, when present, ``compare`` (more checkpoints), ``transforms``, ``models``,
+    ``variant_cache``, ``holdout_only``, ``protocols``, ``write_results``, ``section``,
+    ``title`` and ``command_line`` (the command named in the results block, set by
+    :func:`hnnframe.cli.main`).
+    """
+    from hnnframe.hashing import Hasher
+    from hnnframe.robustness import markdown_section, protocol_rows, robustness_suite, write_results
+
+    ckpts = args.checkpoint if isinstance(args.checkpoint, list) else [args.checkpoint]
+    ckpts = [*ckpts, *(getattr(args, "compare", None) or [])]
+    transforms = getattr(args, "transforms", None)
+    results = []
+    protocols: dict[str, list[dict[str, Any]]] = {}
+    for path in ckpts:
+        hasher = Hasher.from_checkpoint(path)
+        label = f"{hasher.recipe.get('name', 'hnn')} ({Path(path).parent.name})"
+        queries = None
+        if getattr(args, "holdout_only", False):
+            queries = list(hasher.recipe.get("data", {}).get("holdout") or [])
+            if not queries:
+                raise HnnError(f"{path}: --holdout-only needs a checkpoint trained with "
+                               "data.holdout")  # fmt: skip
+        rows = robustness_suite(
+            hasher,
+            transforms,
+            args.zoo_cache,
+            variant_cache=getattr(args, "variant_cache", None),
+            query_models=queries,
+            models=getattr(args, "models", None),
+            progress=not args.json,
+        )
+        results.append({"checkpoint": str(path), "label": label, "bits": hasher.bits,
+                        "recipe": hasher.recipe.get("name", ""),
+                        "fingerprint": hasher.fingerprint, "rows": rows})  # fmt: skip
+        if getattr(args, "protocols", False):
+            protocols[label] = protocol_rows(hasher, args.k, args.radius, args.zoo_cache)
+    if args.json:
+        print_json({"results": results, "protocols": protocols})
+    else:
+        for res in results:
+            print_table(f"{res['label']}: {res['checkpoint']}", res["bits"], res["rows"])
+            for p in protocols.get(res["label"], []):
+                print(f"  protocol {p['protocol']}: mAP {p['mAP']:.3f}  "
+                      f"P@{args.k} {p[f'precision@{args.k}']:.3f}")  # fmt: skip
+            print()
+    out = getattr(args, "write_results", None)
+    if out:
+        title = getattr(args, "title", None) or (
+            "Held-out architectures" if getattr(args, "holdout_only", False) else "All zoo models"
+        )
+        notes = [getattr(args, "note", None) or ""]
+        if getattr(args, "holdout_only", False):
+            notes.append(
+                "Queries: variants of the architectures that the checkpoints were trained "
+                "without (data.holdout); neither they nor their variants were seen in "
+                "training. The database is the whole zoo."
+            )
+        note = " ".join(n for n in notes if n)
+        command = args.command_line
+        text = markdown_section(results, command, title, note, protocols, args.k)
+        write_results(out, getattr(args, "section", None) or "main", text)
+        if not args.json:
+            print(f"wrote the robustness section {getattr(args, 'section', None) or 'main'!r} "
+                  f"of {out}")  # fmt: skip
+    return 0
+
+
 def add_suite_arguments(p: Any) -> None:
-    """The robustness suite's own options, shared by ``hnn eval`` and
-    ``python -m hnnframe.robustness`` (argparse only: ``hnn`` start-up stays cheap)."""
+    """The robustness suite's own options of ``hnn eval``."""
     g = p.add_argument_group("robustness suite (--suite robustness)")
     g.add_argument("--compare", action="append", metavar="CKPT",
                    help="another checkpoint to report side by side (repeatable)")  # fmt: skip

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,11 +17,7 @@ DEFAULT_DOCS = Path(__file__).resolve().parents[2] / "docs"
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from hnnframe import reproduce as rp
 
-    command = (
-        "hnn reproduce " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-        if len(sys.argv) > 2
-        else f"hnn reproduce {args.experiment}"
-    )
+    command = args.command_line
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
     out = Path(args.out or f"runs/{args.experiment}")

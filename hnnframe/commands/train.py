@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
+
+from hnnframe.commands import print_json, report_failures
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -19,8 +19,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.recipe, f"{args.out}/recipe.yaml", command=f"hnn train {args.out}/recipe.yaml"
     )
     if args.json:
-        json.dump(summary, sys.stdout, indent=1, default=float)
-        print()
+        print_json(summary)
     else:
         fin = summary["final"]
         print(
@@ -40,14 +39,16 @@ def cmd_hash(args: argparse.Namespace) -> int:
     from hnnframe.hashing import Hasher
 
     hasher = Hasher.from_checkpoint(args.checkpoint, device=args.device)
-    results = hasher.hash_many(args.models, progress=not args.json and len(args.models) > 3)
+    results = hasher.hash_many(
+        args.models, progress=not args.json and len(args.models) > 3, errors="collect"
+    )
     if args.json:
+        print_json([r.as_dict() for r in results], lines=True)
+    else:
         for r in results:
-            print(json.dumps(r.as_dict()))
-        return 0
-    for r in results:
-        print(f"{r.hex}  {r.bits}  {r.category:<12} {r.path}")
-    return 0
+            if r.ok:
+                print(f"{r.hex}  {r.bits}  {r.category:<12} {r.path}", flush=True)
+    return report_failures(r.as_dict() for r in results if not r.ok)
 
 
 def register(sub: Any) -> None:
@@ -70,12 +71,16 @@ def register(sub: Any) -> None:
         "hash",
         help="hash models with a trained checkpoint",
         description="Print one line per model: hex code, bits, predicted category and path. "
-        "Models are .onnx files, TorchScript files or torchvision:NAME, hashed as one batch.",
+        "Models are .onnx files, TorchScript files or torchvision:NAME, hashed as one batch. "
+        "A model that cannot be read is named on stderr and skipped; the exit status is 1 "
+        "when any model failed.",
     )
     h.add_argument("models", nargs="+", metavar="MODEL")
     h.add_argument("--checkpoint", required=True, help="model.pt written by hnn train")
     h.add_argument("--device", default="cpu", help="torch device (cuda needs DGL's CUDA build)")
     h.add_argument(
-        "--json", action="store_true", help="one JSON object per line: path, code, bits, category"
+        "--json",
+        action="store_true",
+        help="one JSON object per line: path, code, bits, category (or path, error)",
     )
     h.set_defaults(func=cmd_hash)

@@ -40,6 +40,7 @@ from hnnframe.data.augment import delete_nodes
 from hnnframe.errors import ConfigError
 from hnnframe.ir import OpGraph
 from hnnframe.log import get_logger
+from hnnframe.pipeline import prepare_graph
 
 log = get_logger(__name__)
 
@@ -152,15 +153,6 @@ def variant_graphs(
         progress=sys.stderr.isatty() if progress is None else progress,
     )
     return {k: v.graph for k, v in built.items() if v.graph is not None}
-
-
-def prepare_graph(graph: OpGraph, graph_cfg: Mapping[str, Any]) -> tuple[OpGraph, dict[str, int]]:
-    """Apply the recipe's canonicalisation passes and merge rules to a raw graph."""
-    from hnnframe.canonical import apply_canonical
-    from hnnframe.merge import apply_rules
-
-    g = apply_canonical(graph, graph_cfg.get("canonical") or [])
-    return apply_rules(g, graph_cfg.get("merge") or [])
 
 
 def build_dataset(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hnnframe.errors import HnnError
+from hnnframe.files import atomic_write, cache_path
 from hnnframe.ir import OpGraph
 from hnnframe.log import get_logger
 
@@ -55,24 +56,8 @@ CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(e.category for e in TABLE1))
 CATEGORY_OF: dict[str, str] = {e.name: e.category for e in TABLE1}
 
 
-def default_cache_dir() -> Path:
-    """``$HNN_CACHE_DIR`` or ``~/.cache/hnnframe``."""
-    return Path(os.environ.get("HNN_CACHE_DIR", Path.home() / ".cache" / "hnnframe"))
-
-
 def zoo_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    return Path(cache_dir) if cache_dir else default_cache_dir() / "zoo"
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a synced temporary file: a reader never sees a
-    half-written file, and a killed process leaves the old one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    return cache_path("zoo", cache_dir)
 
 
 def export_one(name: str, out_dir: str) -> dict[str, Any]:

@@ -34,9 +34,11 @@ def digit_bucket(x: float, max_digits: int = 10) -> int:
 
 
 class NodeEncoder:
-    """Base class: an op-type vocabulary plus per-node features."""
+    """Base class: an op-type vocabulary plus per-node features.
 
-    name = ""
+    A subclass from a user's module needs no registration to round-trip: its state names it
+    by its registered name or, failing that, its dotted path (:meth:`Registry.name_of`).
+    """
 
     def __init__(self, vocab: list[str] | None = None) -> None:
         self.vocab: list[str] = list(vocab) if vocab else []
@@ -69,7 +71,7 @@ class NodeEncoder:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
-        return {"type": self.name, "vocab": list(self.vocab)}
+        return {"type": NODE_ENCODERS.name_of(self), "vocab": list(self.vocab)}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> NodeEncoder:
@@ -85,8 +87,6 @@ class NodeEncoder:
 @NODE_ENCODERS.register("paper")
 class PaperEncoder(NodeEncoder):
     """[onehot(op), onehot(f_enc(FLOPs)), onehot(f_enc(params))] (paper eq. 3)."""
-
-    name = "paper"
 
     def __init__(self, vocab: list[str] | None = None, max_digits: int = 10) -> None:
         super().__init__(vocab)
@@ -118,8 +118,6 @@ class PaperEncoder(NodeEncoder):
 class OpTypeEncoder(NodeEncoder):
     """Op-type one-hot only: the GHashing baseline's features (no FLOPs or parameters)."""
 
-    name = "op_type"
-
     @property
     def dim(self) -> int:
         return len(self.vocab) + 1
@@ -130,7 +128,9 @@ class OpTypeEncoder(NodeEncoder):
 
 def encoder_from_state(state: dict[str, Any]) -> NodeEncoder:
     """Rebuild a fitted encoder saved by :meth:`NodeEncoder.state_dict`."""
-    cls = NODE_ENCODERS.get(state.get("type", ""))
+    if not state.get("type"):
+        raise CheckpointError("checkpoint's encoder state names no encoder type")
+    cls = NODE_ENCODERS.get(state["type"])
     return cls.from_state(state)  # type: ignore[attr-defined]
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hnnframe.errors import ExportError, ModelLoadError
+from hnnframe.frontends.sources import split_source
 from hnnframe.log import get_logger
 
 log = get_logger(__name__)
@@ -62,6 +63,17 @@ def torchvision_model(name: str) -> Any:
         return fn(weights=None, **_TV_KWARGS.get(name, {}))
     except TypeError as e:
         raise ModelLoadError(f"torchvision:{name} is not a model builder ({e})") from None
+
+
+def build_module(spec: str) -> Any:
+    """The torch module of a named source (``torchvision:NAME``), with untrained weights."""
+    named = split_source(spec)
+    if named is None:
+        raise ModelLoadError(f"{spec}: not a named model source (SCHEME:NAME)")
+    scheme, name = named
+    if scheme == "torchvision":
+        return torchvision_model(name)
+    raise ModelLoadError(f"{spec}: unknown model source scheme {scheme!r}")  # pragma: no cover
 
 
 def export_module(
@@ -215,9 +227,9 @@ def to_onnx(
     if not isinstance(source, (str, os.PathLike)):
         raise ModelLoadError(f"cannot read a model from a {type(source).__name__}")
     s = str(source)
-    if s.startswith("torchvision:"):
-        name = s.split(":", 1)[1]
-        return export_module(torchvision_model(name), example_input, name, opset, dynamo)
+    named = split_source(s)
+    if named is not None:
+        return export_module(build_module(s), example_input, named[1], opset, dynamo)
     path = Path(s)
     if not path.exists():
         raise ModelLoadError(f"{path}: no such file")
@@ -261,7 +273,7 @@ def model_name(source: ModelSource) -> str:
             return type(source).__name__
     except ImportError:  # pragma: no cover
         pass
-    s = str(source)
-    if s.startswith("torchvision:"):
-        return s.split(":", 1)[1]
-    return Path(s).stem
+    named = split_source(source)
+    if named is not None:
+        return named[1]
+    return Path(str(source)).stem

@@ -148,7 +148,7 @@ class HashIndex:
         Files whose sha256 is already indexed are not hashed again. If any model cannot be
         parsed, the hasher's error propagates and nothing is added.
         """
-        from hnnframe.hashing import file_sha256
+        from hnnframe.files import file_sha256
 
         self.ensure_compatible(hasher.bits, hasher.fingerprint)
         keys = []

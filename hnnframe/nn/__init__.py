@@ -5,7 +5,7 @@ Importing this package imports DGL (through :mod:`hnnframe.dgl_compat`).
 """
 
 from hnnframe.nn.backbones import BACKBONES, Backbone, GATBackbone, GCNBackbone, GINBackbone
-from hnnframe.nn.hashnet import HashNet
+from hnnframe.nn.hashnet import HashNet, HashOutput, infer
 from hnnframe.nn.pooling import POOLINGS, AttentionPooling, Pooling
 
 __all__ = [
@@ -18,4 +18,6 @@ __all__ = [
     "Pooling",
     "AttentionPooling",
     "HashNet",
+    "HashOutput",
+    "infer",
 ]

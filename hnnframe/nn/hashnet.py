@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -98,3 +99,27 @@ class HashNet(nn.Module):
             h = self.dropout(torch.relu(h))
         activation = torch.sigmoid(self.fc_out(h))
         return HashOutput(embedding, activation, self.classifier(activation))
+
+
+@torch.no_grad()
+def infer(
+    model: Any, graphs: Sequence[Any], device: str = "cpu", batch_size: int = 64
+) -> dict[str, np.ndarray]:
+    """Hash DGL graphs in eval mode: codes (0/1), activations, embeddings, predicted labels."""
+    from hnnframe.dgl_compat import dgl
+
+    model.eval()
+    acts, embs, preds = [], [], []
+    for i in range(0, len(graphs), batch_size):
+        bg = dgl.batch(list(graphs[i : i + batch_size])).to(device)
+        out = model(bg)
+        acts.append(out.activation.cpu())
+        embs.append(out.embedding.cpu())
+        preds.append(out.logits.argmax(1).cpu())
+    act = torch.cat(acts).numpy() if acts else np.zeros((0, model.bits), np.float32)
+    return {
+        "activation": act,
+        "codes": (act > 0.5).astype(np.uint8),
+        "embedding": torch.cat(embs).numpy() if embs else np.zeros((0, 1), np.float32),
+        "pred": torch.cat(preds).numpy() if preds else np.zeros((0,), np.int64),
+    }

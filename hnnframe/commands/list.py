@@ -1,0 +1,56 @@
+"""``hnn list``: every registry of the package, gathered here where they are listed.
+
+Each registry lives next to its base class; this command imports the modules that fill them
+(and the installed plugins), so nothing below the command layer needs to know them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from hnnframe.commands import print_json
+
+
+def registries() -> dict[str, Any]:
+    """Every registry of the package by the name ``hnn list`` prints."""
+    from hnnframe.canonical import CANONICALISERS
+    from hnnframe.encoders import NODE_ENCODERS
+    from hnnframe.ged import GED_METHODS
+    from hnnframe.losses import LOSSES
+    from hnnframe.merge import MERGE_RULES
+    from hnnframe.nn import BACKBONES, POOLINGS
+    from hnnframe.plugins import load_entry_points
+
+    load_entry_points()
+    return {
+        "canonicalisers": CANONICALISERS,
+        "merge_rules": MERGE_RULES,
+        "node_encoders": NODE_ENCODERS,
+        "backbones": BACKBONES,
+        "poolings": POOLINGS,
+        "losses": LOSSES,
+        "ged_methods": GED_METHODS,
+    }
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    regs = {k: r.names() for k, r in registries().items()}
+    if args.json:
+        print_json(regs)
+        return 0
+    for k, names in regs.items():
+        print(f"{k:<15} {', '.join(names)}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    ls = sub.add_parser(
+        "list",
+        help="list every registry's entries",
+        description="List the registered canonicalisation passes, merge rules, node encoders, "
+        "backbones, poolings, losses and GED methods, including those of installed plugins "
+        "(entry-point group hnnframe.plugins).",
+    )
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=cmd_list)

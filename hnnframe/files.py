@@ -1,0 +1,52 @@
+"""Files: atomic writes, content digests and the cache layout, for every module that writes.
+
+Everything hnnframe caches lives under one root, ``$HNN_CACHE_DIR`` or ``~/.cache/hnnframe``:
+
+* ``zoo/``: the Table-1 zoo (:mod:`hnnframe.data.zoo`);
+* ``variants/``: transformed copies of models (:mod:`hnnframe.variants`);
+* ``ged.sqlite``: pairwise graph edit distances (:mod:`hnnframe.ged`).
+
+Every file is written through :func:`atomic_write` (a synced temporary file renamed over the
+target), so a reader never sees a half-written file and a killed process leaves the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+PathLike = str | os.PathLike[str]
+
+
+def default_cache_dir() -> Path:
+    """``$HNN_CACHE_DIR`` or ``~/.cache/hnnframe``."""
+    return Path(os.environ.get("HNN_CACHE_DIR", Path.home() / ".cache" / "hnnframe"))
+
+
+def cache_path(name: str, given: PathLike | None = None) -> Path:
+    """``given`` when set, else ``name`` under :func:`default_cache_dir` (``zoo``, ...)."""
+    return Path(given) if given else default_cache_dir() / name
+
+
+def atomic_write(path: PathLike, data: bytes, mkdir: bool = False) -> None:
+    """Write ``data`` to ``path`` through a synced temporary file: a reader never sees a
+    half-written file, and a killed process leaves the old one."""
+    path = Path(path)
+    if mkdir:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def file_sha256(path: PathLike) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
