@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import postgres_server
 import pytest
 import torch
 from torch import nn
@@ -129,3 +132,26 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, tiny_onnx_models: 
     recipe = load_recipe("hnn_net", tiny_overrides(tiny_onnx_models, out, epochs=3))
     Trainer(recipe, out, progress=False).fit()
     return out / "model.pt"
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------------
+def pytest_report_header(config: pytest.Config) -> str:
+    return postgres_server.plan()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL: ``HNN_TEST_POSTGRES_URL``, or a throwaway cluster (see
+    tests/postgres_server.py); skips the test when neither is available."""
+    url = os.environ.get(postgres_server.ENV)
+    if url:
+        yield url
+        return
+    b = postgres_server.bindir()
+    if b is None:
+        pytest.skip(postgres_server.plan())
+    cluster = postgres_server.ThrowawayCluster(b)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
