@@ -15,7 +15,6 @@ setup(
         "torchvision",
         "dgl==2.1.0",
         "onnx>=1.15",
-        "onnx-graphsurgeon",
         "networkx>=3.0",
         "optuna>=3.0",
         "tensorboard",
@@ -33,6 +32,12 @@ setup(
         "onnxsim",
         # torch's dynamo ONNX exporter needs it.
         "onnxscript",
+        # Hub sources: timm names and Hugging Face configs (built without weights).
+        "timm",
+        "transformers",
+        # Weight tier: tensors read one by one from safetensors; the test bed's bundled data.
+        "safetensors",
+        "scikit-learn",
     ],
     extras_require={"dev": ["pytest", "ruff"]},
     entry_points={"console_scripts": ["hnn = hnnframe.cli:main"]},

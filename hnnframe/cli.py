@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     import hnnframe.commands as commands
 
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"hnnframe.commands.{info.name}").register(sub)
+        module = importlib.import_module(f"hnnframe.commands.{info.name}")
+        if hasattr(module, "register"):  # output.py is a helper, not a command
+            module.register(sub)
     return p
 
 

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hnnframe.errors import ConfigError
-from hnnframe.nn.hashnet import HashOutput
+from hnnframe.nn import HashOutput
 from hnnframe.registry import Registry
 
 LOSSES: Registry[LossTerm] = Registry("loss")
@@ -45,6 +45,14 @@ class PairBatch:
 
 
 class LossTerm(nn.Module):
+    """Base class of loss terms: ``term(o1, o2, batch)`` is the mean over the batch's pairs.
+
+    ``o1`` and ``o2`` are the network's outputs for the first and second graph of each pair
+    (:class:`hnnframe.nn.HashOutput`: embedding, activation, logits), ``batch`` the pairs'
+    targets (:class:`PairBatch`). Register a term in :data:`LOSSES` (or name it by its dotted
+    path) and give it a weight in the recipe's ``loss`` section (``loss.terms``).
+    """
+
     def forward(self, o1: HashOutput, o2: HashOutput, batch: PairBatch) -> torch.Tensor:
         raise NotImplementedError
 
@@ -141,8 +149,17 @@ class BinaryRegLoss(LossTerm):
 class HashLoss(nn.Module):
     """The weighted sum of eq. 6, built from the recipe's ``loss`` section.
 
-    The section has weights ``alpha``, ``beta``, ``gamma`` and term specs ``topo``, ``class``,
-    ``quant`` (each a LOSSES spec); a term with weight 0 is still computed for logging.
+    The paper's three slots keep their names: weights ``alpha``, ``beta``, ``gamma`` for the
+    term specs ``topo``, ``class``, ``quant`` (each a LOSSES spec; ``null`` drops the term).
+    Any number of further terms go under ``terms``, each a LOSSES spec with its ``weight``::
+
+        loss:
+          alpha: 10
+          topo: {type: topo, ged_norm: mean_size}
+          terms:
+            margin: {type: my_pkg.losses.MarginLoss, weight: 0.5, margin: 2.0}
+
+    A term with weight 0 is still computed for logging (``loss/<name>`` in TensorBoard).
     """
 
     SLOTS = (("alpha", "topo"), ("beta", "class"), ("gamma", "quant"))
@@ -157,6 +174,17 @@ class HashLoss(nn.Module):
                 continue
             terms[slot] = LOSSES.build(spec)
             self.weights[slot] = float(cfg.get(weight_key, 0.0))
+        extra = cfg.get("terms") or {}
+        if not isinstance(extra, Mapping):
+            raise ConfigError(f"loss.terms must map names to loss specs, got {extra!r}")
+        for name, spec in extra.items():
+            if name in terms or name == "total":
+                raise ConfigError(f"loss.terms.{name}: the name is already a loss term")
+            if not isinstance(spec, Mapping) or "type" not in spec:
+                raise ConfigError(f"loss.terms.{name} needs a 'type' (and a 'weight')")
+            kwargs = {k: v for k, v in spec.items() if k != "weight"}
+            terms[str(name)] = LOSSES.build(kwargs)
+            self.weights[str(name)] = float(spec.get("weight", 1.0))
         self.terms = nn.ModuleDict(terms)
 
     def forward(

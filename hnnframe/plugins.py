@@ -31,24 +31,29 @@ ENTRY_POINT_GROUP = "hnnframe.plugins"
 _loaded_entry_points = False
 
 
-def import_modules(names: Iterable[str]) -> None:
-    """Import each plugin module (a recipe's ``imports``); ConfigError if one fails."""
+def import_modules(names: Iterable[str], search: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Import each plugin module (a recipe's ``imports``); ConfigError if one fails.
+
+    Modules are looked up on ``sys.path``, then in ``search`` (a recipe's directory) and the
+    current directory.
+    """
+    if isinstance(names, str):
+        names = [names]
     for name in names:
         if not isinstance(name, str) or not name:
             raise ConfigError(f"imports: entries are module names, got {name!r}")
         if name in sys.modules:
             continue
-        cwd = os.getcwd()
-        added = cwd not in sys.path
-        if added:
-            sys.path.append(cwd)
+        extra = [p for p in dict.fromkeys([*map(os.fspath, search), os.getcwd()])
+                 if p not in sys.path]  # fmt: skip
+        sys.path.extend(extra)
         try:
             importlib.import_module(name)
         except ImportError as e:
             raise ConfigError(f"imports: cannot import plugin module {name!r} ({e})") from None
         finally:
-            if added:
-                sys.path.remove(cwd)
+            for p in extra:
+                sys.path.remove(p)
 
 
 def load_entry_points() -> int:

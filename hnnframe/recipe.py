@@ -3,7 +3,9 @@
 A recipe is a nested mapping. Component sections are ``{type: name, **kwargs}``. Command-line
 overrides are ``dotted.key=value`` with the value parsed as YAML (``hash.bits=64``,
 ``loss.beta=0``, ``graph.merge=[conv_bn,conv_relu]``). ``_base_: other.yaml`` inherits from
-another recipe in the same directory, with this file's keys winning.
+another recipe in the same directory, with this file's keys winning. ``imports: [module, ...]``
+names plugin modules that register components (:mod:`hnnframe.plugins`); they are imported
+when the recipe is loaded and again when a checkpoint trained from it is loaded.
 """
 
 from __future__ import annotations
@@ -111,9 +113,14 @@ def load_recipe(
 
     ``zoo_cache`` (a command's ``--zoo-cache``), when given, becomes ``data.cache_dir``.
     """
+    from hnnframe.plugins import import_modules
+
     p = resolve_path(path)
     cfg = apply_overrides(load_yaml(p), overrides)
     cfg.setdefault("name", p.stem)
+    # Plugins first, so that the recipe's component names resolve (they travel inside the
+    # checkpoint and are imported again when it is loaded).
+    import_modules(cfg.get("imports") or [], search=[p.parent.resolve()])
     if zoo_cache:
         cfg.setdefault("data", {})["cache_dir"] = zoo_cache
     return cfg

@@ -156,7 +156,7 @@ class Trainer:
         seed_everything(seed)
         if int(tc["threads"]) > 0:
             torch.set_num_threads(int(tc["threads"]))
-        ds = self._dataset or build_dataset(self.recipe)
+        ds = self._dataset or build_dataset(self.recipe, progress=self.progress)
         encoder = NODE_ENCODERS.build(self.recipe.get("encoder", "paper")).fit(
             s.graph for s in ds.train
         )

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from hnnframe.canonical import (
+from hnnframe.canonical.base import (
     CANONICALISERS,
     WINDOW_OPS,
     CanonicalPass,

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hnnframe.canonical import CANONICALISERS, CanonicalPass, contract_groups, numel
+from hnnframe.canonical.base import CANONICALISERS, CanonicalPass, contract_groups, numel
 from hnnframe.ir import OpGraph, OpNode
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 
-from hnnframe.canonical import (
+from hnnframe.canonical.base import (
     CANONICALISERS,
     CanonicalPass,
     DropIdentity,

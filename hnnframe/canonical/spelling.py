@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from hnnframe.canonical import (
+from hnnframe.canonical.base import (
     CANONICALISERS,
     WINDOW_OPS,
     CanonicalPass,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hnnframe.commands import print_json
+from hnnframe.commands.output import print_json
 
 # The evaluation's choice (docs/results.md, `hnn reproduce recipes`): the robust recipe beats
 # the paper's on both retrieval protocols at Q = 32 and keeps codes across re-exports.
@@ -37,7 +37,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     overrides = ["hash.bits=32", *args.overrides]
     recipe = load_recipe(args.recipe, overrides, args.zoo_cache)
     say(f"[2/4] training {recipe['name']} (Q=32, merged data) -> {args.out}/model.pt")
-    ds = build_dataset(recipe)
+    ds = build_dataset(recipe, progress=not quiet)
     summary = Trainer(recipe, args.out, progress=not quiet, dataset=ds).fit()
     fin = summary["final"]
     k = int(recipe.get("train", {}).get("eval_k", 10))

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from hnnframe.commands import print_json
+from hnnframe.commands.output import print_json
 from hnnframe.errors import HnnError
 
 

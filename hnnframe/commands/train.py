@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hnnframe.commands import print_json, report_failures
+from hnnframe.commands.output import print_json, report_failures
 
 
 def cmd_train(args: argparse.Namespace) -> int:

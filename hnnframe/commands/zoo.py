@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from hnnframe.commands import print_json
+from hnnframe.commands.output import print_json
 
 
 def cmd_zoo_build(args: argparse.Namespace) -> int:

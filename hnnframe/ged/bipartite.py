@@ -65,7 +65,7 @@ import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 
 from hnnframe.errors import ConfigError, GraphError
-from hnnframe.ged import GED_METHODS, GEDMethod
+from hnnframe.ged.base import GED_METHODS, GEDMethod
 from hnnframe.ir import OpGraph
 
 # Op labels are compared as integers; codes are only ever compared within one process.

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from hnnframe.errors import ConfigError, HnnError
-from hnnframe.ged import GED_METHODS, GEDMethod
+from hnnframe.ged.base import GED_METHODS, GEDMethod
 from hnnframe.ir import OpGraph
 from hnnframe.log import get_logger
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hnnframe.errors import ConfigError
-from hnnframe.ged import GEDMethod, build_ged_method
+from hnnframe.ged.base import GEDMethod, build_ged_method
 from hnnframe.ged.cache import GEDCache, Key, pair_key
 from hnnframe.ir import OpGraph
 from hnnframe.log import get_logger

@@ -2,7 +2,8 @@
 
 ``gap`` is graph attention pooling as in SimGNN (Bai et al. 2019) and GHashing: a global
 context from the mean node embedding, a per-node sigmoid attention against it, and the
-attention-weighted sum. Every pooling is built with the node dimension ``in_dim`` and exposes
+attention-weighted sum (DGL's GlobalAttentionPooling gates with a softmax instead, which is
+not the paper's GAP). ``mean``, ``sum`` and ``max`` are DGL's own readouts. Every pooling is built with the node dimension ``in_dim`` and exposes
 ``out_dim``; ``forward(graph, feat)`` maps ``[N, in_dim]`` to ``[B, out_dim]``.
 """
 
@@ -47,28 +48,32 @@ class AttentionPooling(Pooling):
             return dgl.sum_nodes(graph, "h", weight="a")
 
 
-@POOLINGS.register("mean")
-class MeanPooling(Pooling):
+class _DGLReadout(Pooling):
+    """A parameter-free DGL readout (``dgl.nn`` AvgPooling, SumPooling, MaxPooling)."""
+
+    readout_cls: Any = None
+
+    def __init__(self, in_dim: int) -> None:
+        super().__init__(in_dim)
+        self.readout = self.readout_cls()
+
     def forward(self, graph: Any, feat: torch.Tensor) -> torch.Tensor:
-        with graph.local_scope():
-            graph.ndata["h"] = feat
-            return dgl.mean_nodes(graph, "h")
+        return self.readout(graph, feat)
+
+
+@POOLINGS.register("mean")
+class MeanPooling(_DGLReadout):
+    readout_cls = dglnn.AvgPooling
 
 
 @POOLINGS.register("sum")
-class SumPooling(Pooling):
-    def forward(self, graph: Any, feat: torch.Tensor) -> torch.Tensor:
-        with graph.local_scope():
-            graph.ndata["h"] = feat
-            return dgl.sum_nodes(graph, "h")
+class SumPooling(_DGLReadout):
+    readout_cls = dglnn.SumPooling
 
 
 @POOLINGS.register("max")
-class MaxPooling(Pooling):
-    def forward(self, graph: Any, feat: torch.Tensor) -> torch.Tensor:
-        with graph.local_scope():
-            graph.ndata["h"] = feat
-            return dgl.max_nodes(graph, "h")
+class MaxPooling(_DGLReadout):
+    readout_cls = dglnn.MaxPooling
 
 
 @POOLINGS.register("set2set")

@@ -1,0 +1,52 @@
+"""hnnframe.files: atomic writes, digests and the cache layout."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hnnframe.files import atomic_write, cache_path, default_cache_dir, file_sha256
+
+
+def test_atomic_write_replaces_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    p = tmp_path / "a.json"
+    atomic_write(p, b"one")
+    atomic_write(p, b"two")
+    assert p.read_bytes() == b"two" and [f.name for f in tmp_path.iterdir()] == ["a.json"]
+    atomic_write(tmp_path / "sub" / "b", b"x", mkdir=True)
+    assert (tmp_path / "sub" / "b").read_bytes() == b"x"
+
+
+def test_a_killed_writer_leaves_the_old_file(tmp_path: Path) -> None:
+    """A process killed while it writes (before the rename) never leaves a torn file."""
+    p = tmp_path / "big.bin"
+    atomic_write(p, b"old")
+    code = (
+        "import os, signal\n"
+        "import hnnframe.files as f\n"
+        "real = os.replace\n"
+        "os.replace = lambda a, b: os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"f.atomic_write({str(p)!r}, b'new' * 1000)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert r.returncode != 0
+    assert p.read_bytes() == b"old"
+
+
+def test_file_sha256(tmp_path: Path) -> None:
+    p = tmp_path / "f"
+    data = os.urandom(3 << 20)  # several 1 MB chunks
+    p.write_bytes(data)
+    assert file_sha256(p) == hashlib.sha256(data).hexdigest()
+
+
+def test_cache_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HNN_CACHE_DIR", str(tmp_path))
+    assert default_cache_dir() == tmp_path
+    assert cache_path("zoo") == tmp_path / "zoo"
+    assert cache_path("zoo", "/elsewhere") == Path("/elsewhere")
