@@ -25,7 +25,8 @@ from hnnframe.ged import (
     lower_bound,
     pairwise_ged,
 )
-from hnnframe.ged.bipartite import prepare_graph, rb_cost_matrix
+from hnnframe.ged.bipartite import rb_cost_matrix
+from hnnframe.ged.prepared import prepare_graph
 from hnnframe.ir import OpGraph, OpNode
 
 

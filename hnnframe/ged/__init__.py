@@ -30,10 +30,11 @@ from __future__ import annotations
 from hnnframe.ged.base import GED_METHODS, GEDMethod, build_ged_method, ged
 
 # The built-in methods register themselves in GED_METHODS when their modules are imported.
-from hnnframe.ged.bipartite import BipartiteGED, induced_cost, lower_bound
+from hnnframe.ged.bipartite import BipartiteGED
 from hnnframe.ged.cache import GEDCache
 from hnnframe.ged.exact import ExactGED
 from hnnframe.ged.pairwise import pairwise_ged
+from hnnframe.ged.prepared import induced_cost, lower_bound
 
 __all__ = [
     "GED_METHODS",
