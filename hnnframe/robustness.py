@@ -42,10 +42,15 @@ BEGIN, END = "<!-- robustness:begin -->", "<!-- robustness:end -->"
 
 def resolve_transforms(spec: str | Sequence[str] | None) -> list[str]:
     """``listed``, ``unlisted``, ``all`` (default) or a comma-separated list of names."""
-    from hnnframe.variants import TRANSFORMS, get_transform, listed_transforms, unlisted_transforms
+    from hnnframe.variants import (
+        get_transform,
+        listed_transforms,
+        transform_names,
+        unlisted_transforms,
+    )
 
     if spec is None or spec == "all":
-        return list(TRANSFORMS)
+        return transform_names()
     if spec == "listed":
         return listed_transforms()
     if spec == "unlisted":
@@ -286,7 +291,7 @@ def markdown_section(
 _INTRO = """## Robustness to re-export, folding, simplification and quantization
 
 Every zoo model is hashed as the zoo cache holds it (the database), and so is each of its
-variants (`hnnframe/variants.py`: the same network through another exporter or tool; see
+variants (`hnnframe/variants/`: the same network through another exporter or tool; see
 [robustness.md](robustness.md)). Per transformation: the median (and mean) Hamming distance
 between a model's code and its variant's, the share of variants whose nearest neighbour in
 the database is their own architecture (Hamming ranking, ties broken by embedding distance)

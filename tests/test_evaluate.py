@@ -1,4 +1,4 @@
-"""Retrieval metrics, the tie rule, the WL SimHash baseline, results blocks and `hnn eval`."""
+"""Retrieval metrics, the tie rule, the WL SimHash baseline and `hnn eval`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from hnnframe.codes import hamming_matrix
 from hnnframe.data.augment import delete_nodes
 from hnnframe.evaluate import rank, retrieval_metrics
 from hnnframe.pipeline import graph_of
-from hnnframe.reproduce import write_block
 
 
 def test_hamming_matrix() -> None:
@@ -64,16 +63,6 @@ def test_wl_simhash_is_deterministic_and_perceptual() -> None:
     assert sum(wl_histogram(g, 2).values()) == 3 * g.num_nodes
 
 
-def test_write_block_replaces_only_its_block(tmp_path: Path) -> None:
-    p = tmp_path / "results.md"
-    write_block(p, "one", "first")
-    write_block(p, "two", "second")
-    write_block(p, "one", "first, again")
-    text = p.read_text()
-    assert "first, again" in text and "second" in text and text.count("<!-- one:begin -->") == 1
-    assert text.index("first, again") < text.index("second")
-
-
 def test_eval_cli_json(capsys: pytest.CaptureFixture[str], tiny_checkpoint: Path) -> None:
     assert (
         main(["eval", "--checkpoint", str(tiny_checkpoint), "--json", "data.holdout=[resnet_d3]"])
@@ -84,34 +73,3 @@ def test_eval_cli_json(capsys: pytest.CaptureFixture[str], tiny_checkpoint: Path
         ("hnn_net", "a"), ("hnn_net", "b"), ("wl_simhash", "a"), ("wl_simhash", "b"),
     }  # fmt: skip
     assert all(0.0 <= r["mAP"] <= 1.0 for r in rows)
-
-
-def test_recipe_comparison_runs_and_table() -> None:
-    from hnnframe.reproduce import RECIPE_CANDIDATES, recipe_runs, recipes_markdown
-
-    runs = recipe_runs(5, seeds=(0, 1))
-    assert len(runs) == len(RECIPE_CANDIDATES) * 2 * 2
-    assert len({r.name for r in runs}) == len(runs)
-    b = [r for r in runs if r.meta["protocol"] == "b"]
-    assert all(any(o.startswith("data.holdout=") for o in r.overrides) for r in b)
-    assert all("train.epochs=5" in r.overrides and "hash.bits=32" in r.overrides for r in runs)
-
-    def result(run: object, f1r2: float, m: float) -> dict:
-        metrics = {"f1@10": 0.6, "mAP": m, "f1@r2": f1r2}
-        return {**run.meta, "run": run.name, "seconds": 60.0, "epochs": 5,  # type: ignore[attr-defined]
-                "metrics": {"a": metrics, "b": metrics}, "wl": {"a": metrics, "b": metrics}}  # fmt: skip
-
-    # Seed 0 good, seed 1 poor: the goal is judged on the mean, the range shows both.
-    results = [result(r, 0.99 if r.meta["seed"] == 0 else 0.85, 0.95) for r in runs]
-    text = recipes_markdown(results, "hnn reproduce recipes", 5)
-    row = next(line for line in text.splitlines() if line.startswith("| HNN-Net (paper)"))
-    assert "0.920 (0.850-0.990)" in row and row.endswith("| missed |")
-    assert "WL SimHash" in text and "hnn reproduce recipes" in text
-
-
-def test_wall_clock_line_only_claims_a_full_run() -> None:
-    from hnnframe.reproduce import wall_clock_line
-
-    assert "12.0 min" in wall_clock_line([{"run": "a"}, {"run": "b"}], 720)
-    line = wall_clock_line([{"run": "a", "reused": True}, {"run": "b"}], 720)
-    assert "1 of 2 runs were reused" in line and "min" not in line

@@ -1,4 +1,5 @@
-"""Variants, variant augmentation and the robustness suite, on tiny models and squeezenet."""
+"""Variant augmentation and the robustness suite, on tiny models and squeezenet (the variants
+themselves: tests/test_variants.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,6 @@ from pathlib import Path
 
 import pytest
 from conftest import tiny_overrides
-
-from hnnframe.errors import HnnError
-from hnnframe.variants import (
-    TRANSFORMS,
-    VariantSource,
-    VariantUnavailable,
-    build_variants,
-    listed_transforms,
-    make_variant,
-    unlisted_transforms,
-)
 
 ZOO = ["squeezenet1_0", "squeezenet1_1"]
 
@@ -45,46 +35,6 @@ def robust_checkpoint(
     overrides.append(f"data.variant_cache={out / 'variants'}")
     Trainer(load_recipe("hnn_net_robust", overrides), out, progress=False).fit()
     return out / "model.pt"
-
-
-def test_transform_table() -> None:
-    assert set(listed_transforms()) == {
-        "dynamo", "bn_folded", "opset11", "onnxsim", "qdq", "plumbing", "resolution", "normalize",
-    }  # fmt: skip
-    assert unlisted_transforms() and not set(unlisted_transforms()) & set(listed_transforms())
-    for t in TRANSFORMS.values():
-        assert t.name == t.name.lower() and t.description
-
-
-def test_file_variants_and_cache(tiny_onnx_models: list[Path], tmp_path: Path) -> None:
-    path = tiny_onnx_models[0]
-    onnx_level = [t for t, tr in TRANSFORMS.items() if not tr.needs_module]
-    out = build_variants(
-        [("convnet", str(path))], [*onnx_level, "dynamo"], tmp_path, progress=False
-    )
-    assert all(out[(t, "convnet")].ok for t in onnx_level), {
-        t: out[(t, "convnet")].error for t in onnx_level
-    }
-    assert not out[("dynamo", "convnet")].ok and "torch module" in out[("dynamo", "convnet")].error
-    files = sorted((tmp_path / "plumbing").iterdir())
-    assert [f.suffix for f in files] == [".json", ".onnx"] and "convnet-" in files[0].name
-    mtime = files[0].stat().st_mtime_ns
-    again = build_variants([("convnet", str(path))], ["plumbing"], tmp_path, progress=False)
-    assert files[0].stat().st_mtime_ns == mtime  # read from the cache, not rebuilt
-    assert again[("plumbing", "convnet")].graph.content_hash() == (
-        out[("plumbing", "convnet")].graph.content_hash()
-    )
-    with pytest.raises(VariantUnavailable):
-        make_variant("resolution", VariantSource(path))
-    with pytest.raises(HnnError, match="unknown transform"):
-        build_variants([("convnet", str(path))], ["nope"], tmp_path)
-
-
-def test_torchvision_variant_records_its_input_size() -> None:
-    _, g, info = make_variant("resolution", VariantSource("torchvision:squeezenet1_1"))
-    assert info["input_size"] == 256 and g.name == "squeezenet1_1"
-    ref = make_variant("opset11", VariantSource("torchvision:squeezenet1_1"))[1]
-    assert g.total_flops > 1.2 * ref.total_flops and g.total_params == ref.total_params
 
 
 def test_variant_copies_join_training_only(tiny_onnx_models: list[Path], tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hnnframe.commands import print_json
+from hnnframe.commands.output import print_json
 
 
 def registries() -> dict[str, Any]:
@@ -21,6 +21,7 @@ def registries() -> dict[str, Any]:
     from hnnframe.merge import MERGE_RULES
     from hnnframe.nn import BACKBONES, POOLINGS
     from hnnframe.plugins import load_entry_points
+    from hnnframe.variants import TRANSFORMS
 
     load_entry_points()
     return {
@@ -31,6 +32,7 @@ def registries() -> dict[str, Any]:
         "poolings": POOLINGS,
         "losses": LOSSES,
         "ged_methods": GED_METHODS,
+        "transforms": TRANSFORMS,
     }
 
 
@@ -49,8 +51,8 @@ def register(sub: Any) -> None:
         "list",
         help="list every registry's entries",
         description="List the registered canonicalisation passes, merge rules, node encoders, "
-        "backbones, poolings, losses and GED methods, including those of installed plugins "
-        "(entry-point group hnnframe.plugins).",
+        "backbones, poolings, losses, GED methods and variant transforms, including those of "
+        "installed plugins (entry-point group hnnframe.plugins).",
     )
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=cmd_list)
