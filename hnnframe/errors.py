@@ -41,3 +41,11 @@ class CheckpointError(HnnError):
 
 class IndexStoreError(HnnError):
     """A hash index is corrupted, of another checkpoint, or unreachable."""
+
+
+class TuneError(HnnError):
+    """A study cannot be created, loaded, continued or reported."""
+
+
+class StorageError(TuneError):
+    """A study storage URL is malformed, unreachable or of an incompatible schema."""

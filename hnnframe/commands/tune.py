@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hnnframe.commands import print_json
+from hnnframe.commands.output import print_json
 from hnnframe.errors import ConfigError
 
 DESCRIPTION = """\
