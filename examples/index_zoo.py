@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             results = idx.add_models(
                 models, hasher, checkpoint=args.checkpoint, label="zoo", progress=True
             )
-            print(
-                f"indexed {len(results)} models in {idx.url} ({sum(r.added for r in results)} new)"
-            )
+            ok = [r for r in results if r.ok]
+            print(f"indexed {len(ok)} models in {idx.url} ({sum(r.added for r in ok)} new, "
+                  f"{len(results) - len(ok)} failed)")  # fmt: skip
 
             [upload] = hasher.hash_many([held])
             print(

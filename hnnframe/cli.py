@@ -62,7 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        # Flush while BrokenPipeError is still caught below: text that fits the buffer would
+        # otherwise be written only at exit and, with its reader gone (`hnn index stats |
+        # head -3`), end in "Exception ignored ... BrokenPipeError" and status 120.
+        sys.stdout.flush()
+        return rc
     except HnnError as e:
         if os.environ.get("HNN_DEBUG"):
             raise

@@ -136,9 +136,10 @@ class Hasher:
         return g
 
     def hash_graphs(self, graphs: Sequence[Any], batch_size: int = 64) -> dict[str, np.ndarray]:
+        from hnnframe.dgl_compat import to_dgl
         from hnnframe.nn import infer
 
-        dgl_graphs = [g.to_dgl(self.encoder.encode(g)) for g in graphs]
+        dgl_graphs = [to_dgl(g, self.encoder.encode(g)) for g in graphs]
         return infer(self.model, dgl_graphs, self.device, batch_size)
 
     def hash_many(
@@ -181,7 +182,7 @@ class Hasher:
                 if errors == "raise":
                     raise type(e)(_naming(s, e)) from None
                 slots[k] = HashFailure(s, _naming(s, e))
-                log.warning("%s", slots[k].error)
+                log.debug("%s", slots[k].error)  # the caller reports it (one line per file)
                 continue
             except OSError as e:  # a file that vanished or cannot be read
                 if errors == "raise":

@@ -11,7 +11,7 @@ import argparse
 import os
 from typing import Any
 
-from hnnframe.commands import print_json
+from hnnframe.commands.output import print_json, report_failures
 from hnnframe.errors import IndexStoreError
 
 DB_ENV = "HNN_INDEX_DB"
@@ -87,20 +87,28 @@ def _rec_line(m: Any) -> str:
 # -- commands ---------------------------------------------------------------------------------------
 def cmd_add(args: argparse.Namespace) -> int:
     meta = _parse_meta(args.meta)
+    if args.chunk is not None and args.chunk < 1:
+        raise IndexStoreError(f"--chunk must be at least 1, not {args.chunk}")
     with _open(args, create=True) as idx:
         hasher, ckpt = _hasher(args, idx)
         results = idx.add_models(
             args.models, hasher, checkpoint=ckpt, label=args.label, meta=meta,
-            progress=not args.json,
+            progress=not args.json, **({"chunk": args.chunk} if args.chunk is not None else {}),
         )  # fmt: skip
-    if args.json:
-        print_json({"db": idx.url, "results": [r.to_dict() for r in results]})
-        return 0
-    for r in results:
-        print(f"{'added ' if r.added else 'exists'}  #{r.id:<6} {r.name}")
+    failed = [r for r in results if not r.ok]
     n = sum(r.added for r in results)
-    print(f"{n} added, {len(results) - n} already in {idx.url}")
-    return 0
+    if args.json:
+        print_json({
+            "db": idx.url, "added": n, "exists": len(results) - n - len(failed),
+            "failed": len(failed), "results": [r.to_dict() for r in results],
+        })  # fmt: skip
+    else:
+        for r in results:
+            if r.ok:
+                print(f"{'added ' if r.added else 'exists'}  #{r.id:<6} {r.name}")
+        tail = f", {len(failed)} failed" if failed else ""
+        print(f"{n} added, {len(results) - n - len(failed)} already in {idx.url}{tail}")
+    return report_failures(r.to_dict() for r in failed)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -260,10 +268,14 @@ def register(sub: Any) -> None:
     a = isub.add_parser(
         "add",
         help="hash models and add them to the index",
-        description="Hash models with the checkpoint and add them in one transaction: if any "
-        "model cannot be parsed, nothing is added. A model whose file (sha256) is already "
-        "indexed is reported as 'exists' and left unchanged. The first add creates the index "
-        "and binds it to the checkpoint. " + EPILOG,
+        description="Hash models with the checkpoint and add them, committing every --chunk "
+        "models, so an interrupted batch keeps what it committed. A model whose file (sha256) "
+        "is already indexed is reported as 'exists', left unchanged and not hashed again, so a "
+        "rerun of a batch hashes only the rest. A model that cannot be read is named on stderr "
+        "(hnn: error: PATH: reason) and skipped; the others are added and the exit status is 1. "
+        "Exit status 2: an error that stops the whole command (another checkpoint or Q, an "
+        "unreadable index). The first add creates the index and binds it to the checkpoint. "
+        + EPILOG,
     )
     a.add_argument(
         "models", nargs="+", metavar="MODEL", help=".onnx, TorchScript or torchvision:NAME"
@@ -275,6 +287,14 @@ def register(sub: Any) -> None:
         action="append",
         metavar="KEY=VALUE",
         help="metadata stored with every added model (repeatable)",
+    )
+    a.add_argument(
+        "--chunk",
+        type=int,
+        metavar="N",
+        # The default lives in hnnframe.index.core.ADD_CHUNK; importing it here would load
+        # numpy whenever the parser is built.
+        help="models hashed and committed per transaction (default 32)",
     )
     common(a)
     a.set_defaults(func=cmd_add)

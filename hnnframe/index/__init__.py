@@ -26,10 +26,20 @@ from __future__ import annotations
 import os
 
 from hnnframe.errors import IndexStoreError
-from hnnframe.index.core import HasherLike, HashIndex, default_radius
-from hnnframe.index.records import AddResult, Binding, CheckResult, HashLike, IndexRecord, Match
+from hnnframe.index.core import HashIndex, default_radius
+from hnnframe.index.postgres import PostgresStore
+from hnnframe.index.records import (
+    AddResult,
+    Binding,
+    CheckResult,
+    HasherLike,
+    HashLike,
+    IndexRecord,
+    Match,
+)
 from hnnframe.index.scan import HammingScanner
-from hnnframe.index.store import PostgresStore, SQLiteStore, Store
+from hnnframe.index.sqlite import SQLiteStore
+from hnnframe.index.store import Store
 
 __all__ = [
     "AddResult",

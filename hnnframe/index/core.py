@@ -4,36 +4,33 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 from hnnframe.errors import IndexStoreError
 from hnnframe.index.records import (
     AddResult,
     Binding,
     CheckResult,
+    HasherLike,
     HashLike,
     IndexRecord,
     Match,
     NewRecord,
-    _is_uri,
+    is_uri,
 )
+from hnnframe.index.rehash import rehash_index
+from hnnframe.index.report import problems, summary
 from hnnframe.index.scan import HammingScanner
-from hnnframe.index.store import Store, Updates
+from hnnframe.index.store import Store
 from hnnframe.log import get_logger
 
 log = get_logger(__name__)
 
 #: A query: a hash result, packed code bytes, or a code in hex.
 Query = HashLike | bytes | str
-
-
-class HasherLike(Protocol):
-    """What :meth:`HashIndex.rehash` and :meth:`HashIndex.add_models` need of a hasher."""
-
-    bits: int
-    fingerprint: str
-
-    def hash_many(self, sources: Sequence[Any], progress: bool = False) -> list[Any]: ...
+#: Models hashed and committed per transaction by :meth:`HashIndex.add_models`.
+ADD_CHUNK = 32
 
 
 def default_radius(bits: int) -> int:
@@ -62,7 +59,6 @@ class HashIndex:
         self._use_sql = store.sql_search and search != "memory"
         self._scanner: HammingScanner | None = None
         self._epoch = -1
-        self._max_id = 0
 
     # -- properties ------------------------------------------------------------------------------
     @property
@@ -142,36 +138,72 @@ class HashIndex:
         label: str | None = None,
         meta: dict[str, Any] | None = None,
         progress: bool = False,
+        chunk: int = ADD_CHUNK,
     ) -> list[AddResult]:
-        """Hash model files with ``hasher`` and add them (the binding is checked first).
+        """Hash model files with ``hasher`` and add them, one transaction per ``chunk`` models.
 
-        Files whose sha256 is already indexed are not hashed again. If any model cannot be
-        parsed, the hasher's error propagates and nothing is added.
+        A batch survives bad files and interruptions (docs/index-guide.md, "Adding many
+        models"): files whose sha256 is indexed are not hashed again; a file that cannot be
+        read or hashed gets a result with ``error`` set and the others go on; each chunk is
+        committed once hashed, so a killed batch keeps its chunks and a rerun hashes the rest.
+
+        The binding is checked before anything is hashed, and by every chunk's transaction.
+        What stops the whole batch (another checkpoint or Q, a database error) raises
+        :class:`IndexStoreError`; the chunks committed before it stay.
+
+        Returns:
+            One :class:`AddResult` per source, in order, with ``path`` as given.
         """
-        from hnnframe.files import file_sha256
+        from tqdm import tqdm
 
+        from hnnframe.files import file_sha256
+        from hnnframe.frontends import model_name
+
+        if chunk < 1:
+            raise IndexStoreError(f"chunk must be at least 1, not {chunk}")
         self.ensure_compatible(hasher.bits, hasher.fingerprint)
-        keys = []
-        for src in sources:
-            s = os.fspath(src)
-            keys.append(file_sha256(s) if not _is_uri(s) and os.path.isfile(s) else f"uri:{s}")
-        known = self._store.existing(keys)
-        todo = [os.fspath(s) for s, key in zip(sources, keys, strict=True) if key not in known]
-        results = hasher.hash_many(todo, progress=progress) if todo else []
-        added = iter(
-            self.add(
-                results, fingerprint=hasher.fingerprint, checkpoint=checkpoint, label=label,
-                meta=meta,
-            ) if results else []
-        )  # fmt: skip
-        out = []
-        for key in keys:
+        srcs = [os.fspath(s) for s in sources]
+        out: list[AddResult | None] = [None] * len(srcs)
+        keys: list[str | None] = [None] * len(srcs)  # None: no file there; the hasher says why
+        bar = tqdm(srcs, desc="sha256", unit="file", disable=not progress or len(srcs) < 2)
+        for i, s in enumerate(bar):
+            if is_uri(s):
+                keys[i] = f"uri:{s}"
+            elif os.path.isfile(s):
+                try:
+                    keys[i] = file_sha256(s)
+                except OSError as e:
+                    out[i] = AddResult.failed(model_name(s), s, f"{s}: {e.strerror or e}")
+        known = self._store.existing([k for k in keys if k is not None])
+        for i, key in enumerate(keys):
             if key in known:
                 rid, name = known[key]
-                out.append(AddResult(rid, name, key, False))
-            else:
-                out.append(next(added))
-        return out
+                out[i] = AddResult(rid, name, key, False, srcs[i])
+        todo = [i for i in range(len(srcs)) if out[i] is None]
+        log.info(
+            "%s: %d of %d model(s) already indexed; hashing %d",
+            self.url, sum(k in known for k in keys), len(srcs), len(todo),
+        )  # fmt: skip
+        shas = [None if is_uri(srcs[i]) else keys[i] for i in todo]
+        pending = iter(todo)
+        for results in hasher.iter_hash(
+            [srcs[i] for i in todo], chunk=chunk, progress=progress, shas=shas
+        ):
+            part = [(next(pending), r) for r in results]
+            good = [(i, r) for i, r in part if r.ok]
+            added = self.add(
+                [r for _, r in good], fingerprint=hasher.fingerprint, checkpoint=checkpoint,
+                label=label, meta=meta,
+            )  # fmt: skip
+            for (i, _), a in zip(good, added, strict=True):
+                out[i] = replace(a, path=srcs[i])
+            for i, r in part:
+                if not r.ok:
+                    out[i] = AddResult.failed(model_name(srcs[i]), srcs[i], r.error)
+        done = [r for r in out if r is not None]
+        if len(done) != len(srcs):
+            raise ValueError("the hasher returned fewer results than it was given models")
+        return done
 
     def remove(self, selectors: Sequence[str | int] = (), *, label: str | None = None) -> list[int]:
         """Remove records by id or sha256 (prefix of 8+ digits), and/or every one of a label.
@@ -212,63 +244,12 @@ class HashIndex:
             IndexStoreError: Files are gone or changed (and ``drop_missing`` is False), or the
                 index changed during the rehash.
         """
-        from tqdm import tqdm
-
-        epoch, _, _ = self._store.state()
-        records = self._store.list()
-        gone: list[IndexRecord] = []
-        todo: list[IndexRecord] = []
-        for r in records:
-            (todo if _is_uri(r.path) or os.path.isfile(r.path) else gone).append(r)
-        changed: list[IndexRecord] = []
-
-        def hash_records(recs: list[IndexRecord], bar: Any = None) -> Updates:
-            out: Updates = {}
-            for start in range(0, len(recs), batch_size):
-                chunk = recs[start : start + batch_size]
-                results = hasher.hash_many([r.path for r in chunk], progress=False)
-                for r, res in zip(chunk, results, strict=True):
-                    if r.sha256 and res.sha256 and res.sha256 != r.sha256:
-                        changed.append(r)
-                    else:
-                        out[r.id] = (bytes(res.code), res.category)
-                if bar is not None:
-                    bar.update(len(chunk))
-            return out
-
-        if gone and not drop_missing:
-            raise IndexStoreError(
-                f"{len(gone)} model file(s) are gone, e.g. {gone[0].path}; restore them or pass "
-                "--drop-missing (drop_missing=True) to remove their records"
-            )
-        with tqdm(total=len(todo), desc="rehash", unit="model", disable=not progress) as bar:
-            updates = hash_records(todo, bar)
-        if changed and not drop_missing:
-            raise IndexStoreError(
-                f"{len(changed)} model file(s) changed since they were added, e.g. "
-                f"{changed[0].path}; remove and re-add them, or pass --drop-missing"
-            )
-        drop = [r.id for r in gone + changed]
-        ckpt = os.path.abspath(checkpoint) if checkpoint is not None else None
-
-        def hash_new(recs: list[IndexRecord]) -> Updates:
-            new = hash_records(recs)
-            missing = [r for r in recs if r.id not in new]
-            if missing:
-                raise IndexStoreError(f"{missing[0].path} changed while the index was re-hashed")
-            return new
-
-        n = self._store.rehash(
-            updates, hasher.fingerprint, hasher.bits, ckpt, epoch, hash_new=hash_new, drop=drop
-        )
+        res = rehash_index(
+            self._store, hasher, checkpoint=checkpoint, drop_missing=drop_missing,
+            progress=progress, batch_size=batch_size,
+        )  # fmt: skip
         self._scanner = None
-        return {
-            "rehashed": n,
-            "dropped": [r.path for r in gone + changed],
-            "bits": hasher.bits,
-            "fingerprint": hasher.fingerprint,
-            "checkpoint": ckpt,
-        }
+        return res
 
     # -- reading ---------------------------------------------------------------------------------
     def get(self, record_id: int) -> IndexRecord:
@@ -291,14 +272,14 @@ class HashIndex:
 
     def stats(self) -> dict[str, Any]:
         """Record count, binding, counts per category and label, and storage size."""
-        s = self._store.stats()
+        s = summary(self._store)
         if self._scanner is not None:
             s["memory_bytes"] = self._scanner.nbytes
         return s
 
     def verify(self) -> list[str]:
         """A full consistency check; returns the problems found (empty when healthy)."""
-        return self._store.verify()
+        return problems(self._store)
 
     def _query_code(self, query: Query, fingerprint: str | None) -> tuple[bytes, Binding]:
         if isinstance(query, (bytes, bytearray, memoryview)):
@@ -334,9 +315,8 @@ class HashIndex:
                 return None
             sc = self._scanner
             if sc is not None and sc.bits == bits and epoch == self._epoch:
-                if max_id > self._max_id:
-                    ep2, _ = self._store.load_codes(self._max_id, sc.add, bits)
-                    self._max_id = int(sc.ids[-1]) if len(sc) else 0
+                if max_id > sc.max_id:
+                    ep2, _ = self._store.load_codes(sc.max_id, sc.add, bits)
                     if ep2 == epoch:
                         return sc
                     self._scanner = None
@@ -347,7 +327,6 @@ class HashIndex:
             if (ep2, bits2) != (epoch, bits):
                 continue  # removed or re-hashed meanwhile
             self._scanner, self._epoch = new, ep2
-            self._max_id = int(new.ids[-1]) if len(new) else 0
             log.debug("loaded %d codes from %s", len(new), self.url)
             return new
         raise IndexStoreError(f"{self.url} kept changing while its codes were loaded; try again")
@@ -373,6 +352,10 @@ class HashIndex:
             Matches sorted by distance, then by id (order of addition).
         """
         code, _ = self._query_code(query, fingerprint)
+        return self._search_code(code, k, radius)
+
+    def _search_code(self, code: bytes, k: int | None, radius: int | None) -> list[Match]:
+        """:meth:`search` for a code that :meth:`_query_code` has checked."""
         if k is not None and k < 0:
             raise IndexStoreError(f"k must be >= 0, not {k}")
         if k is None and radius is None:
@@ -413,4 +396,4 @@ class HashIndex:
         r = default_radius(b.bits or len(code) * 8) if radius is None else int(radius)
         if r < 0:
             raise IndexStoreError(f"radius must be >= 0, not {r}")
-        return CheckResult(radius=r, matches=self.search(code, k=None, radius=r))
+        return CheckResult(radius=r, matches=self._search_code(code, None, r))

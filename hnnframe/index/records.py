@@ -1,8 +1,10 @@
-"""What a hash index holds and returns: records, matches, the binding to a checkpoint."""
+"""What a hash index takes, holds and returns: hash results and the hasher that makes them,
+records, matches, the binding to a checkpoint."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,6 +19,29 @@ class HashLike(Protocol):
     code: bytes
     bits: int
     category: str
+
+
+class HasherLike(Protocol):
+    """What :meth:`HashIndex.add_models` and :meth:`HashIndex.rehash` need of a hasher
+    (:class:`hnnframe.hashing.Hasher` is one).
+
+    ``iter_hash`` yields, per chunk of sources, one result per source: a hash result
+    (``ok`` True) or a failure with ``path`` and ``error`` (``ok`` False). ``shas`` are the
+    files' sha256 when the caller has them, so that no file is digested twice.
+    """
+
+    bits: int
+    fingerprint: str
+
+    def hash_many(self, sources: Sequence[Any], progress: bool = False) -> list[Any]: ...
+
+    def iter_hash(
+        self,
+        sources: Sequence[Any],
+        chunk: int = 32,
+        progress: bool = False,
+        shas: Sequence[str | None] | None = None,
+    ) -> Iterator[list[Any]]: ...
 
 
 @dataclass
@@ -50,7 +75,7 @@ class NewRecord:
         any working directory; a ``scheme:NAME`` URI is stored as given.
         """
         path = str(result.path)
-        if not _is_uri(path) and os.path.exists(path):
+        if not is_uri(path) and os.path.exists(path):
             path = os.path.abspath(path)
         return cls(
             name=result.name,
@@ -64,7 +89,8 @@ class NewRecord:
         )
 
 
-def _is_uri(path: str) -> bool:
+def is_uri(path: str) -> bool:
+    """Whether ``path`` is a ``scheme:NAME`` source (``torchvision:resnet18``), not a file."""
     scheme, sep, _ = path.partition(":")
     return bool(sep) and len(scheme) > 1 and scheme.isidentifier()
 
@@ -124,12 +150,26 @@ class Match:
 
 @dataclass
 class AddResult:
-    """What ``add`` did with one model: ``added`` is False when its key was already present."""
+    """What ``add`` did with one model: ``added`` is False when its key was already present.
 
-    id: int
+    A model of :meth:`HashIndex.add_models` that could not be read or hashed has ``error`` set
+    (one line naming the file), no ``id`` and no ``key``.
+    """
+
+    id: int | None
     name: str
-    key: str
+    key: str | None
     added: bool
+    path: str = ""
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @classmethod
+    def failed(cls, name: str, path: str, error: str) -> AddResult:
+        return cls(None, name, None, False, path, error)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -81,6 +81,11 @@ class HammingScanner:
         """The ids, in the order they were added (a view)."""
         return self._ids[: self._n]
 
+    @property
+    def max_id(self) -> int:
+        """The largest id held (ids are increasing, so the last one); 0 when empty."""
+        return int(self._ids[self._n - 1]) if self._n else 0
+
     def add(self, ids: np.ndarray | Sequence[int], codes: Sequence[bytes] | np.ndarray) -> None:
         """Append codes. Ids must be increasing, and larger than every id already held.
 

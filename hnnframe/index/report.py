@@ -1,0 +1,65 @@
+"""Reports on a whole index (``hnn index stats [--verify]``): what it holds, and whether it is
+sound. Each report reads one snapshot of the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hnnframe.index.sql import iso
+from hnnframe.index.store import Store
+
+
+def summary(store: Store) -> dict[str, Any]:
+    """Counts per category and label, the binding and the storage size."""
+    with store.transaction(write=False) as cur:
+        meta = store.read_meta(cur)
+        cur.execute("SELECT COUNT(*), MIN(added_at), MAX(added_at) FROM hnn_models")
+        n, first, last = cur.fetchone()
+        cur.execute(
+            "SELECT category, COUNT(*) FROM hnn_models GROUP BY category ORDER BY 2 DESC, 1"
+        )
+        cats = {c: int(k) for c, k in cur.fetchall()}
+        cur.execute("SELECT label, COUNT(*) FROM hnn_models GROUP BY label ORDER BY 2 DESC, 1")
+        labels = {("" if lab is None else lab): int(k) for lab, k in cur.fetchall()}
+        size = store.storage_bytes(cur)
+    b = store.binding_of(meta)
+    return {
+        "url": store.display,
+        "backend": store.backend,
+        "schema_version": int(meta.get("schema_version", 0)),
+        "created_at": meta.get("created_at"),
+        "records": int(n),
+        "bits": b.bits,
+        "fingerprint": b.fingerprint,
+        "checkpoint": b.checkpoint,
+        "first_added": iso(first) if first is not None else None,
+        "last_added": iso(last) if last is not None else None,
+        "categories": cats,
+        "labels": labels,
+        "bytes": size,
+    }
+
+
+def problems(store: Store) -> list[str]:
+    """Problems found by a full check (storage integrity, code lengths, fingerprints)."""
+    found: list[str] = []
+    with store.transaction(write=False) as cur:
+        found += store.integrity_problems(cur)
+        b = store.binding_of(store.read_meta(cur))
+        cur.execute("SELECT COUNT(*) FROM hnn_models")
+        n = int(cur.fetchone()[0])
+        if n and not b.bound:
+            found.append(f"{n} records but the index is not bound to a checkpoint")
+        if b.bound:
+            cur.execute(
+                store.q("SELECT COUNT(*) FROM hnn_models WHERE bits <> ? OR fingerprint <> ?"),
+                (b.bits, b.fingerprint),
+            )
+            k = int(cur.fetchone()[0])
+            if k:
+                found.append(f"{k} records of another checkpoint or Q")
+            cur.execute("SELECT COUNT(*) FROM hnn_models WHERE length(code) * 8 <> bits")
+            k = int(cur.fetchone()[0])
+            if k:
+                found.append(f"{k} codes whose length differs from their bits")
+    return found

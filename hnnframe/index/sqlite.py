@@ -1,0 +1,197 @@
+"""An index in one SQLite file (the default store): WAL mode, ``BEGIN IMMEDIATE`` writes.
+
+Readers never block the writer; writers queue for up to :data:`~hnnframe.index.sql.LOCK_TIMEOUT_S`
+seconds. A file that is not a SQLite database, a SQLite database of another application and a
+damaged index are told apart in the error message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from hnnframe.errors import IndexStoreError
+from hnnframe.index.records import NewRecord
+from hnnframe.index.sql import LOCK_TIMEOUT_S
+from hnnframe.index.store import Store
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS hnn_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hnn_models (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    key         TEXT    NOT NULL UNIQUE,
+    name        TEXT    NOT NULL,
+    path        TEXT    NOT NULL,
+    sha256      TEXT,
+    code        BLOB    NOT NULL,
+    bits        INTEGER NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    category    TEXT    NOT NULL,
+    label       TEXT,
+    meta        TEXT    NOT NULL DEFAULT '{}',
+    added_at    TEXT    NOT NULL,
+    CHECK (length(code) * 8 = bits)
+);
+CREATE INDEX IF NOT EXISTS hnn_models_sha256 ON hnn_models (sha256);
+CREATE INDEX IF NOT EXISTS hnn_models_label ON hnn_models (label);
+"""
+
+
+class SQLiteStore(Store):
+    """An index in one SQLite file, in WAL mode (readers never block the writer).
+
+    Args:
+        path: The database file.
+        create: Create the file and schema when missing; otherwise a missing file is an error.
+    """
+
+    backend = "sqlite"
+
+    def __init__(self, path: str | os.PathLike, create: bool = True) -> None:
+        self.path = Path(path)
+        super().__init__(str(self.path))
+        self._check_file(create)
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path),
+                timeout=LOCK_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            self._conn.execute(f"PRAGMA busy_timeout = {int(LOCK_TIMEOUT_S * 1000)}")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._init_schema(create)
+        except sqlite3.Error as e:
+            self.close()
+            raise self._not_index(e) from e
+        except IndexStoreError:
+            self.close()
+            raise
+
+    @property
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        return (sqlite3.Error,)
+
+    def _error(self, e: BaseException) -> IndexStoreError:
+        msg = str(e).strip()
+        if isinstance(e, sqlite3.DatabaseError) and ("malformed" in msg or "not a database" in msg):
+            return IndexStoreError(
+                f"{self.display} is corrupted ({msg}); restore it from a backup or rebuild it "
+                "with `hnn index add`"
+            )
+        if "locked" in msg:
+            msg += f" (another process held the write lock for over {LOCK_TIMEOUT_S:.0f} s)"
+        return IndexStoreError(f"{self.display}: {msg}")
+
+    def _not_index(self, e: BaseException) -> IndexStoreError:
+        msg = str(e).strip()
+        if "not a database" in msg or "malformed" in msg:
+            return IndexStoreError(f"{self.display} is not an hnn index or is corrupted ({msg})")
+        return IndexStoreError(f"{self.display}: cannot open the index ({msg})")
+
+    def _check_file(self, create: bool) -> None:
+        p = self.path
+        if p.is_dir():
+            raise IndexStoreError(f"{p} is a directory, not an index file")
+        if not p.exists():
+            if not create:
+                raise IndexStoreError(
+                    f"no hash index at {p} (create one with `hnn index add --db {p} ...`)"
+                )
+            if not p.parent.exists():
+                raise IndexStoreError(f"cannot create {p}: directory {p.parent} does not exist")
+            return
+        try:
+            with open(p, "rb") as f:
+                head = f.read(len(SQLITE_MAGIC))
+        except OSError as e:
+            raise IndexStoreError(f"cannot read {p}: {e.strerror or e}") from e
+        if head and head != SQLITE_MAGIC:
+            raise IndexStoreError(f"{p} is not an hnn index (not a SQLite database)")
+        if not head and not create:
+            raise IndexStoreError(f"{p} is empty, not an hnn index")
+
+    def _init_schema(self, create: bool) -> None:
+        cur = self._conn.cursor()
+        tables = {r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "hnn_meta" not in tables:
+            if tables - {"sqlite_sequence"}:
+                raise IndexStoreError(
+                    f"{self.display} is a SQLite database but not an hnn index "
+                    f"(tables: {', '.join(sorted(tables)[:5])})"
+                )
+            if not create:
+                raise IndexStoreError(f"{self.display} is not an hnn index (no hnn_meta table)")
+            self._set_wal(cur)
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                # executescript() would commit the transaction first; run statement by statement.
+                for stmt in filter(str.strip, _SQLITE_SCHEMA.split(";")):
+                    cur.execute(stmt)
+                self._seed_meta(cur)
+                cur.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+        else:
+            mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                self._set_wal(cur)
+        self._check_schema_version(cur)
+
+    def _set_wal(self, cur: sqlite3.Cursor) -> None:
+        # Switching to WAL needs a moment of exclusive access; another process opening the
+        # same new file at once can make it fail with "locked" despite the busy timeout.
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        while True:
+            try:
+                cur.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _begin_write(self, cur: Any) -> None:
+        cur.execute("BEGIN IMMEDIATE")
+
+    def _begin_read(self, cur: Any) -> None:
+        cur.execute("BEGIN")
+
+    def _insert(self, cur: Any, rec: NewRecord, fingerprint: str, added_at: str) -> int | None:
+        cur.execute(
+            "INSERT INTO hnn_models (key, name, path, sha256, code, bits, fingerprint, category,"
+            " label, meta, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (key) DO NOTHING RETURNING id",
+            (rec.key, rec.name, rec.path, rec.sha256, rec.code, rec.bits, fingerprint,
+             rec.category, rec.label, json.dumps(rec.meta, sort_keys=True), added_at),
+        )  # fmt: skip
+        row = cur.fetchone()
+        return None if row is None else int(row[0])
+
+    def update_code(self, cur: Any, rid: int, code: bytes, bits: int, fp: str, cat: str) -> None:
+        cur.execute(
+            "UPDATE hnn_models SET code = ?, bits = ?, fingerprint = ?, category = ? WHERE id = ?",
+            (code, bits, fp, cat, rid),
+        )
+
+    def _meta_value(self, value: Any) -> dict[str, Any]:
+        return json.loads(value) if value else {}
+
+    def storage_bytes(self, cur: Any) -> int | None:
+        return sum(
+            os.path.getsize(p) for p in (self.path, Path(f"{self.path}-wal")) if os.path.exists(p)
+        )
+
+    def integrity_problems(self, cur: Any) -> list[str]:
+        rows = [r[0] for r in cur.execute("PRAGMA integrity_check").fetchall()]
+        return [] if rows == ["ok"] else [f"sqlite integrity_check: {r}" for r in rows]
