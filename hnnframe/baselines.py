@@ -12,32 +12,13 @@ and no training are needed), the vectors are summed with weights log(1 + count),
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
 
-from hnnframe.errors import ConfigError
 from hnnframe.ir import OpGraph
-
-
-def wl_histogram(graph: OpGraph, iterations: int = 3) -> Counter[str]:
-    """Counts of WL subtree labels over rounds 0..iterations (round 0: op types)."""
-    nbrs: list[list[int]] = [[] for _ in graph.nodes]
-    for s, d in graph.edges:
-        nbrs[s].append(d)
-        nbrs[d].append(s)
-    labels = [n.op for n in graph.nodes]
-    hist: Counter[str] = Counter(f"0:{lab}" for lab in labels)
-    for it in range(1, iterations + 1):
-        new = []
-        for i, lab in enumerate(labels):
-            signature = lab + "|" + ",".join(sorted(labels[j] for j in nbrs[i]))
-            new.append(hashlib.blake2b(signature.encode(), digest_size=8).hexdigest())
-        labels = new
-        hist.update(f"{it}:{lab}" for lab in labels)
-    return hist
+from hnnframe.wl import node_labels, wl_histogram
 
 
 @lru_cache(maxsize=1 << 16)
@@ -48,16 +29,26 @@ def _label_vector(label: str, bits: int, seed: int) -> np.ndarray:
 
 
 class WLSimHash:
-    """WL-subtree SimHash codes; ``codes(graphs)`` returns 0/1 ``[N, Q]`` and embeddings."""
+    """WL-subtree SimHash codes; ``codes(graphs)`` returns 0/1 ``[N, Q]`` and embeddings.
 
-    def __init__(self, bits: int = 32, iterations: int = 3, seed: int = 0) -> None:
-        if bits <= 0 or bits % 8:
-            raise ConfigError(f"Q must be a positive multiple of 8, got {bits}")
-        self.bits, self.iterations, self.seed = bits, iterations, seed
+    ``labels="op"`` (the default, the raw-graph baseline) starts from op types only;
+    ``labels="op_digits"`` also carries the FLOP and parameter digits (eq. 3), which is how the
+    canonical-graph baseline of protocol (c) labels its nodes.
+    """
+
+    def __init__(
+        self, bits: int = 32, iterations: int = 3, seed: int = 0, labels: str = "op"
+    ) -> None:
+        from hnnframe.codes import check_bits
+
+        self.bits = check_bits(bits, "Q")
+        self.iterations, self.seed = iterations, seed
+        node_labels(OpGraph(), labels)  # validate early
+        self.labels = labels
 
     def embed(self, graph: OpGraph) -> np.ndarray:
         acc = np.zeros(self.bits)
-        for label, count in wl_histogram(graph, self.iterations).items():
+        for label, count in wl_histogram(graph, self.iterations, self.labels).items():
             acc += np.log1p(count) * _label_vector(label, self.bits, self.seed)
         return acc
 

@@ -45,6 +45,15 @@ DEFAULT_TRAIN: dict[str, Any] = {
     "eval_every": 1,
     "eval_k": 10,
     "ged_jobs": 2,
+    # 0: GED targets for every pair of training graphs (the paper's setting). K > 0: every
+    # training graph gets K partners drawn once (a share same_frac of its category) and GED is
+    # computed for those pairs only; each epoch draws one of them. All pairs are unaffordable
+    # on the hub corpus (docs/ged_scale.md measures it); K = 4 costs 4 GEDs per graph.
+    "partners": 0,
+    # copies: the topology target of a pair is the GED of its two graphs (the paper). With
+    # architectures, it is the distance of the two graphs' architectures (their originals),
+    # and 0 for two copies of one architecture: copies are positives, not small edits.
+    "ged_on": "copies",
     # torch intra-op threads; 0 keeps torch's default. These graphs are small, so one thread is
     # as fast as two and avoids OpenMP threads spinning against each other when several runs
     # (or other jobs) share the cores, which slowed epochs by an order of magnitude here.
@@ -70,7 +79,9 @@ class Encoded:
 
 
 def encode_samples(samples: Sequence[Sample], encoder: NodeEncoder) -> Encoded:
-    graphs = [s.graph.to_dgl(encoder.encode(s.graph)) for s in samples]
+    from hnnframe.dgl_compat import to_dgl
+
+    graphs = [to_dgl(s.graph, encoder.encode(s.graph)) for s in samples]
     labels = torch.tensor([s.label for s in samples], dtype=torch.long)
     sizes = torch.tensor([s.graph.num_nodes for s in samples], dtype=torch.float32)
     return Encoded(graphs, labels, sizes)
@@ -109,25 +120,61 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.history: list[dict[str, float]] = []
 
-    def _ged_targets(self, samples: Sequence[Sample]) -> np.ndarray:
+    def _ged_targets(self, samples: Sequence[Sample], pool: np.ndarray | None = None) -> np.ndarray:
+        """``[n, n]`` GED targets: every pair, or (with a partner pool) the pool's pairs only
+        (the other entries are NaN and never drawn)."""
         from hnnframe.files import cache_path
         from hnnframe.ged import pairwise_ged
 
         spec = self.recipe.get("ged", {"type": "bipartite"})
         cache = self.recipe.get("ged_cache", str(cache_path("ged.sqlite")))
-        return np.asarray(
-            pairwise_ged(
-                [s.graph for s in samples],
-                method=spec,
-                jobs=int(self.train_cfg["ged_jobs"]),
-                cache=cache,
-                progress=self.progress,
-            ),
-            dtype=np.float32,
-        )
+        graphs = [s.graph for s in samples]
+        kw = {"method": spec, "jobs": int(self.train_cfg["ged_jobs"]), "cache": cache,
+              "progress": self.progress}  # fmt: skip
+        if pool is None:
+            return np.asarray(pairwise_ged(graphs, **kw), dtype=np.float32)
+        n = len(samples)
+        i = np.repeat(np.arange(n), pool.shape[1])
+        pairs = np.unique(np.sort(np.stack([i, pool.reshape(-1)], axis=1), axis=1), axis=0)
+        values = pairwise_ged(graphs, pairs=[tuple(p) for p in pairs.tolist()], **kw)
+        out = np.full((n, n), np.nan, dtype=np.float32)
+        out[pairs[:, 0], pairs[:, 1]] = values
+        out[pairs[:, 1], pairs[:, 0]] = values
+        return out
 
-    def _sample_pairs(self, rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
+    def _architecture_targets(
+        self, ds: GraphDataset, arch_names: list[str], instance: np.ndarray
+    ) -> np.ndarray:
+        """``[n, n]`` targets from the distances between the samples' architectures."""
+        from hnnframe.files import cache_path
+        from hnnframe.ged import pairwise_ged
+
+        graph_of = {s.model: s.graph for s in ds.originals}
+        spec = self.recipe.get("ged", {"type": "bipartite"})
+        cache = self.recipe.get("ged_cache", str(cache_path("ged.sqlite")))
+        d = pairwise_ged([graph_of[n] for n in arch_names], method=spec, cache=cache,
+                         jobs=int(self.train_cfg["ged_jobs"]), progress=self.progress)  # fmt: skip
+        return np.asarray(d, dtype=np.float32)[np.ix_(instance, instance)]
+
+    def _partner_pool(self, labels: np.ndarray, k: int, seed: int) -> np.ndarray:
+        """``[n, k]``: k partners per training graph, drawn as an epoch's pairs are."""
+        rng = np.random.default_rng([seed, 1])  # its own stream: epochs' draws are unchanged
+        rounds = []
+        for _ in range(k):
+            pairs = self._sample_pairs(rng, labels)
+            partner = np.empty(len(labels), dtype=np.int64)
+            partner[pairs[:, 0]] = pairs[:, 1]
+            rounds.append(partner)
+        return np.stack(rounds, axis=1)
+
+    def _sample_pairs(
+        self, rng: np.random.Generator, labels: np.ndarray, partners: np.ndarray | None = None
+    ) -> np.ndarray:
         n = len(labels)
+        if partners is not None:
+            firsts = rng.permutation(n)
+            pick = rng.integers(partners.shape[1], size=n)
+            return np.stack([firsts, partners[firsts, pick]], axis=1)
         by_label: dict[int, np.ndarray] = {
             int(c): np.flatnonzero(labels == c) for c in np.unique(labels)
         }
@@ -169,11 +216,27 @@ class Trainer:
         unseen.labels = torch.tensor(
             [label_of.get(s.category, -1) for s in ds.unseen], dtype=torch.long
         )
-        ged = self._ged_targets(ds.train)
+        k = int(tc["partners"])
+        pool = self._partner_pool(train.labels.numpy(), k, seed) if k > 0 else None
+        # Every training architecture is its own class for instance-level loss terms.
+        arch_names = sorted({s.model for s in ds.train})
+        arch_of = {n: a for a, n in enumerate(arch_names)}
+        instance = torch.tensor([arch_of[s.model] for s in ds.train], dtype=torch.long)
+        if tc["ged_on"] == "architectures":
+            ged = self._architecture_targets(ds, arch_names, instance.numpy())
+        elif tc["ged_on"] == "copies":
+            ged = self._ged_targets(ds.train, pool)
+        else:
+            raise ConfigError(f"train.ged_on must be copies or architectures, got {tc['ged_on']!r}")
         model = build_model(self.recipe, encoder.dim, len(ds.categories)).to(self.device)
-        criterion = HashLoss(self.recipe.get("loss", {})).to(self.device)
+        context = {"num_instances": len(arch_names), "num_classes": len(ds.categories),
+                   "bits": int(model.bits)}  # fmt: skip
+        criterion = HashLoss(self.recipe.get("loss", {}), context).to(self.device)
+        # Loss terms may learn too (instance proxies); they are not part of the checkpoint.
         opt = torch.optim.Adam(
-            model.parameters(), lr=float(tc["lr"]), weight_decay=float(tc["weight_decay"])
+            [*model.parameters(), *criterion.parameters()],
+            lr=float(tc["lr"]),
+            weight_decay=float(tc["weight_decay"]),
         )
         self.out_dir.mkdir(parents=True, exist_ok=True)
         logger = self._logger or TensorBoardLogger(self.out_dir / "tb")
@@ -194,7 +257,7 @@ class Trainer:
         step = 0
         for epoch in bar:
             model.train()
-            pairs = self._sample_pairs(rng, labels_np)
+            pairs = self._sample_pairs(rng, labels_np, pool)
             sums: dict[str, float] = {}
             nb = 0
             for b in range(0, len(pairs), bp):
@@ -213,6 +276,8 @@ class Trainer:
                     torch.from_numpy(ged[i, j]).to(self.device),
                     train.sizes[i].to(self.device),
                     train.sizes[j].to(self.device),
+                    instance[i].to(self.device),
+                    instance[j].to(self.device),
                 )
                 loss, parts = criterion(o1, o2, batch)
                 opt.zero_grad()

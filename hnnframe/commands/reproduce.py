@@ -9,9 +9,38 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hnnframe.commands import print_json
+from hnnframe.commands.output import print_json
 
 DEFAULT_DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
+    from hnnframe.protocol_c.report import hub_markdown, plot_histograms
+    from hnnframe.reproduce import provenance, write_block
+    from hnnframe.reproduce.hub import HUB_BITS, hub_runs, run_hub
+
+    bits = [int(b) for b in args.bits.split(",")] if args.bits else list(HUB_BITS)
+    runs = [] if args.baselines_only else hub_runs(args.epochs, bits=bits)
+    res = run_hub(out, runs, corpus_cache=args.corpus_cache, variant_cache=args.variant_cache,
+                  zoo_cache=args.zoo_cache, ged_cache=args.ged_cache,
+                  queries_per_group=args.queries_per_group or None,
+                  deletion_copies=args.deletion_copies, wl_bits=bits, jobs=args.jobs,
+                  progress=not args.json)  # fmt: skip
+    plot = plot_histograms(res["rows"], docs / "hub_distances.png")
+    train = [r for r in res["rows"] if "train_seconds" in r]
+    notes = ["Training time per recipe run (2-core CPU): " + ", ".join(
+        f"{r['name']} Q={r['bits']} {r['train_seconds'] / 60:.1f} min ({r['epochs']} epochs)"
+        for r in train)] if train else []  # fmt: skip
+    text = hub_markdown(res["rows"], provenance_line=provenance(args.command_line),
+                        corpus=res["corpus"], split=res["split"], queries=res["queries"],
+                        notes=notes, plot=plot.name)  # fmt: skip
+    write_block(docs / "results.md", "hub", text)
+    if args.json:
+        print_json(res)
+    else:
+        print(f"wrote the protocol (c) block of {docs / 'results.md'} and {plot} "
+              f"({len(res['rows'])} coders, {res['queries']['total']} queries)")  # fmt: skip
+    return 0
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -21,6 +50,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
     out = Path(args.out or f"runs/{args.experiment}")
+    if args.experiment == "hub":
+        return cmd_reproduce_hub(args, docs, out)
     epochs = args.epochs
     t0 = time.perf_counter()
     if args.experiment == "table2":
@@ -63,10 +94,12 @@ def register(sub: Any) -> None:
         "(protocol b, 6 runs), beside the WL SimHash baseline; writes docs/results.md and "
         "docs/fig5.png, fig6.png. fig7: beta and gamma sweeps at Q=32 on raw data; writes "
         "docs/fig7.png. recipes: the candidate recipes for `make demo` at Q=32 on merged data, "
-        "three training seeds, both protocols. Finished runs are kept in OUT/<run>/result.json "
-        "and skipped on rerun.",
+        "three training seeds, both protocols. hub: protocol (c) on the hub corpus (`hnn corpus "
+        "build` first): the WL SimHash baselines and every recipe trained on the training "
+        "family groups at Q=32/64/128; writes docs/hub_distances.png. Finished runs are kept "
+        "in OUT/<run>/result.json and skipped on rerun.",
     )
-    r.add_argument("experiment", choices=["table2", "fig7", "recipes"])
+    r.add_argument("experiment", choices=["table2", "fig7", "recipes", "hub"])
     r.add_argument(
         "--epochs", type=int, default=None, help="epochs per run (default: the recipe's 200)"
     )
@@ -76,5 +109,16 @@ def register(sub: Any) -> None:
     r.add_argument("--zoo-cache", help="zoo cache directory")
     r.add_argument("--ged-cache", help="GED cache file (default ~/.cache/hnnframe/ged.sqlite)")
     r.add_argument("--smoke", action="store_true", help="only two runs (for tests)")
+    h = r.add_argument_group("hub (protocol c)")
+    h.add_argument("--corpus-cache", help="corpus cache (default ~/.cache/hnnframe/corpus)")
+    h.add_argument("--variant-cache", help="variant cache (default ~/.cache/hnnframe/variants)")
+    h.add_argument("--bits", help="comma-separated Q values (default 32,64,128)")
+    h.add_argument("--queries-per-group", type=int, default=2,
+                   help="held-out architectures per group that get tool-made copies "
+                   "(default 2; 0: all)")  # fmt: skip
+    h.add_argument("--deletion-copies", type=int, default=2,
+                   help="node-deletion copies of every held-out architecture (default 2)")  # fmt: skip
+    h.add_argument("--baselines-only", action="store_true",
+                   help="evaluate the WL baselines only, train nothing")  # fmt: skip
     r.add_argument("--json", action="store_true", help="print the run results as JSON")
     r.set_defaults(func=cmd_reproduce)

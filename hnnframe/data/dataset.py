@@ -14,6 +14,11 @@ data:
   variants: []           # transforms of hnnframe.variants whose graphs join training
   variant_copies: 1      # node-deletion copies per variant
   variant_cache: null    # variant cache (default ~/.cache/hnnframe/variants)
+  # source: corpus -- the hub corpus (hnnframe.corpus): every architecture of the training
+  # family groups, its category its family group; the held-out groups never enter the data.
+  corpus_cache: null     # corpus cache (default ~/.cache/hnnframe/corpus)
+  holdout_groups: null   # groups held out (default hnnframe.corpus.split.DEFAULT_HOLDOUT)
+  per_group: null        # at most this many architectures per group (a slice, for make demo)
 ```
 
 Graphs go raw -> canonicalisation -> merge rules (the recipe's ``graph`` section) -> copies.
@@ -89,9 +94,28 @@ def _copy_seed(seed: int, model: str, copy: int) -> int:
     return int.from_bytes(h[:4], "little")
 
 
+def corpus_training_entries(data_cfg: Mapping[str, Any]) -> list[Any]:
+    """The corpus architectures a ``source: corpus`` recipe trains on (training groups only,
+    at most ``per_group`` per group, in key order)."""
+    from hnnframe.corpus import load_corpus, split_corpus
+
+    entries = load_corpus(data_cfg.get("corpus_cache"))
+    split = split_corpus(entries, data_cfg.get("holdout_groups"))
+    per_group = data_cfg.get("per_group")
+    out, seen = [], {}
+    for i in split.train:
+        g = entries[i].group
+        seen[g] = seen.get(g, 0) + 1
+        if per_group is None or seen[g] <= int(per_group):
+            out.append(entries[i])
+    return out
+
+
 def source_graphs(data_cfg: Mapping[str, Any]) -> list[tuple[str, str, OpGraph]]:
     """(name, category, raw OpGraph) for every model of the data source."""
     source = data_cfg.get("source", "zoo")
+    if source == "corpus":
+        return [(e.key, e.group, e.graph) for e in corpus_training_entries(data_cfg)]
     if source == "zoo":
         from hnnframe.data.zoo import load_zoo
 
@@ -112,7 +136,9 @@ def source_graphs(data_cfg: Mapping[str, Any]) -> list[tuple[str, str, OpGraph]]
             graph.name = name
             out.append((name, str(item["category"]), graph))
         return out
-    raise ConfigError(f"data.source must be 'zoo' or a list of {{path, category}}, got {source!r}")
+    raise ConfigError(
+        f"data.source must be 'zoo', 'corpus' or a list of {{path, category}}, got {source!r}"
+    )
 
 
 def variant_sources(data_cfg: Mapping[str, Any]) -> dict[str, str]:
@@ -122,6 +148,8 @@ def variant_sources(data_cfg: Mapping[str, Any]) -> dict[str, str]:
         from hnnframe.data.zoo import TABLE1
 
         return {e.name: f"torchvision:{e.name}" for e in TABLE1}
+    if source == "corpus":
+        return {e.key: e.spec for e in corpus_training_entries(data_cfg)}
     from hnnframe.frontends import model_name
 
     out = {}
@@ -156,9 +184,15 @@ def variant_graphs(
 
 
 def build_dataset(
-    recipe: Mapping[str, Any], raw: list[tuple[str, str, OpGraph]] | None = None
+    recipe: Mapping[str, Any],
+    raw: list[tuple[str, str, OpGraph]] | None = None,
+    progress: bool | None = None,
 ) -> GraphDataset:
-    """Build the augmented, split dataset that a recipe describes."""
+    """Build the augmented, split dataset that a recipe describes.
+
+    ``progress`` shows a bar while training-time variants are built (minutes on a fresh
+    cache); default: when stderr is a terminal.
+    """
     data = recipe.get("data", {})
     graph_cfg = recipe.get("graph", {})
     copies = int(data.get("copies", 10))
@@ -178,7 +212,7 @@ def build_dataset(
     if variant_copies < 0:
         raise ConfigError("data.variant_copies must be >= 0")
     extra = (
-        variant_graphs(data, [n for n, _, _ in raw if n not in holdout])
+        variant_graphs(data, [n for n, _, _ in raw if n not in holdout], progress)
         if transforms and variant_copies
         else {}
     )

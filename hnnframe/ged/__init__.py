@@ -35,6 +35,7 @@ from hnnframe.ged.cache import GEDCache
 from hnnframe.ged.exact import ExactGED
 from hnnframe.ged.pairwise import pairwise_ged
 from hnnframe.ged.prepared import induced_cost, lower_bound
+from hnnframe.ged.wl import WLKernelDistance
 
 __all__ = [
     "GED_METHODS",
@@ -42,6 +43,7 @@ __all__ = [
     "BipartiteGED",
     "ExactGED",
     "GEDCache",
+    "WLKernelDistance",
     "build_ged_method",
     "ged",
     "induced_cost",

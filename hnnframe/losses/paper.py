@@ -18,55 +18,12 @@ Every term returns the mean over the pairs of a batch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from hnnframe.errors import ConfigError
+from hnnframe.losses.base import LOSSES, LossTerm, PairBatch, normalise_ged
 from hnnframe.nn import HashOutput
-from hnnframe.registry import Registry
-
-LOSSES: Registry[LossTerm] = Registry("loss")
-
-
-@dataclass
-class PairBatch:
-    """Targets of a batch of pairs: labels, raw GED and both graphs' node counts."""
-
-    labels1: torch.Tensor
-    labels2: torch.Tensor
-    ged: torch.Tensor
-    size1: torch.Tensor
-    size2: torch.Tensor
-
-
-class LossTerm(nn.Module):
-    """Base class of loss terms: ``term(o1, o2, batch)`` is the mean over the batch's pairs.
-
-    ``o1`` and ``o2`` are the network's outputs for the first and second graph of each pair
-    (:class:`hnnframe.nn.HashOutput`: embedding, activation, logits), ``batch`` the pairs'
-    targets (:class:`PairBatch`). Register a term in :data:`LOSSES` (or name it by its dotted
-    path) and give it a weight in the recipe's ``loss`` section (``loss.terms``).
-    """
-
-    def forward(self, o1: HashOutput, o2: HashOutput, batch: PairBatch) -> torch.Tensor:
-        raise NotImplementedError
-
-
-def normalise_ged(
-    ged: torch.Tensor, size1: torch.Tensor, size2: torch.Tensor, how: str
-) -> torch.Tensor:
-    if how == "none":
-        return ged
-    if how == "mean_size":  # SimGNN's nGED
-        return ged / ((size1 + size2) / 2).clamp(min=1)
-    if how == "max_size":
-        return ged / torch.maximum(size1, size2).clamp(min=1)
-    raise ConfigError(f"unknown ged_norm {how!r}; valid: none, mean_size, max_size")
 
 
 @LOSSES.register("topo")
@@ -144,58 +101,3 @@ class BinaryRegLoss(LossTerm):
             return (0.5 - (a - 0.5).abs()).pow(2).sum(dim=1)
 
         return (reg(o1.activation) + reg(o2.activation)).mean()
-
-
-class HashLoss(nn.Module):
-    """The weighted sum of eq. 6, built from the recipe's ``loss`` section.
-
-    The paper's three slots keep their names: weights ``alpha``, ``beta``, ``gamma`` for the
-    term specs ``topo``, ``class``, ``quant`` (each a LOSSES spec; ``null`` drops the term).
-    Any number of further terms go under ``terms``, each a LOSSES spec with its ``weight``::
-
-        loss:
-          alpha: 10
-          topo: {type: topo, ged_norm: mean_size}
-          terms:
-            margin: {type: my_pkg.losses.MarginLoss, weight: 0.5, margin: 2.0}
-
-    A term with weight 0 is still computed for logging (``loss/<name>`` in TensorBoard).
-    """
-
-    SLOTS = (("alpha", "topo"), ("beta", "class"), ("gamma", "quant"))
-
-    def __init__(self, cfg: Mapping[str, Any]) -> None:
-        super().__init__()
-        self.weights: dict[str, float] = {}
-        terms: dict[str, LossTerm] = {}
-        for weight_key, slot in self.SLOTS:
-            spec = cfg.get(slot, slot)
-            if spec is None:
-                continue
-            terms[slot] = LOSSES.build(spec)
-            self.weights[slot] = float(cfg.get(weight_key, 0.0))
-        extra = cfg.get("terms") or {}
-        if not isinstance(extra, Mapping):
-            raise ConfigError(f"loss.terms must map names to loss specs, got {extra!r}")
-        for name, spec in extra.items():
-            if name in terms or name == "total":
-                raise ConfigError(f"loss.terms.{name}: the name is already a loss term")
-            if not isinstance(spec, Mapping) or "type" not in spec:
-                raise ConfigError(f"loss.terms.{name} needs a 'type' (and a 'weight')")
-            kwargs = {k: v for k, v in spec.items() if k != "weight"}
-            terms[str(name)] = LOSSES.build(kwargs)
-            self.weights[str(name)] = float(spec.get("weight", 1.0))
-        self.terms = nn.ModuleDict(terms)
-
-    def forward(
-        self, o1: HashOutput, o2: HashOutput, batch: PairBatch
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        total = torch.zeros((), device=o1.activation.device)
-        parts: dict[str, float] = {}
-        for slot, term in self.terms.items():
-            value = term(o1, o2, batch)
-            parts[slot] = float(value.detach())
-            if self.weights[slot] != 0.0:
-                total = total + self.weights[slot] * value
-        parts["total"] = float(total.detach())
-        return total, parts

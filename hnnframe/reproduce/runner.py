@@ -71,8 +71,8 @@ def _warm_ged(runs: Sequence[Run], zoo_cache: str | None, ged_cache: str | None,
     for run in runs:
         recipe = load_recipe(run.recipe, run.overrides, zoo_cache)
         key = json.dumps([recipe.get("graph"), recipe.get("data")], sort_keys=True, default=str)
-        if key in seen:
-            continue
+        if key in seen or int(recipe.get("train", {}).get("partners", 0)):
+            continue  # a partner pool's GEDs are computed by its run (its pairs only)
         seen.add(key)
         ds = build_dataset(recipe)
         cache = ged_cache or recipe.get("ged_cache")

@@ -1,0 +1,61 @@
+"""The family split of protocol (c): whole family groups held out of training.
+
+The database is every distinct architecture of the corpus, seen and held-out together (the
+21 zoo models included). Training sees only the architectures of the training groups; the
+queries are transformed copies of the held-out groups' architectures. A group joins the
+families of one design across libraries (:func:`hnnframe.corpus.catalog.family_group`), so a
+held-out family is not seen in training through another library either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from hnnframe.corpus.store import CorpusEntry
+from hnnframe.errors import ConfigError
+
+# Held out by default: transformers (encoders, decoders, an encoder-decoder) and CNN and ViT
+# families of timm and transformers. The zoo's groups stay in training, so protocols (a) and
+# (b) on the zoo are unaffected by what protocol (c) holds out.
+DEFAULT_HOLDOUT: tuple[str, ...] = (
+    # transformers
+    "bert", "electra", "gpt2", "gpt_neox", "t5", "phi",
+    # CNNs
+    "convnext", "regnet", "dla", "hrnet", "ghostnet", "rexnet", "res2net", "sknet", "vovnet",
+    "dpn", "hardcorenas", "selecsls",
+    # ViTs and hybrids
+    "levit", "mobilevit", "cait", "pit", "twins", "coat", "xcit", "nest", "tnt",
+    "efficientformer", "edgenext", "visformer", "convmixer", "deit",
+)  # fmt: skip
+
+
+@dataclass
+class Split:
+    """Indices into the database (one entry per architecture) of both sides."""
+
+    entries: list[CorpusEntry]
+    train: list[int]
+    test: list[int]
+    holdout: tuple[str, ...]
+
+    @property
+    def train_groups(self) -> list[str]:
+        return sorted({self.entries[i].group for i in self.train})
+
+    @property
+    def test_groups(self) -> list[str]:
+        return sorted({self.entries[i].group for i in self.test})
+
+
+def split_corpus(entries: Sequence[CorpusEntry], holdout: Iterable[str] | None = None) -> Split:
+    """Hold out every architecture whose group is in ``holdout`` (default
+    :data:`DEFAULT_HOLDOUT`); groups absent from the corpus are ignored."""
+    held = tuple(DEFAULT_HOLDOUT if holdout is None else holdout)
+    test = [i for i, e in enumerate(entries) if e.group in held]
+    train = [i for i, e in enumerate(entries) if e.group not in held]
+    if not test:
+        raise ConfigError("protocol (c): no architecture of the corpus is in a held-out group")
+    if not train:
+        raise ConfigError("protocol (c): every architecture of the corpus is held out")
+    return Split(list(entries), train, test, held)

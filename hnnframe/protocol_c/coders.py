@@ -1,0 +1,78 @@
+"""The coders protocol (c) compares: raw graphs in, one 0/1 code per graph out.
+
+* :class:`WLCoder` with ``canonical=False``: WL SimHash on raw graphs, op labels (the
+  non-learned baseline of :mod:`hnnframe.baselines`);
+* :class:`WLCoder` with ``canonical=True``: WL SimHash on hnnframe's canonicalised graphs
+  (ROBUST_PASSES and the robust recipe's merge rules), node labels carrying the FLOP and
+  parameter digits;
+* :class:`CheckpointCoder`: a trained checkpoint, through its own recipe's pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from hnnframe.ir import OpGraph
+
+ROBUST_MERGE = ["conv_relu", "bn_relu", "gemm_relu"]
+
+# Canonicalising a large graph takes a good fraction of a second, and several coders of one
+# run share a pipeline (the canonical WL baseline and the robust recipes): prepare each graph
+# once per pipeline. Keyed by the graph object, which the caller keeps alive for the run.
+_PREPARED: dict[tuple[int, str], OpGraph] = {}
+
+
+def prepared(graph: OpGraph, graph_cfg: dict[str, Any]) -> OpGraph:
+    """``graph`` through a recipe's ``graph`` section, computed once per (graph, section)."""
+    import json
+
+    from hnnframe.pipeline import prepare_graph
+
+    key = (id(graph), json.dumps(graph_cfg, sort_keys=True, default=str))
+    if key not in _PREPARED:
+        g = prepare_graph(graph, graph_cfg)[0]
+        g.name = graph.name
+        _PREPARED[key] = g
+    return _PREPARED[key]
+
+
+def clear_prepared() -> None:
+    _PREPARED.clear()
+
+
+class WLCoder:
+    def __init__(self, bits: int, canonical: bool, iterations: int = 3) -> None:
+        from hnnframe.baselines import WLSimHash
+
+        self.bits = bits
+        self.canonical = canonical
+        self.name = "WL SimHash, canonical graphs" if canonical else "WL SimHash, raw graphs"
+        self.key = "wl_canonical" if canonical else "wl_raw"
+        self.wl = WLSimHash(bits, iterations, labels="op_digits" if canonical else "op")
+
+    def prepare(self, g: OpGraph) -> OpGraph:
+        if not self.canonical:
+            return g
+        from hnnframe.canonical import ROBUST_PASSES
+
+        return prepared(g, {"canonical": list(ROBUST_PASSES), "merge": ROBUST_MERGE})
+
+    def __call__(self, graphs: Sequence[OpGraph]) -> np.ndarray:
+        return self.wl.codes([self.prepare(g) for g in graphs])["codes"]
+
+
+class CheckpointCoder:
+    """A trained checkpoint: the recipe's canonicalisation and merge rules, then HashNet."""
+
+    def __init__(self, hasher: Any, name: str | None = None) -> None:
+        self.hasher = hasher
+        self.bits = int(hasher.bits)
+        self.name = name or str(hasher.recipe.get("name", "hnn"))
+        self.key = self.name
+
+    def __call__(self, graphs: Sequence[OpGraph]) -> np.ndarray:
+        cfg = dict(self.hasher.recipe.get("graph", {}))
+        return self.hasher.hash_graphs([prepared(g, cfg) for g in graphs])["codes"]

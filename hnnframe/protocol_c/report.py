@@ -1,0 +1,110 @@
+"""Protocol (c)'s results block of docs/results.md and its distance-histogram plot."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hnnframe.protocol_c.evaluate import GOALS, goals_met
+
+
+def _pct(x: float) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def _num(x: float, digits: int = 3) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def hub_markdown(
+    rows: Sequence[dict[str, Any]],
+    *,
+    provenance_line: str,
+    corpus: dict[str, Any],
+    split: dict[str, Any],
+    queries: dict[str, Any],
+    notes: Sequence[str] = (),
+    plot: str | None = None,
+) -> str:
+    """The protocol (c) block: the setting, one row per coder and Q, per-transform shares."""
+    lines = [
+        "## Protocol (c): copy detection among the hub corpus's architectures, families held out",
+        "",
+        provenance_line,
+        f"Corpus: {corpus['architectures']} distinct architectures in {corpus['families']} "
+        f"families ({corpus['groups']} family groups) from {corpus['sources']}; the database "
+        "holds one entry per architecture, the 21 zoo models included. Held out of training: "
+        f"{len(split['test_groups'])} groups, {split['test_archs']} architectures "
+        f"({', '.join(split['test_groups'])}); training: {len(split['train_groups'])} groups, "
+        f"{split['train_archs']} architectures. Queries: {queries['total']} copies of the "
+        f"held-out architectures ({queries['summary']}).",
+        "",
+        "Hamming distance only; a tie at the minimum distance counts as its expected value under "
+        "a random tie break (k tied entries, one right: 1/k). No embedding tie break. Goals "
+        f"(instance-level hashing issue): worst transformation's own-architecture share >= "
+        f"{GOALS['own_top1_worst']:.0%}, unique codes >= {GOALS['unique']:.0%}, pairs at d = 0 "
+        f"<= {GOALS['pairs_d0']:.1%}, family top-1 >= {GOALS['family_top1']}, AUC >= "
+        f"{GOALS['auc']}.",
+        "",
+        "| coder | Q | own arch (all copies) | worst transform | unique codes | pairs d=0 | "
+        "pairs d<=2 | family top-1 | AUC | goals met |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        met = goals_met(r)
+        lines.append(
+            f"| {r['name']} | {r['bits']} | {_pct(r['own_top1'])} | {_pct(r['own_top1_worst'])} "
+            f"({r['worst_transform']}) | {_pct(r['unique'])} | {_pct(r['pairs_d0'])} | "
+            f"{_pct(r['pairs_d2'])} | {_num(r['family_top1'])} | {_num(r['auc'], 4)} | "
+            f"{sum(met.values())}/{len(met)} |"
+        )
+    transforms = list(dict.fromkeys(t for r in rows for t in r["per_transform"]))
+    lines += ["", "Own-architecture share per transformation (copies per transformation in the "
+              "header):", "",
+              "| coder | Q | " + " | ".join(
+                  f"{t} ({rows[0]['per_transform'].get(t, {}).get('copies', 0)})"
+                  for t in transforms) + " |",
+              "|---|---|" + "---|" * len(transforms)]  # fmt: skip
+    for r in rows:
+        cells = [_pct(r["per_transform"].get(t, {}).get("own_top1")) for t in transforms]
+        lines.append(f"| {r['name']} | {r['bits']} | " + " | ".join(cells) + " |")
+    if queries.get("errors"):
+        lines += ["", "Copies that could not be made (transform: architectures): " + "; ".join(
+            f"{t}: {len(v)}" for t, v in queries["errors"].items())]  # fmt: skip
+    if notes:
+        lines += ["", *notes]
+    if plot:
+        lines += ["", f"![Protocol (c) distance histograms]({plot})"]
+    return "\n".join(lines) + "\n"
+
+
+def plot_histograms(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+    """One panel per coder at its largest Q: copy-to-own against copy-to-other distances."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    best: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["name"] not in best or r["bits"] > best[r["name"]]["bits"]:
+            best[r["name"]] = r
+    panels = list(best.values())
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, r in zip(axes[0], panels, strict=True):
+        own, other = np.asarray(r["hist_own"]), np.asarray(r["hist_other"])
+        x = np.arange(len(own))
+        ax.bar(x, own / max(own.sum(), 1), width=1.0, alpha=0.6, label="copy vs own arch")
+        ax.bar(x, other / max(other.sum(), 1), width=1.0, alpha=0.6, label="copy vs other archs")
+        ax.set_title(f"{r['name']} (Q = {r['bits']})", fontsize=9)
+        ax.set_xlabel("Hamming distance")
+        ax.set_xlim(-0.5, len(own) - 0.5)
+    axes[0][0].set_ylabel("share of pairs")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

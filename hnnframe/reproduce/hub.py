@@ -1,0 +1,160 @@
+"""``hnn reproduce hub``: protocol (c) for the baselines and the recipes, one block.
+
+Every recipe of :data:`HUB_RECIPES` is trained on the hub corpus's training family groups at
+each Q of :data:`HUB_BITS` (resumable runs, :func:`hnnframe.reproduce.runner.run_all`); then
+each checkpoint and the two WL SimHash baselines are evaluated on protocol (c)
+(:mod:`hnnframe.protocol_c`): the same database, the same held-out copies, Hamming only. A
+coder's evaluation is cached in ``OUT/eval/<coder>-<Q>.json`` with the signature of the query
+set, so a rerun that adds a recipe evaluates only that recipe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hnnframe.files import atomic_write
+from hnnframe.log import get_logger
+from hnnframe.reproduce.plans import Run
+
+log = get_logger(__name__)
+
+HUB_BITS = (32, 64, 128)
+# Label -> (recipe, overrides) trained on the corpus's training groups. All-pairs GED is
+# unaffordable on the corpus (docs/ged_scale.md), so the existing recipes get 4 GED partners
+# per training graph (train.partners) and 4 node-deletion copies per architecture.
+CORPUS_DATA = ["data.source=corpus", "data.copies=4", "data.train_frac=0.75",
+               "train.partners=4", "data.variants=[]"]  # fmt: skip
+HUB_RECIPES: dict[str, tuple[str, list[str]]] = {
+    "hnn_net (paper recipe)": ("hnn_net", CORPUS_DATA),
+    "hnn_net_robust": ("hnn_net_robust", CORPUS_DATA),
+}
+DEFAULT_QUERIES_PER_GROUP = 2
+DEFAULT_DELETION_COPIES = 2
+
+
+def hub_runs(epochs: int | None, recipes: dict[str, tuple[str, list[str]]] | None = None,
+             bits: Sequence[int] = HUB_BITS) -> list[Run]:  # fmt: skip
+    ep = [f"train.epochs={epochs}"] if epochs else []
+    runs = []
+    for k, (label, (recipe, ov)) in enumerate((recipes or HUB_RECIPES).items()):
+        for b in bits:
+            runs.append(Run(f"hub-c{k}-{recipe}-{b}", recipe, [*ov, f"hash.bits={b}", *ep],
+                            {"label": label, "recipe": recipe, "bits": b}))  # fmt: skip
+    return runs
+
+
+def _signature(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _cached_eval(path: Path, signature: str, compute: Any) -> dict[str, Any]:
+    if path.exists():
+        row = json.loads(path.read_text())
+        if row.get("signature") == signature:
+            return row
+    row = {**compute(), "signature": signature}
+    atomic_write(path, json.dumps(row).encode(), mkdir=True)
+    return row
+
+
+def query_arches(split: Any, per_group: int | None) -> list[int]:
+    """The held-out architectures whose transformed copies are queries: at most ``per_group``
+    per group (all with None), spread over the group in key order."""
+    from hnnframe.corpus.catalog import spread
+
+    by_group: dict[str, list[int]] = {}
+    for i in split.test:
+        by_group.setdefault(split.entries[i].group, []).append(i)
+    out = []
+    for idx in by_group.values():
+        keys = spread([split.entries[i].key for i in idx], per_group or 0)
+        out += [i for i in idx if split.entries[i].key in set(keys)]
+    return sorted(out)
+
+
+def run_hub(
+    out: str | Path,
+    runs: Sequence[Run],
+    *,
+    corpus_cache: str | None = None,
+    variant_cache: str | None = None,
+    zoo_cache: str | None = None,
+    ged_cache: str | None = None,
+    holdout: Sequence[str] | None = None,
+    transforms: Sequence[str] | None = None,
+    queries_per_group: int | None = DEFAULT_QUERIES_PER_GROUP,
+    deletion_copies: int = DEFAULT_DELETION_COPIES,
+    wl_bits: Sequence[int] = HUB_BITS,
+    jobs: int = 2,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train (or reuse) the runs, then evaluate every coder on protocol (c)."""
+    from hnnframe.corpus import load_corpus, read_manifest, split_corpus
+    from hnnframe.hashing import Hasher
+    from hnnframe.protocol_c import CheckpointCoder, WLCoder, evaluate_coder, hub_queries
+    from hnnframe.reproduce.runner import run_all
+    from hnnframe.variants import transform_names
+
+    out = Path(out)
+    t0 = time.perf_counter()
+    entries = load_corpus(corpus_cache)
+    split = split_corpus(entries, holdout)
+    q_idx = query_arches(split, queries_per_group)
+    names = list(transforms) if transforms is not None else transform_names()
+    # Every held-out architecture gets node-deletion copies; the tool-made copies go to a
+    # few per group (each costs a real export with the tool, seconds to a minute).
+    queries, errors = hub_queries(entries, q_idx, names, deletion_copies=0,
+                                  variant_cache=variant_cache, progress=progress)  # fmt: skip
+    deletions, _ = hub_queries(entries, split.test, [], deletion_copies=deletion_copies)
+    queries += deletions
+    qsig = _signature([e.key for e in entries], list(split.holdout),
+                      [(q.arch, q.transform, q.graph.content_hash()) for q in queries])  # fmt: skip
+    results = run_all(runs, out / "runs", jobs=jobs, zoo_cache=zoo_cache, ged_cache=ged_cache,
+                      progress=progress) if runs else []  # fmt: skip
+    rows: list[dict[str, Any]] = []
+    for bits in wl_bits:
+        for canonical in (False, True):
+            coder = WLCoder(bits, canonical)
+            rows.append(_cached_eval(out / "eval" / f"{coder.key}-{bits}.json", qsig,
+                                     lambda c=coder: evaluate_coder(c, split, queries)))  # fmt: skip
+    for run, res in zip(runs, results, strict=True):
+        ckpt = out / "runs" / run.name / "model.pt"
+        hasher = Hasher.from_checkpoint(ckpt)
+        coder = CheckpointCoder(hasher, run.meta["label"])
+        sig = _signature(qsig, hasher.fingerprint)
+        row = _cached_eval(out / "eval" / f"{run.name}.json", sig,
+                           lambda c=coder: evaluate_coder(c, split, queries))  # fmt: skip
+        rows.append({**row, "name": run.meta["label"], "train_seconds": res["seconds"],
+                     "epochs": res["epochs"]})  # fmt: skip
+    manifest = read_manifest(corpus_cache)
+    per_t: dict[str, int] = {}
+    for q in queries:
+        per_t[q.transform] = per_t.get(q.transform, 0) + 1
+    return {
+        "rows": rows,
+        "corpus": {
+            **manifest["summary"],
+            "sources": ", ".join(f"{v} {k}" for k, v in manifest["summary"]["by_source"].items()),
+        },  # fmt: skip
+        "split": {
+            "train_groups": split.train_groups,
+            "test_groups": split.test_groups,
+            "train_archs": len(split.train),
+            "test_archs": len(split.test),
+        },  # fmt: skip
+        "queries": {
+            "total": len(queries),
+            "per_transform": per_t,
+            "summary": f"tool-made copies of {len(q_idx)} architectures "
+            f"(at most {queries_per_group} per held-out group) under "
+            f"{len(names)} transformations, and {deletion_copies} node-deletion "
+            f"copies (10%) of each of the {len(split.test)} held-out architectures",
+            "errors": errors,
+        },  # fmt: skip
+        "seconds": time.perf_counter() - t0,
+    }
