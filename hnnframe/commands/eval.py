@@ -14,6 +14,8 @@ from hnnframe.errors import HnnError
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.suite == "robustness":
         return cmd_robustness(args)
+    if args.suite == "hub":
+        return cmd_hub(args)
     from hnnframe.baselines import WLSimHash
     from hnnframe.data.dataset import build_dataset
     from hnnframe.evaluate import evaluate_protocols
@@ -46,6 +48,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"{r[f'f1@{k}']:>6.3f} {r['mAP']:>6.3f} {r['precision@r2']:>6.3f}")  # fmt: skip
     if not ds.unseen:
         print("(protocol b needs a checkpoint trained with data.holdout set)")
+    return 0
+
+
+# -- protocol (c) ------------------------------------------------------------------------------
+def cmd_hub(args: argparse.Namespace) -> int:
+    """``hnn eval --suite hub``: protocol (c) for the checkpoint(s) beside the WL baselines."""
+    from hnnframe.hashing import Hasher
+    from hnnframe.protocol_c.report import hub_markdown
+    from hnnframe.reproduce import provenance
+    from hnnframe.reproduce.hub import run_hub
+
+    ckpts = [args.checkpoint, *(getattr(args, "compare", None) or [])]
+    labels = []
+    for path in ckpts:
+        h = Hasher.from_checkpoint(path)
+        labels.append((f"{h.recipe.get('name', 'hnn')} ({Path(path).parent.name})", path))
+    bits = sorted({Hasher.from_checkpoint(p).bits for p in ckpts})
+    res = run_hub(args.hub_out, [], corpus_cache=args.corpus_cache,
+                  variant_cache=getattr(args, "variant_cache", None), zoo_cache=args.zoo_cache,
+                  queries_per_group=args.queries_per_group or None,
+                  deletion_copies=args.deletion_copies, wl_bits=bits, checkpoints=labels,
+                  progress=not args.json)  # fmt: skip
+    if args.json:
+        print_json(res)
+        return 0
+    print(hub_markdown(res["rows"], provenance_line=provenance(args.command_line),
+                       corpus=res["corpus"], split=res["split"], queries=res["queries"]))  # fmt: skip
     return 0
 
 
@@ -180,11 +209,20 @@ def register(sub: Any) -> None:
     e.add_argument("--no-baseline", action="store_true", help="skip the WL SimHash baseline")
     e.add_argument(
         "--suite",
-        choices=["protocols", "robustness"],
+        choices=["protocols", "robustness", "hub"],
         default="protocols",
         help="protocols: retrieval on protocols a/b (default); robustness: re-exported, folded, "
-        "simplified and quantized variants of every zoo model against the zoo",
+        "simplified and quantized variants of every zoo model against the zoo; hub: protocol "
+        "(c), copies of held-out families' architectures against the hub corpus",
     )
     e.add_argument("--json", action="store_true")
     add_suite_arguments(e)
+    h = e.add_argument_group("protocol (c) (--suite hub)")
+    h.add_argument("--corpus-cache", help="corpus cache (default ~/.cache/hnnframe/corpus)")
+    h.add_argument("--hub-out", default="runs/hub-eval",
+                   help="where evaluations are cached (default runs/hub-eval)")  # fmt: skip
+    h.add_argument("--queries-per-group", type=int, default=2,
+                   help="held-out architectures per group with tool-made copies (0: all)")  # fmt: skip
+    h.add_argument("--deletion-copies", type=int, default=2,
+                   help="node-deletion copies per held-out architecture")  # fmt: skip
     e.set_defaults(func=cmd_eval)

@@ -90,10 +90,12 @@ def run_hub(
     queries_per_group: int | None = DEFAULT_QUERIES_PER_GROUP,
     deletion_copies: int = DEFAULT_DELETION_COPIES,
     wl_bits: Sequence[int] = HUB_BITS,
+    checkpoints: Sequence[tuple[str, str]] = (),
     jobs: int = 2,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train (or reuse) the runs, then evaluate every coder on protocol (c)."""
+    """Train (or reuse) the runs, then evaluate every coder on protocol (c): the WL baselines
+    at ``wl_bits``, the runs' checkpoints and any further ``(label, path)`` checkpoints."""
     from hnnframe.corpus import load_corpus, read_manifest, split_corpus
     from hnnframe.hashing import Hasher
     from hnnframe.protocol_c import CheckpointCoder, WLCoder, evaluate_coder, hub_queries
@@ -131,6 +133,13 @@ def run_hub(
                            lambda c=coder: evaluate_coder(c, split, queries))  # fmt: skip
         rows.append({**row, "name": run.meta["label"], "train_seconds": res["seconds"],
                      "epochs": res["epochs"]})  # fmt: skip
+    for label, path in checkpoints:
+        hasher = Hasher.from_checkpoint(path)
+        coder = CheckpointCoder(hasher, label)
+        sig = _signature(qsig, hasher.fingerprint)
+        rows.append(_cached_eval(out / "eval" / f"ckpt-{hasher.fingerprint[:12]}.json", sig,
+                                 lambda c=coder: evaluate_coder(c, split, queries)))  # fmt: skip
+        rows[-1]["name"] = label
     manifest = read_manifest(corpus_cache)
     per_t: dict[str, int] = {}
     for q in queries:
