@@ -65,14 +65,25 @@ class WLCoder:
 
 
 class CheckpointCoder:
-    """A trained checkpoint: the recipe's canonicalisation and merge rules, then HashNet."""
+    """A trained checkpoint: the recipe's canonicalisation and merge rules, then HashNet.
 
-    def __init__(self, hasher: Any, name: str | None = None) -> None:
+    ``part`` picks the code of a hybrid recipe apart: ``all`` (the code the index stores),
+    ``learned`` (the network's bits) or ``structural`` (the WL SimHash bits).
+    """
+
+    PARTS = {"all": "codes", "learned": "learned_codes", "structural": "structural_codes"}
+
+    def __init__(self, hasher: Any, name: str | None = None, part: str = "all") -> None:
         self.hasher = hasher
-        self.bits = int(hasher.bits)
-        self.name = name or str(hasher.recipe.get("name", "hnn"))
+        self.part = part
+        learned = int(hasher.bits) - int(getattr(hasher, "structural_bits", 0))
+        self.bits = {"all": int(hasher.bits), "learned": learned,
+                     "structural": int(hasher.bits) - learned}[part]  # fmt: skip
+        base = name or str(hasher.recipe.get("name", "hnn"))
+        self.name = base if part == "all" else f"{base}: {part} part"
         self.key = self.name
 
     def __call__(self, graphs: Sequence[OpGraph]) -> np.ndarray:
         cfg = dict(self.hasher.recipe.get("graph", {}))
-        return self.hasher.hash_graphs([prepared(g, cfg) for g in graphs])["codes"]
+        out = self.hasher.hash_graphs([prepared(g, cfg) for g in graphs])
+        return out[self.PARTS[self.part]] if self.part != "all" else out["codes"]

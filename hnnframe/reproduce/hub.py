@@ -124,22 +124,26 @@ def run_hub(
             coder = WLCoder(bits, canonical)
             rows.append(_cached_eval(out / "eval" / f"{coder.key}-{bits}.json", qsig,
                                      lambda c=coder: evaluate_coder(c, split, queries)))  # fmt: skip
-    for run, res in zip(runs, results, strict=True):
-        ckpt = out / "runs" / run.name / "model.pt"
-        hasher = Hasher.from_checkpoint(ckpt)
-        coder = CheckpointCoder(hasher, run.meta["label"])
-        sig = _signature(qsig, hasher.fingerprint)
-        row = _cached_eval(out / "eval" / f"{run.name}.json", sig,
-                           lambda c=coder: evaluate_coder(c, split, queries))  # fmt: skip
-        rows.append({**row, "name": run.meta["label"], "train_seconds": res["seconds"],
-                     "epochs": res["epochs"]})  # fmt: skip
-    for label, path in checkpoints:
+
+    def checkpoint_rows(path: Path | str, label: str, stem: str) -> list[dict[str, Any]]:
+        """The checkpoint's row and, for a hybrid code, a row for each part alone."""
         hasher = Hasher.from_checkpoint(path)
-        coder = CheckpointCoder(hasher, label)
-        sig = _signature(qsig, hasher.fingerprint)
-        rows.append(_cached_eval(out / "eval" / f"ckpt-{hasher.fingerprint[:12]}.json", sig,
-                                 lambda c=coder: evaluate_coder(c, split, queries)))  # fmt: skip
-        rows[-1]["name"] = label
+        parts = ["all", "learned", "structural"] if hasher.structural_bits else ["all"]
+        out_rows = []
+        for part in parts:
+            coder = CheckpointCoder(hasher, label, part)
+            sig = _signature(qsig, hasher.fingerprint, part)
+            row = _cached_eval(out / "eval" / f"{stem}-{part}.json", sig,
+                               lambda c=coder: evaluate_coder(c, split, queries))  # fmt: skip
+            out_rows.append({**row, "name": coder.name})
+        return out_rows
+
+    for run, res in zip(runs, results, strict=True):
+        for row in checkpoint_rows(out / "runs" / run.name / "model.pt", run.meta["label"],
+                                   run.name):  # fmt: skip
+            rows.append({**row, "train_seconds": res["seconds"], "epochs": res["epochs"]})
+    for label, path in checkpoints:
+        rows += checkpoint_rows(path, label, f"ckpt-{Path(path).parent.name}")
     manifest = read_manifest(corpus_cache)
     per_t: dict[str, int] = {}
     for q in queries:

@@ -29,8 +29,11 @@ DEFAULT_HOLDOUT: list[str] = [
 
 #: The recipe's ``tune:`` section, with every key a recipe may set.
 DEFAULT_TUNE: dict[str, Any] = {
-    "objective": "single",  # single: max metric; multi: max metric and min Q (hash.bits)
-    "metric": "unseen/mAP",  # a scalar the Trainer logs at evaluation epochs
+    # single: optimise the metric; multi: the metrics (a list is allowed) and Q (hash.bits)
+    "objective": "single",
+    # a scalar the Trainer logs at evaluation epochs, or a protocol (c) figure (hub/...),
+    # computed on the hub corpus after training (hnnframe.protocol_c; options in tune.hub)
+    "metric": "unseen/mAP",
     "holdout": DEFAULT_HOLDOUT,  # used when data.holdout is empty
     "pruner": {"type": "median", "n_startup_trials": 4, "n_warmup_steps": 10},
     "sampler": {"type": "tpe", "n_startup_trials": 5},
@@ -39,7 +42,14 @@ DEFAULT_TUNE: dict[str, Any] = {
     "grace": 120,  # seconds without a heartbeat after which a trial counts as dead
     "max_retry": 1,  # how often a dead trial is re-queued with the same parameters
     "max_failures": 3,  # a worker stops after this many failed trials in a row
+    # protocol (c) for hub/ metrics: corpus_cache, variant_cache, transforms (default all),
+    # queries_per_group (default 2), deletion_copies (default 2), holdout (default groups)
+    "hub": {},
 }
+
+#: The protocol (c) figures a study may optimise (``hub/<figure>``); pairs shares are minimised.
+HUB_FIGURES = ("own_top1", "own_top1_worst", "unique", "pairs_d0", "pairs_d2", "family_top1",
+               "auc")  # fmt: skip
 
 OBJECTIVES = ("single", "multi")
 
@@ -59,11 +69,24 @@ def tune_settings(recipe: Mapping[str, Any]) -> dict[str, Any]:
     cfg = {**copy.deepcopy(DEFAULT_TUNE), **copy.deepcopy(dict(given))}
     if cfg["objective"] not in OBJECTIVES:
         raise ConfigError(f"tune.objective must be one of {OBJECTIVES}, got {cfg['objective']!r}")
-    metric = cfg["metric"]
-    if not isinstance(metric, str) or not metric.startswith(("unseen/", "val/", "loss/")):
-        raise ConfigError(
-            f"tune.metric must be a logged scalar such as unseen/mAP or val/mAP, got {metric!r}"
-        )
+    metrics = cfg["metric"] if isinstance(cfg["metric"], list) else [cfg["metric"]]
+    if not metrics:
+        raise ConfigError("tune.metric is empty")
+    for metric in metrics:
+        if not isinstance(metric, str) or not metric.startswith(
+            ("unseen/", "val/", "loss/", "hub/")
+        ):
+            raise ConfigError(
+                "tune.metric must be a logged scalar such as unseen/mAP or val/mAP, or a "
+                f"protocol (c) figure such as hub/unique, got {metric!r}"
+            )
+        if metric.startswith("hub/") and metric[4:] not in HUB_FIGURES:
+            raise ConfigError(f"unknown protocol (c) figure {metric!r}; valid: "
+                              + ", ".join(f"hub/{f}" for f in HUB_FIGURES))  # fmt: skip
+    if len(metrics) > 1 and cfg["objective"] != "multi":
+        raise ConfigError("several tune.metric values need tune.objective=multi")
+    if not isinstance(cfg["hub"], Mapping):
+        raise ConfigError("tune.hub must be a mapping")
     for k in ("heartbeat", "grace", "max_failures"):
         if not isinstance(cfg[k], int) or isinstance(cfg[k], bool) or cfg[k] < 1:
             raise ConfigError(f"tune.{k} must be a positive integer")
@@ -77,8 +100,14 @@ def tune_settings(recipe: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def metric_direction(metric: str) -> str:
-    """``minimize`` for losses, ``maximize`` for retrieval metrics."""
-    return "minimize" if metric.startswith("loss/") else "maximize"
+    """``minimize`` for losses and for shares of colliding pairs, ``maximize`` otherwise."""
+    return "minimize" if metric.startswith(("loss/", "hub/pairs_")) else "maximize"
+
+
+def metric_list(settings: Mapping[str, Any]) -> list[str]:
+    """``tune.metric`` as a list (one entry unless a multi-objective study names several)."""
+    m = settings["metric"]
+    return list(m) if isinstance(m, list) else [m]
 
 
 def prepare_recipe(recipe: Mapping[str, Any]) -> tuple[dict[str, Any], list[SearchParam]]:
@@ -98,7 +127,9 @@ def prepare_recipe(recipe: Mapping[str, Any]) -> tuple[dict[str, Any], list[Sear
     base["tune"] = settings
     space = parse_search_space(base.get("search"), base)
     base.setdefault("data", {})
-    if settings["metric"].startswith("unseen/") and not base["data"].get("holdout"):
+    if any(m.startswith("unseen/") for m in metric_list(settings)) and not base["data"].get(
+        "holdout"
+    ):
         base["data"]["holdout"] = list(settings["holdout"])
         if not base["data"]["holdout"]:
             raise ConfigError(
@@ -159,8 +190,8 @@ class TuneConfig:
         return parse_search_space(self.recipe.get("search"), self.recipe)
 
     def directions(self) -> list[str]:
-        d = metric_direction(self.settings["metric"])
-        return [d, "minimize"] if self.settings["objective"] == "multi" else [d]
+        d = [metric_direction(m) for m in metric_list(self.settings)]
+        return [*d, "minimize"] if self.settings["objective"] == "multi" else d
 
     def signature(self, space: Sequence[SearchParam]) -> dict[str, Any]:
         """What must not change between runs of one study, given its parsed search space."""

@@ -31,7 +31,12 @@ from hnnframe.recipe import dump_recipe
 from hnnframe.tune.optuna_import import import_optuna
 from hnnframe.tune.report import format_value, study_summary, write_best_recipe
 from hnnframe.tune.samplers import make_pruner, make_sampler
-from hnnframe.tune.settings import TuneConfig, sampled_recipe, training_recipe
+from hnnframe.tune.settings import (
+    TuneConfig,
+    metric_list,
+    sampled_recipe,
+    training_recipe,
+)
 from hnnframe.tune.storage import Heartbeat, open_storage, redact, study_lock
 from hnnframe.tune.trial_logging import TrialLogger
 
@@ -86,7 +91,9 @@ class Worker:
         s = cfg.settings
         self.storage = open_storage(cfg.storage, s["heartbeat"], s["grace"], s["max_retry"])
         self.multi = s["objective"] == "multi"
-        self.metric = s["metric"]
+        self.metrics = metric_list(s)
+        self.metric = self.metrics[0]
+        self._hub: Any = None
         self.ran: list[int] = []
         self.last_error = ""
         self._dataset: Any = None
@@ -216,15 +223,18 @@ class Worker:
                 dump_recipe(training_recipe(trainer.recipe), path,
                             command=f"hnn train {path} --out {run_dir}")  # fmt: skip
                 summary = trainer.fit()
-                final = summary["final"]
-                if self.metric not in final:
+                final = dict(summary["final"])
+                if any(m.startswith("hub/") for m in self.metrics):
+                    final.update(self._hub_figures(run_dir / "model.pt"))
+                missing = [m for m in self.metrics if m not in final]
+                if missing:
                     raise ConfigError(
-                        f"tune.metric {self.metric!r} was not logged; logged: "
+                        f"tune.metric {missing[0]!r} was not logged; logged: "
                         f"{', '.join(sorted(k for k in final if '/' in k))}"
                     )
-                value = float(final[self.metric])
+                got = [float(final[m]) for m in self.metrics]
                 q = int(trainer.recipe.get("hash", {}).get("bits", 32))
-                values = [value, q] if self.multi else value
+                values = [*got, q] if self.multi else got[0]
                 trial.set_user_attr("final", _final_metrics(final))
                 trial.set_user_attr("epochs", int(summary["epochs"]))
                 state = "COMPLETE"
@@ -272,17 +282,25 @@ class Worker:
             return "DIED"
         self.ran.append(number)
         if state == "COMPLETE":
-            shown_v = (
-                f"{self.metric} {values[0]:.4f}  Q {values[1]}"
-                if self.multi
-                else f"{self.metric} {values:.4f}"
-            )
+            vs = values if self.multi else [values]
+            shown_v = "  ".join(f"{m} {v:.4f}" for m, v in zip(self.metrics, vs, strict=False))
+            if self.multi:
+                shown_v += f"  Q {vs[-1]}"
             self.emit(f"trial {number} done   {shown_v}  ({seconds:.0f} s)")
         elif state == "PRUNED":
             self.emit(f"trial {number} pruned {note}")
         else:
             self.emit(f"trial {number} FAILED: {note}")
         return state
+
+    def _hub_figures(self, checkpoint: Path) -> dict[str, float]:
+        """Protocol (c) figures of a trial's checkpoint; the split and copies are built once
+        per worker (:class:`hnnframe.tune.hub_metrics.HubFigures`)."""
+        from hnnframe.tune.hub_metrics import HubFigures
+
+        if self._hub is None:
+            self._hub = HubFigures(self.cfg.settings.get("hub") or {})
+        return self._hub(checkpoint)
 
     def _reporter(self, trial: Any) -> Callable[[int, dict[str, float]], None]:
         optuna = import_optuna()
@@ -365,7 +383,7 @@ def run_study(cfg: TuneConfig, emit: Callable[[str], None] | None = None) -> dic
             for f in futs:
                 ran += f.result()["ran"]
     return {
-        **study_summary(first.study, cfg.settings["metric"]),
+        **study_summary(first.study, ", ".join(metric_list(cfg.settings))),
         "ran": sorted(ran),
         "trials_requested": cfg.trials,
         "storage": redact(cfg.storage),
