@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_single(ckpt: str, zoo: Path, repeats: int) -> dict[str, float]:
+    from hnnframe.dgl_compat import to_dgl
     from hnnframe.frontends import load_onnx_file
     from hnnframe.hashing import Hasher
     from hnnframe.ir import from_onnx
@@ -52,7 +53,7 @@ def run_single(ckpt: str, zoo: Path, repeats: int) -> dict[str, float]:
         g, _ = prepare_graph(g, hasher.recipe.get("graph", {}))
         stages["merge"].append(time.perf_counter() - t)
         t = time.perf_counter()
-        dg = g.to_dgl(hasher.encoder.encode(g))
+        dg = to_dgl(g, hasher.encoder.encode(g))
         stages["encode"].append(time.perf_counter() - t)
         t = time.perf_counter()
         infer(hasher.model, [dg])

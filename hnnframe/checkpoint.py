@@ -34,12 +34,31 @@ MODEL_KEYS = frozenset(
 )
 
 
+def code_layout(recipe: Mapping[str, Any]) -> tuple[int, int]:
+    """``(learned, structural)`` bits of the recipe's code (``hash.bits`` is their sum).
+
+    A hybrid code (``hash.structural_bits: K``) ends with K bits of a non-learned WL SimHash
+    of the prepared graph (:class:`hnnframe.baselines.WLSimHash`, settings in
+    ``hash.structural``); the network learns the other ``Q - K``. Both parts are whole bytes.
+    """
+    from hnnframe.codes import check_bits
+
+    h = recipe.get("hash", {})
+    total = check_bits(h.get("bits", DEFAULT_BITS))
+    k = int(h.get("structural_bits", 0) or 0)
+    if k:
+        check_bits(k, "hash.structural_bits")
+        if k >= total:
+            raise ConfigError(f"hash.structural_bits ({k}) must be below hash.bits ({total})")
+    return total - k, k
+
+
 def build_model(recipe: Mapping[str, Any], in_dim: int, num_classes: int) -> Any:
-    """The recipe's HashNet (``model`` and ``hash.bits`` sections)."""
+    """The recipe's HashNet (``model`` section; its Q is the code's learned part)."""
     from hnnframe.nn import HashNet
 
     m = dict(recipe.get("model", {}))
-    bits = recipe.get("hash", {}).get("bits", DEFAULT_BITS)
+    bits, _ = code_layout(recipe)
     extra = set(m) - MODEL_KEYS
     if extra:
         raise ConfigError(f"unknown model keys: {sorted(extra)}; valid: {sorted(MODEL_KEYS)}")
@@ -65,7 +84,7 @@ def save_checkpoint(
         "recipe_json": json.dumps(recipe, default=str),
         "encoder_json": json.dumps(encoder.state_dict()),
         "categories": list(categories),
-        "bits": int(model.bits),
+        "bits": int(model.bits) + code_layout(recipe)[1],
         "in_dim": int(encoder.dim),
         "epoch": int(epoch),
     }

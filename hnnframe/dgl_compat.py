@@ -25,7 +25,7 @@ import sys
 import types
 from typing import Any
 
-from hnnframe.errors import HnnError
+from hnnframe.errors import GraphError, HnnError
 
 
 def _install_shims() -> None:
@@ -70,4 +70,25 @@ dgl = _import_dgl()
 
 from dgl.nn import pytorch as dglnn  # noqa: E402
 
-__all__ = ["dgl", "dglnn"]
+
+def to_dgl(graph: Any, feat: Any = None, self_loops: bool = True) -> Any:
+    """An undirected DGLGraph of an OpGraph (both directions of every edge, as in the paper).
+
+    Args:
+        graph: an :class:`hnnframe.ir.OpGraph`.
+        feat: optional ``[num_nodes, D]`` node features stored as ``ndata["feat"]``.
+        self_loops: add one self loop per node (see ``OpGraph.undirected_edges``).
+    """
+    import torch
+
+    n = len(graph.nodes)
+    if n == 0:
+        raise GraphError("cannot build a DGL graph from an empty graph")
+    u, v = graph.undirected_edges(self_loops)
+    g = dgl.graph((torch.from_numpy(u), torch.from_numpy(v)), num_nodes=n)
+    if feat is not None:
+        g.ndata["feat"] = torch.as_tensor(feat, dtype=torch.float32)
+    return g
+
+
+__all__ = ["dgl", "dglnn", "to_dgl"]

@@ -86,7 +86,7 @@ class Hasher:
     """
 
     def __init__(self, ckpt: dict[str, Any], fingerprint: str, device: str = "cpu") -> None:
-        from hnnframe.checkpoint import build_model
+        from hnnframe.checkpoint import build_model, code_layout
         from hnnframe.encoders import encoder_from_state
 
         self.recipe: dict[str, Any] = json.loads(ckpt["recipe_json"])
@@ -105,6 +105,7 @@ class Hasher:
                 "checkpoint's vocabulary does not match its network's input width"
             )
         self.model = build_model(self.recipe, self.encoder.dim, len(self.categories))
+        self.structural_bits = code_layout(self.recipe)[1]
         try:
             self.model.load_state_dict(ckpt["state_dict"])
         except RuntimeError as e:
@@ -136,11 +137,22 @@ class Hasher:
         return g
 
     def hash_graphs(self, graphs: Sequence[Any], batch_size: int = 64) -> dict[str, np.ndarray]:
+        """Codes of prepared graphs: the network's bits, then (hybrid recipes) the structural
+        WL SimHash bits (:func:`hnnframe.checkpoint.code_layout`)."""
         from hnnframe.dgl_compat import to_dgl
         from hnnframe.nn import infer
 
         dgl_graphs = [to_dgl(g, self.encoder.encode(g)) for g in graphs]
-        return infer(self.model, dgl_graphs, self.device, batch_size)
+        out = infer(self.model, dgl_graphs, self.device, batch_size)
+        if self.structural_bits:
+            from hnnframe.baselines import WLSimHash
+
+            cfg = dict(self.recipe.get("hash", {}).get("structural") or {})
+            wl = WLSimHash(self.structural_bits, labels=cfg.pop("labels", "op_digits"), **cfg)
+            out["learned_codes"] = out["codes"]
+            out["structural_codes"] = wl.codes(list(graphs))["codes"]
+            out["codes"] = np.concatenate([out["codes"], out["structural_codes"]], axis=1)
+        return out
 
     def hash_many(
         self,

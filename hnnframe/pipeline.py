@@ -28,7 +28,7 @@ def graph_and_counts(
         from hnnframe.ir import from_onnx
 
         # Validate names before the (slow) export so a typo fails at once.
-        _check_names(merge, canonical)
+        check_names(merge, canonical)
         proto = to_onnx(model, example_input, trust_pickle=trust_pickle)
         graph = from_onnx(proto, name or model_name(model))
     graph = apply_canonical(graph, canonical or [])
@@ -38,9 +38,10 @@ def graph_and_counts(
     return graph, counts
 
 
-def _check_names(
+def check_names(
     merge: Sequence[str | dict[str, Any]] | None, canonical: Sequence[str | dict[str, Any]] | None
 ) -> None:
+    """Raise RegistryError for an unknown merge rule or pass (before any slow export)."""
     from hnnframe.canonical import CANONICALISERS
     from hnnframe.merge import MERGE_RULES
 

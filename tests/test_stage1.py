@@ -1,9 +1,9 @@
-"""Stage 1: frontends, OpGraph FLOPs/parameters, merge rules, encoders, augmentation."""
+"""Stage 1 after the IR: merge rules, encoders, augmentation (the IR is in tests/test_ir.py,
+the frontends in tests/test_frontends.py)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,48 +14,12 @@ from hnnframe.data.augment import delete_nodes
 from hnnframe.encoders import NODE_ENCODERS, PaperEncoder, digit_bucket
 from hnnframe.errors import ConfigError, RegistryError
 from hnnframe.ir import OpGraph, OpNode
-from hnnframe.merge import DEFAULT_RULES, MERGE_RULES, MergeRule, apply_rules
+from hnnframe.merge import MERGE_RULES, MergeRule, apply_rules
 from hnnframe.pipeline import graph_and_counts, graph_of
 
 
 def tiny_graph() -> OpGraph:
     return graph_of(TinyConvNet(), example_input=torch.zeros(*TINY_INPUT))
-
-
-def test_flops_and_params_hand_computed() -> None:
-    g = tiny_graph()
-    by_op = {n.op: n for n in g.nodes}
-    assert list(by_op) == [
-        "Conv",
-        "BatchNormalization",
-        "Relu",
-        "GlobalAveragePool",
-        "Flatten",
-        "Gemm",
-    ]
-    # Conv 3->4, 3x3, on 8x8: 256 outputs x 27 MACs x 2 FLOPs + 256 bias adds.
-    assert (by_op["Conv"].flops, by_op["Conv"].params) == (2 * 256 * 27 + 256, 4 * 3 * 9 + 4)
-    # BN: scale and shift per element; its weight and bias are parameters, stats are buffers.
-    assert (by_op["BatchNormalization"].flops, by_op["BatchNormalization"].params) == (512, 8)
-    assert by_op["Relu"].flops == 256
-    assert by_op["GlobalAveragePool"].flops == 256
-    assert by_op["Flatten"].flops == 0
-    # Linear 4->2: 2x4 MACs x 2 + 2 bias adds; 8 + 2 parameters.
-    assert (by_op["Gemm"].flops, by_op["Gemm"].params) == (18, 10)
-    assert g.total_params == sum(p.numel() for p in TinyConvNet().parameters()) == 130
-    assert by_op["Conv"].shape == (1, 4, 8, 8)
-    assert g.edges == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
-
-
-def test_resnet18_parameters_match_torch() -> None:
-    import torchvision
-
-    g = graph_of("torchvision:resnet18")
-    assert g.total_params == sum(p.numel() for p in torchvision.models.resnet18().parameters())
-    assert g.total_params == 11_689_512
-    merged = graph_of("torchvision:resnet18", merge=DEFAULT_RULES)
-    assert merged.num_nodes < g.num_nodes
-    assert merged.total_params == g.total_params and merged.total_flops == g.total_flops
 
 
 def test_merge_rules_counts_and_fixpoint() -> None:
@@ -137,36 +101,3 @@ def test_node_deletion_is_seeded() -> None:
     assert a.to_dict() == b.to_dict() and a.to_dict() != c.to_dict()
     with pytest.raises(ConfigError):
         delete_nodes(g, 1.5)
-
-
-def test_networkx_and_graphml(tmp_path: Path) -> None:
-    import networkx as nx
-
-    g = tiny_graph()
-    nxg = g.to_networkx()
-    assert nxg.number_of_nodes() == 6 and nxg.nodes[0]["op"] == "Conv"
-    nx.write_graphml(nxg, tmp_path / "g.graphml")
-    assert nx.read_graphml(tmp_path / "g.graphml").number_of_nodes() == 6
-
-
-def test_to_dgl_is_undirected_with_self_loops() -> None:
-    g = tiny_graph()
-    enc = PaperEncoder().fit([g])
-    dg = g.to_dgl(enc.encode(g))
-    assert dg.num_nodes() == 6 and dg.num_edges() == 2 * g.num_edges + 6
-    assert dg.ndata["feat"].shape == (6, enc.dim)
-
-
-def test_torchscript_and_onnx_files_give_the_same_graph(tmp_path: Path) -> None:
-    model = TinyResNet(8, 1).eval()
-    x = torch.zeros(*TINY_INPUT)
-    ts = tmp_path / "m.pt"
-    torch.jit.trace(model, x).save(str(ts))
-    from conftest import export
-
-    onnx_path = export(model, tmp_path / "m.onnx")
-    a = graph_of(str(ts), example_input=x)
-    b = graph_of(str(onnx_path))
-    assert a.ops() == b.ops() and a.total_params == b.total_params == sum(
-        p.numel() for p in model.parameters()
-    )

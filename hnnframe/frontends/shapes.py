@@ -7,6 +7,14 @@ constants. This module evaluates them with numpy on a scratch copy of the model,
 there by Constant nodes, re-runs ONNX shape inference, and copies the resulting shapes back
 into the original model's ``value_info``. The original nodes are never changed, and no
 weights are read (only small integer tensors, which hold shapes and axes).
+
+A file may not hold those small tensors either: every initializer external with the data
+file absent, or tensors that list dims but carry no bytes. Such a shape constant (an
+initializer or a Constant node whose value cannot be read, see
+:func:`hnnframe.frontends.tensors.tensor_value`) is shown to ONNX shape inference as a graph
+input of its type and dims, so the rank it implies survives; shapes it would have fixed fall
+back to what the file declares in ``value_info``, else stay unknown, and the IR marks the
+FLOPs that need them unknown. The model never fails for it.
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from hnnframe.frontends.tensors import tensor_value
 
 # Each round can only resolve shape arithmetic whose input shapes the last inference knew, so
 # a network with one channel shuffle per unit (ShuffleNet: 16) needs one round per unit.
@@ -86,16 +96,20 @@ def infer_shapes(model: Any) -> Any:
         return onnx.shape_inference.infer_shapes(m, strict_mode=False, data_prop=True)
 
     model = fix_batch(model)
-    inferred = run(model)
+    base = _without_unreadable_constants(model)
+    # The best shape of every value over all inference rounds, starting from what the file
+    # declares: a later round never loses what an earlier one (or the exporter) knew.
+    best: dict[str, Any] = {vi.name: vi for vi in model.graph.value_info}
+    inferred = run(base)
+    _keep_best(best, inferred)
     known: dict[str, np.ndarray] = {}
     for t in model.graph.initializer:
-        if t.data_location != onnx.TensorProto.EXTERNAL and t.data_type in (
-            onnx.TensorProto.INT64,
-            onnx.TensorProto.INT32,
-        ):
-            known[t.name] = numpy_helper.to_array(t)
+        if t.data_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32):
+            value = tensor_value(t)
+            if value is not None:
+                known[t.name] = value
     for _ in range(_MAX_ROUNDS):
-        shapes = _shape_table(inferred)
+        shapes = _shape_table(inferred, best)
         new = 0
         for node in inferred.graph.node:
             if not node.output or node.output[0] in known:
@@ -107,7 +121,7 @@ def infer_shapes(model: Any) -> Any:
         if new == 0:
             break
         scratch = onnx.ModelProto()
-        scratch.CopyFrom(model)
+        scratch.CopyFrom(base)
         del scratch.graph.value_info[:]
         nodes = []
         for node in scratch.graph.node:
@@ -126,14 +140,69 @@ def infer_shapes(model: Any) -> Any:
             inferred = run(scratch)
         except Exception:  # keep what the last successful pass found
             break
+        _keep_best(best, inferred)
     # Copy shapes back onto the original graph (fix_batch's copy: the caller's model is
     # untouched).
     out = model
     del out.graph.value_info[:]
-    outputs = {o.name for o in out.graph.output}
+    skip = {o.name for o in out.graph.output}
+    skip |= {i.name for i in base.graph.input} - {i.name for i in model.graph.input}
+    out.graph.value_info.extend(vi for name, vi in best.items() if name not in skip)
+    return out
+
+
+def _keep_best(best: dict[str, Any], inferred: Any) -> None:
     for vi in inferred.graph.value_info:
-        if vi.name not in outputs:
-            out.graph.value_info.append(vi)
+        old = best.get(vi.name)
+        if old is None or _known_dims(vi) >= _known_dims(old):  # ties: the later round
+            best[vi.name] = vi
+
+
+def _known_dims(vi: Any) -> int:
+    t = vi.type.tensor_type
+    if not t.HasField("shape"):
+        return -1
+    return sum(1 for d in t.shape.dim if d.HasField("dim_value"))
+
+
+def _without_unreadable_constants(model: Any) -> Any:
+    """``model``, or a copy in which every integer initializer and Constant node whose value
+    the file does not hold is a graph input of the same type and dims (see the module
+    docstring). Weights (floating-point initializers) stay: inference needs only their dims.
+    """
+    import onnx
+    from onnx import helper
+
+    ints = (onnx.TensorProto.INT64, onnx.TensorProto.INT32)
+    bad_inits = {
+        t.name for t in model.graph.initializer if t.data_type in ints and tensor_value(t) is None
+    }
+    bad_consts: dict[int, Any] = {}
+    for k, n in enumerate(model.graph.node):
+        if n.op_type == "Constant" and len(n.output) == 1:
+            for a in n.attribute:
+                if a.name == "value" and a.type == onnx.AttributeProto.TENSOR:
+                    if tensor_value(a.t) is None:
+                        bad_consts[k] = a.t
+    if not bad_inits and not bad_consts:
+        return model
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    tensors = [t for t in g.initializer if t.name in bad_inits]
+    keep = [t for t in g.initializer if t.name not in bad_inits]
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    inputs = [i for i in g.input if i.name not in bad_inits]
+    for t in tensors:
+        inputs.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+    for k, t in bad_consts.items():
+        inputs.append(helper.make_tensor_value_info(g.node[k].output[0], t.data_type, list(t.dims)))
+    del g.input[:]
+    g.input.extend(inputs)
+    nodes = [n for k, n in enumerate(g.node) if k not in bad_consts]
+    del g.node[:]
+    g.node.extend(nodes)
     return out
 
 
@@ -163,9 +232,10 @@ def fix_batch(model: Any) -> Any:
     return out
 
 
-def _shape_table(model: Any) -> dict[str, list[int | None]]:
+def _shape_table(model: Any, best: dict[str, Any]) -> dict[str, list[int | None]]:
     table: dict[str, list[int | None]] = {}
-    for vi in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output):
+    infos = list(model.graph.input) + list(best.values()) + list(model.graph.output)
+    for vi in infos:
         t = vi.type.tensor_type
         if t.HasField("shape"):
             table[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
@@ -177,14 +247,18 @@ def _shape_table(model: Any) -> dict[str, list[int | None]]:
 def _evaluate(
     node: Any, known: dict[str, np.ndarray], shapes: dict[str, list[int | None]]
 ) -> np.ndarray | None:
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
     attrs: dict[str, Any] = {}
     for a in node.attribute:
         v = helper.get_attribute_value(a)
         if a.name == "value" and hasattr(v, "dims"):
-            attrs["value_scalar"] = numpy_helper.to_array(v).reshape(-1)[0]
-            attrs["value"] = numpy_helper.to_array(v)
+            value = tensor_value(v)
+            if value is None:  # a constant the file does not hold: its output stays unknown
+                return None
+            if value.size:
+                attrs["value_scalar"] = value.reshape(-1)[0]
+            attrs["value"] = value
         else:
             attrs[a.name] = v
     op = node.op_type

@@ -1,0 +1,172 @@
+"""ONNX -> OpGraph (paper section 3.2.2): one node per operator, one edge per tensor.
+
+Weights are never read: parameter counts come from initializer dims, and the only values
+read are quantizer scales and zero points, through :func:`hnnframe.frontends.tensors.tensor_value`
+(which says "unknown" for data the file does not hold).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hnnframe.errors import GraphError
+from hnnframe.frontends.tensors import tensor_value
+from hnnframe.ir.flops import attr, flops_unknown, node_flops
+from hnnframe.ir.graph import OpGraph, OpNode
+
+if TYPE_CHECKING:
+    import onnx
+
+# Inputs of these ops that are running statistics (buffers), not trainable parameters.
+_BUFFER_INPUTS: dict[str, set[int]] = {"BatchNormalization": {3, 4}}
+
+
+def _shape_of(vi: Any) -> tuple[int | None, ...] | None:
+    t = vi.type.tensor_type
+    if not t.HasField("shape"):
+        return None
+    return tuple(d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim)
+
+
+def _stored_tensors(graph: onnx.GraphProto) -> dict[str, Any]:
+    """Initializers and Constant ``value`` attributes by name (an initializer wins a tie)."""
+    out: dict[str, Any] = {t.name: t for t in graph.initializer}
+    for n in graph.node:
+        if n.op_type == "Constant" and n.output:
+            out.setdefault(n.output[0], attr(n, "value"))
+    return out
+
+
+def _small_value(tensors: Mapping[str, Any], name: str) -> np.ndarray | None:
+    """The value of a scalar initializer or Constant output, when the file holds it."""
+    t = tensors.get(name)
+    if not hasattr(t, "dims") or math.prod(t.dims) > 1:
+        return None
+    return tensor_value(t)
+
+
+def _quantize_range(node: onnx.NodeProto, tensors: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The real range a per-tensor QuantizeLinear saturates to: ((qmin-zp)*s, (qmax-zp)*s)."""
+    import onnx
+
+    scale = _small_value(tensors, node.input[1]) if len(node.input) > 1 else None
+    if scale is None:
+        return None
+    if len(node.input) > 2 and node.input[2]:
+        zp = _small_value(tensors, node.input[2])
+        if zp is None:
+            return None
+        dtype = zp.dtype
+    else:  # no zero point: 0 of the output type, uint8 unless output_dtype says otherwise
+        out = attr(node, "output_dtype", 0)
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(out) if out else np.dtype(np.uint8)
+        zp = np.zeros((), dtype)
+    if not np.issubdtype(dtype, np.integer):
+        return None
+    info = np.iinfo(dtype)
+    s, z = float(np.asarray(scale).reshape(-1)[0]), int(np.asarray(zp).reshape(-1)[0])
+    return ((info.min - z) * s, (info.max - z) * s)
+
+
+def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
+    """Build an OpGraph from an ONNX model whose shapes have been inferred.
+
+    Weights are never read: parameter counts come from initializer dims, which an ONNX file
+    keeps even when its external data is absent. Only floating-point initializers count as
+    parameters (int64 shape tensors do not), an initializer shared by several nodes counts
+    once, and BatchNormalization's running mean and variance are buffers, not parameters.
+    """
+    import onnx
+
+    graph = model.graph
+    shapes: dict[str, tuple[int | None, ...] | None] = {}
+    for vi in list(graph.input) + list(graph.value_info) + list(graph.output):
+        shapes[vi.name] = _shape_of(vi)
+    float_types = {
+        onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
+        onnx.TensorProto.BFLOAT16,
+    }  # fmt: skip
+    inits: dict[str, tuple[tuple[int, ...], bool]] = {}
+    for t in graph.initializer:
+        inits[t.name] = (tuple(t.dims), t.data_type in float_types)
+        shapes[t.name] = tuple(t.dims)
+    # Constant nodes are folded away: their outputs behave like (non-parameter) initializers.
+    for n in graph.node:
+        if n.op_type == "Constant":
+            for o in n.output:
+                v = attr(n, "value")
+                if v is not None and hasattr(v, "dims"):
+                    shapes[o] = tuple(v.dims)
+
+    # An Identity whose input is an initializer is constant plumbing, not an operator: the
+    # TorchScript exporter emits one for every initializer it de-duplicated (with weights=None,
+    # all BN weights are equal, so resnet18 gets 72 of them). Its output is treated as an
+    # initializer of its own name, because it stands for a distinct torch parameter.
+    aliases: set[int] = set()
+    for k, n in enumerate(graph.node):
+        if n.op_type == "Identity" and n.input and n.input[0] in inits:
+            inits[n.output[0]] = inits[n.input[0]]
+            shapes[n.output[0]] = shapes.get(n.input[0])
+            aliases.add(k)
+    # Tensors that no graph input reaches (see OpNode.const); ONNX lists nodes in topological
+    # order, so one pass suffices.
+    const_tensors = set(inits)
+    const_tensors.update(o for n in graph.node if n.op_type == "Constant" for o in n.output)
+    const_nodes: set[int] = set()
+    for k, n in enumerate(graph.node):
+        if n.op_type == "Constant" or k in aliases:
+            continue
+        # CastLike reads only the type of its second input.
+        inputs = n.input[:1] if n.op_type == "CastLike" else n.input
+        if n.op_type in ("Shape", "Size") or all(i in const_tensors for i in inputs if i):
+            const_nodes.add(k)
+            const_tensors.update(o for o in n.output if o)
+
+    nodes: list[OpNode] = []
+    tensors: dict[str, Any] | None = None  # built at the first QuantizeLinear
+    producer: dict[str, int] = {}
+    consumers: list[list[str]] = []
+    counted: set[str] = set()
+    for nk, n in enumerate(graph.node):
+        if n.op_type == "Constant" or nk in aliases:
+            continue
+        params = 0
+        buffers = _BUFFER_INPUTS.get(n.op_type, set())
+        for k, inp in enumerate(n.input):
+            if inp in inits and k not in buffers and inp not in counted:
+                dims, is_float = inits[inp]
+                if is_float:
+                    params += int(math.prod(dims)) if dims else 1
+                    counted.add(inp)
+        in_shapes = [shapes.get(i) if i else None for i in n.input]
+        out_shape = shapes.get(n.output[0]) if n.output else None
+        clamp = None
+        if n.op_type == "QuantizeLinear":
+            tensors = tensors if tensors is not None else _stored_tensors(graph)
+            clamp = _quantize_range(n, tensors)
+        idx = len(nodes)
+        nodes.append(
+            OpNode(
+                op=n.op_type,
+                name=n.name or f"{n.op_type}_{idx}",
+                flops=node_flops(n, in_shapes, out_shape),
+                flops_unknown=flops_unknown(n, in_shapes, out_shape),
+                params=params,
+                shape=out_shape,
+                const=nk in const_nodes,
+                clamp=clamp,
+            )
+        )
+        for o in n.output:
+            if o:
+                producer[o] = idx
+        consumers.append([i for i in n.input if i])
+    edges = [(producer[t], d) for d, ins in enumerate(consumers) for t in ins if t in producer]
+    g = OpGraph(nodes, edges, name or graph.name)
+    if g.num_nodes == 0:
+        raise GraphError(f"model {name or graph.name!r} has no operator nodes")
+    return g
