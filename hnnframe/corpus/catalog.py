@@ -185,6 +185,26 @@ def hf_candidates(types: Iterable[str] | None = None) -> list[Candidate]:
 
 SOURCES = ("torchvision", "timm", "hf")
 
+# The slice of the corpus that `make demo` builds and trains on: the zoo, resnet50 (held out of
+# training, a network a platform holds but the hash never saw), a few timm families, two of
+# them held out (convnext, regnet), and small transformers, two families held out (bert, gpt2).
+DEMO_TIMM = ("efficientnet_b0", "mobilenetv3_small_100", "resnet26", "vit_tiny_patch16_224",
+             "mixer_s16_224", "poolformer_s12", "convnext_atto", "convnext_femto",
+             "regnetx_002", "regnety_002")  # fmt: skip
+DEMO_HF = ("bert", "gpt2", "llama", "roberta")
+
+
+def demo_candidates() -> list[Candidate]:
+    """The demo's slice: the zoo, resnet50, :data:`DEMO_TIMM` and two sizes of each
+    :data:`DEMO_HF` type."""
+    from hnnframe.data.zoo import TABLE1
+
+    out = [candidate_for(f"torchvision:{e.name}") for e in TABLE1]
+    out.append(candidate_for("torchvision:resnet50"))
+    out += [candidate_for(f"timm:{n}") for n in DEMO_TIMM]
+    out += [c for c in hf_candidates(DEMO_HF) if "-L6-" not in c.key]
+    return out
+
 
 def candidate_for(spec: str) -> Candidate:
     """The candidate of one named source, its family looked up as the catalog does."""

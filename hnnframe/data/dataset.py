@@ -19,6 +19,8 @@ data:
   corpus_cache: null     # corpus cache (default ~/.cache/hnnframe/corpus)
   holdout_groups: null   # groups held out (default hnnframe.corpus.split.DEFAULT_HOLDOUT)
   per_group: null        # at most this many architectures per group (a slice, for make demo)
+  keys: null             # only these corpus architectures (a slice)
+  exclude: []            # corpus architectures kept out of training (e.g. the demo's resnet50)
 ```
 
 Graphs go raw -> canonicalisation -> merge rules (the recipe's ``graph`` section) -> copies.
@@ -99,11 +101,15 @@ def corpus_training_entries(data_cfg: Mapping[str, Any]) -> list[Any]:
     at most ``per_group`` per group, in key order)."""
     from hnnframe.corpus import load_corpus, split_corpus
 
-    entries = load_corpus(data_cfg.get("corpus_cache"))
+    keys = data_cfg.get("keys")
+    entries = load_corpus(data_cfg.get("corpus_cache"), set(keys) if keys else None)
     split = split_corpus(entries, data_cfg.get("holdout_groups"))
     per_group = data_cfg.get("per_group")
+    exclude = set(data_cfg.get("exclude") or [])
     out, seen = [], {}
     for i in split.train:
+        if entries[i].key in exclude:
+            continue
         g = entries[i].group
         seen[g] = seen.get(g, 0) + 1
         if per_group is None or seen[g] <= int(per_group):

@@ -121,10 +121,16 @@ class VariantSource:
         return randomise_weights(build_module(self.spec), self.seed).eval()
 
     def example_input(self, size: int | None = None) -> Any:
-        """The model's trigger input, at ``size`` x ``size`` when given."""
+        """The model's trigger input (the one :mod:`hnnframe.frontends` exports with: the
+        zero image of the model's own input size), at ``size`` x ``size`` when given."""
         from hnnframe.frontends import trigger_input
+        from hnnframe.frontends.named import example_input
 
-        x = trigger_input(self.name)
+        if "trigger" not in self._cache:
+            self._cache["trigger"] = (
+                example_input(self.spec) if self.is_module else trigger_input(self.name)
+            )
+        x = self._cache["trigger"]
         if size is not None:
             x = trigger_input(self.name, (1, x.shape[1], size, size))
         return x
