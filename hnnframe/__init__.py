@@ -1,6 +1,6 @@
 """hnnframe: perceptual hashes of neural networks (HNN-Net, Zhu et al., Symmetry 2022).
 
-Stage 1 (graph generator) lives in frontends/, ir.py, canonical/, merge/ and encoders/;
+Stage 1 (graph generator) lives in frontends/, ir/, canonical/, merge/ and encoders/;
 Stage 2 (graph hashing) in nn/, losses.py, ged/ and train.py. Heavy dependencies (torch, onnx,
 DGL) are imported lazily, so ``import hnnframe`` is cheap.
 """

@@ -57,7 +57,8 @@ def graph_of(
     example_input: Any = None,
     trust_pickle: bool = False,
 ) -> OpGraph:
-    """The OpGraph of any model: nn.Module, ONNX path, TorchScript path or "torchvision:NAME".
+    """The OpGraph of any model: nn.Module, ONNX path, TorchScript path, or a named source
+    ("torchvision:NAME", "timm:NAME", "hf:MODEL_TYPE", a config.json).
 
     Args:
         model: the model source (see :mod:`hnnframe.frontends`) or an OpGraph.

@@ -278,7 +278,10 @@ def register(sub: Any) -> None:
         + EPILOG,
     )
     a.add_argument(
-        "models", nargs="+", metavar="MODEL", help=".onnx, TorchScript or torchvision:NAME"
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help=".onnx, TorchScript, torchvision:NAME, timm:NAME, hf:TYPE or a config.json",
     )
     hashing(a, "model.pt from `hnn train` (default: the checkpoint the index is bound to)")
     a.add_argument("--label", help="a label stored with every added model (e.g. zoo, licence)")
@@ -302,7 +305,7 @@ def register(sub: Any) -> None:
     s = isub.add_parser(
         "search",
         help="the k indexed models nearest to each query",
-        description="Hash each QUERY (a model file, torchvision:NAME, or hex:CODE for a code "
+        description="Hash each QUERY (a model file, a named source such as torchvision:NAME, or hex:CODE for a code "
         "already computed) and print the k nearest indexed models by Hamming distance, ties "
         "broken by order of addition. " + EPILOG,
     )

@@ -71,7 +71,8 @@ def register(sub: Any) -> None:
         "hash",
         help="hash models with a trained checkpoint",
         description="Print one line per model: hex code, bits, predicted category and path. "
-        "Models are .onnx files, TorchScript files or torchvision:NAME, hashed as one batch. "
+        "Models are .onnx files, TorchScript files, torchvision:NAME, timm:NAME, hf:MODEL_TYPE "
+        "or a Hugging Face config.json (or its directory), hashed as one batch. "
         "A model that cannot be read is named on stderr and skipped; the exit status is 1 "
         "when any model failed.",
     )

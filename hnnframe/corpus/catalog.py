@@ -131,9 +131,9 @@ HF_SIZES: dict[str, tuple[tuple[int, int, int], ...]] = {
     t: _SIZES
     for t in (
         "bert", "roberta", "distilbert", "albert", "electra", "deberta-v2", "xlm-roberta",
-        "gpt2", "gpt_neo", "gpt_neox", "opt", "bloom", "llama", "mistral", "qwen2", "phi",
+        "gpt2", "gpt_neox", "opt", "bloom", "llama", "mistral", "qwen2", "phi",
         "gemma", "t5", "bart", "whisper", "vit", "deit", "beit", "dinov2", "swin",
-        "convnext", "resnet", "mobilevit", "levit", "segformer", "mpnet", "funnel",
+        "convnext", "resnet", "mobilevit", "levit", "segformer", "mpnet",
     )
 }  # fmt: skip
 # Field names of the three sizes where a config does not map the generic ones.
@@ -143,7 +143,7 @@ _HF_FIELDS: dict[str, tuple[str, str, str, str | None]] = {
     "whisper": ("encoder_layers", "d_model", "encoder_attention_heads", "encoder_ffn_dim"),
     "distilbert": ("n_layers", "dim", "n_heads", "hidden_dim"),
     "gpt2": ("n_layer", "n_embd", "n_head", "n_inner"),
-    "gpt_neo": ("num_layers", "hidden_size", "num_heads", None),
+    "dinov2": ("num_hidden_layers", "hidden_size", "num_attention_heads", None),
     "opt": ("num_hidden_layers", "hidden_size", "num_attention_heads", "ffn_dim"),
     "bloom": ("n_layer", "hidden_size", "n_head", None),
 }
