@@ -1,0 +1,187 @@
+"""Weight fingerprint speed and memory on a synthetic 100M-parameter model (issue 12, item 4).
+
+Writes a transformer-shaped model (token embedding, blocks of q/k/v/o and FFN matrices,
+LayerNorms) as safetensors and as ONNX with external data into a temporary folder, then
+fingerprints each file in a fresh subprocess and records its wall time and peak RSS beside
+the RSS of a subprocess that only imports the same modules, and the size of the largest
+tensor. Results go to docs/bench_weights.md.
+
+    .venv/bin/python benchmarks/bench_weights.py            # 100M parameters
+    .venv/bin/python benchmarks/bench_weights.py --params 10e6 --out /tmp/b.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hnnframe.files import atomic_write  # noqa: E402
+
+CHILD = r"""
+import json, os, sys, time
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+mode, path, bits = sys.argv[1], sys.argv[2], int(sys.argv[3])
+t0 = time.perf_counter()
+from hnnframe.weights.fingerprint import fingerprint
+import onnx, scipy.special  # what reading either format imports
+t1 = time.perf_counter()
+before = status("VmRSS:")
+c1 = sum(os.times()[:2])
+fp = fingerprint(path, bits) if mode == "run" else None
+t2 = time.perf_counter()
+cpu = sum(os.times()[:2]) - c1
+print(json.dumps({"import_s": t1 - t0, "fingerprint_s": t2 - t1, "cpu_s": cpu,
+                  "peak_rss": status("VmHWM:"),
+                  "rss_before": before,
+                  "tensors": fp.tensors if fp else 0, "params": fp.params if fp else 0,
+                  "largest": fp.largest if fp else 0}))
+"""
+
+
+def shapes(params: float, dim: int = 1024, vocab: int = 32000) -> list[tuple[str, tuple]]:
+    """Tensor names and shapes of a GPT-like model of about ``params`` parameters."""
+    out: list[tuple[str, tuple]] = [("emb", (vocab, dim)), ("pos", (512, dim))]
+    per_block = 4 * dim * dim + 8 * dim * dim + 4 * dim
+    for b in range(max(1, -(-int(params - vocab * dim - 512 * dim) // per_block))):
+        for n in ("q", "k", "v", "o"):
+            out.append((f"b{b}.{n}", (dim, dim)))
+        out += [(f"b{b}.ff1", (4 * dim, dim)), (f"b{b}.ff2", (dim, 4 * dim)),
+                (f"b{b}.ln1", (dim,)), (f"b{b}.ln2", (dim,))]  # fmt: skip
+    return out
+
+
+def tensors(spec: list[tuple[str, tuple]]):
+    rng = np.random.default_rng(0)
+    for name, shape in spec:
+        yield name, (rng.standard_normal(shape, dtype=np.float32) * 0.02)
+
+
+def write_safetensors(spec, path: Path) -> None:
+    """Header, then each tensor's bytes, written as they are made (never all in memory)."""
+    header, offset = {}, 0
+    for name, shape in spec:
+        n = int(np.prod(shape)) * 4
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + n]}
+        offset += n
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    with open(path, "wb") as f:
+        f.write(len(raw).to_bytes(8, "little") + raw)
+        for _name, arr in tensors(spec):
+            f.write(arr.tobytes())
+
+
+def write_onnx(spec, path: Path) -> None:
+    """An ONNX graph (Gather, then MatMul per matrix) whose initializers live in one
+    external data file, written tensor by tensor."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    data = path.with_suffix(".bin")
+    inits, nodes, offset = [], [], 0
+    with open(data, "wb") as f:
+        for name, arr in tensors(spec):
+            t = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=arr.shape)
+            t.data_location = TensorProto.EXTERNAL
+            for k, v in (("location", data.name), ("offset", str(offset)),
+                         ("length", str(arr.nbytes))):  # fmt: skip
+                e = t.external_data.add()
+                e.key, e.value = k, v
+            f.write(arr.tobytes())
+            offset += arr.nbytes
+            inits.append(t)
+    x = helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 8])
+    nodes.append(helper.make_node("Gather", ["emb", "ids"], ["h0"]))
+    last = "h0"
+    for i, (name, shape) in enumerate(spec[2:]):
+        if len(shape) == 2 and shape[0] == 1024:
+            nodes.append(helper.make_node("MatMul", [last, name], [f"h{i + 1}"]))
+            last = f"h{i + 1}"
+    y = helper.make_tensor_value_info(last, TensorProto.FLOAT, [1, 8, 1024])
+    graph = helper.make_graph(nodes, "bench", [x], [y], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with open(path, "wb") as f:
+        f.write(model.SerializeToString())
+    onnx.checker.check_model(str(path))
+
+
+def measure(path: Path, bits: int, mode: str = "run") -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(path), str(bits)],
+                         capture_output=True, text=True, env=env, check=True)  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", type=float, default=100e6)
+    ap.add_argument("--bits", default="256,512", help="comma-separated Q values")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per format (fresh each)")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "bench_weights.md"))
+    args = ap.parse_args()
+    qs = [int(b) for b in args.bits.split(",")]
+    spec = shapes(args.params)
+    total = sum(int(np.prod(s)) for _, s in spec)
+    largest = max(int(np.prod(s)) for _, s in spec)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"safetensors": Path(tmp) / "model.safetensors", "onnx": Path(tmp) / "model.onnx"}
+        write_safetensors(spec, files["safetensors"])
+        write_onnx(spec, files["onnx"])
+        for (fmt, path), bits in itertools.product(files.items(), qs):
+            runs = sorted((measure(path, bits) for _ in range(args.repeat)),
+                          key=lambda r: r["fingerprint_s"])  # fmt: skip
+            r = {**runs[len(runs) // 2], "min_s": runs[0]["fingerprint_s"],
+                 "max_s": runs[-1]["fingerprint_s"], "bits": bits}  # fmt: skip
+            parts = [path] + ([path.with_suffix(".bin")] if fmt == "onnx" else [])
+            rows.append((fmt, sum(p.stat().st_size for p in parts), r))
+    cmd = shlex.join(["python", "benchmarks/bench_weights.py", *sys.argv[1:]])
+    lines = [
+        "# Weight fingerprint: speed and memory",
+        "",
+        f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} ({os.cpu_count()} CPU cores, "
+        f"load average {os.getloadavg()[0]:.1f} when it finished: the machine is shared).",
+        "",
+        f"A synthetic transformer-shaped model: {total / 1e6:.1f}M float32 parameters in "
+        f"{len(spec)} tensors; the largest tensor has {largest / 1e6:.1f}M parameters "
+        f"({largest * 4 / 2**20:.0f} MiB). Each file is fingerprinted in a fresh "
+        "subprocess (file sha256, tensor digests, weight code), with the file in the page cache. "
+        "Peak RSS is the child's high-water mark (interpreter and imports included); the "
+        "growth is that mark minus the resident size just before fingerprinting.",
+        "",
+        f"| format | Q | file size | wall time, median of {args.repeat} (min-max) | its CPU time "
+        "| peak RSS | growth while fingerprinting | tensors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for fmt, size, r in rows:
+        over = (r["peak_rss"] - r["rss_before"]) / 2**20
+        lines.append(f"| {fmt} | {r['bits']} | {size / 2**20:.0f} MiB | {r['fingerprint_s']:.2f} s "
+                     f"({r['min_s']:.2f}-{r['max_s']:.2f}) | "
+                     f"{r['cpu_s']:.2f} s | "
+                     f"{r['peak_rss'] / 2**20:.0f} MiB | {over:.0f} MiB | {r['tensors']} |")  # fmt: skip
+    lines += ["", "The wall time depends on what else runs on the machine; the CPU time (both BLAS "
+              "threads) is what the fingerprint itself costs.", "",
+              f"Goal (issue 12): under 10 s, memory of the order of the largest tensor "
+              f"({largest * 4 / 2**20:.0f} MiB), not of the model ({total * 4 / 2**20:.0f} MiB).", ""]  # fmt: skip
+    atomic_write(args.out, "\n".join(lines).encode())
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

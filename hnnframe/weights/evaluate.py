@@ -1,0 +1,226 @@
+"""The weight tier on its test bed: per copy kind, how well the weight code tells a copy of a
+base from an independently trained model of the same architecture, and the shipped threshold.
+
+For every base, the *positives* of a kind are its copies of that kind and the *negatives* are
+every model of the same architecture that does not descend from it (other bases, other
+seeds, models trained on other data, and every copy of those). Per kind: the AUC of the
+Hamming distance (a copy nearer than an independent model counts 1, a tie 1/2), and at the
+shipped threshold the detection rate. The threshold is the largest distance at which at most
+``fpr`` of the negatives of *every* architecture are flagged (so the pooled rate is lower
+still); both rates are reported. Exact copies must be named exact by the digests (``exact
+file`` or ``exact tensors``), whatever their code says.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hnnframe.codes import hamming, unpack_code
+from hnnframe.files import PathLike, atomic_write
+from hnnframe.weights.fingerprint import THRESHOLD_FILE, WeightFingerprint, fingerprint, match
+from hnnframe.weights.testbed import COMBINED_KINDS, EXACT_KINDS, KINDS, load_manifest
+
+BITS = (64, 128, 256, 512)
+FPR = 0.01
+
+
+def auc(pos: Sequence[int], neg: Sequence[int]) -> float:
+    """P(a copy's distance < an independent model's), ties counted 1/2."""
+    p = np.asarray(pos, dtype=float)[:, None]
+    n = np.asarray(neg, dtype=float)[None, :]
+    if not p.size or not n.size:
+        return float("nan")
+    return float((p < n).mean() + 0.5 * (p == n).mean())
+
+
+def threshold_at(neg: Sequence[int], fpr: float, bits: int) -> int:
+    """The largest distance ``t`` with at most ``fpr`` of ``neg`` at or below it (-1: none)."""
+    n = np.sort(np.asarray(neg))
+    best = -1
+    for t in range(bits + 1):
+        if np.searchsorted(n, t, side="right") / len(n) <= fpr:
+            best = t
+        else:
+            break
+    return best
+
+
+def fingerprint_bed(
+    root: PathLike, bits: int, progress: Callable[[str], None] | None = None
+) -> tuple[dict[str, Any], dict[str, WeightFingerprint]]:
+    """The manifest and the fingerprint of every model of the bed at ``root``."""
+    manifest = load_manifest(root)
+    prints = {}
+    for mid, e in manifest["models"].items():
+        prints[mid] = fingerprint(Path(root) / e["file"], bits)
+        if progress:
+            progress(mid)
+    return manifest, prints
+
+
+def evaluate(
+    manifest: dict[str, Any], prints: dict[str, WeightFingerprint], fpr: float = FPR
+) -> dict[str, Any]:
+    """Per-kind AUC, detection and false-positive rates at the threshold for ``fpr``."""
+    models = manifest["models"]
+    bits = next(iter(prints.values())).bits
+
+    def lineage(mid: str) -> str:
+        return models[mid]["base"] or mid
+
+    pos: dict[str, list[tuple[str, int]]] = {}
+    neg: dict[str, list[int]] = {}
+    # the two halves alone (unit clouds, Grams): what each contributes, per kind
+    half_pos: dict[str, list[tuple[str, int, int]]] = {}
+    half_neg: dict[str, list[tuple[int, int]]] = {}
+    unpacked = {m: unpack_code(p.code, bits) for m, p in prints.items()}
+    pairs: list[tuple[str, str, str]] = []  # (base, copy, kind)
+    for b, e in models.items():
+        if e["role"] != "base":
+            continue
+        arch = e["arch"]
+        for mid, f in models.items():
+            if f["arch"] != arch or mid == b:
+                continue
+            d = hamming(prints[b].code, prints[mid].code)
+            diff = unpacked[b] != unpacked[mid]
+            halves = (int(diff[: bits // 2].sum()), int(diff[bits // 2 :].sum()))
+            if lineage(mid) != b:
+                neg.setdefault(arch, []).append(d)
+                half_neg.setdefault(arch, []).append(halves)
+            else:
+                pos.setdefault(f["kind"], []).append((arch, d))
+                half_pos.setdefault(f["kind"], []).append((arch, *halves))
+                pairs.append((b, mid, f["kind"]))
+    all_neg = [d for v in neg.values() for d in v]
+    # at most ``fpr`` flagged in every architecture, not only over all of them pooled
+    thr = min(threshold_at(v, fpr, bits) for v in neg.values())
+    exact_named: dict[str, list[str]] = {}
+    verdicts: dict[str, dict[str, int]] = {}
+    for b, mid, kind in pairs:
+        v = match(prints[b], prints[mid], threshold=thr).verdict
+        verdicts.setdefault(kind, {}).setdefault(v, 0)
+        verdicts[kind][v] += 1
+        if kind in EXACT_KINDS and v not in ("exact file", "exact tensors"):
+            exact_named.setdefault(kind, []).append(mid)
+    kinds = {}
+    for kind in [k for k in KINDS if k in pos]:
+        ds = [d for _, d in pos[kind]]
+        per_arch = {}
+        for arch in neg:
+            a = [d for ar, d in pos[kind] if ar == arch]
+            if a:
+                per_arch[arch] = {"auc": auc(a, neg[arch]), "tpr": float(np.mean(np.array(a) <= thr)),
+                                  "max": int(max(a)), "n": len(a)}  # fmt: skip
+        half_auc = []
+        for h in (0, 1):
+            half_auc.append(min(
+                auc([x[1 + h] for x in half_pos[kind] if x[0] == arch], [x[h] for x in half_neg[arch]])
+                for arch in per_arch))  # fmt: skip
+        kinds[kind] = {
+            "n": len(ds),
+            "auc_cloud_half": half_auc[0],
+            "auc_gram_half": half_auc[1],
+            "auc": min(v["auc"] for v in per_arch.values()),
+            "tpr": float(np.mean(np.array(ds) <= thr)),
+            "median": float(np.median(ds)),
+            "max": int(max(ds)),
+            "verdicts": verdicts.get(kind, {}),
+            "per_arch": per_arch,
+        }
+    return {
+        "bits": bits,
+        "fpr_target": fpr,
+        "threshold": thr,
+        "fpr": float(np.mean(np.array(all_neg) <= thr)),
+        "fpr_per_arch": {a: float(np.mean(np.array(v) <= thr)) for a, v in neg.items()},
+        "negatives": len(all_neg),
+        "negative_min": int(min(all_neg)),
+        "negative_median": float(np.median(all_neg)),
+        "kinds": kinds,
+        "exact_missed": exact_named,
+        "models": len(models),
+        "build_seconds": round(sum(e.get("seconds", 0.0) for e in models.values()), 1),
+        "tiny": bool(manifest.get("tiny")),
+    }
+
+
+def write_threshold(results: Sequence[dict[str, Any]], command: str,
+                    path: PathLike = THRESHOLD_FILE) -> Path:  # fmt: skip
+    """Write the shipped thresholds (one per Q) with the numbers behind them."""
+    data = {
+        "about": "Hamming thresholds of the weight code, from the weight test bed; written by "
+        "`hnn weights eval`, never by hand (docs/weights.md).",
+        "command": command,
+        "fpr_target": results[0]["fpr_target"],
+        "thresholds": {
+            str(r["bits"]): {
+                "threshold": r["threshold"],
+                "fpr": round(r["fpr"], 5),
+                "negatives": r["negatives"],
+                "negative_min": r["negative_min"],
+                "fpr_worst_arch": round(max(r["fpr_per_arch"].values()), 5),
+                "min_tpr_single_kinds": round(
+                    min(v["tpr"] for k, v in r["kinds"].items() if k not in COMBINED_KINDS), 4
+                ),
+                "models": r["models"],
+            }
+            for r in results
+        },
+    }
+    p = Path(path)
+    atomic_write(p, (json.dumps(data, indent=1) + "\n").encode())
+    return p
+
+
+def markdown(results: Sequence[dict[str, Any]], header: str, default_bits: int) -> str:
+    """The results block: per kind at the default Q, then a summary for every Q."""
+    main = next(r for r in results if r["bits"] == default_bits)
+    lines = [
+        "## Weight tier: copy vs independently trained model (weight test bed)",
+        "",
+        header,
+        "",
+        f"Bed: {main['models']} models built by `hnn weights testbed` (docs/weights.md) in "
+        f"{main['build_seconds'] / 60:.1f} min (training, copying and checking, summed over "
+        "its manifest). "
+        f"Q = {main['bits']} bits. Threshold {main['threshold']} (at most "
+        f"{main['fpr_target']:.0%} of {main['negatives']} independent pairs flagged; measured "
+        f"FPR {main['fpr']:.2%}; per architecture "
+        + ", ".join(f"{a} {v:.2%}" for a, v in main["fpr_per_arch"].items())
+        + f"). Nearest independent pair: {main['negative_min']} bits; median "
+        f"{main['negative_median']:.0f}.",
+        "",
+        "| copy kind | n | AUC (worst arch) | detected at threshold | median / max distance "
+        "| digests and code say | AUC, unit-cloud half alone | AUC, Gram half alone |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind, k in main["kinds"].items():
+        v = ", ".join(f"{n} {c}" for c, n in sorted(k["verdicts"].items()))
+        lines.append(f"| {kind} | {k['n']} | {k['auc']:.3f} | {k['tpr']:.0%} | "
+                     f"{k['median']:.0f} / {k['max']} | {v} | {k['auc_cloud_half']:.3f} | "
+                     f"{k['auc_gram_half']:.3f} |")  # fmt: skip
+    missed = main["exact_missed"]
+    lines += ["", "Exact copies named exact by the digests: "
+              + ("all." if not missed else "NOT all: " + ", ".join(
+                  f"{k}: {len(v)}" for k, v in missed.items()) + "."), ""]  # fmt: skip
+    lines += ["Single kinds are the issue's list; " + ", ".join(COMBINED_KINDS)
+              + " combines two of them and is reported apart.", "",
+              "| Q | threshold | FPR (worst arch) | worst AUC, single kinds | worst detection, "
+              "single kinds | " + ", ".join(COMBINED_KINDS) + ": AUC / detection |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in results:
+        single = {k: v for k, v in r["kinds"].items() if k not in COMBINED_KINDS}
+        wa = min(single.items(), key=lambda kv: kv[1]["auc"])
+        wt = min(single.items(), key=lambda kv: kv[1]["tpr"])
+        comb = " ".join(f"{r['kinds'][k]['auc']:.3f} / {r['kinds'][k]['tpr']:.0%}"
+                        for k in COMBINED_KINDS if k in r["kinds"])  # fmt: skip
+        lines.append(f"| {r['bits']} | {r['threshold']} | {r['fpr']:.2%} "
+                     f"({max(r['fpr_per_arch'].values()):.2%}) | {wa[1]['auc']:.3f} ({wa[0]}) | "
+                     f"{wt[1]['tpr']:.0%} ({wt[0]}) | {comb} |")  # fmt: skip
+    return "\n".join(lines) + "\n"

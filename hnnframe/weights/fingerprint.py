@@ -1,0 +1,176 @@
+"""A model file's weight fingerprint and the one comparison of two fingerprints.
+
+``fingerprint(path)`` reads the weights one tensor at a time (:mod:`.readers`) and keeps, per
+tensor, only its digest (:mod:`.digests`) and its share of the weight code (:mod:`.code`).
+``match(a, b)`` says which tier two fingerprints agree on, strongest first:
+
+* ``exact file``: the same bytes (sha256);
+* ``exact tensors``: every informative tensor of the smaller model is in the other one
+  (digests, whatever the names, order, format or a transposed storage);
+* ``weight match``: weight codes within the shipped Hamming threshold
+  (``threshold.json``, written by ``hnn weights eval`` from the test bed at a stated
+  false-positive rate);
+* ``none``.
+
+Both are plain library code on numpy; torch is imported only to read a state dict.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hnnframe.codes import hamming
+from hnnframe.errors import ConfigError, HnnError
+from hnnframe.files import PathLike, file_sha256
+from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, WeightCoder, check_weight_bits
+from hnnframe.weights.digests import TensorDigest, digest, informative, set_digest, shared_fraction
+from hnnframe.weights.readers import detect_format, iter_tensors
+
+THRESHOLD_FILE = Path(__file__).with_name("threshold.json")
+#: Share of the smaller model's tensor elements that must be the same tensors for "exact".
+EXACT_SHARE = 0.99
+VERDICTS = ("exact file", "exact tensors", "weight match", "none")
+
+
+@dataclass
+class WeightFingerprint:
+    """What the weight tier keeps of one model file."""
+
+    path: str
+    format: str
+    sha256: str
+    bits: int
+    code: bytes
+    digests: list[TensorDigest] = field(default_factory=list)
+    tensors: int = 0  # informative tensors read
+    params: int = 0  # their elements
+    largest: int = 0  # elements of the largest tensor
+    seconds: float = 0.0
+
+    @property
+    def tensor_set(self) -> str:
+        """One digest of all tensor digests (equal for models with the same tensors)."""
+        return set_digest(self.digests)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["code"] = self.code.hex()
+        d["digests"] = [[t.digest, t.numel] for t in self.digests]
+        d["tensor_set"] = self.tensor_set
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WeightFingerprint:
+        d = {k: v for k, v in d.items() if k != "tensor_set"}
+        d["code"] = bytes.fromhex(d["code"])
+        d["digests"] = [TensorDigest(h, int(n)) for h, n in d["digests"]]
+        return cls(**d)
+
+
+def fingerprint(path: PathLike, bits: int = DEFAULT_WEIGHT_BITS) -> WeightFingerprint:
+    """Read the weights at ``path`` tensor by tensor and fingerprint them.
+
+    Raises:
+        ModelLoadError: the file is missing, unreadable, or holds no weights.
+    """
+    from hnnframe.errors import ModelLoadError
+
+    t0 = time.perf_counter()
+    fmt = detect_format(path)
+    coder = WeightCoder(check_weight_bits(bits))
+    digests: list[TensorDigest] = []
+    seen: set[str] = set()
+    largest = 0
+    for _name, arr in iter_tensors(path, fmt):
+        if not informative(arr):
+            continue
+        d = digest(arr)
+        digests.append(TensorDigest(d, int(arr.size)))
+        largest = max(largest, int(arr.size))
+        if d not in seen:  # a tied tensor stored twice counts once in the code
+            seen.add(d)
+            coder.add(arr)
+        del arr
+    if not digests:
+        raise ModelLoadError(f"{path}: no floating-point weight tensors")
+    digests.sort(key=lambda t: (t.digest, t.numel))
+    return WeightFingerprint(
+        path=str(path),
+        format=fmt,
+        sha256=file_sha256(path),
+        bits=coder.bits,
+        code=coder.code(),
+        digests=digests,
+        tensors=len(digests),
+        params=sum(t.numel for t in digests),
+        largest=largest,
+        seconds=round(time.perf_counter() - t0, 4),
+    )
+
+
+def load_threshold(bits: int, path: PathLike | None = None) -> dict[str, Any]:
+    """The shipped threshold for ``bits``-bit codes, with the FPR and the command behind it.
+
+    Raises:
+        ConfigError: no threshold was measured for this Q.
+    """
+    p = Path(path) if path else THRESHOLD_FILE
+    if not p.is_file():
+        raise ConfigError(f"no weight-code threshold at {p}; run `hnn weights eval`")
+    data = json.loads(p.read_text())
+    entry = data.get("thresholds", {}).get(str(bits))
+    if entry is None:
+        known = ", ".join(sorted(data.get("thresholds", {}), key=int)) or "none"
+        raise ConfigError(f"no weight-code threshold for Q = {bits} (measured: {known})")
+    return {**entry, "fpr_target": data.get("fpr_target"), "command": data.get("command")}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Which tier two fingerprints agree on, with the numbers behind it."""
+
+    verdict: str
+    distance: int | None
+    threshold: int | None
+    shared: float  # share of the smaller model's elements in the same tensors
+    bits: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def match(a: WeightFingerprint, b: WeightFingerprint, threshold: int | None = None) -> Verdict:
+    """Compare two fingerprints (see the module docstring for the tiers).
+
+    Args:
+        threshold: Hamming threshold for "weight match"; default the shipped one for Q.
+
+    Raises:
+        HnnError: the codes have different lengths.
+    """
+    shared = shared_fraction(a.digests, b.digests)[0]
+    if a.bits != b.bits:
+        raise HnnError(f"weight codes of different lengths ({a.bits} and {b.bits} bits)")
+    dist = hamming(a.code, b.code)
+    if threshold is None:
+        threshold = int(load_threshold(a.bits)["threshold"])
+    if a.sha256 == b.sha256:
+        verdict = "exact file"
+    elif shared >= EXACT_SHARE:
+        verdict = "exact tensors"
+    elif dist <= threshold:
+        verdict = "weight match"
+    else:
+        verdict = "none"
+    return Verdict(verdict, dist, threshold, round(shared, 6), a.bits)
+
+
+def validate_threshold(value: Any) -> int:
+    """A user-given threshold as a non-negative int."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"a weight-code threshold is a non-negative integer, got {value!r}")
+    return value
