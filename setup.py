@@ -10,6 +10,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["hnnframe", "hnnframe.*"]),
+    # The weight tier's threshold, written by `hnn weights eval` from the test bed.
+    package_data={"hnnframe.weights": ["threshold.json"]},
     install_requires=[
         "torch>=2.0",
         "torchvision",
