@@ -196,7 +196,6 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         from hnnframe.dgl_compat import dgl
         from hnnframe.losses import HashLoss, PairBatch
-        from hnnframe.nn.hashnet import HashOutput
 
         tc = self.train_cfg
         seed = int(tc["seed"])
@@ -268,8 +267,7 @@ class Trainer:
                 )
                 out = model(bg)
                 m = len(chunk)
-                o1 = HashOutput(out.embedding[:m], out.activation[:m], out.logits[:m])
-                o2 = HashOutput(out.embedding[m:], out.activation[m:], out.logits[m:])
+                o1, o2 = out[:m], out[m:]
                 batch = PairBatch(
                     train.labels[i].to(self.device),
                     train.labels[j].to(self.device),

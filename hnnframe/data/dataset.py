@@ -8,6 +8,8 @@ data:
   cache_dir: null        # zoo cache (default ~/.cache/hnnframe/zoo)
   copies: 10             # augmented copies per model (random node deletion)
   delete_frac: 0.1
+  delete_on: prepared    # prepared: delete nodes of the merged graph (the paper); raw: delete
+                         # ONNX nodes, then canonicalise and merge (as protocol (c)'s copies)
   train_frac: 0.8        # per model: the first 80% of its copies train, the rest test
   holdout: []            # whole architectures kept out of training (unseen-architecture queries)
   seed: 0
@@ -206,6 +208,9 @@ def build_dataset(
     train_frac = float(data.get("train_frac", 0.8))
     seed = int(data.get("seed", 0))
     holdout = set(data.get("holdout") or [])
+    delete_on = str(data.get("delete_on", "prepared"))
+    if delete_on not in ("prepared", "raw"):
+        raise ConfigError(f"data.delete_on must be prepared or raw, got {delete_on!r}")
     raw = source_graphs(data) if raw is None else raw
     names = {n for n, _, _ in raw}
     unknown = holdout - names
@@ -232,9 +237,12 @@ def build_dataset(
         label = label_of.get(category, -1)
         ds.originals.append(Sample(merged, name, category, -1, label))
         for c in range(copies):
-            aug = (
-                delete_nodes(merged, frac, _copy_seed(seed, name, c)) if frac > 0 else merged.copy()
-            )
+            if frac <= 0:
+                aug = merged.copy()
+            elif delete_on == "raw":  # delete ONNX nodes, then canonicalise and merge the rest
+                aug, _ = prepare_graph(delete_nodes(g, frac, _copy_seed(seed, name, c)), graph_cfg)
+            else:
+                aug = delete_nodes(merged, frac, _copy_seed(seed, name, c))
             aug.name = f"{name}#{c}"
             s = Sample(aug, name, category, c, label)
             if name in holdout:

@@ -4,16 +4,20 @@ The paper's L_class (eq. 8) learns one code per *category*, so every ResNet gets
 A platform needs one code per *network* whose transformed and node-deleted copies stay on it:
 
 * ``instance_proxy``: a normalised-softmax (CosFace) classifier over architectures on the
-  relaxed code ``u = 2 * sigmoid(FC5) - 1``, with one learnable proxy per architecture (Movshovitz-
-  Attias et al., "No Fuss Distance Metric Learning using Proxies", ICCV 2017; Wang et al.,
-  CosFace, CVPR 2018). Copies of an architecture are pulled to its proxy, proxies repel each
-  other, so the sign patterns of different architectures separate.
-* ``batch_contrastive``: a margin loss on the relaxed Hamming distance between every two graphs
-  of a batch (both sides of every pair): copies of one architecture at distance 0, graphs of
-  two architectures at least ``margin * Q`` apart. The pair sampler draws a share of partners
-  from the same family, so this term sees the hard cases: siblings such as resnet18/resnet34.
+  direction of the code's pre-activation ``z = FC5(...)`` (the code is ``sign(z)``), with one
+  learnable proxy per architecture (Movshovitz-Attias et al., "No Fuss Distance Metric
+  Learning using Proxies", ICCV 2017; Wang et al., CosFace, CVPR 2018). Copies of an
+  architecture are pulled to its proxy, proxies repel each other, so the sign patterns of
+  different architectures separate.
+* ``batch_contrastive``: a margin loss on the angular distance ``(1 - cos(z_a, z_b)) / 2``
+  between every two graphs of a batch (both sides of every pair): copies of one architecture
+  at 0, two architectures at least ``margin`` apart. For sign codes of random-looking ``z`` the
+  angular distance is the expected share of differing bits (Charikar's SimHash argument), so
+  ``margin`` reads as a share of Q. The pair sampler draws a share of partners from the same
+  family, so this term sees the hard cases: siblings such as resnet18/resnet34.
 
-Both act on the code itself (FC5), not on FC3, so the bits are what they shape.
+Both act on the code's layer (FC5), not on FC3, and on directions rather than on sigmoid
+activations, which saturate (eq. 9 pushes them to 0 and 1) and would stop every gradient.
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ from torch import nn
 from hnnframe.errors import ConfigError
 from hnnframe.losses.base import LOSSES, LossTerm, PairBatch
 from hnnframe.nn import HashOutput
+
+
+def _directions(o1: HashOutput, o2: HashOutput) -> torch.Tensor:
+    """Unit vectors of both sides' code pre-activations (or of 2a - 1 without them)."""
+    z = [o.pre if o.pre is not None else 2 * o.activation - 1 for o in (o1, o2)]
+    return F.normalize(torch.cat(z), dim=1)
 
 
 def _instances(batch: PairBatch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,26 +63,20 @@ class InstanceProxyLoss(LossTerm):
         self.scale, self.margin = float(scale), float(margin)
         self.proxies = nn.Parameter(torch.randn(int(num_instances), int(bits)))
 
-    def logits(self, activation: torch.Tensor) -> torch.Tensor:
-        u = F.normalize(2 * activation - 1, dim=1)
-        return u @ F.normalize(self.proxies, dim=1).T
-
     def forward(self, o1: HashOutput, o2: HashOutput, batch: PairBatch) -> torch.Tensor:
         i1, i2 = _instances(batch)
-        act = torch.cat([o1.activation, o2.activation])
         target = torch.cat([i1, i2])
-        cos = self.logits(act)
+        cos = _directions(o1, o2) @ F.normalize(self.proxies, dim=1).T
         cos = cos - self.margin * F.one_hot(target, cos.shape[1]).to(cos.dtype)
         return F.cross_entropy(self.scale * cos, target)
 
 
 @LOSSES.register("batch_contrastive")
 class BatchContrastiveLoss(LossTerm):
-    """Relaxed-Hamming margin loss over every two graphs of the batch.
+    """Angular margin loss over every two graphs of the batch.
 
-    ``d(a, b) = sum |a - b|`` of sigmoid activations (the Hamming distance of the codes when
-    they are binary). Same architecture: ``d``; different: ``relu(margin * Q - d)``; both
-    averaged over their pairs and added.
+    ``d(a, b) = (1 - cos(z_a, z_b)) / 2`` in [0, 1]. Same architecture: ``d``; different:
+    ``relu(margin - d)``; both averaged over their pairs and added.
     """
 
     def __init__(self, margin: float = 0.125) -> None:
@@ -83,16 +87,15 @@ class BatchContrastiveLoss(LossTerm):
 
     def forward(self, o1: HashOutput, o2: HashOutput, batch: PairBatch) -> torch.Tensor:
         i1, i2 = _instances(batch)
-        act = torch.cat([o1.activation, o2.activation])
+        u = _directions(o1, o2)
         ids = torch.cat([i1, i2])
-        d = torch.cdist(act, act, p=1)
+        d = (1 - u @ u.T) / 2
         same = ids[:, None] == ids[None, :]
-        off = ~torch.eye(len(ids), dtype=torch.bool, device=act.device)
+        off = ~torch.eye(len(ids), dtype=torch.bool, device=u.device)
         pos, neg = same & off, ~same
-        q = act.shape[1]
-        loss = torch.zeros((), device=act.device)
+        loss = torch.zeros((), device=u.device)
         if pos.any():
-            loss = loss + d[pos].mean() / q
+            loss = loss + d[pos].mean()
         if neg.any():
-            loss = loss + F.relu(self.margin * q - d[neg]).mean() / q
+            loss = loss + F.relu(self.margin - d[neg]).mean()
         return loss

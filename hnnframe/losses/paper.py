@@ -33,7 +33,10 @@ class TopoLoss(LossTerm):
     ``compare: embedding`` (the paper) compares FC3 outputs. ``compare: code`` compares the sigmoid(FC5)
     activations instead, whose squared distance is a relaxed Hamming distance: the topology
     then shapes the bits themselves, which FC3 alone does not (docs/results.md shows the codes
-    of the recipes without L_class collapsing when only FC3 is constrained).
+    of the recipes without L_class collapsing when only FC3 is constrained). ``compare: angle``
+    compares the directions of FC5's pre-activations: ``(1 - cos) / 2``, the expected share of
+    differing sign bits, against a target that is a share of Q too; it keeps its gradient when
+    the sigmoid saturates.
     """
 
     def __init__(
@@ -48,8 +51,10 @@ class TopoLoss(LossTerm):
         # per_bit: target and cap are fractions of Q, so one recipe serves every code length.
         self.per_bit = per_bit
         normalise_ged(torch.zeros(1), torch.ones(1), torch.ones(1), ged_norm)  # validate early
-        if compare not in ("embedding", "code"):
-            raise ConfigError(f"loss.topo.compare must be embedding or code, got {compare!r}")
+        if compare not in ("embedding", "code", "angle"):
+            raise ConfigError(
+                f"loss.topo.compare must be embedding, code or angle, got {compare!r}"
+            )
         self.ged_norm, self.scale, self.cap, self.compare = (
             ged_norm,
             float(scale),
@@ -63,6 +68,10 @@ class TopoLoss(LossTerm):
 
     def forward(self, o1: HashOutput, o2: HashOutput, batch: PairBatch) -> torch.Tensor:
         target = self.target(batch)
+        if self.compare == "angle":
+            z1, z2 = (o.pre if o.pre is not None else 2 * o.activation - 1 for o in (o1, o2))
+            share = (1 - F.cosine_similarity(z1, z2, dim=1)) / 2
+            return (share - target).pow(2).mean()
         if self.per_bit:
             target = target * o1.activation.shape[1]
         a, b = (

@@ -27,6 +27,13 @@ class HashOutput:
     embedding: torch.Tensor  # [B, fc_dims[2]]: FC3 output, for the topology loss
     activation: torch.Tensor  # [B, Q]: sigmoid(FC5), in (0, 1)
     logits: torch.Tensor  # [B, num_classes]
+    # [B, Q]: FC5 before the sigmoid; its signs are the code. Terms that must keep a gradient
+    # when activations saturate (instance-level terms) work on its direction.
+    pre: torch.Tensor | None = None
+
+    def __getitem__(self, rows: slice) -> HashOutput:
+        return HashOutput(self.embedding[rows], self.activation[rows], self.logits[rows],
+                          None if self.pre is None else self.pre[rows])  # fmt: skip
 
     @property
     def code(self) -> torch.Tensor:
@@ -97,8 +104,9 @@ class HashNet(nn.Module):
             if k == self.embedding_layer:
                 embedding = h
             h = self.dropout(torch.relu(h))
-        activation = torch.sigmoid(self.fc_out(h))
-        return HashOutput(embedding, activation, self.classifier(activation))
+        pre = self.fc_out(h)
+        activation = torch.sigmoid(pre)
+        return HashOutput(embedding, activation, self.classifier(activation), pre)
 
 
 @torch.no_grad()
