@@ -48,3 +48,50 @@ def test_topo_loss_on_code_uses_activations_and_per_bit_targets() -> None:
     assert parts["topo"] == pytest.approx((2 - 1) ** 2)
     with pytest.raises(ConfigError):
         HashLoss({"topo": {"type": "topo", "compare": "fc9"}})
+
+
+def _out(pre: torch.Tensor) -> HashOutput:
+    return HashOutput(torch.zeros(len(pre), 4), torch.sigmoid(pre), torch.zeros(len(pre), 2), pre)
+
+
+def _batch(i1: list[int], i2: list[int]) -> PairBatch:
+    n = len(i1)
+    z = torch.zeros(n)
+    return PairBatch(torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), z, z + 1,
+                     z + 1, torch.tensor(i1), torch.tensor(i2))  # fmt: skip
+
+
+def test_instance_terms_keep_a_gradient_when_activations_saturate() -> None:
+    from hnnframe.losses.instance import BatchContrastiveLoss, InstanceProxyLoss
+
+    pre = torch.tensor([[30.0, -30.0, 30.0, 30.0], [30.0, -30.0, 30.0, 20.0]], requires_grad=True)
+    o1, o2 = _out(pre[:1]), _out(pre[1:])
+    assert bool(((o1.activation > 0.999) | (o1.activation < 0.001)).all())  # saturated
+    for term in (InstanceProxyLoss(num_instances=3, bits=4), BatchContrastiveLoss(margin=0.25)):
+        loss = term(o1, o2, _batch([0], [1]))  # two architectures with the same code
+        (g,) = torch.autograd.grad(loss, pre)
+        assert loss > 0 and g.abs().sum() > 0, type(term).__name__
+
+
+def test_batch_contrastive_by_hand() -> None:
+    from hnnframe.losses.instance import BatchContrastiveLoss
+
+    a = torch.tensor([[1.0, 1.0, 1.0, 1.0]])
+    b = torch.tensor([[1.0, 1.0, -1.0, -1.0]])  # orthogonal: angular distance 1/2
+    term = BatchContrastiveLoss(margin=0.75)
+    # different architectures: relu(0.75 - 0.5) = 0.25; same architecture: d = 0.5
+    assert float(term(_out(a), _out(b), _batch([0], [1]))) == pytest.approx(0.25)
+    assert float(term(_out(a), _out(b), _batch([2], [2]))) == pytest.approx(0.5)
+    with pytest.raises(ConfigError, match="margin"):
+        BatchContrastiveLoss(margin=0)
+
+
+def test_topo_angle_compares_the_share_of_differing_signs() -> None:
+    from hnnframe.losses import TopoLoss
+
+    a = torch.tensor([[1.0, 1.0, 1.0, 1.0]])
+    b = -a  # opposite: share 1
+    batch = _batch([0], [1])
+    batch.ged = torch.tensor([0.4])
+    term = TopoLoss(compare="angle", scale=1.0, cap=1.0)
+    assert float(term(_out(a), _out(b), batch)) == pytest.approx((1 - 0.4) ** 2)
