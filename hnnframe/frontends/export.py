@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from hnnframe.errors import ExportError, ModelLoadError
@@ -23,6 +25,24 @@ def trigger_input(name: str = "", shape: tuple[int, ...] | None = None) -> Any:
     if shape is None:
         shape = (1, *torchvision_input_size(name))
     return torch.zeros(*shape)
+
+
+@contextlib.contextmanager
+def exportable_attention() -> Iterator[None]:
+    """Turn off ``nn.MultiheadAttention``'s inference fast path while exporting.
+
+    In eval mode under ``no_grad`` torch runs MHA as one fused ``_native_multi_head_attention``
+    call, which no ONNX exporter can translate (torchvision's ViTs fail on it); the ordinary
+    path exports the same computation as ONNX operators.
+    """
+    import torch
+
+    was = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(was)
 
 
 def export_module(
@@ -48,7 +68,7 @@ def export_module(
     try:
         # The exporters warn about tracing details (TracerWarning, deprecations) that say
         # nothing about the graph we need; keep the CLI output to our own lines.
-        with torch.no_grad(), warnings.catch_warnings():
+        with torch.no_grad(), warnings.catch_warnings(), exportable_attention():
             warnings.simplefilter("ignore")
             if dynamo:
                 prog = torch.onnx.export(
