@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import subprocess
 import sys
 import uuid
@@ -138,3 +139,141 @@ def distinct_copies(sources: list[Path], n: int, out: Path) -> list[Path]:
         onnx.save(m, str(p))
         paths.append(p)
     return paths
+
+
+# -- the weight tier (tests/test_index_weights.py) --------------------------------------------------
+def make_schema1_index(url: str, records: list[HashResult], fingerprint: str) -> None:
+    """An index as hnnframe's schema 1 made it (no weight tables, no ``structure`` column),
+    holding ``records``: the schema-1 statements the backends keep (``BASE_SCHEMA``, never
+    edited) and rows written with schema 1's columns."""
+    import json
+
+    from hnnframe.index.postgres import BASE_SCHEMA as PG_BASE
+    from hnnframe.index.postgres import _code_bits
+    from hnnframe.index.sqlite import BASE_SCHEMA as SQLITE_BASE
+
+    meta = {"schema_version": "1", "created_at": "2025-01-01T00:00:00+00:00", "epoch": "0",
+            "bits": str(records[0].bits), "fingerprint": fingerprint}  # fmt: skip
+    cols = "key, name, path, sha256, code, bits, fingerprint, category, label, meta, added_at"
+    if url.startswith("postgresql"):
+        import psycopg2
+
+        base, _, schema = url.rpartition("schema=")
+        conn = psycopg2.connect(base.rstrip("?&"))
+        conn.autocommit = True
+        cur = conn.cursor()
+        cur.execute(f'CREATE SCHEMA "{schema}"')
+        cur.execute(f'SET search_path TO "{schema}"')
+        cur.execute(PG_BASE)
+        for r in records:
+            cur.execute(
+                f"INSERT INTO hnn_models ({cols}, code_bits) VALUES (%s, %s, %s, %s, %s, %s, %s,"
+                " %s, %s, %s::jsonb, %s, %s::varbit)",
+                (r.sha256, r.name, r.path, r.sha256, r.code, r.bits, fingerprint, r.category,
+                 None, json.dumps({}), meta["created_at"], _code_bits(r.code)),
+            )  # fmt: skip
+        put = "INSERT INTO hnn_meta (key, value) VALUES (%s, %s)"
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(url, isolation_level=None)
+        cur = conn.cursor()
+        for stmt in filter(str.strip, SQLITE_BASE.split(";")):
+            cur.execute(stmt)
+        for r in records:
+            cur.execute(
+                f"INSERT INTO hnn_models ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (r.sha256, r.name, r.path, r.sha256, r.code, r.bits, fingerprint, r.category,
+                 None, "{}", meta["created_at"]),
+            )  # fmt: skip
+        put = "INSERT INTO hnn_meta (key, value) VALUES (?, ?)"
+    for k, v in meta.items():
+        cur.execute(put, (k, v))
+    conn.close()
+
+
+#: The copy kinds of the bed of ``weight_bed``.
+WEIGHT_KINDS = ("exact_onnx", "exact_renamed", "exact_statedict", "finetune", "int8_dynamic",
+                "fp16", "permute")  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def weight_bed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The MLPs of a tiny weight test bed, by kind (``base``, ``seed0``, ``seed1``, copies),
+    plus files made here: a byte copy, an ONNX re-saved with other bytes, an ONNX with its
+    weights in an external data file, the same without that file, and an ONNX export of an
+    independently trained model."""
+    root = tmp_path_factory.mktemp("wbed") / "bed"
+    from hnnframe.weights.testbed import Plan, build_testbed, load_manifest
+
+    build_testbed(root, tiny=True, plan=Plan(bases=1, seeds=2, others=0, kinds=WEIGHT_KINDS,
+                                             archs=("mlp",)))  # fmt: skip
+    files: dict[str, Path] = {}
+    for mid, e in load_manifest(root)["models"].items():
+        files[mid.removeprefix("mlp-").removeprefix("base0-").replace("base0", "base")] = (
+            root / e["file"]
+        )
+    onnx_file = files["exact_onnx"]
+    extra = root / "extra"
+    extra.mkdir()
+    files["byte_copy"] = extra / "renamed.onnx"
+    shutil.copy(onnx_file, files["byte_copy"])
+    import onnx
+
+    m = onnx.load(str(onnx_file))
+    m.doc_string = "re-saved"
+    files["resaved"] = extra / "resaved.onnx"
+    onnx.save(m, str(files["resaved"]))
+    (extra / "ext").mkdir()
+    files["external"] = extra / "ext" / "external.onnx"
+    onnx.save(m, str(files["external"]), save_as_external_data=True, location="external.data",
+              size_threshold=0)  # fmt: skip
+    (extra / "gone").mkdir()
+    files["external_gone"] = extra / "gone" / "external.onnx"  # its data file is removed
+    m = onnx.load(str(onnx_file))
+    m.doc_string = "weights left behind"
+    onnx.save(m, str(files["external_gone"]), save_as_external_data=True,
+              location="external.data", size_threshold=0)  # fmt: skip
+    (extra / "gone" / "external.data").unlink()
+    files["seed1_onnx"] = extra / "seed1.onnx"
+    _export(files["seed1"], files["seed1_onnx"])
+    return files
+
+
+def _export(weights: Path, out: Path) -> None:
+    """An ONNX export, with its weights, of the MLP in ``weights``."""
+    from hnnframe.weights import copies, testbed_models
+
+    model = testbed_models.build("mlp", tiny=True)
+    model.load_state_dict(copies.load_state(weights))
+    copies.export_onnx(model, testbed_models.probe("mlp", tiny=True), out, fold=True)
+
+
+@pytest.fixture(scope="session")
+def weight_hasher(tiny_checkpoint: Path) -> Any:
+    """The hasher of the tiny checkpoint (tests/conftest.py)."""
+    from hnnframe.hashing import Hasher
+
+    return Hasher.from_checkpoint(tiny_checkpoint)
+
+
+def random_prints(n: int, seed: int = 0) -> list[Any]:
+    """``n`` weight fingerprints with random 256-bit codes and one distinct digest each."""
+    from hnnframe.weights.digests import TensorDigest
+    from hnnframe.weights.fingerprint import WeightFingerprint
+
+    rng = np.random.default_rng(seed)
+    return [
+        WeightFingerprint(
+            path=f"/w/{i}.onnx",
+            format="onnx",
+            sha256=f"{i:064x}",
+            bits=256,
+            code=rng.integers(0, 256, 32, dtype=np.uint8).tobytes(),
+            digests=[TensorDigest(f"{seed:04x}{i:028x}", 10)],
+            tensors=1,
+            params=10,
+            largest=10,
+        )  # fmt: skip
+        for i in range(n)
+    ]

@@ -3,6 +3,8 @@
 The database is a SQLite file by default, or a ``postgresql://`` URL for a shared deployment.
 Commands that hash models (add, search, check, rehash) load the checkpoint the index is bound
 to, so ``--checkpoint`` is needed only the first time (or to name a moved checkpoint file).
+``add`` also stores the weight tier of files that carry weights, and ``check`` says which
+tier an upload matched (:mod:`hnnframe.commands.index_check` prints it).
 """
 
 from __future__ import annotations
@@ -11,23 +13,16 @@ import argparse
 import os
 from typing import Any
 
+from hnnframe.commands.index_check import FAIL_ON_HELP, cmd_check
+from hnnframe.commands.index_common import DB_ENV, hasher_of, open_index
 from hnnframe.commands.output import print_json, report_failures
 from hnnframe.errors import IndexStoreError
 
-DB_ENV = "HNN_INDEX_DB"
 EPILOG = (
     "DB is a SQLite file path (created by the first add) or postgresql://user:pw@host/db"
     "[?schema=NAME]; it defaults to $HNN_INDEX_DB. An index is bound to the checkpoint that "
     "made its codes: codes from another checkpoint or Q are refused (see `hnn index rehash`)."
 )
-
-
-def _open(args: argparse.Namespace, create: bool = False) -> Any:
-    import hnnframe.index
-
-    if not args.db:
-        raise IndexStoreError(f"no index given: pass --db DB or set ${DB_ENV}")
-    return hnnframe.index.open(args.db, create=create)
 
 
 def _parse_meta(items: list[str] | None) -> dict[str, str]:
@@ -38,25 +33,6 @@ def _parse_meta(items: list[str] | None) -> dict[str, str]:
             raise IndexStoreError(f"--meta expects key=value, got {item!r}")
         meta[key.strip()] = value
     return meta
-
-
-def _hasher(args: argparse.Namespace, idx: Any) -> tuple[Any, str]:
-    """The hasher of ``--checkpoint``, else of the checkpoint the index records."""
-    from hnnframe.hashing import Hasher
-
-    b = idx.binding
-    path = args.checkpoint or b.checkpoint
-    if not path:
-        if not b.bound:
-            raise IndexStoreError(f"{idx.url} is empty; pass --checkpoint to create it")
-        raise IndexStoreError(f"{idx.url} records no checkpoint path; pass --checkpoint")
-    if not args.checkpoint and not os.path.exists(path):
-        raise IndexStoreError(
-            f"{idx.url} is bound to checkpoint {path}, which no longer exists; pass "
-            "--checkpoint with its new location"
-        )
-    hasher = Hasher.from_checkpoint(path, device=args.device)
-    return hasher, path
 
 
 def _hash_queries(
@@ -70,10 +46,14 @@ def _hash_queries(
     hashed: dict[str, Any] = {}
     fingerprint = None
     if models:
-        hasher, _ = _hasher(args, idx)
+        hasher, _ = hasher_of(args, idx)
         fingerprint = hasher.fingerprint
         idx.ensure_compatible(hasher.bits, fingerprint)
-        for q, r in zip(models, hasher.hash_many(models, progress=len(models) > 3), strict=True):
+        from hnnframe.index.batch import read_uploads
+
+        # a weights file is hashed through its companion structure (--structure)
+        ups = read_uploads(models, hasher, structure=args.structure, progress=len(models) > 3)
+        for q, (r, _) in zip(models, ups, strict=True):
             hashed[q] = r
     return [(q, hashed.get(q, q)) for q in queries], fingerprint
 
@@ -89,11 +69,12 @@ def cmd_add(args: argparse.Namespace) -> int:
     meta = _parse_meta(args.meta)
     if args.chunk is not None and args.chunk < 1:
         raise IndexStoreError(f"--chunk must be at least 1, not {args.chunk}")
-    with _open(args, create=True) as idx:
-        hasher, ckpt = _hasher(args, idx)
+    with open_index(args, create=True) as idx:
+        hasher, ckpt = hasher_of(args, idx)
         results = idx.add_models(
             args.models, hasher, checkpoint=ckpt, label=args.label, meta=meta,
             progress=not args.json, **({"chunk": args.chunk} if args.chunk is not None else {}),
+            weights=not args.no_weights, structure=args.structure, weight_bits=args.weight_bits,
         )  # fmt: skip
     failed = [r for r in results if not r.ok]
     n = sum(r.added for r in results)
@@ -105,14 +86,17 @@ def cmd_add(args: argparse.Namespace) -> int:
     else:
         for r in results:
             if r.ok:
-                print(f"{'added ' if r.added else 'exists'}  #{r.id:<6} {r.name}")
+                w = r.weights
+                extra = (f"  + weights: {w['tensors']} tensors, {w['params']:,} parameters "
+                         f"({w['format']})") if w else ""  # fmt: skip
+                print(f"{'added ' if r.added else 'exists'}  #{r.id:<6} {r.name}{extra}")
         tail = f", {len(failed)} failed" if failed else ""
         print(f"{n} added, {len(results) - n - len(failed)} already in {idx.url}{tail}")
     return report_failures(r.to_dict() for r in failed)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    with _open(args) as idx:
+    with open_index(args) as idx:
         queries, fp = _hash_queries(args, idx, args.queries)
         out = []
         for label, q in queries:
@@ -137,40 +121,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    with _open(args) as idx:
-        queries, fp = _hash_queries(args, idx, args.uploads)
-        verdicts = []
-        for label, q in queries:
-            res = idx.check(q, radius=args.radius, fingerprint=fp)
-            nearest = res.matches[:1] or idx.search(q, k=1, fingerprint=fp)
-            verdicts.append((label, res, nearest))
-    suspect = any(not v.clean for _, v, _ in verdicts)
-    if args.json:
-        print_json([
-            {"upload": label, **v.to_dict(),
-             "nearest": nearest[0].to_dict() if nearest else None}
-            for label, v, nearest in verdicts
-        ])  # fmt: skip
-        return 1 if suspect else 0
-    for label, v, nearest in verdicts:
-        if v.clean:
-            near = (
-                f" (nearest: {nearest[0].record.name} at distance {nearest[0].distance})"
-                if nearest
-                else ""
-            )
-            print(f"clean    {label}: no indexed model within radius {v.radius}{near}")
-        else:
-            print(f"SUSPECT  {label}: {len(v.matches)} indexed model(s) within radius {v.radius}")
-            print("dist  id      name                     category")
-            for m in v.matches:
-                print(_rec_line(m))
-    return 1 if suspect else 0
-
-
 def cmd_list(args: argparse.Namespace) -> int:
-    with _open(args) as idx:
+    with open_index(args) as idx:
         recs = idx.list(
             label=args.label, category=args.category, limit=args.limit, offset=args.offset
         )
@@ -187,7 +139,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     if not args.records and args.label is None:
         raise IndexStoreError("name records to remove (ids or sha256) or pass --label")
-    with _open(args) as idx:
+    with open_index(args) as idx:
         removed = idx.remove(args.records, label=args.label)
     if args.json:
         print_json({"removed": removed})
@@ -197,7 +149,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    with _open(args) as idx:
+    with open_index(args) as idx:
         s = idx.stats()
         if args.verify:
             s["problems"] = idx.verify()
@@ -216,6 +168,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print("categories   " + ", ".join(f"{k} {v}" for k, v in s["categories"].items()))
     if s["labels"]:
         print("labels       " + ", ".join(f"{k or '-'} {v}" for k, v in s["labels"].items()))
+    w = s["weights"]
+    if w["records"]:
+        print(f"weights      {w['records']:,} record(s) with weights, Q={w['bits']}, "
+              f"{w['digests']:,} tensor digests, {w['params']:,} parameters")  # fmt: skip
     if args.verify:
         print("verify       " + ("ok" if not s["problems"] else "; ".join(s["problems"])))
     return 1 if s.get("problems") else 0
@@ -224,7 +180,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_rehash(args: argparse.Namespace) -> int:
     from hnnframe.hashing import Hasher
 
-    with _open(args) as idx:
+    with open_index(args) as idx:
         hasher = Hasher.from_checkpoint(args.checkpoint, device=args.device)
         res = idx.rehash(
             hasher, checkpoint=args.checkpoint, drop_missing=args.drop_missing,
@@ -261,6 +217,20 @@ def register(sub: Any) -> None:
         )
         p.add_argument("--json", action="store_true", help=json_help)
 
+    def weight_args(p: argparse.ArgumentParser, cmd: str) -> None:
+        p.add_argument(
+            "--structure",
+            metavar="SOURCE",
+            help="the architecture of weights files (.safetensors, state dicts), which have "
+            "none: an ONNX file, a config.json, timm:NAME... (default: the config.json beside "
+            "the file)",
+        )
+        p.add_argument(
+            "--no-weights",
+            action="store_true",
+            help=f"{cmd} by structure (and sha256) only: read no weights",
+        )
+
     def hashing(p: argparse.ArgumentParser, ckpt_help: str) -> None:
         p.add_argument("--checkpoint", metavar="CKPT", help=ckpt_help)
         p.add_argument("--device", default="cpu", help="torch device for hashing (default cpu)")
@@ -281,7 +251,8 @@ def register(sub: Any) -> None:
         "models",
         nargs="+",
         metavar="MODEL",
-        help=".onnx, TorchScript, torchvision:NAME, timm:NAME, hf:TYPE or a config.json",
+        help=".onnx, TorchScript, torchvision:NAME, timm:NAME, hf:TYPE, a config.json, or a "
+        "weights file (.safetensors, a weights_only state dict) with --structure",
     )
     hashing(a, "model.pt from `hnn train` (default: the checkpoint the index is bound to)")
     a.add_argument("--label", help="a label stored with every added model (e.g. zoo, licence)")
@@ -290,6 +261,14 @@ def register(sub: Any) -> None:
         action="append",
         metavar="KEY=VALUE",
         help="metadata stored with every added model (repeatable)",
+    )
+    weight_args(a, "add")
+    a.add_argument(
+        "--weight-bits",
+        type=int,
+        metavar="Q",
+        help="Q of the weight codes of an index that holds none yet (default 256; a Q with a "
+        "threshold in hnnframe/weights/threshold.json); later adds use the index's",
     )
     a.add_argument(
         "--chunk",
@@ -311,6 +290,12 @@ def register(sub: Any) -> None:
     )
     s.add_argument("queries", nargs="+", metavar="QUERY", help="a model, or hex:CODE")
     s.add_argument("-k", type=int, default=10, help="matches per query (default 10)")
+    s.add_argument(
+        "--structure",
+        metavar="SOURCE",
+        help="the architecture of queries that are weights files (default: the config.json "
+        "beside the file)",
+    )
     s.add_argument("--radius", type=int, help="only matches within this Hamming distance")
     hashing(s, "hash queries with this checkpoint (must be the index's; default: the index's)")
     common(s)
@@ -318,15 +303,36 @@ def register(sub: Any) -> None:
 
     c = isub.add_parser(
         "check",
-        help="is an upload a suspected copy of an indexed model? (exit 0 clean, 1 suspect)",
-        description="Hash the upload and list every indexed model within --radius (default "
-        "Q/8, 8 of 64 bits). Exit status 0: clean; 1: suspected match; 2: error (an upload "
-        "that cannot be parsed, an unreadable index, a checkpoint mismatch). " + EPILOG,
+        help="is an upload a copy of an indexed model, and on which tier? (exit 1: copy)",
+        description="Hash the upload (and read its weights, when it carries them and the index "
+        "holds some) and list every indexed model it matches, each with the strongest tier: "
+        "exact file (sha256), exact tensors (tensor digests), weight match (weight codes "
+        "within the shipped threshold, whose false-positive rate is printed), or structure "
+        "only (structural code within --radius, default Q/8). Exit status 1: a suspected "
+        "copy under --fail-on (by default a weight-level tier, or a structural neighbour whose "
+        "weights the index does not hold); 0: none (an independently trained model of the same "
+        "architecture is structure only, and exits 0); 2: error (an upload that cannot be "
+        "parsed, an unreadable index, a checkpoint mismatch). " + EPILOG,
     )
     c.add_argument("uploads", nargs="+", metavar="UPLOAD", help="a model, or hex:CODE")
     c.add_argument(
-        "--radius", type=int, help="largest distance that counts as a match (default Q/8)"
+        "--radius", type=int, help="largest structural distance that counts (default Q/8)"
     )
+    c.add_argument(
+        "--fail-on",
+        choices=list(FAIL_ON_HELP),
+        default="auto",
+        help="which candidates make exit status 1: "
+        + "; ".join(f"{k}: {v}" for k, v in FAIL_ON_HELP.items()),
+    )
+    c.add_argument(
+        "--weight-threshold",
+        type=int,
+        metavar="T",
+        help="Hamming threshold of a weight match (default: the shipped one, measured on the "
+        "weight test bed, whose false-positive rate is printed)",
+    )
+    weight_args(c, "check")
     hashing(c, "hash with this checkpoint (must be the index's; default: the index's)")
     common(c)
     c.set_defaults(func=cmd_check)

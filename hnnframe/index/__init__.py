@@ -1,5 +1,9 @@
 """Model hash index: store model hash codes and find suspected copies by Hamming distance.
 
+Beside the structural code of a model whose file carries weights it keeps the weight tier
+(:mod:`hnnframe.weights`): exact tensor digests and a weight perceptual code, so ``check``
+says which tier an upload matches: exact file, exact tensors, weight match or structure only.
+
 SQLite by default (one file, WAL mode, every write one transaction); a ``postgresql://`` URL
 gives a shared deployment with the same schema and behaviour, computing distances in SQL with
 ``bit_count(a # b)``. An index is bound to the checkpoint whose codes it holds; codes from
@@ -17,6 +21,10 @@ Example::
         [upload] = hasher.hash_many(["upload.onnx"])
         verdict = idx.check(upload, fingerprint=hasher.fingerprint)
         print(verdict.clean, [(m.distance, m.record.name) for m in verdict.matches])
+        # files with weights: add_models stores them; check_models reads the upload's
+        idx.add_models(["protected.onnx"], hasher, checkpoint="model.pt")
+        [(_, verdict)] = idx.check_models(["upload.onnx"], hasher)
+        print(verdict.tier, [(c.tier, c.record.name) for c in verdict.candidates])
 
 See docs/index-guide.md.
 """
@@ -29,21 +37,29 @@ from hnnframe.errors import IndexStoreError
 from hnnframe.index.core import HashIndex, default_radius
 from hnnframe.index.postgres import PostgresStore
 from hnnframe.index.records import (
+    FAIL_ON,
+    TIERS,
     AddResult,
     Binding,
+    Candidate,
     CheckResult,
     HasherLike,
     HashLike,
     IndexRecord,
     Match,
+    WeightComparison,
+    WeightInfo,
 )
 from hnnframe.index.scan import HammingScanner
 from hnnframe.index.sqlite import SQLiteStore
 from hnnframe.index.store import Store
 
 __all__ = [
+    "FAIL_ON",
+    "TIERS",
     "AddResult",
     "Binding",
+    "Candidate",
     "CheckResult",
     "HammingScanner",
     "HashIndex",
@@ -51,6 +67,8 @@ __all__ = [
     "HasherLike",
     "IndexRecord",
     "Match",
+    "WeightComparison",
+    "WeightInfo",
     "default_radius",
     "is_postgres_url",
     "open",

@@ -1,13 +1,15 @@
-"""The hash index: a store of records plus Hamming search, bound to one checkpoint."""
+"""The hash index: a store of records plus Hamming search, bound to one checkpoint, with the
+weight tier (:mod:`hnnframe.weights`) beside the structural codes of models that carry
+weights."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from hnnframe.errors import IndexStoreError
+from hnnframe.index.batch import add_model_files, read_uploads
 from hnnframe.index.records import (
     AddResult,
     Binding,
@@ -17,18 +19,17 @@ from hnnframe.index.records import (
     IndexRecord,
     Match,
     NewRecord,
-    is_uri,
 )
 from hnnframe.index.rehash import rehash_index
 from hnnframe.index.report import problems, summary
-from hnnframe.index.scan import HammingScanner
+from hnnframe.index.search import Query, Searcher, query_code
 from hnnframe.index.store import Store
+from hnnframe.index.tiers import check_upload
 from hnnframe.log import get_logger
+from hnnframe.weights.fingerprint import WeightFingerprint
 
 log = get_logger(__name__)
 
-#: A query: a hash result, packed code bytes, or a code in hex.
-Query = HashLike | bytes | str
 #: Models hashed and committed per transaction by :meth:`HashIndex.add_models`.
 ADD_CHUNK = 32
 
@@ -44,6 +45,7 @@ class HashIndex:
     Open one with :func:`hnnframe.index.open`. SQLite indexes search an in-memory copy of the
     codes that follows the database (it appends rows added by other processes and reloads after
     a remove or rehash); PostgreSQL indexes compute distances in SQL unless ``search="memory"``.
+    Weight codes are searched the same way, and tensor digests looked up exactly.
 
     Args:
         store: The storage backend.
@@ -56,9 +58,7 @@ class HashIndex:
         if search == "sql" and not store.sql_search:
             raise IndexStoreError(f"{store.backend} indexes search in memory only")
         self._store = store
-        self._use_sql = store.sql_search and search != "memory"
-        self._scanner: HammingScanner | None = None
-        self._epoch = -1
+        self._search = Searcher(store, use_sql=store.sql_search and search != "memory")
 
     # -- properties ------------------------------------------------------------------------------
     @property
@@ -88,7 +88,7 @@ class HashIndex:
     def close(self) -> None:
         """Close the database connection and drop the in-memory codes."""
         self._store.close()
-        self._scanner = None
+        self._search.reset()
 
     def __repr__(self) -> str:
         return f"HashIndex({self.url!r}, backend={self.backend!r})"
@@ -107,6 +107,7 @@ class HashIndex:
         checkpoint: str | os.PathLike | None = None,
         label: str | None = None,
         meta: dict[str, Any] | None = None,
+        weights: Sequence[WeightFingerprint | None] | None = None,
     ) -> list[AddResult]:
         """Add hash results in one transaction (all or none).
 
@@ -119,13 +120,21 @@ class HashIndex:
             checkpoint: Path of that checkpoint, recorded so ``search`` can load it later.
             label: A label for every added record.
             meta: ``key: value`` metadata for every added record.
+            weights: One weight fingerprint (:func:`hnnframe.weights.fingerprint.fingerprint`)
+                or ``None`` per result: stored beside the structural code.
 
         Raises:
-            IndexStoreError: The index is bound to another checkpoint or Q.
+            IndexStoreError: The index is bound to another checkpoint or Q, or holds weight
+                codes of another Q.
         """
         if isinstance(results, HashLike):
             results = [results]
-        recs = [NewRecord.from_hash(r, label=label, meta=meta) for r in results]
+        results = list(results)
+        ws = list(weights) if weights is not None else [None] * len(results)
+        if len(ws) != len(results):
+            raise IndexStoreError(f"{len(ws)} weight fingerprints for {len(results)} results")
+        recs = [NewRecord.from_hash(r, label=label, meta=meta, weights=w)
+                for r, w in zip(results, ws, strict=True)]  # fmt: skip
         ckpt = os.path.abspath(checkpoint) if checkpoint is not None else None
         return self._store.add(recs, fingerprint, ckpt)
 
@@ -139,71 +148,45 @@ class HashIndex:
         meta: dict[str, Any] | None = None,
         progress: bool = False,
         chunk: int = ADD_CHUNK,
+        weights: bool = True,
+        structure: str | os.PathLike | None = None,
+        weight_bits: int | None = None,
     ) -> list[AddResult]:
-        """Hash model files with ``hasher`` and add them, one transaction per ``chunk`` models.
+        """Hash model files with ``hasher`` and add them, one transaction per ``chunk`` models;
+        a file that carries weights gets its weight fingerprint stored beside its code.
 
         A batch survives bad files and interruptions (docs/index-guide.md, "Adding many
         models"): files whose sha256 is indexed are not hashed again; a file that cannot be
         read or hashed gets a result with ``error`` set and the others go on; each chunk is
         committed once hashed, so a killed batch keeps its chunks and a rerun hashes the rest.
 
+        Weights (:mod:`hnnframe.index.weightfiles`): an ONNX file with its weights present
+        gets a weight record (tensor digests and weight code, read one tensor at a time); a
+        weight-stripped file gets none, as before; a weights file (safetensors, a
+        ``weights_only`` state dict) takes its structure from ``structure`` or the
+        ``config.json`` beside it, and fails without one.
+
         The binding is checked before anything is hashed, and by every chunk's transaction.
         What stops the whole batch (another checkpoint or Q, a database error) raises
         :class:`IndexStoreError`; the chunks committed before it stay.
 
+        Args:
+            weights: Read weights (False: structure only, as before the weight tier).
+            structure: The companion structure of weights files.
+            weight_bits: Q of the weight codes of an index that holds none yet (default
+                256); once it holds some, its own Q is used and another is refused.
+
         Returns:
-            One :class:`AddResult` per source, in order, with ``path`` as given.
+            One :class:`AddResult` per source, in order, with ``path`` as given; an added
+            model with weights has ``weights`` set.
         """
-        from tqdm import tqdm
-
-        from hnnframe.files import file_sha256
-        from hnnframe.frontends import model_name
-
-        if chunk < 1:
-            raise IndexStoreError(f"chunk must be at least 1, not {chunk}")
-        self.ensure_compatible(hasher.bits, hasher.fingerprint)
-        srcs = [os.fspath(s) for s in sources]
-        out: list[AddResult | None] = [None] * len(srcs)
-        keys: list[str | None] = [None] * len(srcs)  # None: no file there; the hasher says why
-        bar = tqdm(srcs, desc="sha256", unit="file", disable=not progress or len(srcs) < 2)
-        for i, s in enumerate(bar):
-            if is_uri(s):
-                keys[i] = f"uri:{s}"
-            elif os.path.isfile(s):
-                try:
-                    keys[i] = file_sha256(s)
-                except OSError as e:
-                    out[i] = AddResult.failed(model_name(s), s, f"{s}: {e.strerror or e}")
-        known = self._store.existing([k for k in keys if k is not None])
-        for i, key in enumerate(keys):
-            if key in known:
-                rid, name = known[key]
-                out[i] = AddResult(rid, name, key, False, srcs[i])
-        todo = [i for i in range(len(srcs)) if out[i] is None]
-        log.info(
-            "%s: %d of %d model(s) already indexed; hashing %d",
-            self.url, sum(k in known for k in keys), len(srcs), len(todo),
+        return add_model_files(
+            self._store, sources, hasher,
+            checkpoint=os.path.abspath(checkpoint) if checkpoint is not None else None,
+            label=label, meta=meta, progress=progress, chunk=chunk, weights=weights,
+            structure=os.fspath(structure) if structure is not None else None,
+            weight_bits=weight_bits,
         )  # fmt: skip
-        shas = [None if is_uri(srcs[i]) else keys[i] for i in todo]
-        pending = iter(todo)
-        for results in hasher.iter_hash(
-            [srcs[i] for i in todo], chunk=chunk, progress=progress, shas=shas
-        ):
-            part = [(next(pending), r) for r in results]
-            good = [(i, r) for i, r in part if r.ok]
-            added = self.add(
-                [r for _, r in good], fingerprint=hasher.fingerprint, checkpoint=checkpoint,
-                label=label, meta=meta,
-            )  # fmt: skip
-            for (i, _), a in zip(good, added, strict=True):
-                out[i] = replace(a, path=srcs[i])
-            for i, r in part:
-                if not r.ok:
-                    out[i] = AddResult.failed(model_name(srcs[i]), srcs[i], r.error)
-        done = [r for r in out if r is not None]
-        if len(done) != len(srcs):
-            raise ValueError("the hasher returned fewer results than it was given models")
-        return done
 
     def remove(self, selectors: Sequence[str | int] = (), *, label: str | None = None) -> list[int]:
         """Remove records by id or sha256 (prefix of 8+ digits), and/or every one of a label.
@@ -248,7 +231,7 @@ class HashIndex:
             self._store, hasher, checkpoint=checkpoint, drop_missing=drop_missing,
             progress=progress, batch_size=batch_size,
         )  # fmt: skip
-        self._scanner = None
+        self._search.reset()
         return res
 
     # -- reading ---------------------------------------------------------------------------------
@@ -273,63 +256,13 @@ class HashIndex:
     def stats(self) -> dict[str, Any]:
         """Record count, binding, counts per category and label, and storage size."""
         s = summary(self._store)
-        if self._scanner is not None:
-            s["memory_bytes"] = self._scanner.nbytes
+        if self._search.nbytes is not None:
+            s["memory_bytes"] = self._search.nbytes
         return s
 
     def verify(self) -> list[str]:
         """A full consistency check; returns the problems found (empty when healthy)."""
         return problems(self._store)
-
-    def _query_code(self, query: Query, fingerprint: str | None) -> tuple[bytes, Binding]:
-        if isinstance(query, (bytes, bytearray, memoryview)):
-            code = bytes(query)
-        elif isinstance(query, str):
-            try:
-                code = bytes.fromhex(query.removeprefix("hex:"))
-            except ValueError as e:
-                raise IndexStoreError(f"{query!r} is not a hex code") from e
-        elif hasattr(query, "code"):
-            code = bytes(query.code)
-            if int(getattr(query, "bits", len(code) * 8)) != len(code) * 8:
-                raise IndexStoreError("the query's code length does not match its bits")
-        else:
-            raise TypeError(f"cannot search with a {type(query).__name__}")
-        b = self._store.binding()
-        if not code:
-            raise IndexStoreError("empty query code")
-        self._store.check_binding(b, len(code) * 8, fingerprint)
-        return code, b
-
-    def _sync(self) -> HammingScanner | None:
-        """Bring the in-memory codes up to date with the database.
-
-        Writers hold the index's write lock from before they draw ids until they commit (on
-        both backends), so rows commit in id order and appending the rows with ``id`` above
-        the largest held is enough. A remove or rehash bumps the epoch, which forces a reload.
-        """
-        for _ in range(10):
-            epoch, max_id, bits = self._store.state()
-            if bits is None:
-                self._scanner = None
-                return None
-            sc = self._scanner
-            if sc is not None and sc.bits == bits and epoch == self._epoch:
-                if max_id > sc.max_id:
-                    ep2, _ = self._store.load_codes(sc.max_id, sc.add, bits)
-                    if ep2 == epoch:
-                        return sc
-                    self._scanner = None
-                    continue
-                return sc
-            new = HammingScanner(bits)
-            ep2, bits2 = self._store.load_codes(0, new.add, bits)
-            if (ep2, bits2) != (epoch, bits):
-                continue  # removed or re-hashed meanwhile
-            self._scanner, self._epoch = new, ep2
-            log.debug("loaded %d codes from %s", len(new), self.url)
-            return new
-        raise IndexStoreError(f"{self.url} kept changing while its codes were loaded; try again")
 
     def search(
         self,
@@ -351,26 +284,8 @@ class HashIndex:
         Returns:
             Matches sorted by distance, then by id (order of addition).
         """
-        code, _ = self._query_code(query, fingerprint)
-        return self._search_code(code, k, radius)
-
-    def _search_code(self, code: bytes, k: int | None, radius: int | None) -> list[Match]:
-        """:meth:`search` for a code that :meth:`_query_code` has checked."""
-        if k is not None and k < 0:
-            raise IndexStoreError(f"k must be >= 0, not {k}")
-        if k is None and radius is None:
-            raise IndexStoreError("give k, radius or both")
-        if self._use_sql:
-            return [Match(d, r) for d, r in self._store.search_sql(code, k, radius)]
-        sc = self._sync()
-        if sc is None:
-            return []
-        ids, dists = sc.search(code, k=k, radius=radius)
-        recs = self._store.get(ids.tolist())
-        # A row removed between the scan and the fetch is skipped.
-        return [
-            Match(int(d), recs[int(i)]) for i, d in zip(ids, dists, strict=True) if int(i) in recs
-        ]
+        code, _ = query_code(self._store, query, fingerprint)
+        return self._search.codes(code, k, radius)
 
     def search_many(
         self, queries: Sequence[Query], k: int | None = 10, radius: int | None = None, *,
@@ -379,21 +294,96 @@ class HashIndex:
         """:meth:`search` for each query."""
         return [self.search(q, k, radius, fingerprint=fingerprint) for q in queries]
 
+    def search_weights(
+        self, code: bytes | WeightFingerprint, k: int | None = 10, radius: int | None = None
+    ) -> list[Match]:
+        """The ``k`` stored models whose weight codes are nearest to ``code`` (Hamming).
+
+        Args:
+            code: A packed weight code, or a weight fingerprint.
+            k: How many (``None``: every one within ``radius``).
+            radius: Only weight codes within this distance.
+
+        Returns:
+            Matches (``distance`` between the weight codes) sorted by distance, then id.
+        """
+        code = bytes(code.code if isinstance(code, WeightFingerprint) else code)
+        return self._search.weight_matches(code, k, radius)
+
     def check(
-        self, query: Query, radius: int | None = None, *, fingerprint: str | None = None
+        self,
+        query: Query,
+        radius: int | None = None,
+        *,
+        fingerprint: str | None = None,
+        weights: WeightFingerprint | None = None,
+        weight_threshold: int | None = None,
     ) -> CheckResult:
-        """Whether an uploaded model is a suspected copy of a stored one.
+        """Whether an uploaded model is a copy of a stored one, and on which tier.
+
+        Candidates are every stored model that is the same file (sha256), holds the same
+        tensors (digests), has a weight code within the threshold, or a structural code within
+        ``radius``; each gets the strongest tier it matches (``exact file``, ``exact
+        tensors``, ``weight match``, ``structure only``; :mod:`hnnframe.index.tiers`).
 
         Args:
             query: The upload's hash result (or code).
-            radius: Largest distance that counts as a match; default :func:`default_radius`.
+            radius: Largest structural distance that counts; default :func:`default_radius`.
             fingerprint: The checkpoint that computed ``query``.
+            weights: The upload's weight fingerprint, when it carries weights (computed with
+                the index's weight Q, ``binding.weight_bits``).
+            weight_threshold: Hamming threshold of a weight match (default: the shipped one,
+                ``hnnframe/weights/threshold.json``, with its false-positive rate).
 
         Returns:
-            Every stored model within ``radius``, nearest first; ``clean`` when there is none.
+            A :class:`CheckResult`: ``matches`` (structural neighbours, as before), and
+            ``candidates`` with their tiers, strongest first; ``fails(policy)`` says whether
+            the upload is a suspected copy.
         """
-        code, b = self._query_code(query, fingerprint)
+        code, b = query_code(self._store, query, fingerprint)
         r = default_radius(b.bits or len(code) * 8) if radius is None else int(radius)
         if r < 0:
             raise IndexStoreError(f"radius must be >= 0, not {r}")
-        return CheckResult(radius=r, matches=self._search_code(code, None, r))
+        sha = getattr(query, "sha256", None)
+        return check_upload(self._store, self._search, b, code, r, sha256=sha, weights=weights,
+                            weight_threshold=weight_threshold)  # fmt: skip
+
+    def check_models(
+        self,
+        sources: Sequence[str | os.PathLike],
+        hasher: HasherLike,
+        radius: int | None = None,
+        *,
+        weights: bool = True,
+        structure: str | os.PathLike | None = None,
+        weight_threshold: int | None = None,
+        progress: bool = False,
+    ) -> list[tuple[Any, CheckResult]]:
+        """Hash uploads (and read their weights, one tensor at a time) and :meth:`check` each.
+
+        Every upload is hashed and read before anything is searched. Weights are read only
+        when the index holds some (otherwise there is nothing to compare them with).
+
+        Args:
+            sources: Model files (or named sources); weights files need ``structure`` or a
+                ``config.json`` beside them.
+            hasher: The index's checkpoint's hasher.
+            radius: As in :meth:`check`.
+            weights: Read the uploads' weights (False: structure and sha256 only).
+            structure: The companion structure of weights files.
+            weight_threshold: As in :meth:`check`.
+
+        Returns:
+            ``(hash result, CheckResult)`` per source, in order.
+
+        Raises:
+            HnnError: An upload cannot be read (the error names it).
+        """
+        self.ensure_compatible(hasher.bits, hasher.fingerprint)
+        q = self.binding.weight_bits if weights else None
+        ups = read_uploads(
+            sources, hasher, structure=os.fspath(structure) if structure is not None else None,
+            weight_bits=q, progress=progress,
+        )  # fmt: skip
+        return [(r, self.check(r, radius, fingerprint=hasher.fingerprint, weights=w,
+                               weight_threshold=weight_threshold)) for r, w in ups]  # fmt: skip

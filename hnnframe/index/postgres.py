@@ -2,8 +2,9 @@
 
 The code is stored twice: ``code bytea`` as in SQLite, and ``code_bits bit varying`` (its length
 tied to ``bits`` by a ``CHECK``), so that ``bit_count(code_bits # query)`` computes Hamming
-distances in SQL. Writers take ``LOCK TABLE hnn_meta IN EXCLUSIVE MODE``; reads are
-``REPEATABLE READ`` snapshots.
+distances in SQL; weight codes (``hnn_weights``) are stored and searched the same way.
+Writers take ``LOCK TABLE hnn_meta IN EXCLUSIVE MODE``; reads are ``REPEATABLE READ``
+snapshots.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from hnnframe.errors import IndexStoreError
 from hnnframe.index.records import IndexRecord, NewRecord
-from hnnframe.index.sql import COLUMNS, LOCK_TIMEOUT_S
+from hnnframe.index.schema import create_tables, upgrade_schema
+from hnnframe.index.sql import COLUMNS, LOCK_TIMEOUT_S, N_COLUMNS, RECORDS
 from hnnframe.index.store import Store
+from hnnframe.weights.fingerprint import WeightFingerprint
 
-_PG_SCHEMA = """
+#: The version-1 schema, never edited: later versions are :data:`MIGRATIONS` applied to it.
+BASE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hnn_meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -41,6 +45,33 @@ CREATE TABLE IF NOT EXISTS hnn_models (
 CREATE INDEX IF NOT EXISTS hnn_models_sha256 ON hnn_models (sha256);
 CREATE INDEX IF NOT EXISTS hnn_models_label ON hnn_models (label);
 """
+#: ``version: statements`` that bring an index of ``version - 1`` to ``version``.
+MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        "ALTER TABLE hnn_models ADD COLUMN IF NOT EXISTS structure TEXT",
+        """CREATE TABLE IF NOT EXISTS hnn_weights (
+            model_id   BIGINT      PRIMARY KEY REFERENCES hnn_models (id) ON DELETE CASCADE,
+            format     TEXT        NOT NULL,
+            code       BYTEA       NOT NULL,
+            code_bits  BIT VARYING NOT NULL,
+            bits       INTEGER     NOT NULL,
+            tensor_set TEXT        NOT NULL,
+            tensors    INTEGER     NOT NULL,
+            params     BIGINT      NOT NULL,
+            largest    BIGINT      NOT NULL,
+            CHECK (length(code) * 8 = bits AND length(code_bits) = bits)
+        )""",
+        "CREATE INDEX IF NOT EXISTS hnn_weights_tensor_set ON hnn_weights (tensor_set)",
+        """CREATE TABLE IF NOT EXISTS hnn_tensors (
+            model_id BIGINT  NOT NULL REFERENCES hnn_models (id) ON DELETE CASCADE,
+            digest   TEXT    NOT NULL,
+            numel    BIGINT  NOT NULL,
+            copies   INTEGER NOT NULL,
+            PRIMARY KEY (model_id, digest)
+        )""",
+        "CREATE INDEX IF NOT EXISTS hnn_tensors_digest ON hnn_tensors (digest)",
+    ],
+}
 
 
 def _code_bits(code: bytes) -> str:
@@ -71,6 +102,7 @@ class PostgresStore(Store):
     backend = "postgresql"
     sql_search = True
     ph = "%s"
+    migrations = MIGRATIONS
 
     def __init__(self, url: str, create: bool = True) -> None:
         super().__init__(mask_url(url))
@@ -121,13 +153,12 @@ class PostgresStore(Store):
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext('hnnframe.index.schema'))")
                 if self.schema:
                     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {ident}")
-                cur.execute(_PG_SCHEMA)
-                self._seed_meta(cur)
+                create_tables(self, cur, [BASE_SCHEMA])
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-        self._check_schema_version(cur)
+        upgrade_schema(self, cur)
 
     def _begin_write(self, cur: Any) -> None:
         cur.execute("BEGIN")
@@ -140,14 +171,23 @@ class PostgresStore(Store):
     def _insert(self, cur: Any, rec: NewRecord, fingerprint: str, added_at: str) -> int | None:
         cur.execute(
             "INSERT INTO hnn_models (key, name, path, sha256, code, code_bits, bits, fingerprint,"
-            " category, label, meta, added_at) VALUES (%s, %s, %s, %s, %s, %s::varbit, %s, %s,"
-            " %s, %s, %s::jsonb, %s) ON CONFLICT (key) DO NOTHING RETURNING id",
+            " category, label, meta, added_at, structure) VALUES (%s, %s, %s, %s, %s,"
+            " %s::varbit, %s, %s, %s, %s, %s::jsonb, %s, %s) ON CONFLICT (key) DO NOTHING"
+            " RETURNING id",
             (rec.key, rec.name, rec.path, rec.sha256, self._pg.Binary(rec.code),
              _code_bits(rec.code), rec.bits, fingerprint, rec.category, rec.label,
-             json.dumps(rec.meta, sort_keys=True), added_at),
+             json.dumps(rec.meta, sort_keys=True), added_at, rec.structure),
         )  # fmt: skip
         row = cur.fetchone()
         return None if row is None else int(row[0])
+
+    def _insert_weights(self, cur: Any, rid: int, w: WeightFingerprint) -> None:
+        cur.execute(
+            "INSERT INTO hnn_weights (model_id, format, code, code_bits, bits, tensor_set,"
+            " tensors, params, largest) VALUES (%s, %s, %s, %s::varbit, %s, %s, %s, %s, %s)",
+            (rid, w.format, self._pg.Binary(w.code), _code_bits(w.code), w.bits, w.tensor_set,
+             w.tensors, w.params, w.largest),
+        )  # fmt: skip
 
     def update_code(self, cur: Any, rid: int, code: bytes, bits: int, fp: str, cat: str) -> None:
         cur.execute(
@@ -163,29 +203,50 @@ class PostgresStore(Store):
 
     def storage_bytes(self, cur: Any) -> int | None:
         cur.execute(
-            "SELECT pg_total_relation_size('hnn_models'::regclass)"
-            " + pg_total_relation_size('hnn_meta'::regclass)"
-        )
+            "SELECT " + " + ".join(f"pg_total_relation_size('{t}'::regclass)"
+                                   for t in ("hnn_models", "hnn_meta", "hnn_weights", "hnn_tensors"))
+        )  # fmt: skip
         return int(cur.fetchone()[0])
 
     def integrity_problems(self, cur: Any) -> list[str]:
-        cur.execute("SELECT COUNT(*) FROM hnn_models WHERE length(code_bits) <> bits")
-        k = int(cur.fetchone()[0])
-        return [f"{k} rows whose bit column differs in length from bits"] if k else []
+        out = []
+        for table in ("hnn_models", "hnn_weights"):
+            cur.execute(f"SELECT COUNT(*) FROM {table} WHERE length(code_bits) <> bits")
+            k = int(cur.fetchone()[0])
+            if k:
+                out.append(f"{k} {table} rows whose bit column differs in length from bits")
+        return out
 
     def search_sql(
         self, code: bytes, k: int | None, radius: int | None
     ) -> list[tuple[int, IndexRecord]]:
-        dist = "bit_count(code_bits # %s::varbit)"
-        sql = f"SELECT {COLUMNS}, {dist} AS distance FROM hnn_models"
+        dist = "bit_count(m.code_bits # %s::varbit)"
+        sql = f"SELECT {COLUMNS}, {dist} AS distance FROM {RECORDS}"
         args: list[Any] = [_code_bits(code)]
         if radius is not None:
             sql += f" WHERE {dist} <= %s"
             args += [_code_bits(code), int(radius)]
-        sql += " ORDER BY distance, id"
+        sql += " ORDER BY distance, m.id"
         if k is not None:
             sql += " LIMIT %s"
             args.append(int(k))
         with self.transaction(write=False) as cur:
             cur.execute(sql, args)
-            return [(int(r[11]), self._row(r)) for r in cur.fetchall()]
+            return [(int(r[N_COLUMNS]), self._row(r)) for r in cur.fetchall()]
+
+    def search_weights_sql(
+        self, code: bytes, k: int | None, radius: int | None
+    ) -> list[tuple[int, int]]:
+        dist = "bit_count(code_bits # %s::varbit)"
+        sql = f"SELECT model_id, {dist} AS distance FROM hnn_weights WHERE bits = %s"
+        args: list[Any] = [_code_bits(code), len(code) * 8]
+        if radius is not None:
+            sql += f" AND {dist} <= %s"
+            args += [_code_bits(code), int(radius)]
+        sql += " ORDER BY distance, model_id"
+        if k is not None:
+            sql += " LIMIT %s"
+            args.append(int(k))
+        with self.transaction(write=False) as cur:
+            cur.execute(sql, args)
+            return [(int(d), int(i)) for i, d in cur.fetchall()]

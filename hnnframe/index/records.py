@@ -1,5 +1,6 @@
 """What a hash index takes, holds and returns: hash results and the hasher that makes them,
-records, matches, the binding to a checkpoint."""
+records (with their weight tier, :mod:`hnnframe.weights`, when the file carried weights),
+matches, the tiers of a check, the binding to a checkpoint."""
 
 from __future__ import annotations
 
@@ -7,6 +8,15 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+from hnnframe.weights.fingerprint import WeightFingerprint
+
+#: The tiers of a check, strongest first (docs/index-guide.md, "check: which tier matched").
+#: The first three compare weights (or the file itself); the last, structure alone.
+TIERS = ("exact file", "exact tensors", "weight match", "structure only")
+WEIGHT_TIERS = TIERS[:3]
+#: ``check``'s policies for which candidates make an upload a suspected copy (exit 1).
+FAIL_ON = ("auto", "exact", "weights", "structure", "none")
 
 
 @runtime_checkable
@@ -33,7 +43,9 @@ class HasherLike(Protocol):
     bits: int
     fingerprint: str
 
-    def hash_many(self, sources: Sequence[Any], progress: bool = False) -> list[Any]: ...
+    def hash_many(
+        self, sources: Sequence[Any], progress: bool = False, *, errors: str = "raise"
+    ) -> list[Any]: ...
 
     def iter_hash(
         self,
@@ -60,6 +72,8 @@ class NewRecord:
     category: str
     label: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    structure: str | None = None
+    weights: WeightFingerprint | None = None
 
     @property
     def key(self) -> str:
@@ -67,16 +81,25 @@ class NewRecord:
 
     @classmethod
     def from_hash(
-        cls, result: HashLike, label: str | None = None, meta: dict[str, Any] | None = None
+        cls,
+        result: HashLike,
+        label: str | None = None,
+        meta: dict[str, Any] | None = None,
+        *,
+        weights: WeightFingerprint | None = None,
+        structure: str | None = None,
     ) -> NewRecord:
         """Build from a :class:`~hnnframe.hashing.HashResult` (or anything shaped like one).
 
         A file path is stored absolute, so that ``hnn index rehash`` finds the file again from
         any working directory; a ``scheme:NAME`` URI is stored as given.
+
+        Args:
+            weights: The file's weight fingerprint, when it carries weights.
+            structure: The source the structural code was computed from, when it is another
+                one than ``result.path`` (the architecture of a safetensors file).
         """
-        path = str(result.path)
-        if not is_uri(path) and os.path.exists(path):
-            path = os.path.abspath(path)
+        path = absolute(str(result.path))
         return cls(
             name=result.name,
             path=path,
@@ -86,7 +109,14 @@ class NewRecord:
             category=result.category,
             label=label,
             meta=dict(meta or {}),
+            structure=absolute(structure) if structure is not None else None,
+            weights=weights,
         )
+
+
+def absolute(path: str) -> str:
+    """An existing file's (or folder's) absolute path; a URI or a missing path as given."""
+    return os.path.abspath(path) if not is_uri(path) and os.path.exists(path) else path
 
 
 def is_uri(path: str) -> bool:
@@ -111,6 +141,8 @@ class IndexRecord:
         label: Free-form label given at ``add`` (for example a source or licence).
         meta: Free-form ``key: value`` metadata.
         added_at: When it was added (ISO 8601, UTC).
+        structure: The source its structural code was computed from, when not ``path``.
+        weights: Its weight record, or ``None`` when the file carried no weights.
     """
 
     id: int
@@ -124,6 +156,8 @@ class IndexRecord:
     label: str | None
     meta: dict[str, Any]
     added_at: str
+    structure: str | None = None
+    weights: WeightInfo | None = None
 
     @property
     def hex(self) -> str:
@@ -131,9 +165,32 @@ class IndexRecord:
         return self.code.hex()
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (code as hex)."""
+        """A JSON-ready dict (codes as hex)."""
         d = asdict(self)
         d["code"] = self.hex
+        d["weights"] = self.weights.to_dict() if self.weights else None
+        return d
+
+
+@dataclass
+class WeightInfo:
+    """What an index keeps of a model's weights beside its tensor digests."""
+
+    format: str  # onnx, safetensors or torch
+    bits: int
+    code: bytes  # the weight perceptual code
+    tensor_set: str  # one digest of all its tensor digests
+    tensors: int
+    params: int
+    largest: int
+
+    @classmethod
+    def of(cls, fp: WeightFingerprint) -> WeightInfo:
+        return cls(fp.format, fp.bits, fp.code, fp.tensor_set, fp.tensors, fp.params, fp.largest)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["code"] = self.code.hex()
         return d
 
 
@@ -162,6 +219,7 @@ class AddResult:
     added: bool
     path: str = ""
     error: str | None = None
+    weights: dict[str, Any] | None = None  # WeightInfo.to_dict() of an added model's weights
 
     @property
     def ok(self) -> bool:
@@ -176,21 +234,114 @@ class AddResult:
 
 
 @dataclass
-class CheckResult:
-    """The verdict of ``check``: ``clean`` is True when no stored code lies within ``radius``."""
+class WeightComparison:
+    """How a candidate's weights compare with the upload's (:func:`hnnframe.weights.match`).
 
-    radius: int
-    matches: list[Match]
+    ``compared`` is False when either side has no weights (``reason`` says which); then the
+    other fields are ``None``. ``threshold`` and ``fpr`` are the weight-code threshold used
+    and its false-positive rate measured on the test bed (``threshold.json``).
+    """
 
-    @property
-    def clean(self) -> bool:
-        return not self.matches
+    compared: bool
+    verdict: str | None = None  # exact file, exact tensors, weight match or none
+    distance: int | None = None
+    threshold: int | None = None
+    bits: int | None = None
+    fpr: float | None = None
+    shared: float | None = None  # share of the smaller model's elements in the same tensors
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Candidate:
+    """One indexed model that a check found, with the strongest tier it matched on.
+
+    Attributes:
+        tier: One of :data:`TIERS`.
+        record: The indexed model.
+        distance: Hamming distance between the structural codes.
+        within_radius: Whether ``distance`` is within the check's radius.
+        weights: How the weights compare.
+    """
+
+    tier: str
+    record: IndexRecord
+    distance: int
+    within_radius: bool
+    weights: WeightComparison
+
+    def fails(self, policy: str = "auto") -> bool:
+        """Whether this candidate makes the upload a suspected copy under ``policy``.
+
+        ``auto``: a weight-level tier, or a structural neighbour whose weights the index does
+        not hold (structure is all it knows of that model, as in an index of weight-stripped
+        files); ``exact``: the exact tiers; ``weights``: the weight-level tiers; ``structure``:
+        every candidate; ``none``: never.
+        """
+        if policy not in FAIL_ON:
+            raise ValueError(f"policy must be one of {', '.join(FAIL_ON)}, not {policy!r}")
+        if policy == "none":
+            return False
+        if policy == "structure":
+            return True
+        if policy == "exact":
+            return self.tier in TIERS[:2]
+        if self.tier in WEIGHT_TIERS:
+            return True
+        return policy == "auto" and self.record.weights is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "tier": self.tier,
+            "structure": {"distance": self.distance, "within_radius": self.within_radius},
+            "weights": self.weights.to_dict(),
+            "record": self.record.to_dict(),
+        }
+
+
+@dataclass
+class CheckResult:
+    """The verdict of ``check``.
+
+    ``matches`` are the structural neighbours within ``radius`` (as before the weight tier);
+    ``candidates`` every indexed model found on any tier, strongest tier first, then by
+    structural distance and id. ``clean`` is True when there is no candidate at all;
+    :meth:`fails` says whether the upload is a suspected copy under a policy.
+    """
+
+    radius: int
+    matches: list[Match]
+    candidates: list[Candidate] = field(default_factory=list)
+    weights: dict[str, Any] | None = None  # the upload's weights (WeightInfo.to_dict()), if any
+    threshold: dict[str, Any] | None = None  # the weight-code threshold used, with its FPR
+
+    @property
+    def clean(self) -> bool:
+        return not self.candidates and not self.matches
+
+    @property
+    def tier(self) -> str:
+        """The strongest tier matched, or ``"none"``."""
+        return self.candidates[0].tier if self.candidates else "none"
+
+    def fails(self, policy: str = "auto") -> bool:
+        """Whether any candidate makes the upload a suspected copy (:meth:`Candidate.fails`)."""
+        return any(c.fails(policy) for c in self.candidates)
+
+    def to_dict(self, policy: str = "auto") -> dict[str, Any]:
+        return {
             "clean": self.clean,
+            "tier": self.tier,
+            "suspect": self.fails(policy),
+            "fail_on": policy,
             "radius": self.radius,
+            "weights": self.weights,
+            "threshold": self.threshold,
             "matches": [m.to_dict() for m in self.matches],
+            "candidates": [c.to_dict() for c in self.candidates],
         }
 
 
@@ -202,6 +353,7 @@ class Binding:
     fingerprint: str | None
     checkpoint: str | None
     epoch: int
+    weight_bits: int | None = None  # Q of the weight codes, from the first record with weights
 
     @property
     def bound(self) -> bool:

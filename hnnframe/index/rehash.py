@@ -1,8 +1,9 @@
 """Moving an index to a new checkpoint (``hnn index rehash``).
 
-Every stored model is hashed again from its path, outside any transaction (with a progress
-bar); then one write transaction replaces every code, category and fingerprint and re-binds the
-index. Models added by other processes during the hashing are hashed inside that transaction,
+Every stored model is hashed again from its path (or, for a weights file, from the companion
+structure it was added with), outside any transaction (with a progress bar); then one write
+transaction replaces every code, category and fingerprint and re-binds the index. Weight
+records stay as they are: they do not depend on the checkpoint. Models added by other processes during the hashing are hashed inside that transaction,
 so none keeps a code of the old checkpoint. Gone or changed files stop the rehash before it
 writes anything, unless ``drop_missing`` removes their records. A failure leaves the index as
 it was.
@@ -15,8 +16,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hnnframe.errors import IndexStoreError
+from hnnframe.files import file_sha256
 from hnnframe.index.records import HasherLike, IndexRecord, is_uri
-from hnnframe.index.sql import Updates, in_chunks, utc_now
+from hnnframe.index.sql import Updates, utc_now
 from hnnframe.index.store import Store
 
 
@@ -35,20 +37,22 @@ def rehash_index(
     """
     from tqdm import tqdm
 
-    epoch, _, _ = store.state()
+    epoch = store.binding().epoch
     gone: list[IndexRecord] = []
     todo: list[IndexRecord] = []
     for r in store.list():
-        (todo if is_uri(r.path) or os.path.isfile(r.path) else gone).append(r)
+        (todo if all(is_uri(p) or os.path.exists(p) for p in _sources(r)) else gone).append(r)
     changed: list[IndexRecord] = []
 
     def hash_records(recs: list[IndexRecord], bar: Any = None) -> Updates:
         out: Updates = {}
         for start in range(0, len(recs), batch_size):
             chunk = recs[start : start + batch_size]
-            results = hasher.hash_many([r.path for r in chunk], progress=False)
+            results = hasher.hash_many([r.structure or r.path for r in chunk], progress=False)
             for r, res in zip(chunk, results, strict=True):
-                if r.sha256 and res.sha256 and res.sha256 != r.sha256:
+                # a weights file's own bytes, not its companion's, are what its sha256 names
+                sha = res.sha256 if r.structure is None else _sha(r.path)
+                if r.sha256 and sha and sha != r.sha256:
                     changed.append(r)
                 else:
                     out[r.id] = (bytes(res.code), res.category)
@@ -90,6 +94,15 @@ def rehash_index(
     }
 
 
+def _sources(r: IndexRecord) -> list[str]:
+    """The files a record's code is computed from (its own, and a companion structure)."""
+    return [r.path] + ([r.structure] if r.structure else [])
+
+
+def _sha(path: str) -> str | None:
+    return file_sha256(path) if os.path.isfile(path) else None
+
+
 def replace_codes(
     store: Store,
     updates: Updates,
@@ -128,8 +141,7 @@ def replace_codes(
         new_ids = [i for i in present if i not in updates and i not in dropset]
         if new_ids:
             updates = {**updates, **hash_new(store.rows_in(cur, new_ids))}
-        for part, marks in in_chunks(list(drop)):
-            cur.execute(store.q(f"DELETE FROM hnn_models WHERE id IN ({marks})"), part)
+        store.delete_records(cur, list(drop))
         count = 0
         for rid in present:
             if rid in dropset:

@@ -21,6 +21,10 @@ def summary(store: Store) -> dict[str, Any]:
         cats = {c: int(k) for c, k in cur.fetchall()}
         cur.execute("SELECT label, COUNT(*) FROM hnn_models GROUP BY label ORDER BY 2 DESC, 1")
         labels = {("" if lab is None else lab): int(k) for lab, k in cur.fetchall()}
+        cur.execute("SELECT COUNT(*), COALESCE(SUM(params), 0) FROM hnn_weights")
+        nw, params = cur.fetchone()
+        cur.execute("SELECT COUNT(*) FROM hnn_tensors")
+        digests = int(cur.fetchone()[0])
         size = store.storage_bytes(cur)
     b = store.binding_of(meta)
     return {
@@ -36,6 +40,12 @@ def summary(store: Store) -> dict[str, Any]:
         "last_added": iso(last) if last is not None else None,
         "categories": cats,
         "labels": labels,
+        "weights": {
+            "records": int(nw),
+            "bits": b.weight_bits,
+            "digests": digests,
+            "params": int(params),
+        },  # fmt: skip
         "bytes": size,
     }
 
@@ -62,4 +72,34 @@ def problems(store: Store) -> list[str]:
             k = int(cur.fetchone()[0])
             if k:
                 found.append(f"{k} codes whose length differs from their bits")
+        found += _weight_problems(store, cur, b.weight_bits)
+    return found
+
+
+def _weight_problems(store: Store, cur: Any, weight_bits: int | None) -> list[str]:
+    """Weight rows without their record, of another Q, or whose digests do not add up."""
+    found = []
+    for table in ("hnn_weights", "hnn_tensors"):
+        cur.execute(
+            f"SELECT COUNT(*) FROM {table} t WHERE NOT EXISTS"
+            " (SELECT 1 FROM hnn_models m WHERE m.id = t.model_id)"
+        )
+        k = int(cur.fetchone()[0])
+        if k:
+            found.append(f"{k} {table} rows whose record is gone")
+    cur.execute("SELECT COUNT(*), MIN(bits), MAX(bits) FROM hnn_weights")
+    n, lo, hi = cur.fetchone()
+    if n and (weight_bits is None or lo != weight_bits or hi != weight_bits):
+        found.append(f"weight codes of {lo}-{hi} bits in an index bound to {weight_bits}")
+    cur.execute("SELECT COUNT(*) FROM hnn_weights WHERE length(code) * 8 <> bits")
+    k = int(cur.fetchone()[0])
+    if k:
+        found.append(f"{k} weight codes whose length differs from their bits")
+    cur.execute(
+        "SELECT COUNT(*) FROM hnn_weights w WHERE w.tensors <> COALESCE((SELECT SUM(t.copies)"
+        " FROM hnn_tensors t WHERE t.model_id = w.model_id), 0)"
+    )
+    k = int(cur.fetchone()[0])
+    if k:
+        found.append(f"{k} weight records whose tensor digests do not add up to their count")
     return found

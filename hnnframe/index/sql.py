@@ -1,20 +1,34 @@
 """The schema both stores share, and the SQL helpers below :class:`~hnnframe.index.store.Store`.
 
-Two tables (prefixed ``hnn_`` so an index can share a PostgreSQL database with other data):
+Four tables (prefixed ``hnn_`` so an index can share a PostgreSQL database with other data):
 
 ``hnn_meta(key, value)``
-    ``schema_version``, ``created_at``, the binding (``bits``, ``fingerprint``, ``checkpoint``)
-    and ``epoch``, a counter bumped by every remove and rehash so that an in-memory code array
+    ``schema_version``, ``created_at``, the binding (``bits``, ``fingerprint``, ``checkpoint``;
+    ``weight_bits``, the Q of the weight codes, from the first record with weights) and
+    ``epoch``, a counter bumped by every remove and rehash so that an in-memory code array
     knows when it must reload rather than only append.
 ``hnn_models``
     One row per model: ``id``, ``key`` (unique: the file's sha256, or ``uri:PATH``), ``name``,
     ``path``, ``sha256``, ``code``, ``bits``, ``fingerprint``, ``category``, ``label``,
-    ``meta`` (JSON), ``added_at``. PostgreSQL also keeps the code as ``code_bits bit varying``
-    (length checked against ``bits``) so that ``bit_count(code_bits # query)`` computes the
-    Hamming distance in SQL.
+    ``meta`` (JSON), ``added_at`` and ``structure`` (schema 2: the source the structural code
+    was computed from when it is not ``path``, e.g. the ONNX or ``config.json`` of a
+    safetensors file). PostgreSQL also keeps the code as ``code_bits bit varying`` (length
+    checked against ``bits``) so that ``bit_count(code_bits # query)`` computes the Hamming
+    distance in SQL.
+``hnn_weights`` (schema 2)
+    At most one row per model whose file carried weights (:mod:`hnnframe.weights`):
+    ``model_id``, the weight file's ``format``, the weight perceptual ``code`` and its
+    ``bits``, ``tensor_set`` (one digest of all tensor digests, indexed), ``tensors``,
+    ``params`` and ``largest``; in PostgreSQL ``code_bits`` as for structural codes.
+``hnn_tensors`` (schema 2)
+    The model's exact tensor digests, one row per distinct digest: ``model_id``, ``digest``
+    (indexed, for exact look-ups), ``numel`` and ``copies`` (a tensor stored twice, as tied
+    weights are, counts twice in the share of shared weights).
 
-The dialects' ``CREATE TABLE`` statements live in :mod:`hnnframe.index.sqlite` and
-:mod:`hnnframe.index.postgres`.
+A model without weights (every weight-stripped file) has no row in the last two tables. The
+dialects' ``CREATE TABLE`` statements live in :mod:`hnnframe.index.sqlite` and
+:mod:`hnnframe.index.postgres`: the version-1 schema as it was, then one migration per later
+version, so an index made by an older hnnframe is brought up to date when it is opened.
 """
 
 from __future__ import annotations
@@ -23,12 +37,20 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Seconds a writer waits for another writer's lock before giving up.
 LOCK_TIMEOUT_S = 120.0
 
-#: The ``hnn_models`` columns of an :class:`~hnnframe.index.records.IndexRecord`, in its order.
-COLUMNS = "id, name, path, sha256, code, bits, fingerprint, category, label, meta, added_at"
+#: What a record query reads: the model's row and, when it has one, its weight row.
+RECORDS = "hnn_models m LEFT JOIN hnn_weights w ON w.model_id = m.id"
+#: The columns of an :class:`~hnnframe.index.records.IndexRecord`, in the order ``Store._row``
+#: reads them (the model's, then its weight row's, NULL for a model without weights).
+COLUMNS = (
+    "m.id, m.name, m.path, m.sha256, m.code, m.bits, m.fingerprint, m.category, m.label, m.meta,"
+    " m.added_at, m.structure, w.format, w.code, w.bits, w.tensor_set, w.tensors, w.params,"
+    " w.largest"
+)
+N_COLUMNS = 19
 
 #: ``id -> (code, category)``: the new codes of a rehash.
 Updates = dict[int, tuple[bytes, str]]

@@ -16,11 +16,14 @@ from typing import Any
 
 from hnnframe.errors import IndexStoreError
 from hnnframe.index.records import NewRecord
+from hnnframe.index.schema import create_tables, upgrade_schema
 from hnnframe.index.sql import LOCK_TIMEOUT_S
 from hnnframe.index.store import Store
+from hnnframe.weights.fingerprint import WeightFingerprint
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-_SQLITE_SCHEMA = """
+#: The version-1 schema, never edited: later versions are :data:`MIGRATIONS` applied to it.
+BASE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS hnn_meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -43,6 +46,32 @@ CREATE TABLE IF NOT EXISTS hnn_models (
 CREATE INDEX IF NOT EXISTS hnn_models_sha256 ON hnn_models (sha256);
 CREATE INDEX IF NOT EXISTS hnn_models_label ON hnn_models (label);
 """
+#: ``version: statements`` that bring an index of ``version - 1`` to ``version``.
+MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        "ALTER TABLE hnn_models ADD COLUMN structure TEXT",
+        """CREATE TABLE IF NOT EXISTS hnn_weights (
+            model_id   INTEGER PRIMARY KEY REFERENCES hnn_models (id) ON DELETE CASCADE,
+            format     TEXT    NOT NULL,
+            code       BLOB    NOT NULL,
+            bits       INTEGER NOT NULL,
+            tensor_set TEXT    NOT NULL,
+            tensors    INTEGER NOT NULL,
+            params     INTEGER NOT NULL,
+            largest    INTEGER NOT NULL,
+            CHECK (length(code) * 8 = bits)
+        )""",
+        "CREATE INDEX IF NOT EXISTS hnn_weights_tensor_set ON hnn_weights (tensor_set)",
+        """CREATE TABLE IF NOT EXISTS hnn_tensors (
+            model_id INTEGER NOT NULL REFERENCES hnn_models (id) ON DELETE CASCADE,
+            digest   TEXT    NOT NULL,
+            numel    INTEGER NOT NULL,
+            copies   INTEGER NOT NULL,
+            PRIMARY KEY (model_id, digest)
+        )""",
+        "CREATE INDEX IF NOT EXISTS hnn_tensors_digest ON hnn_tensors (digest)",
+    ],
+}
 
 
 class SQLiteStore(Store):
@@ -54,6 +83,7 @@ class SQLiteStore(Store):
     """
 
     backend = "sqlite"
+    migrations = MIGRATIONS
 
     def __init__(self, path: str | os.PathLike, create: bool = True) -> None:
         self.path = Path(path)
@@ -68,6 +98,7 @@ class SQLiteStore(Store):
             )
             self._conn.execute(f"PRAGMA busy_timeout = {int(LOCK_TIMEOUT_S * 1000)}")
             self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
             self._init_schema(create)
         except sqlite3.Error as e:
             self.close()
@@ -134,9 +165,7 @@ class SQLiteStore(Store):
             cur.execute("BEGIN IMMEDIATE")
             try:
                 # executescript() would commit the transaction first; run statement by statement.
-                for stmt in filter(str.strip, _SQLITE_SCHEMA.split(";")):
-                    cur.execute(stmt)
-                self._seed_meta(cur)
+                create_tables(self, cur, list(filter(str.strip, BASE_SCHEMA.split(";"))))
                 cur.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
@@ -146,7 +175,7 @@ class SQLiteStore(Store):
             mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
             if mode != "wal":
                 self._set_wal(cur)
-        self._check_schema_version(cur)
+        upgrade_schema(self, cur)
 
     def _set_wal(self, cur: sqlite3.Cursor) -> None:
         # Switching to WAL needs a moment of exclusive access; another process opening the
@@ -170,13 +199,21 @@ class SQLiteStore(Store):
     def _insert(self, cur: Any, rec: NewRecord, fingerprint: str, added_at: str) -> int | None:
         cur.execute(
             "INSERT INTO hnn_models (key, name, path, sha256, code, bits, fingerprint, category,"
-            " label, meta, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " label, meta, added_at, structure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (key) DO NOTHING RETURNING id",
             (rec.key, rec.name, rec.path, rec.sha256, rec.code, rec.bits, fingerprint,
-             rec.category, rec.label, json.dumps(rec.meta, sort_keys=True), added_at),
+             rec.category, rec.label, json.dumps(rec.meta, sort_keys=True), added_at,
+             rec.structure),
         )  # fmt: skip
         row = cur.fetchone()
         return None if row is None else int(row[0])
+
+    def _insert_weights(self, cur: Any, rid: int, w: WeightFingerprint) -> None:
+        cur.execute(
+            "INSERT INTO hnn_weights (model_id, format, code, bits, tensor_set, tensors, params,"
+            " largest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (rid, w.format, w.code, w.bits, w.tensor_set, w.tensors, w.params, w.largest),
+        )
 
     def update_code(self, cur: Any, rid: int, code: bytes, bits: int, fp: str, cat: str) -> None:
         cur.execute(

@@ -9,21 +9,25 @@ Every write is one transaction that first takes the index's write lock (SQLite
 ``BEGIN IMMEDIATE``; PostgreSQL ``LOCK TABLE hnn_meta IN EXCLUSIVE MODE``), then checks the
 binding, then writes. A process killed at any point leaves either all of a write or none of it.
 Driver errors become :class:`~hnnframe.errors.IndexStoreError` with the index's name in the
-message.
+message. A record's weights (its ``hnn_weights`` row and tensor digests) are written in the
+same transaction as the record, and deleted with it.
+
+Operations built on these statements live beside it: :mod:`~hnnframe.index.schema` (creating
+and migrating), :mod:`~hnnframe.index.mirror` (in-memory codes), :mod:`~hnnframe.index.tiers`
+(the look-ups of ``check``), :mod:`~hnnframe.index.rehash` and :mod:`~hnnframe.index.report`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
-
 from hnnframe.errors import IndexStoreError
-from hnnframe.index.records import AddResult, Binding, IndexRecord, NewRecord
-from hnnframe.index.sql import COLUMNS, SCHEMA_VERSION, in_chunks, iso, utc_now
+from hnnframe.index.records import AddResult, Binding, IndexRecord, NewRecord, WeightInfo
+from hnnframe.index.sql import COLUMNS, RECORDS, in_chunks, iso, utc_now
+from hnnframe.weights.fingerprint import WeightFingerprint, load_threshold
 
 
 class Store(ABC):
@@ -32,8 +36,8 @@ class Store(ABC):
     Subclasses supply the connection, the SQL dialect differences and the error types; the
     transaction logic is written once here. The statements that take a cursor (``read_meta``,
     ``set_meta``, ``rows_in``, ``update_code``...) run inside a :meth:`transaction`, so that
-    operations written elsewhere (:mod:`hnnframe.index.rehash`, :mod:`hnnframe.index.report`)
-    compose them into one.
+    operations written elsewhere (:mod:`hnnframe.index.rehash`, :mod:`hnnframe.index.report`,
+    :mod:`hnnframe.index.tiers`) compose them into one.
     """
 
     backend: str = ""
@@ -41,6 +45,8 @@ class Store(ABC):
     sql_search: bool = False
     #: Placeholder of the driver's paramstyle.
     ph: str = "?"
+    #: ``version: statements`` of the dialect's schema migrations.
+    migrations: dict[int, list[str]] = {}
 
     def __init__(self, display: str) -> None:
         self.display = display
@@ -60,6 +66,10 @@ class Store(ABC):
     @abstractmethod
     def _insert(self, cur: Any, rec: NewRecord, fingerprint: str, added_at: str) -> int | None:
         """Insert unless ``rec.key`` exists; the new id, or ``None`` when it existed."""
+
+    @abstractmethod
+    def _insert_weights(self, cur: Any, rid: int, w: WeightFingerprint) -> None:
+        """Insert record ``rid``'s ``hnn_weights`` row (its digests go in separately)."""
 
     @abstractmethod
     def update_code(self, cur: Any, rid: int, code: bytes, bits: int, fp: str, cat: str) -> None:
@@ -137,25 +147,47 @@ class Store(ABC):
             fingerprint=meta.get("fingerprint") or None,
             checkpoint=meta.get("checkpoint") or None,
             epoch=int(meta.get("epoch", 0)),
+            weight_bits=int(meta["weight_bits"]) if meta.get("weight_bits") else None,
         )
 
     def _row(self, row: Sequence[Any]) -> IndexRecord:
-        rid, name, path, sha, code, bits, fp, cat, label, meta, added = row[:11]
+        rid, name, path, sha, code, bits, fp, cat, label, meta, added, structure = row[:12]
+        wfmt, wcode, wbits, wset, wtensors, wparams, wlargest = row[12:19]
+        weights = None
+        if wfmt is not None:
+            weights = WeightInfo(wfmt, int(wbits), bytes(wcode), wset, int(wtensors),
+                                 int(wparams), int(wlargest))  # fmt: skip
         return IndexRecord(
             id=int(rid), name=name, path=path, sha256=sha, code=bytes(code), bits=int(bits),
             fingerprint=fp, category=cat, label=label, meta=self._meta_value(meta),
-            added_at=iso(added),
+            added_at=iso(added), structure=structure, weights=weights,
         )  # fmt: skip
 
     def rows_in(self, cur: Any, ids: Sequence[int]) -> list[IndexRecord]:
         """The records of ``ids`` that exist, in id order (inside a transaction)."""
         out = []
         for part, marks in in_chunks(ids):
-            cur.execute(
-                self.q(f"SELECT {COLUMNS} FROM hnn_models WHERE id IN ({marks}) ORDER BY id"), part
-            )
+            sql = f"SELECT {COLUMNS} FROM {RECORDS} WHERE m.id IN ({marks}) ORDER BY m.id"
+            cur.execute(self.q(sql), part)
             out += [self._row(r) for r in cur.fetchall()]
         return out
+
+    def delete_records(self, cur: Any, ids: Sequence[int]) -> None:
+        """Delete records with their weight rows and tensor digests (inside a transaction)."""
+        for part, marks in in_chunks(list(ids)):
+            for table, col in (("hnn_tensors", "model_id"), ("hnn_weights", "model_id"),
+                               ("hnn_models", "id")):  # fmt: skip
+                cur.execute(self.q(f"DELETE FROM {table} WHERE {col} IN ({marks})"), part)
+
+    def _insert_tensors(self, cur: Any, rid: int, w: WeightFingerprint) -> None:
+        """Record ``rid``'s tensor digests, one row per distinct digest with its count."""
+        rows: dict[str, list[int]] = {}
+        for t in w.digests:
+            rows.setdefault(t.digest, [t.numel, 0])[1] += 1
+        cur.executemany(
+            self.q("INSERT INTO hnn_tensors (model_id, digest, numel, copies) VALUES (?, ?, ?, ?)"),
+            [(rid, d, n, c) for d, (n, c) in sorted(rows.items())],
+        )
 
     # -- operations ------------------------------------------------------------------------------
     def binding(self) -> Binding:
@@ -186,17 +218,27 @@ class Store(ABC):
         """Add records in one transaction; a record whose key exists is left as it is.
 
         The first add binds an empty index to ``fingerprint``, the records' Q and
-        ``checkpoint`` (a path, kept so that search can load the hasher).
+        ``checkpoint`` (a path, kept so that search can load the hasher); the first record
+        with weights binds the Q of the weight codes. A new record's weights go in with it
+        (its ``hnn_weights`` row and tensor digests).
 
         Raises:
-            IndexStoreError: The records' checkpoint or Q differ from the index's, or a code's
-                length does not match its ``bits``. Nothing is written then.
+            IndexStoreError: The records' checkpoint or Q differ from the index's, a code's
+                length does not match its ``bits``, or weight codes are of another Q than the
+                index's. Nothing is written then.
         """
         for r in records:
             if len(r.code) * 8 != r.bits:
                 raise IndexStoreError(f"{r.name}: code has {len(r.code) * 8} bits, not {r.bits}")
+            if r.weights is not None and len(r.weights.code) * 8 != r.weights.bits:
+                raise IndexStoreError(f"{r.name}: its weight code does not have its bits")
         if len({r.bits for r in records}) > 1:
             raise IndexStoreError("records of different code lengths in one add")
+        wbits = {r.weights.bits for r in records if r.weights is not None}
+        if len(wbits) > 1:
+            raise IndexStoreError("weight codes of different lengths in one add")
+        if wbits:
+            load_threshold(next(iter(wbits)))  # a Q with no measured threshold is refused
         out: list[AddResult] = []
         if not records:
             return out
@@ -211,23 +253,28 @@ class Store(ABC):
                 self.set_meta(cur, "bound_at", added_at)
             if checkpoint and checkpoint != b.checkpoint:
                 self.set_meta(cur, "checkpoint", checkpoint)
+            if wbits:
+                q = next(iter(wbits))
+                if b.weight_bits is None:
+                    self.set_meta(cur, "weight_bits", q)
+                elif b.weight_bits != q:
+                    raise IndexStoreError(
+                        f"{self.display} holds {b.weight_bits}-bit weight codes; got {q}-bit "
+                        "ones (weight codes of different Q cannot be compared)"
+                    )
             for r in records:
                 rid = self._insert(cur, r, fingerprint, added_at)
                 if rid is None:
                     cur.execute(self.q("SELECT id FROM hnn_models WHERE key = ?"), (r.key,))
                     out.append(AddResult(int(cur.fetchone()[0]), r.name, r.key, False, r.path))
-                else:
-                    out.append(AddResult(rid, r.name, r.key, True, r.path))
+                    continue
+                info = None
+                if r.weights is not None:
+                    self._insert_weights(cur, rid, r.weights)
+                    self._insert_tensors(cur, rid, r.weights)
+                    info = WeightInfo.of(r.weights).to_dict()
+                out.append(AddResult(rid, r.name, r.key, True, r.path, weights=info))
         return out
-
-    def state(self) -> tuple[int, int, int | None]:
-        """``(epoch, max id, bits)`` read in one snapshot."""
-        with self.transaction(write=False) as cur:
-            meta = self.read_meta(cur)
-            cur.execute("SELECT MAX(id) FROM hnn_models")
-            mx = cur.fetchone()[0]
-        b = self.binding_of(meta)
-        return b.epoch, int(mx or 0), b.bits
 
     def existing(self, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
         """``key -> (id, name)`` for the keys already stored."""
@@ -247,33 +294,6 @@ class Store(ABC):
             cur.execute("SELECT COUNT(*) FROM hnn_models")
             return int(cur.fetchone()[0])
 
-    def load_codes(
-        self, after_id: int, sink: Callable[[np.ndarray, list[bytes]], None], bits: int
-    ) -> tuple[int, int | None]:
-        """Pass every record with ``id > after_id`` to ``sink(ids, codes)``, in id order.
-
-        One read snapshot, in pages of 65,536 rows, so memory stays bounded. Nothing is passed
-        if the index's Q is no longer ``bits`` (a rehash happened).
-
-        Returns:
-            The snapshot's ``(epoch, bits)``.
-        """
-        with self.transaction(write=False) as cur:
-            b = self.binding_of(self.read_meta(cur))
-            if b.bits != bits:
-                return b.epoch, b.bits
-            last = after_id
-            sql = self.q("SELECT id, code FROM hnn_models WHERE id > ? ORDER BY id LIMIT 65536")
-            while True:
-                cur.execute(sql, (last,))
-                rows = cur.fetchall()
-                if not rows:
-                    break
-                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                sink(ids, [bytes(r[1]) for r in rows])
-                last = int(ids[-1])
-        return b.epoch, b.bits
-
     def get(self, ids: Sequence[int]) -> dict[int, IndexRecord]:
         """Records by id (missing ids are left out)."""
         with self.transaction(write=False) as cur:
@@ -288,7 +308,7 @@ class Store(ABC):
     ) -> list[IndexRecord]:
         """Records in id order, optionally of one label and/or category."""
         where, args = self._filters(label, category)
-        sql = f"SELECT {COLUMNS} FROM hnn_models{where} ORDER BY id"
+        sql = f"SELECT {COLUMNS} FROM {RECORDS}{where} ORDER BY m.id"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         elif offset:
@@ -301,10 +321,10 @@ class Store(ABC):
     def _filters(label: str | None, category: str | None) -> tuple[str, list[Any]]:
         conds, args = [], []
         if label is not None:
-            conds.append("label = ?")
+            conds.append("m.label = ?")
             args.append(label)
         if category is not None:
-            conds.append("category = ?")
+            conds.append("m.category = ?")
             args.append(category)
         return (" WHERE " + " AND ".join(conds) if conds else ""), args
 
@@ -346,34 +366,21 @@ class Store(ABC):
                 ids.update(int(r[0]) for r in cur.fetchall())
             if ids:
                 meta = self.read_meta(cur)
-                for part, marks in in_chunks(sorted(ids)):
-                    cur.execute(self.q(f"DELETE FROM hnn_models WHERE id IN ({marks})"), part)
+                self.delete_records(cur, sorted(ids))
                 self.bump_epoch(cur, meta)
         return sorted(ids)
-
-    def _seed_meta(self, cur: Any) -> None:
-        """First rows of a new index's meta table (unless a concurrent creator wrote them)."""
-        cur.execute("SELECT COUNT(*) FROM hnn_meta")
-        if cur.fetchone()[0] == 0:
-            for k, v in {"schema_version": SCHEMA_VERSION, "created_at": utc_now(),
-                         "epoch": 0}.items():  # fmt: skip
-                cur.execute(self.q("INSERT INTO hnn_meta (key, value) VALUES (?, ?)"), (k, str(v)))
-
-    def _check_schema_version(self, cur: Any) -> None:
-        cur.execute("SELECT value FROM hnn_meta WHERE key = 'schema_version'")
-        row = cur.fetchone()
-        version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise IndexStoreError(
-                f"{self.display} has index schema {version}; this hnnframe reads up to {SCHEMA_VERSION}"
-            )
-        if version < 1:
-            raise IndexStoreError(f"{self.display} is not an hnn index (no schema version)")
 
     def search_sql(
         self, code: bytes, k: int | None, radius: int | None
     ) -> list[tuple[int, IndexRecord]]:
         """``(distance, record)`` pairs computed by the database (PostgreSQL only)."""
+        raise NotImplementedError
+
+    def search_weights_sql(
+        self, code: bytes, k: int | None, radius: int | None
+    ) -> list[tuple[int, int]]:
+        """``(distance, record id)`` pairs of weight codes, computed by the database
+        (PostgreSQL only)."""
         raise NotImplementedError
 
     def close(self) -> None:

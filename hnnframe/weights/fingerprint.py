@@ -4,7 +4,8 @@
 tensor, only its digest (:mod:`.digests`) and its share of the weight code (:mod:`.code`).
 ``match(a, b)`` says which tier two fingerprints agree on, strongest first:
 
-* ``exact file``: the same bytes (sha256);
+* ``exact file``: the same bytes (sha256; and the same tensors, which differ under one sha256
+  only when an ONNX file's external data files were swapped);
 * ``exact tensors``: every informative tensor of the smaller model is in the other one
   (digests, whatever the names, order, format or a transposed storage);
 * ``weight match``: weight codes within the shipped Hamming threshold
@@ -34,6 +35,9 @@ THRESHOLD_FILE = Path(__file__).with_name("threshold.json")
 #: Share of the smaller model's tensor elements that must be the same tensors for "exact".
 EXACT_SHARE = 0.99
 VERDICTS = ("exact file", "exact tensors", "weight match", "none")
+#: How :func:`fingerprint`'s error ends for a file that holds no weights (a weight-stripped
+#: model), so a caller can tell it from a file it could not read.
+NO_WEIGHTS = "no floating-point weight tensors"
 
 
 @dataclass
@@ -96,7 +100,7 @@ def fingerprint(path: PathLike, bits: int = DEFAULT_WEIGHT_BITS) -> WeightFinger
             coder.add(arr)
         del arr
     if not digests:
-        raise ModelLoadError(f"{path}: no floating-point weight tensors")
+        raise ModelLoadError(f"{path}: {NO_WEIGHTS}")
     digests.sort(key=lambda t: (t.digest, t.numel))
     return WeightFingerprint(
         path=str(path),
@@ -158,7 +162,9 @@ def match(a: WeightFingerprint, b: WeightFingerprint, threshold: int | None = No
     dist = hamming(a.code, b.code)
     if threshold is None:
         threshold = int(load_threshold(a.bits)["threshold"])
-    if a.sha256 == b.sha256:
+    if a.sha256 == b.sha256 and a.tensor_set == b.tensor_set:
+        # (the tensor sets differ under one sha256 only for an ONNX file whose external
+        # data files were swapped)
         verdict = "exact file"
     elif shared >= EXACT_SHARE:
         verdict = "exact tensors"

@@ -1,0 +1,173 @@
+"""Which file of a model source carries its weights, and reading them for the index.
+
+What ``hnn index add`` and ``check`` do with each kind of source (docs/index-guide.md,
+"Weights"):
+
+* an **ONNX file whose weights are there** (initializers inline, or external data files
+  present beside it): its structure and its weights, from the one file;
+* an **ONNX file without its weights** (every hnnframe zoo and corpus file: initializers
+  marked external in a file that is absent): its structure only, no weight record, exactly as
+  before the weight tier. A file with only some of its external data is taken as structure
+  only too, with a warning: half a model's weights would give a misleading weight code;
+* a **weights file** (safetensors, a ``weights_only`` PyTorch state dict) has no architecture,
+  so it is added with a *companion* structure: ``--structure SOURCE`` (an ONNX file, a
+  ``config.json``, ``timm:NAME``...) or, without it, the ``config.json`` beside the file (the
+  Hugging Face layout). The record is the weights file's (its path, name and sha256), with the
+  companion's structural code and the companion's source kept in ``structure``. Without a
+  companion the file is refused with a one-line error;
+* named sources, ``config.json`` files, snapshot folders and TorchScript files: structure only
+  (a snapshot's weights are added by naming its weights file).
+
+Weights are read one tensor at a time (:mod:`hnnframe.weights.readers`), never a whole model.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from hnnframe.errors import ModelLoadError
+from hnnframe.log import get_logger
+from hnnframe.weights.fingerprint import NO_WEIGHTS, WeightFingerprint, fingerprint
+from hnnframe.weights.readers import detect_format
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where a model source's structure and weights are read from.
+
+    Attributes:
+        source: The source as given (what the record is of).
+        structure: What the structural hasher reads (``source``, or its companion).
+        weights: The file its weights are read from, or ``None``.
+    """
+
+    source: str
+    structure: str
+    weights: str | None
+
+    @property
+    def companion(self) -> bool:
+        """Whether the structure comes from another source than the model itself."""
+        return self.structure != self.source
+
+
+def _torchscript(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
+
+
+def _onnx_like(path: Path) -> bool:
+    if path.suffix.lower() == ".onnx":
+        return True
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x08"  # a protobuf that starts with ir_version
+
+
+def resolve(source: str, structure: str | None = None, weights: bool = True) -> ModelFiles:
+    """Where ``source``'s structure and weights come from (see the module docstring).
+
+    Args:
+        source: A model file or named source.
+        structure: The companion structure of a weights file (ignored for other sources).
+        weights: Whether to read weights at all.
+
+    Raises:
+        ModelLoadError: ``source`` is a weights file and has no companion structure.
+    """
+    p = Path(source)
+    if not p.is_file():  # a named source, a folder, or a missing file (the hasher says why)
+        return ModelFiles(source, source, None)
+    fmt = detect_format(p)
+    if fmt == "onnx":
+        ok = weights and _onnx_like(p)
+        return ModelFiles(source, source, source if ok else None)
+    if fmt == "torch" and _torchscript(p):
+        return ModelFiles(source, source, None)
+    # safetensors or a state dict: weights without an architecture
+    companion = structure
+    if companion is None and (p.parent / "config.json").is_file():
+        companion = str(p.parent / "config.json")
+    if companion is None:
+        raise ModelLoadError(
+            f"{source}: a {fmt} weights file carries no architecture; give it one with "
+            "--structure SOURCE (an ONNX file, a config.json, timm:NAME, ...) or keep its "
+            "config.json beside it"
+        )
+    return ModelFiles(source, os.fspath(companion), source if weights else None)
+
+
+def onnx_tensor_data(path: str | os.PathLike) -> tuple[int, int]:
+    """``(present, absent)``: how many weight tensors of an ONNX file have their data, and
+    how many are external in a file that is not there (a weight-stripped model).
+
+    Weight tensors are the floating-point and 8-bit initializers (quantized weights) of two
+    or more elements, and floating-point ``Constant`` nodes; shape constants do not count.
+    """
+    import onnx
+    from onnx import TensorProto as T
+
+    kinds = {T.FLOAT, T.FLOAT16, T.DOUBLE, T.BFLOAT16, T.INT8, T.UINT8}
+    model = onnx.load(str(path), load_external_data=False)
+    base = Path(path).parent
+    tensors = [t for t in model.graph.initializer if t.data_type in kinds]
+    tensors += [a.t for n in model.graph.node if n.op_type == "Constant" for a in n.attribute
+                if a.name == "value" and a.t.data_type in kinds]  # fmt: skip
+    present = absent = 0
+    for t in tensors:
+        n = 1
+        for d in t.dims:
+            n *= d
+        if n < 2:
+            continue
+        if t.data_location == T.EXTERNAL:
+            loc = {e.key: e.value for e in t.external_data}.get("location", "")
+            if not loc or not (base / loc).is_file():
+                absent += 1
+                continue
+        present += 1
+    return present, absent
+
+
+def read_weights(files: ModelFiles, bits: int) -> WeightFingerprint | None:
+    """The weight fingerprint of ``files.weights``, or ``None`` when it holds no weights.
+
+    Raises:
+        ModelLoadError: The file claims weights but they cannot be read (a truncated
+            external data file, a corrupted safetensors header...).
+    """
+    if files.weights is None:
+        return None
+    path = files.weights
+    if detect_format(path) == "onnx":
+        try:
+            present, absent = onnx_tensor_data(path)
+        except Exception:  # noqa: BLE001 - unreadable: the structural hasher names the error
+            return None
+        if absent:
+            if present:
+                log.warning(
+                    "%s: %d of %d weight tensors have no data (external data files missing); "
+                    "indexed by its structure only", path, absent, present + absent,
+                )  # fmt: skip
+            return None
+        if not present:
+            return None
+    try:
+        return fingerprint(path, bits)
+    except ModelLoadError as e:
+        msg = str(e)
+        if msg.endswith(NO_WEIGHTS):
+            log.info("%s holds no weight tensors; indexed by its structure only", path)
+            return None
+        if msg.startswith(path):
+            raise
+        raise ModelLoadError(f"{path}: cannot read its weights ({msg})") from e
