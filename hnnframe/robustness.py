@@ -2,8 +2,10 @@
 
 ``hnn eval --suite robustness`` (:mod:`hnnframe.commands.eval`) hashes every zoo model
 (the database, as the zoo cache holds it) and, for every transformation of
-:mod:`hnnframe.variants`, the transformed copy of every zoo model (the queries). Per
-transformation it reports
+:mod:`hnnframe.variants`, the transformed copy of every zoo model (the queries). With
+``--corpus`` the database is every architecture of the hub corpus (:mod:`hnnframe.corpus`:
+torchvision, timm and transformers) and the queries are the variants of the chosen ones
+(``--models KEYS``), categories being the corpus families. Per transformation it reports
 
 * the Hamming distance between a model's code and its variant's code (median, mean, max,
   and the share at distance 0);
@@ -96,6 +98,8 @@ def robustness_suite(
     query_models: Sequence[str] | None = None,
     models: Sequence[str] | None = None,
     progress: bool = True,
+    corpus: bool = False,
+    corpus_cache: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of the suite: one per transformation, then one per group (listed, unlisted).
 
@@ -106,30 +110,31 @@ def robustness_suite(
         variant_cache: where variants are cached (default ``~/.cache/hnnframe/variants``).
         query_models: the zoo models whose variants are queried (default all of ``models``);
             the database is always every model of ``models``.
-        models: the zoo models in the database (default the whole zoo of Table 1).
+        models: the zoo models in the database (default the whole zoo of Table 1). With
+            ``corpus``: the corpus keys whose variants are queried (default every
+            architecture).
         progress: show progress bars.
+        corpus: the database is every architecture of the hub corpus (its graphs as the
+            corpus cache holds them) instead of the zoo; the categories are its families.
+        corpus_cache: the corpus cache (default ``~/.cache/hnnframe/corpus``).
 
     Each row has the summary fields and ``details``: one dict per model (its Hamming
     distance, nearest neighbour, nearest category, predicted category).
     """
-    from hnnframe.data.zoo import load_zoo
     from hnnframe.evaluate import rank
     from hnnframe.variants import build_variants, get_transform
 
     names_t = resolve_transforms(transforms)
-    zoo = load_zoo(zoo_cache, models)
-    names = [e.name for e, _ in zoo]
-    cats = {e.name: e.category for e, _ in zoo}
-    queries = list(query_models) if query_models else names
-    unknown = set(queries) - set(names)
-    if unknown:
-        raise HnnError(f"not zoo models: {sorted(unknown)}")
-    db_graphs = [hasher.graph(g) for _, g in zoo]
+    if corpus:
+        names, cats, labels, graphs, specs, queries = _corpus_database(corpus_cache, models)
+    else:
+        names, cats, labels, graphs, specs, queries = _zoo_database(zoo_cache, models, query_models)
+    db_graphs = [hasher.graph(g) for g in graphs]
     db = hasher.hash_graphs(db_graphs)
     db_structure = [g.structure_hash() for g in db_graphs]
     index = {n: i for i, n in enumerate(names)}
     variants = build_variants(
-        [(n, f"torchvision:{n}") for n in queries], names_t, variant_cache, progress=progress
+        [(n, specs[n]) for n in queries], names_t, variant_cache, progress=progress
     )
     rows = []
     groups: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
@@ -156,7 +161,7 @@ def robustness_suite(
                         "nearest_category": cats[nn],
                         "category_ok": cats[nn] == cats[n],
                         "predicted": pred,
-                        "class_ok": pred == cats[n],
+                        "class_ok": pred in labels[n],
                         "same_graph": q_graphs[k].structure_hash() == db_structure[i],
                     }
                 )
@@ -173,6 +178,53 @@ def robustness_suite(
             summary["group"] = True
             rows.append(summary)
     return rows
+
+
+# (names, category of each, labels a classifier may name for each, raw graphs, source spec of
+# each, the names whose variants are queried)
+_Database = tuple[
+    list[str], dict[str, str], dict[str, set[str]], list[Any], dict[str, str], list[str]
+]
+
+
+def _zoo_database(
+    zoo_cache: str | os.PathLike[str] | None,
+    models: Sequence[str] | None,
+    query_models: Sequence[str] | None,
+) -> _Database:
+    """The zoo as the database: its models, categories and ``torchvision:`` sources."""
+    from hnnframe.data.zoo import load_zoo
+
+    zoo = load_zoo(zoo_cache, models)
+    names = [e.name for e, _ in zoo]
+    cats = {e.name: e.category for e, _ in zoo}
+    queries = list(query_models) if query_models else names
+    unknown = set(queries) - set(names)
+    if unknown:
+        raise HnnError(f"not zoo models: {sorted(unknown)}")
+    labels = {n: {c} for n, c in cats.items()}
+    return names, cats, labels, [g for _, g in zoo], {n: f"torchvision:{n}" for n in names}, queries
+
+
+def _corpus_database(
+    corpus_cache: str | os.PathLike[str] | None, models: Sequence[str] | None
+) -> _Database:
+    """The hub corpus as the database: every architecture, its family as its category (a
+    classifier trained on the corpus names families or their groups), the chosen keys as
+    queries."""
+    from hnnframe.corpus import load_corpus
+
+    entries = load_corpus(corpus_cache)
+    names = [e.key for e in entries]
+    queries = list(models) if models else names
+    unknown = sorted(set(queries) - set(names))
+    if unknown:
+        raise HnnError(f"not corpus architectures: {unknown[:10]}"
+                       + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""))  # fmt: skip
+    cats = {e.key: e.family for e in entries}
+    labels = {e.key: {e.family, e.group} for e in entries}
+    specs = {e.key: e.spec for e in entries}
+    return names, cats, labels, [e.graph for e in entries], specs, queries
 
 
 def goal_met(row: dict[str, Any], bits: int, rows: Sequence[dict[str, Any]] = ()) -> bool | None:

@@ -114,3 +114,61 @@ def test_suite_cli_json_and_results_block(
     assert main([*argv[:-1], "nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown transform" in err[0]
+
+
+CORPUS_SPECS = ["timm:test_vit", "timm:test_resnet", "hf:bert:tiny", "hf:gpt2:tiny"]
+
+
+@pytest.fixture(scope="module")
+def hub_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (tiny) hub corpus: two timm models and two transformers configs."""
+    from hnnframe.corpus import build_corpus
+    from hnnframe.corpus.catalog import candidate_for
+
+    cache = tmp_path_factory.mktemp("corpus")
+    build_corpus([candidate_for(s) for s in CORPUS_SPECS], cache, jobs=1, progress=False)
+    return cache
+
+
+def test_suite_over_the_corpus(robust_checkpoint: Path, hub_corpus: Path, tmp_path: Path) -> None:
+    from hnnframe.corpus import load_corpus
+    from hnnframe.hashing import Hasher
+    from hnnframe.robustness import robustness_suite
+
+    keys = [e.key for e in load_corpus(hub_corpus)]
+    assert len(keys) == 4
+    queries = [k for k in keys if k.startswith("hf--")]
+    hasher = Hasher.from_checkpoint(robust_checkpoint)
+    rows = robustness_suite(
+        hasher, ["dynamo", "opset11", "normalize"], corpus=True, corpus_cache=hub_corpus,
+        models=queries, variant_cache=tmp_path, progress=False,
+    )  # fmt: skip
+    by = {r["transform"]: r for r in rows}
+    # The corpus holds the meta-device dynamo export of a transformers config; its exports
+    # with weights (the dynamo exporter with its optimiser, the TorchScript exporter at
+    # opset 11) canonicalise to the same graph under the checkpoint's recipe.
+    for t in ("dynamo", "opset11"):
+        assert by[t]["models"] == 2 and by[t]["same_graph"] == 1.0, by[t]
+        assert by[t]["hamming_median"] == 0 and by[t]["nn_own"] == 1.0
+        assert {d["model"] for d in by[t]["details"]} == set(queries)
+        assert all(d["nearest_category"].startswith("hf.") for d in by[t]["details"])
+    # normalisation applies to images only: recorded, not a crash
+    assert by["normalize"]["models"] == 0 and by["normalize"]["failed"] == 2
+    assert all("images" in e for e in by["normalize"]["errors"].values())
+    with pytest.raises(Exception, match="not corpus architectures"):
+        robustness_suite(hasher, ["dynamo"], corpus=True, corpus_cache=hub_corpus,
+                         models=["nope"], variant_cache=tmp_path, progress=False)  # fmt: skip
+
+
+def test_suite_cli_over_the_corpus(
+    robust_checkpoint: Path, hub_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hnnframe.cli import main
+
+    argv = ["eval", "--suite", "robustness", "--checkpoint", str(robust_checkpoint),
+            "--corpus", "--corpus-cache", str(hub_corpus), "--models", "timm--test_vit",
+            "--variant-cache", str(tmp_path), "--transforms", "dynamo", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)["results"][0]["rows"]
+    assert rows[0]["transform"] == "dynamo" and rows[0]["models"] == 1
+    assert rows[0]["details"][0]["model"] == "timm--test_vit" and rows[0]["same_graph"] == 1.0

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 # The built-in passes register themselves in CANONICALISERS when their modules are imported.
 from hnnframe.canonical import fold as _fold  # noqa: F401
+from hnnframe.canonical import fused as _fused  # noqa: F401
 from hnnframe.canonical import motifs as _motifs  # noqa: F401
 from hnnframe.canonical import plumbing as _plumbing  # noqa: F401
 from hnnframe.canonical import spelling as _spelling  # noqa: F401
@@ -46,17 +47,22 @@ from hnnframe.canonical.base import (
 )
 
 # The recommended order (recipes/hnn_net_robust.yaml): constants and quantization first, so
-# that later passes see plain float operators; plumbing before the op-sequence patterns, so
-# that a pattern never has to skip a Reshape; spellings and no-ops; then BN folding, which
-# needs every BN right after its producer. None of these loses information that tells two
+# that later passes see plain float operators; fused operators as their decomposed spelling
+# (normalise_fused) before the patterns that fuse decompositions; plumbing before the
+# op-sequence patterns, so that a pattern never has to skip a Reshape; linear layers in one
+# spelling (fold_linear) while biases and scales still carry their parameters, before
+# normalise_spelling drops the constants of weightless ops; spellings and no-ops; then BN
+# folding, which needs every BN right after its producer. None of these loses information that tells two
 # architectures apart. The optional passes that do (absorb_activation, normalise_resolution)
 # go after them, resolution last because it rescales FLOPs that the folds sum: see
 # INVARIANT_PASSES.
 ROBUST_PASSES: list[str] = [
     "fold_constants",
     "fold_qdq",
+    "normalise_fused",
     "drop_plumbing",
     "fuse_decompositions",
+    "fold_linear",
     "normalise_spelling",
     "drop_noop",
     "strip_preprocessing",

@@ -1,6 +1,9 @@
 """Folds that make BN-kept and BN-folded graphs, fused and unfused activations, and inputs of
 any resolution give the same node features (paper eq. 3: op, FLOP digits, parameter digits).
 
+* ``fold_linear``: a linear layer in one spelling: a MatMul with a weight is a Gemm, and a
+  bias Add or a per-channel scale Mul right after a Conv or Gemm joins it (the TorchScript
+  exporter's ``MatMul -> Add`` against onnxsim's Gemm, a layer scale folded into weights).
 * ``fold_bn``: a BatchNormalization right after a Conv, ConvTranspose, Gemm or MatMul joins
   it, as constant folding in eval mode does (the dynamo exporter, onnxsim, onnxruntime).
   Folding turns BN's scale and shift into the producer's weights and a bias, so the folded
@@ -29,6 +32,7 @@ out and the robust recipe learns those invariances from training-time variants i
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 
 from hnnframe.canonical.base import (
     CANONICALISERS,
@@ -36,6 +40,7 @@ from hnnframe.canonical.base import (
     CanonicalPass,
     bypass,
     contract_groups,
+    numel,
     spatial,
 )
 from hnnframe.errors import ConfigError
@@ -67,6 +72,166 @@ class FoldBn(CanonicalPass):
             flops, params = folded_counts(prod, bn)
             new.append(OpNode(prod.op, f"{prod.name}+{bn.name}", flops, params, bn.shape))
         return contract_groups(graph, groups, new)
+
+
+LINEAR = frozenset({"Conv", "ConvTranspose", "Gemm"})
+
+
+def _channels(node: OpNode) -> int | None:
+    """Output channels: dim 1 of an NCHW map (a Conv's, BN's, or an elementwise op's on a
+    map), the last dim of a Gemm's."""
+    if node.shape is None or len(node.shape) < 2:
+        return None
+    nchw = node.op in ("Conv", "ConvTranspose", "BatchNormalization") or (
+        node.op in ("Mul", "Add") and len(node.shape) == 4
+    )
+    c = node.shape[1] if nchw else node.shape[-1]
+    return c if isinstance(c, int) and c > 0 else None
+
+
+def _has_bias(node: OpNode, c: int, out: int) -> bool:
+    """Whether a Conv/Gemm's counts include a bias (ir convention: C params, out FLOPs)."""
+    weights = node.params - c
+    return (
+        weights > 0 and (2 * out * weights) % c == 0 and node.flops == 2 * out * weights // c + out
+    )
+
+
+@CANONICALISERS.register("fold_linear")
+class FoldLinear(CanonicalPass):
+    """One spelling of a linear layer, whatever the exporter or tool made of it.
+
+    * A MatMul with a weight (it has parameters: a ``Linear`` on a [batch, tokens, dim]
+      tensor) is a ``Gemm``, as onnxsim and the TorchScript exporter spell a ``Linear`` on
+      a matrix.
+    * A bias added after a Conv, ConvTranspose or Gemm that feeds only it (``MatMul -> Add``
+      of the TorchScript exporter on 3-d inputs; ``ConvInteger -> Add`` of dynamic
+      quantization) joins it with the ir counts of a bias: one parameter per output channel
+      and one FLOP per output element (none when it already has a bias, which absorbs it).
+    * A per-channel scale right after one of them (a layer scale, ``x * gamma``) joins it
+      with no counts of its own: a folding tool (onnxsim) multiplies it into the weights. A
+      BatchNormalization absorbs a per-channel scale or shift after it the same way (the
+      TorchScript exporter's constant folding folds both into the Conv before them).
+    * GroupNorm below opset 18 (InstanceNormalization of the groups, then a per-channel
+      scale and shift) is one ``GroupNormalization``, as opset 18 writes it.
+
+    * Biases that onnxsim leaves after the Split of projections it merged join the Gemm, and
+      Gemms that read the same tensor and nothing else merge (:func:`merge_siblings`).
+
+    The bias and scale are Add and Mul nodes with one data input and one parameter per
+    output channel.
+    """
+
+    def __call__(self, graph: OpGraph) -> OpGraph:
+        nodes = [
+            OpNode("Gemm", n.name, n.flops, n.params, n.shape, n.const, n.clamp, n.flops_unknown)
+            if n.op == "MatMul" and n.params > 0
+            else n
+            for n in graph.nodes
+        ]
+        graph = OpGraph(nodes, graph.edges, graph.name)
+        while True:  # a bias, then a scale
+            folded = self._fold_once(graph)
+            if folded.num_nodes == graph.num_nodes:
+                break
+            graph = folded
+        return merge_siblings(graph)
+
+    @staticmethod
+    def _fold_once(graph: OpGraph) -> OpGraph:
+        groups, new = [], []
+        used: set[int] = set()
+        split_biases: dict[int, tuple[int, int]] = {}  # Add -> (Gemm, C of its part)
+        for i, n in enumerate(graph.nodes):
+            if n.op not in ("Add", "Mul") or graph.in_degree(i) != 1 or i in used:
+                continue
+            p = graph.predecessors(i)[0]
+            prod = graph.nodes[p]
+            if prod.op == "Split" and n.op == "Add":
+                gemm = _split_of_gemm(graph, p)
+                if gemm is not None and n.params and n.params == _last(n.shape):
+                    split_biases[i] = (gemm, n.params)
+                continue
+            if prod.op in ("InstanceNormalization", "GroupNormalization") and not (
+                graph.out_degree(p) != 1 or p in used or n.params != _channels(n)
+            ):  # GroupNorm below opset 18: InstanceNorm of the groups, then the affine
+                used.update((p, i))
+                groups.append([p, i])
+                new.append(OpNode("GroupNormalization", f"{prod.name}+{n.name}", prod.flops,
+                                  prod.params + n.params, n.shape))  # fmt: skip
+                continue
+            c = _channels(prod)
+            affine = prod.op == "BatchNormalization"  # a per-channel affine absorbs it as is
+            if (prod.op not in LINEAR and not affine) or graph.out_degree(p) != 1:
+                continue
+            out = numel(prod.shape)
+            if p in used or c is None or n.params != c or out is None or n.shape != prod.shape:
+                continue
+            flops, params = prod.flops, prod.params
+            if n.op == "Add" and not affine and not _has_bias(prod, c, out):
+                flops, params = flops + out, params + c
+            used.update((p, i))
+            groups.append([p, i])
+            new.append(OpNode(prod.op, f"{prod.name}+{n.name}", flops, params, prod.shape))
+        if split_biases:  # onnxsim's merged projections keep their biases after the Split
+            nodes = list(graph.nodes)
+            for i, (g, c) in split_biases.items():
+                m = nodes[g]
+                out = numel(graph.nodes[i].shape) or 0
+                nodes[g] = OpNode(m.op, m.name, m.flops + out, m.params + c, m.shape)
+            graph = bypass(OpGraph(nodes, graph.edges, graph.name), set(split_biases))
+            return graph
+        return contract_groups(graph, groups, new)
+
+
+def _last(shape: tuple[int | None, ...] | None) -> int | None:
+    d = shape[-1] if shape else None
+    return d if isinstance(d, int) else None
+
+
+def _split_of_gemm(graph: OpGraph, split: int) -> int | None:
+    """The Gemm whose output only the Split ``split`` reads, else None."""
+    if graph.in_degree(split) != 1:
+        return None
+    g = graph.predecessors(split)[0]
+    ok = graph.nodes[g].op == "Gemm" and graph.nodes[g].params and graph.out_degree(g) == 1
+    return g if ok else None
+
+
+def merge_siblings(graph: OpGraph) -> OpGraph:
+    """Gemms that read the same tensor and nothing else (the query, key and value projections;
+    a gated MLP's gate and up projections) become one Gemm and a Split, as GPT-2 and timm
+    spell them and as onnxsim merges them. Counts add up: the ir FLOPs of a Gemm are linear
+    in its output columns."""
+    by_input: dict[int, list[int]] = defaultdict(list)
+    for i, n in enumerate(graph.nodes):
+        if n.op == "Gemm" and n.params and graph.in_degree(i) == 1 and n.shape:
+            by_input[graph.predecessors(i)[0]].append(i)
+    groups, new, splits = [], [], []
+    for _, members in sorted(by_input.items()):
+        shapes = {graph.nodes[k].shape[:-1] for k in members}  # type: ignore[index]
+        cols = [_last(graph.nodes[k].shape) for k in members]
+        if len(members) < 2 or len(shapes) != 1 or any(c is None for c in cols):
+            continue
+        first = graph.nodes[members[0]]
+        shape = (*first.shape[:-1], sum(cols))  # type: ignore[index,arg-type]
+        groups.append(members)
+        new.append(OpNode("Gemm", "+".join(graph.nodes[k].name for k in members),
+                          sum(graph.nodes[k].flops for k in members),
+                          sum(graph.nodes[k].params for k in members), shape))  # fmt: skip
+        splits.append(OpNode("Split", first.name + "/split", 0, 0, first.shape))
+    if not groups:
+        return graph
+    # Insert each Split between its merged Gemm and the Gemms' consumers.
+    heads = [min(g) for g in groups]
+    k0 = len(graph.nodes)
+    edges = []
+    for s, d in graph.edges:
+        h = next((j for j, g in enumerate(groups) if s in g), None)
+        edges.append((k0 + h, d) if h is not None else (s, d))
+    edges += [(heads[j], k0 + j) for j in range(len(groups))]
+    with_splits = OpGraph([*graph.nodes, *splits], edges, graph.name)
+    return contract_groups(with_splits, groups, new)
 
 
 def folded_counts(prod: OpNode, bn: OpNode) -> tuple[int, int]:

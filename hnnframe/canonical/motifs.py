@@ -3,7 +3,8 @@
 The dynamo exporter, older opsets and some tools spell one operator as a sequence of
 elementwise and reduction nodes: GELU as ``Div, Erf, Add, Mul, Mul`` below opset 20,
 LayerNormalization as ``ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add`` below
-opset 17, HardSwish as ``HardSigmoid, Mul`` below opset 14, adaptive average pooling to a
+opset 17, rotary position embeddings as ``Mul, Slice, Slice, Neg, Concat, Mul, Add`` below
+opset 23, HardSwish as ``HardSigmoid, Mul`` below opset 14, adaptive average pooling to a
 size that does not divide the input as dozens of ``Gather``/``Add`` nodes, scaled dot-product
 attention as ``MatMul, Mul, Softmax, MatMul``. The order of the nodes and the way constants
 are applied vary between exporters, so a decomposition is recognised by the **multiset of op
@@ -29,8 +30,18 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hnnframe.canonical.base import CANONICALISERS, CanonicalPass, contract_groups, numel
+from hnnframe.canonical.base import (
+    CANONICALISERS,
+    CanonicalPass,
+    bypass,
+    contract_groups,
+    numel,
+)
 from hnnframe.ir import OpGraph, OpNode
+
+# FLOPs per element of a rotary position embedding (two products and a sum; the negated
+# half is a sign): the same for the decomposition and opset 23's RotaryEmbedding.
+ROTARY_FLOPS = 3
 
 
 @dataclass(frozen=True)
@@ -65,10 +76,12 @@ _NORM_OPS = {"ReduceMean", "Sub", "Pow", "Mul", "Add", "Sqrt", "Div", "Reciproca
 
 
 def _is_batch_stats(region: list[OpNode]) -> bool:
-    """True when the first mean keeps only the channel axis (BatchNorm statistics)."""
+    """True when the first mean keeps only the channel axis (BatchNorm statistics). A mean of
+    one element per position (a LayerNorm over the channels of a 1x1 map, ConvNeXt's head)
+    keeps no channel axis."""
     for n in region:
         if n.op == "ReduceMean" and n.shape is not None and len(n.shape) >= 4:
-            return n.shape[0] == 1 and all(d == 1 for d in n.shape[2:])
+            return n.shape[0] == 1 and n.shape[1] != 1 and all(d == 1 for d in n.shape[2:])
         if n.op == "ReduceMean":
             return False
     return False
@@ -119,6 +132,18 @@ def _softmax(c: Counter[str], region: list[OpNode]) -> bool:
     return c["Exp"] == 1 and c["ReduceSum"] == 1 and _subset(c, ops)
 
 
+def _rotary(c: Counter[str], region: list[OpNode]) -> bool:
+    """Rotary position embedding ``x * cos + rotate_half(x) * sin``: the halves cut by Slices
+    (or a Split), the second negated, concatenated back; onnxruntime's transpose optimiser
+    moves the head split's Transpose into it, one per branch."""
+    ops = {"Mul", "Add", "Neg", "Concat", "Slice", "Split", "Gather", "Transpose"}
+    cuts = c["Slice"] + c["Split"] + c["Gather"]
+    return (
+        c["Neg"] == 1 and c["Concat"] == 1 and c["Add"] == 1 and c["Mul"] == 2
+        and 1 <= cuts <= 2 and c["Transpose"] <= 3 and _subset(c, ops)
+    )  # fmt: skip
+
+
 _ADAPTIVE_OPS = {
     "Transpose", "GatherND", "Gather", "Where", "Add", "Div", "Concat", "Slice", "ReduceMean",
     "Unsqueeze", "Mul", "Sum",
@@ -143,12 +168,13 @@ MOTIFS: list[Motif] = [
     Motif("HardSwish", _hardswish),
     Motif("Mish", lambda c, r: c == Counter({"Softplus": 1, "Tanh": 1, "Mul": 1})),
     Motif("Softmax", _softmax, 3, multi_use=False),
+    Motif("RotaryEmbedding", _rotary, ROTARY_FLOPS),
     Motif("AveragePool", _adaptive_pool, input_flops=True, multi_use=False),
 ]
 REGION_OPS = frozenset({
     "ReduceMean", "ReduceSum", "ReduceMax", "Sub", "Pow", "Mul", "Add", "Sqrt", "Div",
     "Reciprocal", "Erf", "Tanh", "HardSigmoid", "Clip", "Softplus", "Exp", "Transpose",
-    "GatherND", "Gather", "Where", "Concat", "Slice", "Unsqueeze", "Sum",
+    "GatherND", "Gather", "Where", "Concat", "Slice", "Unsqueeze", "Sum", "Neg", "Split",
 })  # fmt: skip
 MAX_REGION = 256
 
@@ -236,20 +262,41 @@ def fuse_regions(graph: OpGraph, motifs: list[Motif] | None = None) -> OpGraph:
 _SCORE_OPS = frozenset({"Mul", "Div", "Add", "Sub", "Where"})
 
 
+def _nan_guard(graph: OpGraph, s: int) -> list[int] | None:
+    """``[IsNaN, Where]`` when Softmax ``s`` is guarded as ``where(isnan(p), 0, p)`` (the
+    TorchScript exporter's scaled_dot_product_attention), ``[]`` when unguarded, else None."""
+    succ = graph.successors(s)
+    if len(succ) == 1:
+        return []
+    if len(succ) != 2:
+        return None
+    nan = next((k for k in succ if graph.nodes[k].op == "IsNaN"), None)
+    where = next((k for k in succ if graph.nodes[k].op == "Where"), None)
+    if nan is None or where is None or graph.successors(nan) != [where]:
+        return None
+    return [nan, where] if graph.out_degree(where) == 1 else None
+
+
 def fuse_attention(graph: OpGraph) -> OpGraph:
     """``MatMul -> (Mul|Div|Add|Sub|Where)* -> Softmax -> MatMul`` becomes ``Attention``.
 
     The Mul/Div nodes with one input that scale the queries or keys on their way into the
-    first MatMul join it. FLOPs: both MatMuls plus Softmax's three per element; the scaling
-    and masking FLOPs are dropped because exporters place them differently.
+    first MatMul join it, and so does the ``where(isnan(p), 0, p)`` guard after Softmax that
+    scaled_dot_product_attention exports with. FLOPs: both MatMuls plus Softmax's three per
+    element; the scaling and masking FLOPs are dropped because exporters place them
+    differently. Then every Attention node, fused here or native (opset 23), absorbs the
+    Transposes that feed only it (:func:`absorb_transposes`).
     """
     used: set[int] = set()
     groups: list[list[int]] = []
     new: list[OpNode] = []
     for s, node in enumerate(graph.nodes):
-        if node.op != "Softmax" or graph.in_degree(s) != 1 or graph.out_degree(s) != 1:
+        if node.op != "Softmax" or graph.in_degree(s) != 1:
             continue
-        m2 = graph.successors(s)[0]
+        guard = _nan_guard(graph, s)
+        if guard is None:
+            continue
+        m2 = graph.successors(guard[-1] if guard else s)[0]
         if graph.nodes[m2].op != "MatMul" or m2 in used:
             continue
         chain: list[int] = []
@@ -279,13 +326,58 @@ def fuse_attention(graph: OpGraph) -> OpGraph:
             and graph.nodes[p].params <= 2
             and p not in used
         ]
-        members = sorted({*taps, m1, *chain, s, m2})
+        members = sorted({*taps, m1, *chain, s, *guard, m2})
         a, b, sm = graph.nodes[m1], graph.nodes[m2], graph.nodes[s]
         flops = a.flops + b.flops + 3 * (numel(sm.shape) or 0)
         groups.append(members)
         used.update(members)
         new.append(OpNode("Attention", f"{a.name}..{b.name}", flops, a.params + b.params, b.shape))
-    return contract_groups(graph, groups, new)
+    return absorb_transposes(contract_groups(graph, groups, new))
+
+
+def absorb_transposes(graph: OpGraph, ops: frozenset[str] = frozenset({"Attention"})) -> OpGraph:
+    """Bridge over Transposes (and chains of them) whose only consumer is an ``ops`` node,
+    directly or through a Split that feeds only it.
+
+    Attention reads its queries, keys and values in whatever layout the exporter chose: the
+    head split (``[B, S, H, D] -> [B, H, S, D]``) and the keys' turn (``k.transpose(-2, -1)``)
+    are Transposes in an eager export and inside the operator for a native ``Attention``;
+    onnxruntime moves the Transpose of a fused ``qkv`` projection from before its Split to
+    after it, and the head split's from before a rotary embedding into it.
+    """
+    drop: set[int] = set()
+
+    def only_into(x: int, i: int) -> bool:
+        return all(s == i or s in drop for s in graph.successors(x))
+
+    # Layout-neutral ops a Transpose may reach Attention through: cuts of one tensor, and a
+    # rotary embedding (it acts on the last axis, in any layout of the others).
+    through = ("Split", "Slice", "Gather", "RotaryEmbedding")
+
+    for i, n in enumerate(graph.nodes):
+        if n.op not in ops:
+            continue
+        stack = list(graph.predecessors(i))
+        seen: set[int] = set()
+        while stack:
+            p = stack.pop()
+            if p in seen:
+                continue
+            seen.add(p)
+            op = graph.nodes[p].op
+            if op in through and only_into(p, i):
+                stack.extend(graph.predecessors(p))
+                continue
+            if op != "Transpose" or graph.in_degree(p) > 1:
+                continue
+            feeds = graph.successors(p)
+            if all(
+                s == i or s in drop or (graph.nodes[s].op in through and only_into(s, i))
+                for s in feeds
+            ):  # fmt: skip
+                drop.add(p)
+                stack.extend(graph.predecessors(p))
+    return bypass(graph, drop)
 
 
 @CANONICALISERS.register("fuse_decompositions")

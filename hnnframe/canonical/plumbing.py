@@ -6,7 +6,9 @@
 * ``fold_qdq``: QuantizeLinear/DequantizeLinear pairs (onnxruntime.quantization's QDQ
   format) are removed; a dequantized int8 weight counts as the float parameter it stands for,
   and a ReLU the quantizer deleted (a quantization range that starts at 0 right after a
-  Conv, Gemm or Add) is put back.
+  Conv, Gemm or Add) is put back. Dynamic quantization (``DynamicQuantizeLinear``,
+  ``ConvInteger``/``MatMulInteger`` and the Cast and scale Mul that dequantize their result)
+  becomes the float operator.
 * ``drop_plumbing``: Identity, Dropout and pure layout plumbing (Reshape, Flatten, Squeeze,
   Unsqueeze, Cast, Expand) are bridged over.
 * ``drop_noop``: operators that provably return their input (a single-input Concat, a 1x1
@@ -147,7 +149,7 @@ class FoldQdq(CanonicalPass):
 
     def __call__(self, graph: OpGraph) -> OpGraph:
         extra: dict[int, int] = defaultdict(int)
-        drop: set[int] = set()
+        drop, scales = dequantize_chains(graph)
         relu: dict[int, str] = {}
         for i, n in enumerate(graph.nodes):
             if n.op not in QDQ_OPS:
@@ -168,7 +170,9 @@ class FoldQdq(CanonicalPass):
                 continue
             op = QUANTIZED_OPS.get(n.op, n.op)
             nodes.append(OpNode(op, n.name, n.flops, n.params + extra.get(i, 0), n.shape, n.const))
-        return bypass(OpGraph(nodes, graph.edges, graph.name), drop)
+        # The scale products carry no data: cut their edges, so removing them bridges nothing.
+        edges = [(s, d) for s, d in graph.edges if s not in scales and d not in scales]
+        return bypass(OpGraph(nodes, edges, graph.name), drop | scales)
 
     def _deleted_activation(self, graph: OpGraph, i: int) -> str | None:
         """``Relu`` or ``Clip`` when node ``i`` is a QuantizeLinear that stands for one."""
@@ -177,9 +181,7 @@ class FoldQdq(CanonicalPass):
             return None
         pred = graph.predecessors(i)
         if not (
-            len(pred) == 1
-            and graph.nodes[pred[0]].op in self.SIGNED
-            and len(graph.successors(pred[0])) == 1
+            len(pred) == 1 and self._signed(graph, pred[0]) and len(graph.successors(pred[0])) == 1
         ):
             return None
         # A graph output (the Q's DequantizeLinear feeds nothing): logits that happened to be
@@ -188,6 +190,59 @@ class FoldQdq(CanonicalPass):
             return None
         return "Clip" if abs(n.clamp[1] - 6.0) < 1e-4 else "Relu"
 
+    def _signed(self, graph: OpGraph, p: int) -> bool:
+        """Whether node ``p``'s output can be negative. An Add or Sub of one tensor and a
+        constant (GELU's ``1 + erf(x)``: never negative, so its quantization range starts at 0
+        too) is signed only when what it offsets is (a bias after a MatMul)."""
+        n = graph.nodes[p]
+        if n.op not in self.SIGNED:
+            return False
+        if n.op in ("Add", "Sub") and graph.in_degree(p) == 1:
+            q = graph.predecessors(p)[0]
+            while graph.nodes[q].op in QDQ_OPS and graph.in_degree(q) == 1:
+                q = graph.predecessors(q)[0]
+            return graph.nodes[q].op in self.SIGNED
+        return True
+
+
+# Integer kernels of dynamic quantization, whose int32 result is dequantized after them.
+INTEGER_OPS = frozenset({"ConvInteger", "MatMulInteger"})
+
+
+def dequantize_chains(graph: OpGraph) -> tuple[set[int], set[int]]:
+    """The nodes that dequantize an integer kernel's result (onnxruntime's
+    ``quantize_dynamic``): ``ConvInteger/MatMulInteger -> Cast -> Mul(scale)``, and the scale,
+    the product (a Mul of scalars) of the input's dynamic scale and the weight's. The float
+    operator computes none of them. Returns ``(chain nodes, scale nodes)``."""
+    out: set[int] = set()
+    scale_nodes: set[int] = set()
+    for i, n in enumerate(graph.nodes):
+        if n.op not in INTEGER_OPS or graph.out_degree(i) != 1:
+            continue
+        chain = []
+        j = graph.successors(i)[0]
+        if graph.nodes[j].op == "Cast" and graph.out_degree(j) == 1:
+            chain.append(j)
+            j = graph.successors(j)[0]
+        if graph.nodes[j].op != "Mul":
+            continue
+        scales = [p for p in graph.predecessors(j) if p not in (i, *chain)]
+        if len(scales) > 1 or any(not _is_scale(graph, s, j) for s in scales):
+            continue
+        out.update((*chain, j))
+        scale_nodes.update(scales)
+    return out, scale_nodes
+
+
+def _is_scale(graph: OpGraph, s: int, consumer: int) -> bool:
+    """A Mul of the dynamic scale and the weight's scale, feeding only ``consumer``."""
+    n = graph.nodes[s]
+    size = numel(n.shape) if n.shape is not None else 1
+    fed_by_quantizer = all(
+        graph.nodes[p].op == "DynamicQuantizeLinear" for p in graph.predecessors(s)
+    )
+    return n.op == "Mul" and size == 1 and fed_by_quantizer and graph.successors(s) == [consumer]
+
 
 @CANONICALISERS.register("drop_plumbing")
 class DropPlumbing(DropIdentity):
@@ -195,8 +250,9 @@ class DropPlumbing(DropIdentity):
 
     Reshape, Flatten, Squeeze, Unsqueeze and Expand change how a tensor is indexed, Cast and
     CastLike its number type, SequenceAt picks a split output: exporters and tools insert or
-    remove them freely (Flatten against Reshape, a view before a Linear). Transpose is kept:
-    it permutes data (ShuffleNet's channel shuffle).
+    remove them freely (Flatten against Reshape, a view before a Linear). So does a Gather by
+    constant indices that keeps every element (the dynamo exporter's ``as_strided``).
+    Transpose is kept: it permutes data (ShuffleNet's channel shuffle).
 
     Args:
         ops: the op types to drop (default :attr:`OPS`).
@@ -210,6 +266,21 @@ class DropPlumbing(DropIdentity):
     def __init__(self, ops: list[str] | None = None) -> None:
         self.ops = frozenset(ops) if ops is not None else self.OPS
 
+    def __call__(self, graph: OpGraph) -> OpGraph:
+        drop = {i for i, n in enumerate(graph.nodes) if n.op in self.ops}
+        drop |= {i for i in range(len(graph.nodes)) if _keeps_every_element(graph, i)}
+        return bypass(graph, drop)
+
+
+def _keeps_every_element(graph: OpGraph, i: int) -> bool:
+    """A Gather of one tensor by constant indices that keeps its element count: the dynamo
+    exporter's ``as_strided`` after a reduction, a reshape in effect."""
+    n = graph.nodes[i]
+    if n.op != "Gather" or n.params or graph.in_degree(i) != 1:
+        return False
+    size, before = numel(n.shape), numel(graph.nodes[graph.predecessors(i)[0]].shape)
+    return size is not None and size == before
+
 
 @CANONICALISERS.register("drop_noop")
 class DropNoop(CanonicalPass):
@@ -219,7 +290,8 @@ class DropNoop(CanonicalPass):
     shape, and is one of: a Concat, Sum, Max, Min or Mean of one tensor; a Split, Slice, Pad,
     Tile, Resize or Upsample that keeps the shape; a pooling whose window is one element
     (FLOPs equal to its output size), such as the AveragePool that ``AdaptiveAvgPool2d((7, 7))``
-    exports to on a 7x7 map.
+    exports to on a 7x7 map. A Transpose that feeds nothing, of a tensor that other nodes
+    read (a re-laid-out copy the TorchScript exporter leaves behind as an output), goes too.
     """
 
     SAME = frozenset({
@@ -241,6 +313,10 @@ class DropNoop(CanonicalPass):
             if n.op in self.POOLS and n.flops != numel(n.shape):
                 continue
             drop.add(i)
+        for i, n in enumerate(graph.nodes):
+            if n.op == "Transpose" and not graph.out_degree(i) and graph.in_degree(i) == 1:
+                if graph.out_degree(graph.predecessors(i)[0]) > 1:
+                    drop.add(i)
         return bypass(graph, drop)
 
 

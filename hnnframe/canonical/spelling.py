@@ -11,8 +11,12 @@ differently.
   ``FusedGemm`` and ``FusedMatMul`` are ``Conv``, ``Gemm`` and ``MatMul``; a two-input ``Sum``
   is ``Add``; ``ConcatFromSequence`` is ``Concat``;
 * arithmetic with a constant: ``Div`` by a constant is ``Mul``, ``Sub`` of a constant is
-  ``Add``; a scalar constant that the dynamo exporter stores as an initializer is not a
-  parameter (the TorchScript exporter stores it as a Constant node);
+  ``Add``; the constant operand of an op that has no weights (anything but :data:`WEIGHTED`)
+  is not a parameter. Exporters store such constants differently: a scalar as a Constant
+  node (TorchScript) or an initializer (dynamo), a positional or rotary table computed from
+  buffers or folded into one initializer, of the whole table or of the positions used;
+  learned scales and biases right after a linear layer have joined it before
+  (``fold_linear``);
 * ReLU6 spelled ``Max(x, 0) -> Min(., 6)`` or ``Relu -> Min`` is ``Clip``;
 * an explicit ``Pad`` in front of a Conv or pooling is part of that window operator;
 * a Concat that feeds only another Concat along the same axis joins it (the TorchScript
@@ -92,7 +96,7 @@ class NormaliseSpelling(CanonicalPass):
                 shape = (*n.shape[:2], 1, 1) if n.shape and len(n.shape) == 2 else n.shape
             elif op in ("Div", "Sub") and graph.in_degree(i) == 1:
                 op = "Mul" if op == "Div" else "Add"
-            if op not in WEIGHTED and params <= 2:
+            if op not in WEIGHTED:
                 params = 0
             nodes.append(OpNode(op, n.name, n.flops, params, shape, n.const))
         graph = OpGraph(nodes, graph.edges, graph.name)

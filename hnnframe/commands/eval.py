@@ -101,7 +101,8 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
     Reads from ``args``: ``checkpoint`` (a path or a list), ``zoo_cache``, ``json``, ``k``,
     ``radius`` and, when present, ``compare`` (more checkpoints), ``transforms``, ``models``,
-    ``variant_cache``, ``holdout_only``, ``protocols``, ``write_results``, ``section``,
+    ``variant_cache``, ``corpus``, ``corpus_cache``, ``holdout_only``, ``protocols``,
+    ``write_results``, ``section``,
     ``title`` and ``command_line`` (the command named in the results block, set by
     :func:`hnnframe.cli.main`).
     """
@@ -130,6 +131,8 @@ def cmd_robustness(args: argparse.Namespace) -> int:
             query_models=queries,
             models=getattr(args, "models", None),
             progress=not args.json,
+            corpus=getattr(args, "corpus", False),
+            corpus_cache=getattr(args, "corpus_cache", None),
         )
         results.append({"checkpoint": str(path), "label": label, "bits": hasher.bits,
                         "recipe": hasher.recipe.get("name", ""),
@@ -148,7 +151,11 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     out = getattr(args, "write_results", None)
     if out:
         title = getattr(args, "title", None) or (
-            "Held-out architectures" if getattr(args, "holdout_only", False) else "All zoo models"
+            "Held-out architectures"
+            if getattr(args, "holdout_only", False)
+            else "Hub corpus"
+            if getattr(args, "corpus", False)
+            else "All zoo models"
         )
         notes = [getattr(args, "note", None) or ""]
         if getattr(args, "holdout_only", False):
@@ -175,7 +182,11 @@ def add_suite_arguments(p: Any) -> None:
     g.add_argument("--transforms", default="all",
                    help="listed, unlisted, all (default) or a comma-separated list")  # fmt: skip
     g.add_argument("--models", type=lambda s: [m for m in s.split(",") if m],
-                   help="comma-separated zoo models for the database (default all of Table 1)")  # fmt: skip
+                   help="comma-separated zoo models for the database (default all of Table 1); "
+                   "with --corpus, the corpus keys whose variants are queried (default all)")  # fmt: skip
+    g.add_argument("--corpus", action="store_true",
+                   help="the database is every architecture of the hub corpus (--corpus-cache) "
+                   "instead of the zoo, the queries the variants of --models")  # fmt: skip
     g.add_argument("--variant-cache", help="variant cache (default ~/.cache/hnnframe/variants)")
     g.add_argument("--holdout-only", action="store_true",
                    help="query only the checkpoint's data.holdout architectures")  # fmt: skip

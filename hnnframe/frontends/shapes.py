@@ -15,6 +15,9 @@ initializer or a Constant node whose value cannot be read, see
 input of its type and dims, so the rank it implies survives; shapes it would have fixed fall
 back to what the file declares in ``value_info``, else stay unknown, and the IR marks the
 FLOPs that need them unknown. The model never fails for it.
+
+onnxruntime's contrib operators (the ``com.microsoft`` domain its optimisers write) have no
+ONNX schema; their shapes come from onnxruntime's symbolic shape inference.
 """
 
 from __future__ import annotations
@@ -141,6 +144,7 @@ def infer_shapes(model: Any) -> Any:
         except Exception:  # keep what the last successful pass found
             break
         _keep_best(best, inferred)
+    _contrib_shapes(base, best)
     # Copy shapes back onto the original graph (fix_batch's copy: the caller's model is
     # untouched).
     out = model
@@ -149,6 +153,46 @@ def infer_shapes(model: Any) -> Any:
     skip |= {i.name for i in base.graph.input} - {i.name for i in model.graph.input}
     out.graph.value_info.extend(vi for name, vi in best.items() if name not in skip)
     return out
+
+
+def _contrib_shapes(model: Any, best: dict[str, Any]) -> None:
+    """Shapes after onnxruntime's contrib operators (``com.microsoft``: SkipLayerNormalization,
+    FusedMatMul, BiasGelu, ... of its graph optimiser), which ONNX has no schema for, from
+    onnxruntime's symbolic shape inference when it is installed. It reads weights only for
+    their dims, so every initializer it cannot read becomes a graph input on a scratch copy."""
+    import onnx
+    from onnx import helper
+
+    if not any(n.domain == "com.microsoft" for n in model.graph.node):
+        return
+    try:
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+    except ImportError:  # pragma: no cover - onnxruntime is an install requirement
+        return
+    scratch = onnx.ModelProto()
+    scratch.CopyFrom(model)
+    g = scratch.graph
+    absent = [t for t in g.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    keep = [t for t in g.initializer if t.data_location != onnx.TensorProto.EXTERNAL]
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    g.input.extend(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in absent)
+    del g.value_info[:]
+    # A Conv or Gemm with a fused activation has the shapes of the plain operator, which
+    # both inferences know (onnxruntime's has no rule for FusedConv).
+    for n in g.node:
+        if n.domain == "com.microsoft" and n.op_type in ("FusedConv", "FusedGemm"):
+            n.domain, n.op_type = "", n.op_type.removeprefix("Fused")
+            keep_attrs = [a for a in n.attribute if not a.name.startswith("activation")]
+            del n.attribute[:]
+            n.attribute.extend(keep_attrs)
+            del n.input[3:]
+    try:
+        inferred = SymbolicShapeInference.infer_shapes(scratch, auto_merge=True,
+                                                       guess_output_rank=True)  # fmt: skip
+    except Exception:  # an operator it does not know either: keep ONNX's shapes
+        return
+    _keep_best(best, inferred)
 
 
 def _keep_best(best: dict[str, Any], inferred: Any) -> None:

@@ -9,8 +9,9 @@ size 1.
 
 A node's FLOPs are *unknown* (:func:`flops_unknown`) when its rule needs a shape that shape
 inference could not find (an ONNX file shipped without the data of its shape constants), or
-when the op has no rule here and is not data movement (Einsum, Resize, quantized kernels,
-custom-domain ops). Its FLOPs are then the known part, often 0, and ``hnn graph`` says how
+when the op has no rule here and is not data movement (Einsum, Resize, QuantizeLinear,
+custom-domain ops; quantized kernels count as their float operator, see :data:`QUANTIZED`).
+Its FLOPs are then the known part, often 0, and ``hnn graph`` says how
 many nodes are unknown instead of passing the 0 off as a count.
 """
 
@@ -43,6 +44,22 @@ _RULED = {
     "LpPool", "Softmax", "LogSoftmax", "LayerNormalization", "InstanceNormalization",
     "GroupNormalization", "LRN",
 }  # fmt: skip
+# Quantized operators (QOperator format, dynamic quantization, onnxruntime's contrib kernels):
+# the float operator each computes, and the input positions of its data, weight and bias
+# (None: no bias input). Their FLOPs are the float operator's; their weights (int8) and
+# biases (int32 or float) are its parameters (hnnframe.ir.onnx), scales and zero points are not.
+QUANTIZED: dict[str, tuple[str, int, int, int | None]] = {
+    "ConvInteger": ("Conv", 0, 1, None),
+    "QLinearConv": ("Conv", 0, 3, 8),
+    "MatMulInteger": ("MatMul", 0, 1, None),
+    "QLinearMatMul": ("MatMul", 0, 3, None),
+    "MatMulIntegerToFloat": ("MatMul", 0, 1, 6),
+    "DynamicQuantizeMatMul": ("MatMul", 0, 1, 4),
+    "QGemm": ("Gemm", 0, 3, 6),
+}
+# DynamicQuantizeLinear finds its input's range (a min and a max reduction) and quantizes it
+# elementwise: 2 FLOPs per element by this convention (QuantizeLinear has no rule yet).
+DYNAMIC_QUANTIZE_FLOPS = 2
 # Ops that only move, select, reshape or describe data: 0 FLOPs by convention, and known.
 DATA_MOVEMENT = {
     "Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Concat", "Split",
@@ -75,7 +92,11 @@ def attr(node: onnx.NodeProto, name: str, default: Any = None) -> Any:
 def node_flops(node: onnx.NodeProto, in_shapes: list[Shape], out_shape: Shape) -> int:
     """FLOPs of one ONNX node from its inferred shapes (see the module docstring)."""
     op = node.op_type
+    if op in QUANTIZED:
+        op, in_shapes = _float_view(op, in_shapes)
     out = numel(out_shape)
+    if op == "DynamicQuantizeLinear":
+        return DYNAMIC_QUANTIZE_FLOPS * out
     x = in_shapes[0] if in_shapes else None
     w = in_shapes[1] if len(in_shapes) > 1 else None
     has_bias = len(in_shapes) > 2 and in_shapes[2] is not None
@@ -110,6 +131,21 @@ def node_flops(node: onnx.NodeProto, in_shapes: list[Shape], out_shape: Shape) -
     return 0
 
 
+def _float_view(op: str, in_shapes: list[Shape]) -> tuple[str, list[Shape]]:
+    """A quantized op as its float op: ``(op, [data, weight(, bias)])`` (see QUANTIZED)."""
+    float_op, xi, wi, bi = QUANTIZED[op]
+
+    def at(k: int | None) -> Shape:
+        return in_shapes[k] if k is not None and k < len(in_shapes) else None
+
+    # QLinearMatMul and MatMulInteger multiply A x B whichever is the weight: A's last dim
+    # is the reduction either way, as for MatMul.
+    shapes = [at(xi), at(wi)]
+    if at(bi) is not None:
+        shapes.append(at(bi))
+    return float_op, shapes
+
+
 def _known(shape: Shape) -> bool:
     return shape is not None and all(d is not None for d in shape)
 
@@ -119,6 +155,10 @@ def flops_unknown(node: onnx.NodeProto, in_shapes: list[Shape], out_shape: Shape
     op = node.op_type
     if op in DATA_MOVEMENT:
         return False
+    if op == "DynamicQuantizeLinear":
+        return not _known(out_shape)
+    if op in QUANTIZED:
+        op, in_shapes = _float_view(op, in_shapes)
     if op not in _RULED and op not in ELEMENTWISE and op not in REDUCE:
         return True
     x = in_shapes[0] if in_shapes else None

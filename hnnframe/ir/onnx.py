@@ -15,7 +15,7 @@ import numpy as np
 
 from hnnframe.errors import GraphError
 from hnnframe.frontends.tensors import tensor_value
-from hnnframe.ir.flops import attr, flops_unknown, node_flops
+from hnnframe.ir.flops import QUANTIZED, attr, flops_unknown, node_flops
 from hnnframe.ir.graph import OpGraph, OpNode
 
 if TYPE_CHECKING:
@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 
 # Inputs of these ops that are running statistics (buffers), not trainable parameters.
 _BUFFER_INPUTS: dict[str, set[int]] = {"BatchNormalization": {3, 4}}
+# A quantized op's parameters are its weight and bias, whatever their type (int8, int32);
+# its scales and zero points are not. QLinearMatMul's weight may be either matrix.
+_QUANT_PARAM_INPUTS: dict[str, set[int]] = {
+    op: {w, *([b] if b is not None else []), *({0} if op == "QLinearMatMul" else set())}
+    for op, (_, _, w, b) in QUANTIZED.items()
+}
 
 
 def _shape_of(vi: Any) -> tuple[int | None, ...] | None:
@@ -78,7 +84,9 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
     Weights are never read: parameter counts come from initializer dims, which an ONNX file
     keeps even when its external data is absent. Only floating-point initializers count as
     parameters (int64 shape tensors do not), an initializer shared by several nodes counts
-    once, and BatchNormalization's running mean and variance are buffers, not parameters.
+    once, and BatchNormalization's running mean and variance are buffers, not parameters. A
+    quantized operator (:data:`hnnframe.ir.flops.QUANTIZED`) counts its weight and bias
+    whatever their integer type, and not its scales and zero points.
     """
     import onnx
 
@@ -91,16 +99,23 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
         onnx.TensorProto.BFLOAT16,
     }  # fmt: skip
     inits: dict[str, tuple[tuple[int, ...], bool]] = {}
+    int8_inits: set[str] = set()
     for t in graph.initializer:
         inits[t.name] = (tuple(t.dims), t.data_type in float_types)
+        if t.data_type in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8):
+            int8_inits.add(t.name)
         shapes[t.name] = tuple(t.dims)
-    # Constant nodes are folded away: their outputs behave like (non-parameter) initializers.
+    # Constant nodes are folded away: their outputs behave like (non-parameter) initializers,
+    # except a float tensor that an operator of the data reads (below).
+    const_floats: dict[str, tuple[int, ...]] = {}
     for n in graph.node:
         if n.op_type == "Constant":
             for o in n.output:
                 v = attr(n, "value")
                 if v is not None and hasattr(v, "dims"):
                     shapes[o] = tuple(v.dims)
+                    if v.data_type in float_types and math.prod(v.dims) > 1:
+                        const_floats[o] = tuple(v.dims)
 
     # An Identity whose input is an initializer is constant plumbing, not an operator: the
     # TorchScript exporter emits one for every initializer it de-duplicated (with weights=None,
@@ -136,12 +151,22 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
             continue
         params = 0
         buffers = _BUFFER_INPUTS.get(n.op_type, set())
+        quant = _QUANT_PARAM_INPUTS.get(n.op_type)
+        if n.op_type == "Gather" and n.input and n.input[0] in int8_inits:
+            quant = {0}  # an int8 embedding table (onnxruntime's dynamic quantization)
         for k, inp in enumerate(n.input):
             if inp in inits and k not in buffers and inp not in counted:
                 dims, is_float = inits[inp]
-                if is_float:
+                if (k in quant) if quant is not None else is_float:
                     params += int(math.prod(dims)) if dims else 1
                     counted.add(inp)
+            elif inp in const_floats and nk not in const_nodes and inp not in counted:
+                # onnxsim writes the tensors it folds (a layer scale multiplied into a Conv's
+                # weights, Gemma's 1 + w) as Constant nodes: a float Constant that an operator
+                # of the data reads is a parameter like an initializer. (Buffers that only
+                # feed constant subgraphs, rotary frequencies, stay out: those nodes fold.)
+                params += int(math.prod(const_floats[inp]))
+                counted.add(inp)
         in_shapes = [shapes.get(i) if i else None for i in n.input]
         out_shape = shapes.get(n.output[0]) if n.output else None
         clamp = None
@@ -164,7 +189,9 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
         for o in n.output:
             if o:
                 producer[o] = idx
-        consumers.append([i for i in n.input if i])
+        # CastLike reads only the type of its second input: no data flows along that edge.
+        reads = n.input[:1] if n.op_type == "CastLike" else n.input
+        consumers.append([i for i in reads if i])
     edges = [(producer[t], d) for d, ins in enumerate(consumers) for t in ins if t in producer]
     g = OpGraph(nodes, edges, name or graph.name)
     if g.num_nodes == 0:

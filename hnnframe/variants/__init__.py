@@ -18,13 +18,22 @@ evaluated separately as a check that the invariance is general (``docs/robustnes
 Variants are made and cached by :mod:`~hnnframe.variants.cache`.
 
 Modules: ``base`` (Transform, the registry, errors), ``exporters`` (the torch exporters and
-small ONNX helpers), ``sources``, ``transforms``, ``unlisted``, ``cache``.
+small ONNX helpers), ``inputs`` (modalities, calibration data), ``sources``, ``transforms``,
+``hub_transforms`` (the hub issue's: attention kernels, opset 23, onnxruntime's dynamic
+quantization, float16 converter and fusions), ``unlisted``, ``cache``.
 """
 
 from __future__ import annotations
 
-# transforms and unlisted register their entries in TRANSFORMS when imported.
+# transforms, hub_transforms and unlisted register their entries in TRANSFORMS when imported,
+# in this order: the order of the robustness tables (the robustness issue's list, the hub
+# issue's, the held-out ones).
 from hnnframe.variants import transforms as _transforms  # noqa: F401
+
+# isort: split
+from hnnframe.variants import hub_transforms as _hub_transforms  # noqa: F401
+
+# isort: split
 from hnnframe.variants import unlisted as _unlisted  # noqa: F401
 from hnnframe.variants.base import (
     TRANSFORMS,

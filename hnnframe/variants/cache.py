@@ -2,8 +2,9 @@
 
 Variant graphs are cached as ``<cache>/variants/<transform>/<key>.json`` (the raw OpGraph)
 beside the stripped ``<key>.onnx``; a transform that fails for a model caches its error, so a
-rerun does not retry it (``force=True`` does). Files are written atomically. A cached graph
-is read again from its ONNX file when the reading code (frontends, ir) has changed since.
+rerun does not retry it (``force=True`` does, and so does a change of the variant code, see
+:func:`maker_version`). Files are written atomically. A cached graph is read again from its
+ONNX file when the reading code (frontends, ir) has changed since.
 """
 
 from __future__ import annotations
@@ -88,6 +89,22 @@ def make_variant(name: str, src: VariantSource) -> tuple[Any, OpGraph, dict[str,
 
 
 _READER: list[str] = []
+_MAKER: list[str] = []
+
+
+def maker_version() -> str:
+    """Fingerprint of the code that makes variants (this package).
+
+    A cached *failure* made by other code is retried: a fix in a transform or a source (a
+    trigger, an exporter symbolic) reaches the variants that failed before it. Variants that
+    were made stay valid.
+    """
+    if not _MAKER:
+        h = hashlib.sha256()
+        for f in sorted(Path(__file__).parent.glob("*.py")):
+            h.update(f.read_bytes())
+        _MAKER.append(h.hexdigest()[:16])
+    return _MAKER[0]
 
 
 def reader_version() -> str:
@@ -119,6 +136,8 @@ def load_cached(path: Path) -> Variant | None:
     except (OSError, ValueError):
         return None
     if d.get("format") != VARIANT_FORMAT:
+        return None
+    if d.get("error") and d.get("maker") != maker_version():
         return None
     g = OpGraph.from_dict(d["graph"]) if d.get("graph") else None
     onnx_path = path.with_suffix(".onnx")
@@ -175,7 +194,8 @@ def build_variants(
         bar.set_postfix_str(f"{t}:{name}")
         path = root / t / f"{src.key}.json"
         record: dict[str, Any] = {"format": VARIANT_FORMAT, "transform": t, "model": name,
-                                  "source": src.spec, "reader": reader_version()}  # fmt: skip
+                                  "source": src.spec, "reader": reader_version(),
+                                  "maker": maker_version()}  # fmt: skip
         try:
             proto, graph, info = make_variant(t, src)
             record.update(graph=graph.to_dict(), info=info)

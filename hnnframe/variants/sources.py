@@ -1,8 +1,10 @@
-"""Model sources of variants: a torchvision module with random weights, or an ONNX file.
+"""Model sources of variants: a named module with random weights, or an ONNX file.
 
-* ``torchvision:NAME``: the module built with ``weights=None`` and then given random,
-  non-degenerate weights (no two BN layers equal, no zero bias), so that no tool can fold a
-  layer away because its weights happen to be trivial; or
+* ``torchvision:NAME``, ``timm:NAME``, ``hf:MODEL_TYPE[:...]`` or a transformers config.json:
+  the module built without pretrained weights and then given random, non-degenerate weights
+  (no two BN or LayerNorm layers equal, no zero bias), so that no tool can fold a layer away
+  because its weights happen to be trivial; fed the trigger of its modality
+  (:mod:`hnnframe.variants.inputs`); or
 * an ONNX file, whose stripped weights are filled with random values when a tool needs them.
 """
 
@@ -84,20 +86,27 @@ def fill_weights(model: Any, seed: int = 0) -> Any:
 
 
 class VariantSource:
-    """A model to transform: ``torchvision:NAME`` or a path to an ONNX file.
+    """A model to transform: a named source (``torchvision:NAME``, ``timm:NAME``,
+    ``hf:MODEL_TYPE[:...]``), a transformers ``config.json`` (or a directory holding one), or
+    a path to an ONNX file.
 
-    Exports are made once per source and shared by the transforms that start from them.
+    A module source is built with random, non-degenerate weights (:func:`randomise_weights`)
+    and fed the trigger of its modality (:mod:`hnnframe.variants.inputs`): the zero image of
+    its own input size, or token ids for text. Exports are made once per source and shared by
+    the transforms that start from them.
     """
 
     def __init__(self, spec: str | os.PathLike[str], name: str | None = None) -> None:
         from hnnframe.frontends import model_name
-        from hnnframe.frontends.sources import is_named
+        from hnnframe.frontends.sources import config_json, split_source
 
         self.spec = str(spec)
         self.name = name or model_name(self.spec)
-        self.is_module = is_named(self.spec)
+        parts = split_source(self.spec)
+        self.scheme = parts[0] if parts else ("hf" if config_json(self.spec) else "file")
+        self.is_module = self.scheme != "file"
         if not self.is_module and not Path(self.spec).is_file():
-            raise VariantUnavailable(f"{self.spec}: not a torchvision name or a file")
+            raise VariantUnavailable(f"{self.spec}: not a named model source or a file")
         self.seed = _seed_of(self.name)
         self._cache: dict[str, Any] = {}
 
@@ -112,28 +121,110 @@ class VariantSource:
             self._cache["key"] = f"{self.name}-{file_sha256(self.spec)[:12]}"
         return str(self._cache["key"])
 
-    def module(self) -> Any:
-        """A fresh eval-mode torch module with random, non-degenerate weights."""
+    def config(self) -> Any:
+        """The transformers config of an ``hf:`` source or config.json (VariantUnavailable
+        for other sources)."""
+        if self.scheme != "hf":
+            raise VariantUnavailable(f"{self.name}: not a transformers source")
+        if "config" not in self._cache:
+            from hnnframe.frontends.named import hf_config
+
+            self._cache["config"] = hf_config(self.spec)
+        return self._cache["config"]
+
+    def module(self, attn: str | None = None) -> Any:
+        """A fresh eval-mode torch module with random, non-degenerate weights.
+
+        ``attn`` picks a transformers model's attention implementation (``eager``, the
+        frontends' choice and the default, or ``sdpa``).
+        """
         if not self.is_module:
             raise VariantUnavailable(f"{self.name}: needs a torch module, the source is a file")
-        from hnnframe.frontends import build_module
+        if self.scheme == "hf":
+            from hnnframe.frontends.hf import build_model, traced_module
 
-        return randomise_weights(build_module(self.spec), self.seed).eval()
+            model = build_model(self.config(), attn=attn or "eager")
+            module = traced_module(model, self.input_names())
+        else:
+            if attn is not None:
+                raise VariantUnavailable(f"{self.name}: only transformers choose attention")
+            from hnnframe.frontends import build_module
+
+            module = build_module(self.spec)
+        return randomise_weights(module, self.seed).eval()
+
+    def _trigger(self) -> tuple[list[str], Any]:
+        if "trigger" not in self._cache:
+            from hnnframe.frontends import trigger_input
+            from hnnframe.frontends.named import example_input
+
+            if self.scheme == "hf":
+                from hnnframe.frontends.hf import build_model, trigger
+
+                names, xs = trigger(build_model(self.config(), device="meta"), self.config())
+                self._cache["trigger"] = (names, xs)
+            elif self.is_module:
+                self._cache["trigger"] = (["input"], example_input(self.spec))
+            else:
+                self._cache["trigger"] = (["input"], trigger_input(self.name))
+        names, x = self._cache["trigger"]
+        return list(names), x
+
+    def input_names(self) -> list[str]:
+        """The names of the module's inputs (``input`` for an image model)."""
+        return self._trigger()[0]
+
+    @property
+    def modality(self) -> str:
+        """``image``, ``text``, ``audio``, ``raw_audio`` or ``other``
+        (:mod:`hnnframe.variants.inputs`)."""
+        from hnnframe.variants.inputs import IMAGE, MAIN_INPUTS, file_modality
+
+        if self.scheme == "hf":
+            return MAIN_INPUTS[self.input_names()[0]]
+        if self.is_module:
+            return IMAGE
+        if "modality" not in self._cache:
+            from hnnframe.frontends import load_onnx_file
+
+            self._cache["modality"] = file_modality(load_onnx_file(Path(self.spec)))
+        return str(self._cache["modality"])
 
     def example_input(self, size: int | None = None) -> Any:
-        """The model's trigger input (the one :mod:`hnnframe.frontends` exports with: the
-        zero image of the model's own input size), at ``size`` x ``size`` when given."""
+        """The model's trigger input (the one :mod:`hnnframe.frontends` exports with): the
+        zero image of the model's own input size, or for transformers the tuple of zero
+        inputs of its modality. ``size`` changes the image to ``size`` x ``size``, or the
+        text to ``size`` tokens; other modalities have a fixed length
+        (:class:`VariantUnavailable`)."""
         from hnnframe.frontends import trigger_input
-        from hnnframe.frontends.named import example_input
+        from hnnframe.variants.inputs import IMAGE, TEXT
 
-        if "trigger" not in self._cache:
-            self._cache["trigger"] = (
-                example_input(self.spec) if self.is_module else trigger_input(self.name)
-            )
-        x = self._cache["trigger"]
-        if size is not None:
-            x = trigger_input(self.name, (1, x.shape[1], size, size))
-        return x
+        _, x = self._trigger()
+        if size is None:
+            return x
+        if self.modality == TEXT:
+            import torch
+
+            return tuple(torch.zeros(1, size, dtype=t.dtype) for t in x)
+        if self.modality != IMAGE:
+            raise VariantUnavailable(f"{self.name}: a {self.modality} input has a fixed size")
+        if isinstance(x, tuple):
+            return (trigger_input(self.name, (1, x[0].shape[1], size, size)),)
+        return trigger_input(self.name, (1, x.shape[1], size, size))
+
+    def base_size(self) -> int:
+        """The trigger's size: an image's width, or a text's length in tokens."""
+        _, x = self._trigger()
+        t = x[0] if isinstance(x, tuple) else x
+        return int(t.shape[-1])
+
+    def export(self, module: Any = None, x: Any = None, **kwargs: Any) -> Any:
+        """The TorchScript export of ``module`` (default :meth:`module`) on ``x`` (default
+        the trigger), with the source's input names; ``kwargs`` go to :func:`ts_export`."""
+        module = self.module() if module is None else module
+        x = self.example_input() if x is None else x
+        names = self.input_names() if isinstance(x, tuple) else None
+        return ts_export(module, x, input_names=names, **kwargs)
 
     def reference(self) -> Any:
         """The hnnframe export (TorchScript exporter, BN kept, no folding), with weights.
@@ -142,7 +233,7 @@ class VariantSource:
         """
         if "reference" not in self._cache:
             if self.is_module:
-                self._cache["reference"] = ts_export(self.module(), self.example_input())
+                self._cache["reference"] = self.export()
             else:
                 from hnnframe.frontends import load_onnx_file
 
@@ -166,11 +257,8 @@ class VariantSource:
         if "deployed" not in self._cache:
             import torch
 
-            self._cache["deployed"] = ts_export(
-                self.module(),
-                self.example_input(),
-                training=torch.onnx.TrainingMode.EVAL,
-                do_constant_folding=True,
+            self._cache["deployed"] = self.export(
+                training=torch.onnx.TrainingMode.EVAL, do_constant_folding=True
             )
         return self._cache["deployed"]
 

@@ -8,7 +8,6 @@ that need the torch module (another exporter, another input size) do not apply t
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,12 @@ from hnnframe.variants.exporters import (
     rewire_input,
     run_quiet,
     static_shapes,
-    ts_export,
 )
 from hnnframe.variants.sources import VariantSource
 
 RESOLUTIONS = (256, 448, 416, 320, 288, 192)
+# Sequence lengths of the text ``resolution`` variant: the first below the trigger's length.
+TEXT_LENGTHS = (64, 96, 32, 16)
 
 
 @transform(
@@ -57,7 +57,7 @@ def _bn_folded(src: VariantSource) -> Any:
     description="TorchScript exporter at opset 11 instead of 17",
 )
 def _opset11(src: VariantSource) -> Any:
-    return ts_export(src.module(), src.example_input(), opset=11)
+    return src.export(opset=11)
 
 
 @transform(
@@ -79,18 +79,20 @@ def _quantize(src: VariantSource, fmt: str) -> Any:
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
 
-    class RandomReader(CalibrationDataReader):
-        """Calibration data for onnxruntime's quantizer: two random inputs."""
+    from hnnframe.variants.inputs import calibration_feeds
 
-        def __init__(self, name: str, shape: Sequence[int], seed: int) -> None:
-            rng = np.random.default_rng(seed)
-            self.items = iter([{name: rng.random(shape, dtype=np.float32)} for _ in range(2)])
+    class RandomReader(CalibrationDataReader):
+        """Calibration data for onnxruntime's quantizer: two random feeds of the model's
+        input types (images in [0, 1), token ids within the vocabulary)."""
+
+        def __init__(self, model: Any, seed: int) -> None:
+            self.items = iter(calibration_feeds(model, seed))
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.items, None)
 
     model = src.deployed()
-    reader = RandomReader(input_name(model), input_shape(model), src.seed)
+    reader = RandomReader(model, src.seed)
     with tempfile.TemporaryDirectory() as d:
         fp32, q = Path(d) / "fp32.onnx", Path(d) / "q.onnx"
         fp32.write_bytes(model.SerializeToString())
@@ -172,18 +174,26 @@ def _plumbing(src: VariantSource) -> Any:
     "resolution",
     listed=True,
     needs_module=True,
-    description="exported at another input size (first of 256, 448, 416, 320, ... that exports)",
+    description="exported at another input size (first of 256, 448, 416, 320, ... that exports; "
+    "text: 64 tokens)",
 )
 def _resolution(src: VariantSource) -> Any:
     from hnnframe.frontends import INPUT_SIZES
+    from hnnframe.variants.inputs import IMAGE, TEXT
 
-    base = INPUT_SIZES.get(src.name, (3, 224, 224))[-1]
+    if src.modality not in (IMAGE, TEXT):
+        raise VariantUnavailable(f"{src.name}: a {src.modality} input has a fixed size")
+    if src.scheme == "torchvision":
+        base = INPUT_SIZES.get(src.name, (3, 224, 224))[-1]
+    else:
+        base = src.base_size()
+    sizes = RESOLUTIONS if src.modality == IMAGE else TEXT_LENGTHS
     errors = []
-    for size in RESOLUTIONS:
-        if size == base:
+    for size in sizes:
+        if size == base or (src.modality == TEXT and size > base):
             continue
         try:
-            model = ts_export(src.module(), src.example_input(size))
+            model = src.export(x=src.example_input(size))
         except Exception as e:  # adaptive pooling to a size that does not divide the map
             errors.append(f"{size}: {str(e).splitlines()[0][:80]}")
             continue
@@ -219,8 +229,12 @@ def _normalize_module() -> Any:
 def _normalize(src: VariantSource) -> Any:
     from torch import nn
 
+    from hnnframe.variants.inputs import IMAGE
+
+    if src.modality != IMAGE:
+        raise VariantUnavailable(f"{src.name}: normalisation applies to images, not {src.modality}")
     if src.is_module:
-        return ts_export(nn.Sequential(_normalize_module(), src.module()), src.example_input())
+        return src.export(nn.Sequential(_normalize_module(), src.module()))
     from onnx import helper, numpy_helper
 
     model = src.structure()

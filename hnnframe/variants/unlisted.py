@@ -16,7 +16,6 @@ from hnnframe.variants.exporters import (
     reparsed,
     rewire_input,
     run_quiet,
-    ts_export,
 )
 from hnnframe.variants.sources import VariantSource
 
@@ -104,7 +103,7 @@ def _train_mode(src: VariantSource) -> Any:
     import torch
 
     module = src.module().train()
-    return ts_export(module, src.example_input(), training=torch.onnx.TrainingMode.TRAINING)
+    return src.export(module, training=torch.onnx.TrainingMode.TRAINING)
 
 
 @transform(
@@ -131,7 +130,7 @@ def _softmax_head(src: VariantSource) -> Any:
 )
 def _dynamic_batch(src: VariantSource) -> Any:
     if src.is_module:
-        return ts_export(src.module(), src.example_input(), dynamic_batch=True)
+        return src.export(dynamic_batch=True)
     model = src.structure()
     for vi in [*model.graph.input, *model.graph.output]:
         dims = vi.type.tensor_type.shape.dim

@@ -1,0 +1,38 @@
+"""hnnframe/canonical/fused.py: late-opset and onnxruntime contrib fusions as their decomposed
+spelling with ir FLOPs, on real exports of tiny timm and transformers models
+(tests/hub_support.py)."""
+
+from __future__ import annotations
+
+from hub_support import ops, prepared, reference, same_after, variant
+
+from hnnframe.canonical import apply_canonical
+
+
+def test_opset23_rmsnorm_and_attention_get_their_flops() -> None:
+    raw = variant("hf:llama:tiny", "dynamo_opset23")
+    native = [n for n in raw.nodes if n.op in ("RMSNormalization", "Attention")]
+    assert native and all(n.flops == 0 for n in native)  # no ir rule: unknown
+    g = apply_canonical(raw, ["fold_constants", "normalise_fused"])
+    assert all(n.flops > 0 for n in g.nodes if n.op in ("RMSNormalization", "Attention"))
+    assert same_after("hf:llama:tiny", "dynamo_opset23")
+    assert same_after("timm:test_vit", "dynamo_opset23")
+
+
+def test_onnxruntime_transformer_fusions_of_pre_norm_networks() -> None:
+    # SkipLayerNormalization (residual Add + LayerNorm + the MatMul's bias), BiasGelu,
+    # SkipSimplifiedLayerNormalization (Llama's RMSNorm), FastGelu (GPT-2).
+    for spec, fused in (("timm:test_vit", "SkipLayerNormalization"),
+                        ("hf:llama:tiny", "SkipSimplifiedLayerNormalization"),
+                        ("hf:gpt2:tiny", "FastGelu")):  # fmt: skip
+        assert ops(variant(spec, "ort_transformer"))[fused], spec
+        assert same_after(spec, "ort_transformer"), spec
+
+
+def test_onnxruntime_extended_level() -> None:
+    # FusedMatMul (the keys' Transpose and the scale fused in), contrib Gelu, QuickGelu
+    # (SiLU), SkipLayerNormalization; the shapes after FusedMatMul are completed.
+    for spec in ("timm:test_vit", "hf:llama:tiny", "hf:gpt2:tiny"):
+        assert same_after(spec, "ort_extended"), spec
+    g = prepared(variant("hf:llama:tiny", "ort_extended"))
+    assert ops(g) == ops(prepared(reference("hf:llama:tiny")))
