@@ -4,6 +4,7 @@ shards, the manifest; then protocol (c) end to end on it."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,17 @@ def test_protocol_c_end_to_end(tiny_corpus: Path, tmp_path: Path) -> None:
     # canonicalisation drops the appended Softmax: those copies find their architecture
     assert row["per_transform"]["softmax_head"]["own_top1"] == 1.0
     assert sum(row["hist_own"]) == len(queries)
+
+
+def test_protocol_c_figures_of_a_checkpoint_for_tuning(
+    tiny_corpus: Path, tiny_checkpoint: Path
+) -> None:
+    from hnnframe.tune.hub_metrics import HubFigures
+
+    figures = HubFigures({"corpus_cache": str(tiny_corpus), "holdout": ["resnet", "convnext"],
+                          "transforms": [], "deletion_copies": 1})  # fmt: skip
+    out = figures(tiny_checkpoint)
+    assert set(out) >= {"hub/unique", "hub/own_top1_worst", "hub/auc", "hub/pairs_d0"}
+    # family top-1 is undefined here (no held-out group has two members in this tiny corpus)
+    assert math.isnan(out["hub/family_top1"])
+    assert all(0.0 <= v <= 1.0 for k, v in out.items() if k != "hub/family_top1")

@@ -77,3 +77,19 @@ def test_sampled_and_training_recipes() -> None:
     assert base["loss"]["alpha"] != 2.5  # the base is not changed
     t = training_recipe(r)
     assert "search" not in t and "tune" not in t and t["loss"] == r["loss"]
+
+
+def test_protocol_c_figures_as_objectives() -> None:
+    from hnnframe.tune import TuneConfig, prepare_recipe
+
+    base = load_recipe("search_default")
+    base["tune"] = {"objective": "multi", "metric": ["hub/unique", "hub/pairs_d0", "unseen/mAP"]}
+    recipe, _ = prepare_recipe(base)
+    cfg = TuneConfig(recipe, trials=1, storage="sqlite:///x.db", study="s", out_dir="o")
+    # pairs at distance 0 are minimised, the shares maximised, and Q is minimised last
+    assert cfg.directions() == ["maximize", "minimize", "maximize", "minimize"]
+    for bad, needle in (({"metric": "hub/nope"}, "unknown protocol"),
+                        ({"metric": ["hub/unique", "val/mAP"]}, "objective=multi"),
+                        ({"metric": "hub/unique", "hub": [1]}, "tune.hub")):  # fmt: skip
+        with pytest.raises(ConfigError, match=needle):
+            tune_settings({"tune": bad})

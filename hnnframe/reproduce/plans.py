@@ -58,6 +58,12 @@ RECIPE_CANDIDATES: dict[str, tuple[str, list[str]]] = {
             "graph.merge=[]",
         ],
     ),
+    # The instance-level recipe of the hub issue (recipes/hnn_hub.yaml), trained here on the
+    # zoo with the same copies as the others, to check protocols (a) and (b) do not suffer.
+    "HNN hub (instance-level), on the zoo": (
+        "hnn_hub",
+        ["data.source=zoo", "data.copies=10", "data.train_frac=0.8"],
+    ),
 }
 RECIPE_SEEDS = (0, 1, 2)
 # The evaluation issue's goals, checked in the table.
