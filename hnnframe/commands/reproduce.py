@@ -31,6 +31,11 @@ def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
     notes = ["Training time per recipe run (2-core CPU): " + ", ".join(
         f"{r['name']} Q={r['bits']} {r['train_seconds'] / 60:.1f} min ({r['epochs']} epochs)"
         for r in train)] if train else []  # fmt: skip
+    notes.insert(0, f"{100 * res['unique_ceiling']:.1f}% of the architectures have a "
+                 "canonical graph (ROBUST_PASSES) that no other architecture has: the rest are "
+                 "the same network under two names after canonicalisation (timm's and "
+                 "torchvision's efficientnet_b0, Llama and Mistral at one size), which no code "
+                 "of the canonical graph can tell apart.")  # fmt: skip
     text = hub_markdown(res["rows"], provenance_line=provenance(args.command_line),
                         corpus=res["corpus"], split=res["split"], queries=res["queries"],
                         notes=notes, plot=plot.name)  # fmt: skip

@@ -145,6 +145,18 @@ def run_hub(
     for label, path in checkpoints:
         rows += checkpoint_rows(path, label, f"ckpt-{Path(path).parent.name}")
     manifest = read_manifest(corpus_cache)
+    # What no code of the canonical graph can beat: architectures that canonicalise to one
+    # graph (the same network in two libraries, Llama and Mistral at one size) share any such
+    # code. The WL baseline on canonical graphs meets this bound when its code is unique.
+    from collections import Counter
+
+    from hnnframe.canonical import ROBUST_PASSES
+    from hnnframe.protocol_c.coders import ROBUST_MERGE, prepared
+
+    cfg = {"canonical": list(ROBUST_PASSES), "merge": ROBUST_MERGE}
+    canon = [prepared(e.graph, cfg).structure_hash() for e in entries]
+    counts = Counter(canon)
+    ceiling = sum(counts[h] == 1 for h in canon) / len(canon)
     per_t: dict[str, int] = {}
     for q in queries:
         per_t[q.transform] = per_t.get(q.transform, 0) + 1
@@ -169,5 +181,6 @@ def run_hub(
             f"copies (10%) of each of the {len(split.test)} held-out architectures",
             "errors": errors,
         },  # fmt: skip
+        "unique_ceiling": ceiling,
         "seconds": time.perf_counter() - t0,
     }
