@@ -7,6 +7,7 @@ from __future__ import annotations
 from hub_support import ops, prepared, reference, same_after, variant
 
 from hnnframe.canonical import apply_canonical
+from hnnframe.ir import OpGraph
 
 
 def test_opset23_rmsnorm_and_attention_get_their_flops() -> None:
@@ -36,3 +37,23 @@ def test_onnxruntime_extended_level() -> None:
         assert same_after(spec, "ort_extended"), spec
     g = prepared(variant("hf:llama:tiny", "ort_extended"))
     assert ops(g) == ops(prepared(reference("hf:llama:tiny")))
+
+
+def test_onnxruntime_fused_conv_keeps_its_activation() -> None:
+    # FusedConv carries the Relu onnxruntime fused into it as an attribute: the IR records
+    # it and normalise_fused gives it back, so conv_relu merges the pair as in the export.
+    raw = variant("timm:test_resnet", "ort_extended")
+    fused = [n for n in raw.nodes if n.op == "FusedConv"]
+    assert fused and all(n.activation == "Relu" for n in fused)
+    assert OpGraph.from_dict(raw.to_dict()).nodes == raw.nodes  # the field round-trips
+    assert same_after("timm:test_resnet", "ort_extended")
+
+
+def test_skip_norm_keeps_a_constant_skip_on_its_add() -> None:
+    # BERT at the extended level: the token-type embedding row becomes a constant skip input
+    # of SkipLayerNormalization; its parameters stay on the residual Add, not on the norm.
+    g = prepared(variant("hf:bert:tiny", "ort_extended"))
+    ref = prepared(reference("hf:bert:tiny"))
+    assert sorted((n.op, n.flops, n.params) for n in g.nodes) == sorted(
+        (n.op, n.flops, n.params) for n in ref.nodes
+    )

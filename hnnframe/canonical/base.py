@@ -82,7 +82,8 @@ def contract_groups(
         if head_of.get(i, i) != i:
             continue
         index[i] = len(nodes)
-        nodes.append(node_of.get(i) or OpNode(n.op, n.name, n.flops, n.params, n.shape, n.const))
+        kept = OpNode(n.op, n.name, n.flops, n.params, n.shape, n.const, activation=n.activation)
+        nodes.append(node_of.get(i) or kept)
     edges = []
     for s, d in graph.edges:
         hs, hd = head_of.get(s, s), head_of.get(d, d)

@@ -183,6 +183,9 @@ class NormaliseFused(CanonicalPass):
                 op = n.op.removeprefix("Fused")
                 node = OpNode(op, n.name, n.flops, n.params, n.shape)
                 nodes[i] = OpNode(op, n.name, _linear_flops(node, graph, i), n.params, n.shape)
+                if n.activation:  # the activation onnxruntime fused in, as its own node
+                    self._after(graph, edges, extra, i,
+                                OpNode(n.activation, n.name + "/act", out or 0, 0, n.shape))  # fmt: skip
             elif n.op in BIAS_GELU and out:
                 bias = n.params if n.params == _last(n.shape) else 0
                 if bias:
@@ -191,16 +194,27 @@ class NormaliseFused(CanonicalPass):
             elif n.op in SKIP_NORMS and out and _last(n.shape):
                 self._split_skip(graph, nodes, edges, extra, i)
             elif n.op == "QuickGelu" and out:  # x * sigmoid(a x): SiLU's Sigmoid and Mul
-                k = -(len(extra) + 1)
                 nodes[i] = OpNode("Sigmoid", n.name, out, 0, n.shape)
-                extra.append(OpNode("Mul", n.name + "/mul", out, 0, n.shape))
-                for s in graph.successors(i):
-                    edges.discard((i, s))
-                    edges.add((k, s))
-                edges.update({(i, k), *((p, k) for p in graph.predecessors(i))})
+                k = self._after(graph, edges, extra, i, OpNode("Mul", n.name + "/mul", out, 0,
+                                                               n.shape))  # fmt: skip
+                edges.update((p, k) for p in graph.predecessors(i))
         k0 = len(nodes)
         edges = {(s if s >= 0 else k0 - s - 1, d if d >= 0 else k0 - d - 1) for s, d in edges}
         return OpGraph(nodes + extra, sorted(edges), graph.name)
+
+    @staticmethod
+    def _after(
+        graph: OpGraph, edges: set[tuple[int, int]], extra: list[OpNode], i: int, node: OpNode
+    ) -> int:
+        """Insert ``node`` between node ``i`` and its successors; its index is negative until
+        the end (-1 for the first new node)."""
+        k = -(len(extra) + 1)
+        extra.append(node)
+        for s in graph.successors(i):
+            edges.discard((i, s))
+            edges.add((k, s))
+        edges.add((i, k))
+        return k
 
     @staticmethod
     def _bias_back(graph: OpGraph, nodes: list[OpNode], i: int, bias: int, out: int) -> bool:
@@ -226,13 +240,16 @@ class NormaliseFused(CanonicalPass):
         out, c = numel(n.shape) or 0, _last(n.shape) or 1
         norm_op = SKIP_NORMS[n.op]
         own = 2 * c if norm_op == "LayerNormalization" else c  # gamma (and beta)
-        params = n.params
-        if params > own and self._bias_back(graph, nodes, i, params - own, out):
-            params = own
+        params, surplus = min(n.params, own), max(n.params - own, 0)
+        # The surplus is a bias onnxruntime moved in from the MatMul before, or a constant
+        # operand of the residual Add (BERT's token-type embedding row): the Add keeps what
+        # does not go back, as an Add of an initializer does.
+        if surplus and self._bias_back(graph, nodes, i, surplus, out):
+            surplus = 0
         k = -(len(extra) + 1)
         extra.append(OpNode(norm_op, n.name + "/norm", _norm_flops(norm_op, out, params),
                             params, n.shape))  # fmt: skip
-        nodes[i] = OpNode("Add", n.name, out, 0, n.shape)
+        nodes[i] = OpNode("Add", n.name, out, surplus, n.shape)
         succ = graph.successors(i)
         sum_readers = {s for s in succ if graph.nodes[s].op in SUM_READERS}
         if len(sum_readers) == len(succ):  # nothing but residuals: the norm feeds them

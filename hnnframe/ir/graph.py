@@ -45,6 +45,10 @@ class OpNode:
     # movement. ``flops`` then holds what the known part gives (often 0), a lower bound.
     # Serialised only when set, so graphs without such nodes keep their files and hashes.
     flops_unknown: bool = False
+    # onnxruntime's FusedConv and FusedGemm only: the activation fused into the node (their
+    # ``activation`` attribute), which ``normalise_fused`` gives back as its own node.
+    # Serialised only when set, like the fields above.
+    activation: str | None = None
 
 
 @dataclass
@@ -151,7 +155,7 @@ class OpGraph:
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Nodes as ``[op, name, flops, params, shape]`` plus, only when set, ``const``,
-        ``clamp`` and ``flops_unknown`` in that order (trailing defaults are left out, so a
+        ``clamp``, ``flops_unknown`` and ``activation`` in that order (trailing defaults are left out, so a
         graph without them serialises as it did before those fields existed)."""
         return {
             "name": self.name,
@@ -165,7 +169,8 @@ class OpGraph:
             OpNode(op, name, flops, params, tuple(shape) if shape is not None else None,
                    bool(rest and rest[0]),
                    tuple(rest[1]) if len(rest) > 1 and rest[1] is not None else None,
-                   bool(len(rest) > 2 and rest[2]))
+                   bool(len(rest) > 2 and rest[2]),
+                   rest[3] if len(rest) > 3 else None)
             for op, name, flops, params, shape, *rest in d["nodes"]
         ]  # fmt: skip
         return cls(nodes, [tuple(e) for e in d["edges"]], d.get("name", ""))
@@ -241,7 +246,8 @@ class OpGraph:
 
 def _node_row(n: OpNode) -> list[Any]:
     row: list[Any] = [n.op, n.name, int(n.flops), int(n.params), list(n.shape) if n.shape else None]
-    extra: list[Any] = [n.const, list(n.clamp) if n.clamp else None, n.flops_unknown]
+    extra: list[Any] = [n.const, list(n.clamp) if n.clamp else None, n.flops_unknown,
+                        n.activation]  # fmt: skip
     while extra and not extra[-1]:  # trailing defaults (False, None) are not written
         extra.pop()
     return row + extra

@@ -55,6 +55,14 @@ def _small_value(tensors: Mapping[str, Any], name: str) -> np.ndarray | None:
     return tensor_value(t)
 
 
+def _fused_activation(n: Any) -> str | None:
+    """The activation onnxruntime fused into a FusedConv or FusedGemm (its attribute)."""
+    if n.op_type not in ("FusedConv", "FusedGemm"):
+        return None
+    a = attr(n, "activation")
+    return (a.decode() if isinstance(a, bytes) else str(a)) if a else None
+
+
 def _quantize_range(node: onnx.NodeProto, tensors: Mapping[str, Any]) -> tuple[float, float] | None:
     """The real range a per-tensor QuantizeLinear saturates to: ((qmin-zp)*s, (qmax-zp)*s)."""
     import onnx
@@ -184,6 +192,7 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
                 shape=out_shape,
                 const=nk in const_nodes,
                 clamp=clamp,
+                activation=_fused_activation(n),
             )
         )
         for o in n.output:
