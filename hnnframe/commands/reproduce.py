@@ -15,12 +15,21 @@ DEFAULT_DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
+    from hnnframe.errors import ConfigError
     from hnnframe.protocol_c.report import hub_markdown, plot_histograms
     from hnnframe.reproduce import provenance, write_block
-    from hnnframe.reproduce.hub import HUB_BITS, hub_runs, run_hub
+    from hnnframe.reproduce.hub import HUB_BITS, HUB_RECIPES, hub_runs, run_hub
 
     bits = [int(b) for b in args.bits.split(",")] if args.bits else list(HUB_BITS)
-    runs = [] if args.baselines_only else hub_runs(args.epochs, bits=bits)
+    chosen = None
+    if args.recipes:
+        names = args.recipes.split(",")
+        unknown = [n for n in names if n not in {r for r, _ in HUB_RECIPES.values()}]
+        if unknown:
+            raise ConfigError(f"--recipes: unknown hub recipe(s) {unknown}; valid: "
+                              f"{[r for r, _ in HUB_RECIPES.values()]}")  # fmt: skip
+        chosen = {k: v for k, v in HUB_RECIPES.items() if v[0] in names}
+    runs = [] if args.baselines_only else hub_runs(args.epochs, chosen, bits=bits)
     res = run_hub(out, runs, corpus_cache=args.corpus_cache, variant_cache=args.variant_cache,
                   zoo_cache=args.zoo_cache, ged_cache=args.ged_cache,
                   queries_per_group=args.queries_per_group or None,
@@ -123,6 +132,9 @@ def register(sub: Any) -> None:
                    "(default 2; 0: all)")  # fmt: skip
     h.add_argument("--deletion-copies", type=int, default=2,
                    help="node-deletion copies of every held-out architecture (default 2)")  # fmt: skip
+    h.add_argument("--recipes", help="comma-separated hub recipes to train and evaluate "
+                   "(default all: hnn_net,hnn_net_robust,hnn_hub); finished runs of the "
+                   "others are not reported")  # fmt: skip
     h.add_argument("--baselines-only", action="store_true",
                    help="evaluate the WL baselines only, train nothing")  # fmt: skip
     r.add_argument("--json", action="store_true", help="print the run results as JSON")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -199,7 +200,11 @@ class OpGraph:
         for i, n in enumerate(self.nodes):
             g.add_node(i, label=f"{n.op}|{int(n.flops)}|{int(n.params)}")
         g.add_edges_from(self.edges)
-        return str(nx.weisfeiler_lehman_graph_hash(g, node_attr="label", iterations=4))
+        with warnings.catch_warnings():
+            # networkx >= 3.5 warns on every call that its directed-graph hashes changed in
+            # 3.5; hnnframe compares these hashes within one installation only.
+            warnings.simplefilter("ignore", UserWarning)
+            return str(nx.weisfeiler_lehman_graph_hash(g, node_attr="label", iterations=4))
 
     def summary(self) -> dict[str, Any]:
         return {

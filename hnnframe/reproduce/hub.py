@@ -32,6 +32,8 @@ CORPUS_DATA = ["data.source=corpus", "data.copies=4", "data.train_frac=0.75",
 HUB_RECIPES: dict[str, tuple[str, list[str]]] = {
     "hnn_net (paper recipe)": ("hnn_net", CORPUS_DATA),
     "hnn_net_robust": ("hnn_net_robust", CORPUS_DATA),
+    # The recommended recipe trains on the corpus as its YAML says.
+    "hnn_hub (recommended)": ("hnn_hub", []),
 }
 DEFAULT_QUERIES_PER_GROUP = 2
 DEFAULT_DELETION_COPIES = 2
@@ -41,7 +43,8 @@ def hub_runs(epochs: int | None, recipes: dict[str, tuple[str, list[str]]] | Non
              bits: Sequence[int] = HUB_BITS) -> list[Run]:  # fmt: skip
     ep = [f"train.epochs={epochs}"] if epochs else []
     runs = []
-    for k, (label, (recipe, ov)) in enumerate((recipes or HUB_RECIPES).items()):
+    for label, (recipe, ov) in (recipes or HUB_RECIPES).items():
+        k = list(HUB_RECIPES).index(label) if label in HUB_RECIPES else len(HUB_RECIPES)
         for b in bits:
             runs.append(Run(f"hub-c{k}-{recipe}-{b}", recipe, [*ov, f"hash.bits={b}", *ep],
                             {"label": label, "recipe": recipe, "bits": b}))  # fmt: skip
