@@ -199,8 +199,12 @@ def build_dataset(
     """Build the augmented, split dataset that a recipe describes.
 
     ``progress`` shows a bar while training-time variants are built (minutes on a fresh
-    cache); default: when stderr is a terminal.
+    cache) and while the copies are canonicalised; default: when stderr is a terminal.
     """
+    import sys
+
+    from tqdm import tqdm
+
     data = recipe.get("data", {})
     graph_cfg = recipe.get("graph", {})
     copies = int(data.get("copies", 10))
@@ -231,7 +235,9 @@ def build_dataset(
     label_of = {c: i for i, c in enumerate(categories)}
     n_train = max(1, min(copies, int(round(train_frac * copies)))) if copies > 1 else 1
     ds = GraphDataset([], [], [], [], categories)
-    for name, category, g in raw:
+    # Canonicalising every copy of a corpus architecture takes minutes on the hub corpus.
+    show = sys.stderr.isatty() if progress is None else progress
+    for name, category, g in tqdm(raw, desc="dataset", unit="model", disable=not show):
         merged, _ = prepare_graph(g, graph_cfg)
         merged.name = name
         label = label_of.get(category, -1)
