@@ -312,3 +312,28 @@ def test_example_indexes_and_checks(tiny_checkpoint, tiny_onnx_models, tmp_path)
     )  # fmt: skip
     assert r.returncode in (0, 1), r.stderr
     assert "indexed 5 models" in r.stdout and "held-out" in r.stdout
+
+
+def test_readme_check_example(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    # examples/readme_check.py writes the README's `hnn index check` session: every tier it
+    # shows (exact file, weight match, structure only) and the exit statuses must be real.
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# x\n<!-- readme-check:begin -->\nPLACEHOLDER\n<!-- readme-check:end -->\ntail\n"
+    )
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "readme_check.py"), "--checkpoint",
+         str(tiny_checkpoint), "--arch", "squeezenet1_1", "--other", "alexnet",
+         "--write", str(readme)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    text = readme.read_text()
+    assert "PLACEHOLDER" not in text and text.endswith("<!-- readme-check:end -->\ntail\n")
+    block = text.split("<!-- readme-check:begin -->")[1].split("```\n<!-- readme-check:end -->")[0]
+    checks = block.split("$ hnn index check")[1:]
+    assert len(checks) == 3
+    for check, tier, status in zip(checks, ("exact file", "weight match", "structure only"),
+                                   ("1", "1", "0"), strict=True):  # fmt: skip
+        assert f"{tier} (" in check or f": {tier}" in check, check
+        assert check.rstrip().endswith(f"$ echo $?\n{status}"), check
