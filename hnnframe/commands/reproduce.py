@@ -16,7 +16,8 @@ DEFAULT_DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
     from hnnframe.errors import ConfigError
-    from hnnframe.protocol_c.report import hub_markdown, plot_histograms
+    from hnnframe.protocol_c.report import goal_table, hub_markdown, plot_histograms
+    from hnnframe.recipe import load_recipe
     from hnnframe.reproduce import provenance, write_block
     from hnnframe.reproduce.hub import HUB_BITS, HUB_RECIPES, hub_runs, run_hub
 
@@ -45,6 +46,10 @@ def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
                  "the same network under two names after canonicalisation (timm's and "
                  "torchvision's efficientnet_b0, Llama and Mistral at one size), which no code "
                  "of the canonical graph can tell apart.")  # fmt: skip
+    recommended = next((k for k, (r, _) in HUB_RECIPES.items() if r == "hnn_hub"), "")
+    table = goal_table(res["rows"], recommended, int(load_recipe("hnn_hub")["hash"]["bits"]))
+    if table:
+        notes.append("\n".join(table))
     text = hub_markdown(res["rows"], provenance_line=provenance(args.command_line),
                         corpus=res["corpus"], split=res["split"], queries=res["queries"],
                         notes=notes, plot=plot.name)  # fmt: skip

@@ -73,11 +73,42 @@ def hub_markdown(
     if queries.get("errors"):
         lines += ["", "Copies that could not be made (transform: architectures): " + "; ".join(
             f"{t}: {len(v)}" for t, v in queries["errors"].items())]  # fmt: skip
-    if notes:
-        lines += ["", *notes]
+    for note in notes:  # paragraphs (or tables), each its own block
+        lines += ["", note]
     if plot:
         lines += ["", f"![Protocol (c) distance histograms]({plot})"]
     return "\n".join(lines) + "\n"
+
+
+#: The figures the instance-level hashing issue's goals are set on, and their direction.
+FIGURES = (("own_top1_worst", "own arch, worst transform", True), ("own_top1", "own arch, all copies", True),
+           ("unique", "unique codes", True), ("pairs_d0", "pairs at d = 0", False),
+           ("family_top1", "family top-1", True), ("auc", "verification AUC", True))  # fmt: skip
+
+
+def goal_table(rows: Sequence[dict[str, Any]], name: str, bits: int) -> list[str]:
+    """The recommended recipe at its Q against the goals and both WL baselines at that Q:
+    one line per figure, with whether it meets the goal and beats both baselines."""
+    at = {r["name"]: r for r in rows if r["bits"] == bits}
+    rec = at.get(name)
+    raw, canon = at.get("WL SimHash, raw graphs"), at.get("WL SimHash, canonical graphs")
+    if rec is None or raw is None or canon is None:
+        return []
+    fmt = {"auc": lambda x: _num(x, 4), "family_top1": _num}
+    lines = [f"The recommended recipe ({name}, Q = {bits}) against the goals and both WL "
+             "baselines at the same Q:", "",
+             "| figure | recipe | WL raw | WL canonical | goal | goal met | beats both |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for key, label, higher in FIGURES:
+        show = fmt.get(key, _pct)
+        v, a, b = rec[key], raw[key], canon[key]
+        beats = (v > a and v > b) if higher else (v < a and v < b)
+        goal = GOALS.get(key)
+        met = "-" if goal is None else ("yes" if (v >= goal if higher else v <= goal) else "no")
+        goal_s = "-" if goal is None else ((">= " if higher else "<= ") + show(goal))
+        lines.append(f"| {label} | {show(v)} | {show(a)} | {show(b)} | {goal_s} | {met} | "
+                     f"{'yes' if beats else 'no'} |")  # fmt: skip
+    return lines
 
 
 def plot_histograms(rows: Sequence[dict[str, Any]], path: Path) -> Path:
