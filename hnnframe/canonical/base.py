@@ -82,7 +82,16 @@ def contract_groups(
         if head_of.get(i, i) != i:
             continue
         index[i] = len(nodes)
-        kept = OpNode(n.op, n.name, n.flops, n.params, n.shape, n.const, activation=n.activation)
+        kept = OpNode(
+            n.op,
+            n.name,
+            n.flops,
+            n.params,
+            n.shape,
+            n.const,
+            activation=n.activation,
+            sum_out=n.sum_out,
+        )
         nodes.append(node_of.get(i) or kept)
     edges = []
     for s, d in graph.edges:

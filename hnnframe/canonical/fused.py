@@ -26,9 +26,10 @@ computed from the shapes:
   ``Mul`` (``a`` is an attribute; for CLIP's ``a = 1.702`` the scaling Mul is lost).
 
 A Skip*LayerNormalization has two outputs, the normalised sum and (optionally) the sum
-itself; the graph does not record which a consumer reads. Consumers that are residual Adds
-or other Skip norms are taken to read the sum (a pre-norm network: GPT-2, ViT, Llama); in a
-post-norm network (BERT) they read the normalised output, and one edge per layer differs.
+itself. When the file has no sum output (:attr:`hnnframe.ir.OpNode.sum_out`: a post-norm
+network such as BERT), every consumer reads the norm. When it has one (a pre-norm network:
+GPT-2, ViT, Llama), the graph does not record which consumer reads which output: consumers
+that are residual Adds or other Skip norms are taken to read the sum.
 """
 
 from __future__ import annotations
@@ -252,8 +253,8 @@ class NormaliseFused(CanonicalPass):
         nodes[i] = OpNode("Add", n.name, out, surplus, n.shape)
         succ = graph.successors(i)
         sum_readers = {s for s in succ if graph.nodes[s].op in SUM_READERS}
-        if len(sum_readers) == len(succ):  # nothing but residuals: the norm feeds them
-            sum_readers = set()
+        if len(sum_readers) == len(succ) or not n.sum_out:
+            sum_readers = set()  # nothing reads the sum: the norm feeds every consumer
         for s in succ:
             if s not in sum_readers:
                 edges.discard((i, s))

@@ -170,7 +170,7 @@ class FoldQdq(CanonicalPass):
                 continue
             op = QUANTIZED_OPS.get(n.op, n.op)
             nodes.append(OpNode(op, n.name, n.flops, n.params + extra.get(i, 0), n.shape, n.const,
-                                activation=n.activation))  # fmt: skip
+                                activation=n.activation, sum_out=n.sum_out))  # fmt: skip
         # The scale products carry no data: cut their edges, so removing them bridges nothing.
         edges = [(s, d) for s, d in graph.edges if s not in scales and d not in scales]
         return bypass(OpGraph(nodes, edges, graph.name), drop | scales)

@@ -50,6 +50,11 @@ class OpNode:
     # ``activation`` attribute), which ``normalise_fused`` gives back as its own node.
     # Serialised only when set, like the fields above.
     activation: str | None = None
+    # onnxruntime's Skip*LayerNormalization only: whether the residual sum (its output 3) is
+    # read. A pre-norm network reads it (the next residual adds to the sum); a post-norm one
+    # (BERT) reads only the normalised output, so ``normalise_fused`` routes every consumer
+    # through the norm. Serialised only when set.
+    sum_out: bool = False
 
 
 @dataclass
@@ -156,7 +161,7 @@ class OpGraph:
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Nodes as ``[op, name, flops, params, shape]`` plus, only when set, ``const``,
-        ``clamp``, ``flops_unknown`` and ``activation`` in that order (trailing defaults are left out, so a
+        ``clamp``, ``flops_unknown``, ``activation`` and ``sum_out`` in that order (trailing defaults are left out, so a
         graph without them serialises as it did before those fields existed)."""
         return {
             "name": self.name,
@@ -171,7 +176,7 @@ class OpGraph:
                    bool(rest and rest[0]),
                    tuple(rest[1]) if len(rest) > 1 and rest[1] is not None else None,
                    bool(len(rest) > 2 and rest[2]),
-                   rest[3] if len(rest) > 3 else None)
+                   rest[3] if len(rest) > 3 else None, bool(len(rest) > 4 and rest[4]))
             for op, name, flops, params, shape, *rest in d["nodes"]
         ]  # fmt: skip
         return cls(nodes, [tuple(e) for e in d["edges"]], d.get("name", ""))
@@ -252,7 +257,7 @@ class OpGraph:
 def _node_row(n: OpNode) -> list[Any]:
     row: list[Any] = [n.op, n.name, int(n.flops), int(n.params), list(n.shape) if n.shape else None]
     extra: list[Any] = [n.const, list(n.clamp) if n.clamp else None, n.flops_unknown,
-                        n.activation]  # fmt: skip
+                        n.activation, n.sum_out]  # fmt: skip
     while extra and not extra[-1]:  # trailing defaults (False, None) are not written
         extra.pop()
     return row + extra

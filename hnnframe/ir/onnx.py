@@ -55,6 +55,10 @@ def _small_value(tensors: Mapping[str, Any], name: str) -> np.ndarray | None:
     return tensor_value(t)
 
 
+# onnxruntime's residual Add fused into a norm: output 3, when present, is the sum itself.
+SKIP_NORM_OPS = frozenset({"SkipLayerNormalization", "SkipSimplifiedLayerNormalization"})
+
+
 def _fused_activation(n: Any) -> str | None:
     """The activation onnxruntime fused into a FusedConv or FusedGemm (its attribute)."""
     if n.op_type not in ("FusedConv", "FusedGemm"):
@@ -193,6 +197,7 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
                 const=nk in const_nodes,
                 clamp=clamp,
                 activation=_fused_activation(n),
+                sum_out=n.op_type in SKIP_NORM_OPS and len(n.output) > 3 and bool(n.output[3]),
             )
         )
         for o in n.output:
