@@ -50,3 +50,16 @@ def file_sha256(path: PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def source_digest(*packages: str, extra: str = "") -> str:
+    """sha256 prefix of every ``*.py`` file of the named ``hnnframe`` subpackages (and of
+    ``extra``): the version of the code behind a cached result, so a change to it makes the
+    cache miss instead of serving a result the current code would not give."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256(extra.encode())
+    for pkg in packages:
+        d = root / pkg
+        for f in sorted(d.glob("*.py")) if d.is_dir() else [d.with_suffix(".py")]:
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]

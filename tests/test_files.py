@@ -50,3 +50,12 @@ def test_cache_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_cache_dir() == tmp_path
     assert cache_path("zoo") == tmp_path / "zoo"
     assert cache_path("zoo", "/elsewhere") == Path("/elsewhere")
+
+
+def test_source_digest_names_the_code_behind_a_cache() -> None:
+    from hnnframe.files import source_digest
+
+    a = source_digest("canonical", "ir")
+    assert a == source_digest("canonical", "ir") and len(a) == 16
+    assert a != source_digest("canonical") != source_digest("canonical", extra="onnx 1.0")
+    assert source_digest("wl") != source_digest("baselines")  # single modules count too

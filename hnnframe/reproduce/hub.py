@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hnnframe.files import atomic_write
+from hnnframe.files import atomic_write, source_digest
 from hnnframe.log import get_logger
 from hnnframe.reproduce.plans import Run
 
@@ -117,7 +117,11 @@ def run_hub(
                                   variant_cache=variant_cache, progress=progress)  # fmt: skip
     deletions, _ = hub_queries(entries, split.test, [], deletion_copies=deletion_copies)
     queries += deletions
-    qsig = _signature([e.key for e in entries], list(split.holdout),
+    # The code that turns a raw graph into a code's input is part of the key: a fix in the
+    # reader or the canonical passes changes graphs that content_hash (op, FLOPs, params,
+    # edges of the raw graph) cannot see, such as a FusedConv's activation.
+    code = source_digest("frontends", "ir", "canonical", "merge", "wl", "baselines")
+    qsig = _signature([e.key for e in entries], list(split.holdout), code,
                       [(q.arch, q.transform, q.graph.content_hash()) for q in queries])  # fmt: skip
     results = run_all(runs, out / "runs", jobs=jobs, zoo_cache=zoo_cache, ged_cache=ged_cache,
                       progress=progress) if runs else []  # fmt: skip

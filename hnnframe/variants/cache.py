@@ -116,16 +116,11 @@ def reader_version() -> str:
     if not _READER:
         import onnx
 
-        import hnnframe.frontends
-        import hnnframe.ir
+        from hnnframe.files import source_digest
 
-        h = hashlib.sha256(onnx.__version__.encode())
         # Every module of both packages: FLOP rules live in ir/flops.py, tensor reads in
         # frontends/tensors.py, not in the packages' __init__.
-        for pkg in (hnnframe.frontends, hnnframe.ir):
-            for f in sorted(Path(str(pkg.__file__)).parent.glob("*.py")):
-                h.update(f.read_bytes())
-        _READER.append(h.hexdigest()[:16])
+        _READER.append(source_digest("frontends", "ir", extra=onnx.__version__))
     return _READER[0]
 
 
