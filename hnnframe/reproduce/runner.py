@@ -71,8 +71,11 @@ def _warm_ged(runs: Sequence[Run], zoo_cache: str | None, ged_cache: str | None,
     for run in runs:
         recipe = load_recipe(run.recipe, run.overrides, zoo_cache)
         key = json.dumps([recipe.get("graph"), recipe.get("data")], sort_keys=True, default=str)
-        if key in seen or int(recipe.get("train", {}).get("partners", 0)):
-            continue  # a partner pool's GEDs are computed by its run (its pairs only)
+        train = recipe.get("train", {})
+        if key in seen or int(train.get("partners", 0)) or train.get("ged_on") == "architectures":
+            # A partner pool's GEDs, and distances between architectures, are computed by
+            # the run itself (its pairs only).
+            continue
         seen.add(key)
         ds = build_dataset(recipe)
         cache = ged_cache or recipe.get("ged_cache")
@@ -110,8 +113,14 @@ def run_all(
             # A finished run counts only if it ran the epochs asked for now.
             want = next(
                 (int(o.split("=", 1)[1]) for o in run.overrides if o.startswith("train.epochs=")),
-                200,
+                None,
             )
+            if want is None:  # the recipe's own (hnn_hub trains 40 epochs, the paper's 200)
+                from hnnframe.recipe import load_recipe
+                from hnnframe.train import DEFAULT_TRAIN
+
+                train = load_recipe(run.recipe, run.overrides, zoo_cache).get("train", {})
+                want = int(train.get("epochs", DEFAULT_TRAIN["epochs"]))
             if int(res.get("epochs", -1)) == want:
                 # Labels as the runs define them now; "reused" keeps it out of wall-clock claims.
                 done[run.name] = {**res, **run.meta, "reused": True}
