@@ -41,12 +41,21 @@ DEFAULT_DELETION_COPIES = 2
 
 def hub_runs(epochs: int | None, recipes: dict[str, tuple[str, list[str]]] | None = None,
              bits: Sequence[int] = HUB_BITS) -> list[Run]:  # fmt: skip
+    from hnnframe.checkpoint import code_layout
+    from hnnframe.recipe import load_recipe
+
     ep = [f"train.epochs={epochs}"] if epochs else []
     runs = []
     for label, (recipe, ov) in (recipes or HUB_RECIPES).items():
         k = list(HUB_RECIPES).index(label) if label in HUB_RECIPES else len(HUB_RECIPES)
+        learned, structural = code_layout(load_recipe(recipe, ov))
         for b in bits:
-            runs.append(Run(f"hub-c{k}-{recipe}-{b}", recipe, [*ov, f"hash.bits={b}", *ep],
+            # A hybrid code keeps its structural share of Q (whole bytes, at least one).
+            part = []
+            if structural:
+                k_bits = max(8, 8 * round(b * structural / (learned + structural) / 8))
+                part = [f"hash.structural_bits={k_bits}"]
+            runs.append(Run(f"hub-c{k}-{recipe}-{b}", recipe, [*ov, f"hash.bits={b}", *part, *ep],
                             {"label": label, "recipe": recipe, "bits": b}))  # fmt: skip
     return runs
 
