@@ -101,3 +101,27 @@ def test_protocol_c_figures_of_a_checkpoint_for_tuning(
     # family top-1 is undefined here (no held-out group has two members in this tiny corpus)
     assert math.isnan(out["hub/family_top1"])
     assert all(0.0 <= v <= 1.0 for k, v in out.items() if k != "hub/family_top1")
+
+
+def test_reproduce_hub_writes_the_protocol_c_block(tiny_corpus: Path, tmp_path: Path) -> None:
+    # The command end to end on the tiny corpus (convnext is a default held-out group): the
+    # WL baselines only, one transformation; the block lands in results.md with its plot.
+    docs = tmp_path / "docs"
+    argv = ["reproduce", "hub", "--baselines-only", "--corpus-cache", str(tiny_corpus),
+            "--variant-cache", str(tmp_path / "v"), "--docs", str(docs), "--out",
+            str(tmp_path / "run"), "--bits", "32", "--transforms", "softmax_head",
+            "--deletion-copies", "1"]  # fmt: skip
+    assert main(argv) == 0
+    text = (docs / "results.md").read_text()
+    assert "<!-- hub:begin -->" in text and "Protocol (c)" in text
+    assert (
+        "| WL SimHash, raw graphs | 32 |" in text
+        and "| WL SimHash, canonical graphs | 32 |" in text
+    )
+    assert (docs / "hub_distances.png").stat().st_size > 0
+    # Cached evaluations are reused: a rerun evaluates nothing again and writes the same rows.
+    evals = sorted((tmp_path / "run" / "eval").glob("*.json"))
+    assert len(evals) == 2
+    before = [p.stat().st_mtime_ns for p in evals]
+    assert main(argv) == 0
+    assert [p.stat().st_mtime_ns for p in evals] == before

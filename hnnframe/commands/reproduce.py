@@ -34,6 +34,7 @@ def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
     res = run_hub(out, runs, corpus_cache=args.corpus_cache, variant_cache=args.variant_cache,
                   zoo_cache=args.zoo_cache, ged_cache=args.ged_cache,
                   queries_per_group=args.queries_per_group or None,
+                  transforms=args.transforms.split(",") if args.transforms else None,
                   deletion_copies=args.deletion_copies, wl_bits=bits, jobs=args.jobs,
                   progress=not args.json)  # fmt: skip
     plot = plot_histograms(res["rows"], docs / "hub_distances.png")
@@ -137,6 +138,8 @@ def register(sub: Any) -> None:
                    "(default 2; 0: all)")  # fmt: skip
     h.add_argument("--deletion-copies", type=int, default=2,
                    help="node-deletion copies of every held-out architecture (default 2)")  # fmt: skip
+    h.add_argument("--transforms", help="comma-separated transformations that make the "
+                   "tool-made copies (default every one of `hnn list`'s transforms)")  # fmt: skip
     h.add_argument("--recipes", help="comma-separated hub recipes to train and evaluate "
                    "(default all: hnn_net,hnn_net_robust,hnn_hub); finished runs of the "
                    "others are not reported")  # fmt: skip

@@ -39,29 +39,49 @@ def prepared(graph: OpGraph, graph_cfg: dict[str, Any]) -> OpGraph:
     return _PREPARED[key]
 
 
+def prepared_all(graphs: Sequence[OpGraph], graph_cfg: dict[str, Any], progress: bool = False,
+                 desc: str = "canonical graphs") -> list[OpGraph]:  # fmt: skip
+    """:func:`prepared` of every graph, with a progress bar over those not prepared yet
+    (canonicalising the corpus and its copies takes minutes)."""
+    import json
+
+    from tqdm import tqdm
+
+    key = json.dumps(graph_cfg, sort_keys=True, default=str)
+    todo = sum((id(g), key) not in _PREPARED for g in graphs)
+    bar = tqdm(total=todo, desc=desc, unit="graph", disable=not progress or todo < 50)
+    out = []
+    for g in graphs:
+        fresh = (id(g), key) not in _PREPARED
+        out.append(prepared(g, graph_cfg))
+        bar.update(int(fresh))
+    bar.close()
+    return out
+
+
 def clear_prepared() -> None:
     _PREPARED.clear()
 
 
 class WLCoder:
-    def __init__(self, bits: int, canonical: bool, iterations: int = 3) -> None:
+    def __init__(self, bits: int, canonical: bool, iterations: int = 3,
+                 progress: bool = False) -> None:  # fmt: skip
         from hnnframe.baselines import WLSimHash
 
         self.bits = bits
+        self.progress = progress
         self.canonical = canonical
         self.name = "WL SimHash, canonical graphs" if canonical else "WL SimHash, raw graphs"
         self.key = "wl_canonical" if canonical else "wl_raw"
         self.wl = WLSimHash(bits, iterations, labels="op_digits" if canonical else "op")
 
-    def prepare(self, g: OpGraph) -> OpGraph:
-        if not self.canonical:
-            return g
-        from hnnframe.canonical import ROBUST_PASSES
-
-        return prepared(g, {"canonical": list(ROBUST_PASSES), "merge": ROBUST_MERGE})
-
     def __call__(self, graphs: Sequence[OpGraph]) -> np.ndarray:
-        return self.wl.codes([self.prepare(g) for g in graphs])["codes"]
+        if self.canonical:
+            from hnnframe.canonical import ROBUST_PASSES
+
+            cfg = {"canonical": list(ROBUST_PASSES), "merge": ROBUST_MERGE}
+            graphs = prepared_all(graphs, cfg, self.progress)
+        return self.wl.codes(list(graphs))["codes"]
 
 
 class CheckpointCoder:
@@ -73,9 +93,11 @@ class CheckpointCoder:
 
     PARTS = {"all": "codes", "learned": "learned_codes", "structural": "structural_codes"}
 
-    def __init__(self, hasher: Any, name: str | None = None, part: str = "all") -> None:
+    def __init__(self, hasher: Any, name: str | None = None, part: str = "all",
+                 progress: bool = False) -> None:  # fmt: skip
         self.hasher = hasher
         self.part = part
+        self.progress = progress
         learned = int(hasher.bits) - int(getattr(hasher, "structural_bits", 0))
         self.bits = {"all": int(hasher.bits), "learned": learned,
                      "structural": int(hasher.bits) - learned}[part]  # fmt: skip
@@ -85,5 +107,5 @@ class CheckpointCoder:
 
     def __call__(self, graphs: Sequence[OpGraph]) -> np.ndarray:
         cfg = dict(self.hasher.recipe.get("graph", {}))
-        out = self.hasher.hash_graphs([prepared(g, cfg) for g in graphs])
+        out = self.hasher.hash_graphs(prepared_all(graphs, cfg, self.progress))
         return out[self.PARTS[self.part]] if self.part != "all" else out["codes"]

@@ -137,7 +137,7 @@ def run_hub(
     rows: list[dict[str, Any]] = []
     for bits in wl_bits:
         for canonical in (False, True):
-            coder = WLCoder(bits, canonical)
+            coder = WLCoder(bits, canonical, progress=progress)
             rows.append(_cached_eval(out / "eval" / f"{coder.key}-{bits}.json", qsig,
                                      lambda c=coder: evaluate_coder(c, split, queries)))  # fmt: skip
 
@@ -147,7 +147,7 @@ def run_hub(
         parts = ["all", "learned", "structural"] if hasher.structural_bits else ["all"]
         out_rows = []
         for part in parts:
-            coder = CheckpointCoder(hasher, label, part)
+            coder = CheckpointCoder(hasher, label, part, progress=progress)
             sig = _signature(qsig, hasher.fingerprint, part)
             row = _cached_eval(out / "eval" / f"{stem}-{part}.json", sig,
                                lambda c=coder: evaluate_coder(c, split, queries))  # fmt: skip
@@ -167,10 +167,10 @@ def run_hub(
     from collections import Counter
 
     from hnnframe.canonical import ROBUST_PASSES
-    from hnnframe.protocol_c.coders import ROBUST_MERGE, prepared
+    from hnnframe.protocol_c.coders import ROBUST_MERGE, prepared_all
 
     cfg = {"canonical": list(ROBUST_PASSES), "merge": ROBUST_MERGE}
-    canon = [prepared(e.graph, cfg).structure_hash() for e in entries]
+    canon = [g.structure_hash() for g in prepared_all([e.graph for e in entries], cfg, progress)]
     counts = Counter(canon)
     ceiling = sum(counts[h] == 1 for h in canon) / len(canon)
     per_t: dict[str, int] = {}
