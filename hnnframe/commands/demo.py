@@ -99,6 +99,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for n in near:
             mark = "  <- itself" if n["entry"] == key else ""
             say(f"    {n['hamming']:>3}  {n['entry']:<28} {n['family']}{mark}")
+        if ties > 1:  # a Hamming search cannot tell these apart: a random pick is right 1/k
+            say(f"    ({ties} entries tie at distance {int(d.min())}: "
+                f"{'the copy is among them' if own else 'the copy is not among them'})")  # fmt: skip
     if quiet:
         print_json({"train": summary, "architectures": len(entries),
                     "unique_codes": len(entries) - shared, "lookups": lookups})  # fmt: skip
