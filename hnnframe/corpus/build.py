@@ -55,8 +55,9 @@ def in_shard(key: str, shard: tuple[int, int]) -> bool:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % n == i
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """The export's time limit. A BaseException, so that an exporter's or shape inference's
+    ``except Exception`` cannot swallow it (the alarm fires once)."""
 
 
 def _alarm(signum: int, frame: Any) -> None:
@@ -126,15 +127,30 @@ def export_candidate(c: dict[str, str], out_dir: str, limits: dict[str, int]) ->
 
 
 def _done(out: Path, key: str, retry_failed: bool) -> bool:
-    p = out / f"{key}.json"
-    if not p.exists():
-        return False
-    if not retry_failed:
-        return True
+    """Whether the candidate has a readable record (a failed one counts unless retried)."""
     try:
-        return json.loads(p.read_text()).get("status") != "failed"
-    except ValueError:
+        status = json.loads((out / f"{key}.json").read_text()).get("status")
+    except (OSError, ValueError):  # no record, or one that cannot be read: export it
         return False
+    return not (retry_failed and status == "failed")
+
+
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    import multiprocessing as mp
+
+    return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=mp.get_context("spawn"))
+
+
+def _export_alone(c: Candidate, out: Path, limits: dict[str, int]) -> dict[str, Any]:
+    """Export one candidate in a pool of its own; a worker that dies here is its failure."""
+    with _pool(1) as ex:
+        try:
+            return ex.submit(export_candidate, c.as_dict(), str(out), limits).result()
+        except Exception as e:  # the worker died (out of memory, segfault)
+            rec = {"format": RECORD_FORMAT, **c.as_dict(), "status": "failed",
+                   "error": f"worker died: {type(e).__name__}: {e}"}  # fmt: skip
+            atomic_write(out / f"{c.key}.json", json.dumps(rec).encode())
+            return rec
 
 
 def build_corpus(
@@ -151,7 +167,6 @@ def build_corpus(
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Export this shard's candidates that have no record yet; returns the new manifest."""
-    import multiprocessing as mp
 
     from tqdm import tqdm
 
@@ -171,30 +186,37 @@ def build_corpus(
     # Fresh workers every few exports: exporters keep caches that grow with every model.
     # (One pool per batch: max_tasks_per_child deadlocks the executor in Python 3.11.)
     batch = max(1, jobs) * 12
+
+    def record(c: Candidate, rec: dict[str, Any]) -> None:
+        counts[rec["status"]] = counts.get(rec["status"], 0) + 1
+        if rec["status"] == "failed":
+            log.warning("%s: %s", c.spec, rec["error"])
+        bar.set_postfix_str(f"{c.name} {rec['status']}")
+        bar.update(1)
+        if on_record:
+            on_record(rec)
+
     for start in range(0, len(todo), batch):
         part = todo[start : start + batch]
-        with ProcessPoolExecutor(max_workers=max(1, jobs),
-                                 mp_context=mp.get_context("spawn")) as ex:  # fmt: skip
+        lost: list[Candidate] = []
+        with _pool(jobs) as ex:
             futs = {
                 ex.submit(export_candidate, c.as_dict(), str(out),
                           unlimited if c.spec in zoo else limits): c
                 for c in part
             }  # fmt: skip
             for fut in as_completed(futs):
-                c = futs[fut]
                 try:
                     rec = fut.result()
-                except Exception as e:  # the worker died (out of memory, segfault)
-                    rec = {"format": RECORD_FORMAT, **c.as_dict(), "status": "failed",
-                           "error": f"worker died: {type(e).__name__}: {e}"}  # fmt: skip
-                    atomic_write(out / f"{c.key}.json", json.dumps(rec).encode())
-                counts[rec["status"]] = counts.get(rec["status"], 0) + 1
-                if rec["status"] == "failed":
-                    log.warning("%s: %s", c.spec, rec["error"])
-                bar.set_postfix_str(f"{c.name} {rec['status']}")
-                bar.update(1)
-                if on_record:
-                    on_record(rec)
+                except Exception:
+                    # A worker died (out of memory, segfault). The pool is broken and every
+                    # export still pending in it fails the same way: each is tried again
+                    # alone below, so only the one that kills its worker is recorded failed.
+                    lost.append(futs[fut])
+                    continue
+                record(futs[fut], rec)
+        for c in lost:
+            record(c, _export_alone(c, out, unlimited if c.spec in zoo else limits))
     bar.close()
     manifest = write_manifest(out)
     manifest["this_build"] = {"shard": f"{shard[0]}/{shard[1]}", "candidates": len(mine),

@@ -26,7 +26,7 @@ DEFAULT_HOLDOUT: tuple[str, ...] = (
     "dpn", "hardcorenas", "selecsls",
     # ViTs and hybrids
     "levit", "mobilevit", "cait", "pit", "twins", "coat", "xcit", "nest", "tnt",
-    "efficientformer", "edgenext", "visformer", "convmixer", "deit",
+    "efficientformer", "edgenext", "visformer", "convmixer", "vision_transformer",
 )  # fmt: skip
 
 
@@ -50,8 +50,18 @@ class Split:
 
 def split_corpus(entries: Sequence[CorpusEntry], holdout: Iterable[str] | None = None) -> Split:
     """Hold out every architecture whose group is in ``holdout`` (default
-    :data:`DEFAULT_HOLDOUT`); groups absent from the corpus are ignored."""
-    held = tuple(DEFAULT_HOLDOUT if holdout is None else holdout)
+    :data:`DEFAULT_HOLDOUT`; groups it names that the corpus lacks are ignored). Names go
+    through :func:`~hnnframe.corpus.catalog.family_group`; a given group that the corpus does
+    not have is an error, so a misspelt family never silently goes into training."""
+    from hnnframe.corpus.catalog import family_group
+
+    # A family name or an alias holds out its group (deit -> vision_transformer).
+    held = tuple(dict.fromkeys(family_group(h) for h in (DEFAULT_HOLDOUT if holdout is None
+                                                          else holdout)))  # fmt: skip
+    if holdout is not None:
+        unknown = sorted(set(held) - {e.group for e in entries})
+        if unknown:
+            raise ConfigError(f"protocol (c): held-out group(s) {unknown} are not in the corpus")
     test = [i for i, e in enumerate(entries) if e.group in held]
     train = [i for i, e in enumerate(entries) if e.group not in held]
     if not test:

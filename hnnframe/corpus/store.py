@@ -82,7 +82,12 @@ def write_manifest(cache_dir: str | os.PathLike[str] | None = None) -> dict[str,
     import platform
 
     out = corpus_dir(cache_dir)
-    recs = records(out)
+    from hnnframe.corpus.catalog import family_group
+
+    # Groups come from the family labels as the catalog maps them now, so a corrected alias
+    # reaches records exported before it.
+    recs = [{**r, "group": family_group(r["family"])} if r.get("family") else r
+            for r in records(out)]  # fmt: skip
     ok = [r for r in recs if r.get("status") == "ok"]
     keep, aliases = _distinct(ok)
     fields = ("key", "name", "spec", "source", "family", "group", "params", "flops", "nodes",
@@ -138,6 +143,8 @@ def load_corpus(
     cache_dir: str | os.PathLike[str] | None = None, keys: set[str] | None = None
 ) -> list[CorpusEntry]:
     """One :class:`CorpusEntry` per distinct architecture (graphs read from the records)."""
+    from hnnframe.corpus.catalog import family_group
+
     out = corpus_dir(cache_dir)
     manifest = read_manifest(out)
     entries = []
@@ -151,7 +158,7 @@ def load_corpus(
                 a["spec"],
                 a["source"],
                 a["family"],
-                a["group"],
+                family_group(a["family"]),
                 a["name"],
                 OpGraph.from_dict(rec["graph"]),
                 int(a.get("params") or 0),
