@@ -125,3 +125,23 @@ def test_reproduce_hub_writes_the_protocol_c_block(tiny_corpus: Path, tmp_path: 
     before = [p.stat().st_mtime_ns for p in evals]
     assert main(argv) == 0
     assert [p.stat().st_mtime_ns for p in evals] == before
+
+
+def test_split_maps_aliases_and_refuses_unknown_groups(tiny_corpus: Path) -> None:
+    entries = load_corpus(tiny_corpus)
+    # deit is vision_transformer's twin: holding it out holds out the ViTs.
+    split = split_corpus(entries, ["deit", "resnet"])
+    assert {entries[i].group for i in split.test} == {"vision_transformer", "resnet"}
+    with pytest.raises(ConfigError, match="not in the corpus"):
+        split_corpus(entries, ["resnet", "no_such_family"])
+
+
+def test_an_unreadable_record_is_exported_again(tiny_corpus: Path, tmp_path: Path) -> None:
+    import shutil
+
+    cache = tmp_path / "c"
+    shutil.copytree(tiny_corpus, cache)
+    (cache / "timm--test_vit.json").write_text("{not json")
+    again = build_corpus([candidate_for(s) for s in SPECS], cache, jobs=1, progress=False)
+    assert again["this_build"]["exported_now"] == 1
+    assert again["summary"]["architectures"] == len(SPECS)
