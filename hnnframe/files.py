@@ -52,6 +52,44 @@ def file_sha256(path: PathLike) -> str:
     return h.hexdigest()
 
 
+def _onnx_external_locations(path: Path) -> list[str]:
+    """The external data files an ONNX file's tensors name, in first-use order."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # not parseable here: the reader reports it; the bytes still digest
+        return []
+    seen: dict[str, None] = {}
+    for t in model.graph.initializer:
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            for kv in t.external_data:
+                if kv.key == "location":
+                    seen.setdefault(kv.value, None)
+    return list(seen)
+
+
+def model_sha256(path: PathLike) -> str:
+    """The digest that names a model file: its sha256, and for an ONNX file whose tensors live
+    in external data files, the digest of the file with those files (missing ones marked).
+
+    Two models exported the same way can have byte-identical ``.onnx`` files and different
+    weights in their data files; an ``.onnx`` whose data file is absent is not the same model
+    as the one with it. Only ONNX files with external data differ from :func:`file_sha256`.
+    """
+    p = Path(path)
+    own = file_sha256(p)
+    locations = _onnx_external_locations(p) if p.suffix.lower() == ".onnx" else []
+    if not locations:
+        return own
+    h = hashlib.sha256(bytes.fromhex(own))
+    for loc in locations:
+        f = p.parent / loc
+        h.update(loc.encode() + b"\0")
+        h.update(bytes.fromhex(file_sha256(f)) if f.is_file() else b"missing")
+    return h.hexdigest()
+
+
 def source_digest(*packages: str, extra: str = "") -> str:
     """sha256 prefix of every ``*.py`` file of the named ``hnnframe`` subpackages (and of
     ``extra``): the version of the code behind a cached result, so a change to it makes the

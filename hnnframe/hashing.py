@@ -25,7 +25,7 @@ import numpy as np
 
 from hnnframe.codes import pack_code
 from hnnframe.errors import CheckpointError, ConfigError, HnnError
-from hnnframe.files import file_sha256
+from hnnframe.files import file_sha256, model_sha256
 from hnnframe.log import get_logger
 
 log = get_logger(__name__)
@@ -73,7 +73,7 @@ def _naming(source: str, e: BaseException) -> str:
 def source_sha256(source: Any) -> str | None:
     """sha256 of a model file's bytes; None for a named model or an in-memory module."""
     s = str(source) if isinstance(source, (str, os.PathLike)) else ""
-    return file_sha256(s) if s and Path(s).is_file() else None
+    return model_sha256(s) if s and Path(s).is_file() else None
 
 
 class Hasher:

@@ -59,3 +59,35 @@ def test_source_digest_names_the_code_behind_a_cache() -> None:
     assert a == source_digest("canonical", "ir") and len(a) == 16
     assert a != source_digest("canonical") != source_digest("canonical", extra="onnx 1.0")
     assert source_digest("wl") != source_digest("baselines")  # single modules count too
+
+
+def test_model_sha256_covers_onnx_external_data(tmp_path) -> None:
+    # Two models exported the same way: byte-identical .onnx files, different weights in their
+    # data files. They must not share the digest that names a model in the index, and an
+    # .onnx without its data file is not the model with it.
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from hnnframe.files import file_sha256, model_sha256
+
+    def save(folder, seed: int):
+        folder.mkdir()
+        w = numpy_helper.from_array(np.random.default_rng(seed).random((64, 64), np.float32), "w")
+        g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])],
+                              [w])  # fmt: skip
+        path = folder / "m.onnx"
+        onnx.save(helper.make_model(g), str(path), save_as_external_data=True,
+                  location="m.data", size_threshold=0)  # fmt: skip
+        return path
+
+    a, b = save(tmp_path / "a", 0), save(tmp_path / "b", 1)
+    assert file_sha256(a) == file_sha256(b)
+    assert model_sha256(a) != model_sha256(b)
+    (tmp_path / "b" / "m.data").unlink()
+    assert model_sha256(b) not in (model_sha256(a), file_sha256(b))
+    plain = tmp_path / "p.bin"
+    plain.write_bytes(b"x")
+    assert model_sha256(plain) == file_sha256(plain)

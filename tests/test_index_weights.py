@@ -323,3 +323,7 @@ def test_same_onnx_bytes_with_other_external_data_is_no_exact_file(
         assert v.tier == "weight match" and v.candidates[0].weights.shared == 0.0
         [(_, same)] = idx.check_models([bed["external"]], hasher)
         assert same.tier == "exact file"
+        # The index names a model by its file and its data (files.model_sha256): the other
+        # model with byte-identical .onnx is a new record, not "already indexed".
+        [added] = idx.add_models([swapped], hasher, checkpoint="model.pt")
+        assert added.added and len(idx) == 2

@@ -84,7 +84,7 @@ def add_model_files(
     weight_bits: int | None = None,
 ) -> list[AddResult]:
     """:meth:`hnnframe.index.HashIndex.add_models` (which documents the arguments)."""
-    from hnnframe.files import file_sha256
+    from hnnframe.files import model_sha256
     from hnnframe.frontends import model_name
 
     if chunk < 1:
@@ -99,7 +99,7 @@ def add_model_files(
             keys[i] = f"uri:{s}"
         elif os.path.isfile(s):
             try:
-                keys[i] = file_sha256(s)
+                keys[i] = model_sha256(s)
             except OSError as e:
                 out[i] = AddResult.failed(model_name(s), s, f"{s}: {e.strerror or e}")
     known = store.existing([k for k in keys if k is not None])
@@ -178,7 +178,7 @@ def read_uploads(
     Raises:
         HnnError: An upload cannot be read, hashed or fingerprinted (the error names it).
     """
-    from hnnframe.files import file_sha256
+    from hnnframe.files import model_sha256
     from hnnframe.frontends import model_name
 
     srcs = [os.fspath(s) for s in sources]
@@ -187,7 +187,7 @@ def read_uploads(
     out = []
     for s, f, r in zip(srcs, files, results, strict=True):
         if f.companion:
-            r = replace(r, path=s, name=model_name(s), sha256=file_sha256(s))
+            r = replace(r, path=s, name=model_name(s), sha256=model_sha256(s))
         w = read_weights(f, weight_bits) if weight_bits is not None else None
         out.append((r, w))
     return out

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hnnframe.errors import IndexStoreError
-from hnnframe.files import file_sha256
+from hnnframe.files import model_sha256
 from hnnframe.index.records import HasherLike, IndexRecord, is_uri
 from hnnframe.index.sql import Updates, utc_now
 from hnnframe.index.store import Store
@@ -100,7 +100,7 @@ def _sources(r: IndexRecord) -> list[str]:
 
 
 def _sha(path: str) -> str | None:
-    return file_sha256(path) if os.path.isfile(path) else None
+    return model_sha256(path) if os.path.isfile(path) else None
 
 
 def replace_codes(

@@ -26,7 +26,7 @@ from typing import Any
 
 from hnnframe.codes import hamming
 from hnnframe.errors import ConfigError, HnnError
-from hnnframe.files import PathLike, file_sha256
+from hnnframe.files import PathLike, model_sha256
 from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, WeightCoder, check_weight_bits
 from hnnframe.weights.digests import TensorDigest, digest, informative, set_digest, shared_fraction
 from hnnframe.weights.readers import detect_format, iter_tensors
@@ -105,7 +105,7 @@ def fingerprint(path: PathLike, bits: int = DEFAULT_WEIGHT_BITS) -> WeightFinger
     return WeightFingerprint(
         path=str(path),
         format=fmt,
-        sha256=file_sha256(path),
+        sha256=model_sha256(path),
         bits=coder.bits,
         code=coder.code(),
         digests=digests,
