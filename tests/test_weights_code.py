@@ -65,3 +65,23 @@ def test_vectors_and_constants_do_not_take_part() -> None:
     assert not coder.add(np.zeros((4, 4), np.float32))
     assert coder.add(np.ones((4, 1, 6), np.float32) * np.arange(6, dtype=np.float32))
     assert coder.tensors == 1
+
+
+def test_codes_without_tensors_never_make_a_weight_match(tmp_path) -> None:
+    # Two unrelated models whose only informative tensors are vectors (biases): their codes
+    # are all zero bits and equal, which says nothing about the weights.
+    import torch
+
+    from hnnframe.weights.fingerprint import fingerprint, match
+
+    paths = []
+    for seed in (0, 1):
+        g = torch.Generator().manual_seed(seed)
+        p = tmp_path / f"b{seed}.pt"
+        torch.save({"a.bias": torch.randn(32, generator=g), "b.bias": torch.randn(16, generator=g)},
+                   p)  # fmt: skip
+        paths.append(p)
+    a, b = (fingerprint(p) for p in paths)
+    assert not any(a.code) and a.code == b.code
+    assert match(a, b, threshold=10).verdict == "none"
+    assert match(a, fingerprint(paths[0]), threshold=10).verdict == "exact file"

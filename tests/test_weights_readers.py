@@ -79,6 +79,28 @@ def test_nested_state_dict(tmp_path: Path, net) -> None:
     assert "model.fc1.weight" in names and len(names) == 6
 
 
+def test_training_checkpoint_gives_the_model_alone(tmp_path: Path, net) -> None:
+    # A full training checkpoint: the model's weights beside an optimizer whose moments have
+    # the weights' shapes. Only the model's tensors are read, so the same weights saved with
+    # and without training state fingerprint alike.
+    model = net[0]
+    opt = torch.optim.Adam(model.parameters())
+    model(net[1]).sum().backward()
+    opt.step()
+    full, plain = tmp_path / "full.pt", tmp_path / "plain.pt"
+    torch.save({"optimizer": opt.state_dict(), "model_state_dict": model.state_dict(),
+                "epoch": 1}, full)  # fmt: skip
+    torch.save(model.state_dict(), plain)
+    got = dict(iter_tensors(full))
+    assert set(got) == {f"model_state_dict.{k}" for k in model.state_dict()}
+    from hnnframe.weights.fingerprint import fingerprint
+
+    assert fingerprint(full).code == fingerprint(plain).code
+    # loose training state beside tensors at the top level is skipped too
+    torch.save({**model.state_dict(), "optimizer": opt.state_dict()}, full)
+    assert set(dict(iter_tensors(full))) == set(model.state_dict())
+
+
 def test_pickled_module_is_refused(tmp_path: Path, net) -> None:
     p = tmp_path / "module.pt"
     torch.save(net[0], p)  # a whole pickled module: code would run to load it

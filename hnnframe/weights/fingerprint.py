@@ -168,7 +168,10 @@ def match(a: WeightFingerprint, b: WeightFingerprint, threshold: int | None = No
         verdict = "exact file"
     elif shared >= EXACT_SHARE:
         verdict = "exact tensors"
-    elif dist <= threshold:
+    elif dist <= threshold and any(a.code) and any(b.code):
+        # An all-zero code has no tensor of two or more dimensions behind it (an int8 state
+        # dict whose quantized weights are skipped leaves only biases): two of them are equal
+        # whatever the weights, so they say nothing. The digests above still apply.
         verdict = "weight match"
     else:
         verdict = "none"

@@ -1,7 +1,8 @@
 """Read a model's weights one tensor at a time, as ``(name, float32 numpy array)`` pairs.
 
 Three formats: ONNX (initializers and Constant nodes; external data files are read tensor by
-tensor at their offsets, never as a whole), safetensors (``safe_open``, one tensor at a time)
+tensor at their offsets, never as a whole), safetensors (its header, then each tensor with
+``np.fromfile`` at its offset)
 and PyTorch state dicts (``torch.load(weights_only=True, mmap=True)``: no code is run, and the
 file is memory-mapped). Memory is of the order of the largest tensor, not of the model, except
 for an ONNX file that holds its tensors inline (protobuf parses the whole file).
@@ -148,14 +149,29 @@ def _torch_tensors(path: Path) -> Iterator[Tensor]:
         raise ModelLoadError(f"{path}: no tensors in this state dict")
 
 
+# Training checkpoints keep the model's weights under one of these keys...
+MODEL_KEYS = ("state_dict", "model_state_dict", "model", "module", "net")
+# ...beside state that is not the model's: an optimizer's moments have the weights' shapes and
+# would pull the code of the same weights saved with and without them apart.
+TRAINING_STATE_KEYS = frozenset({"optimizer", "optimizer_state_dict", "optim", "scheduler",
+                                 "lr_scheduler", "scaler", "ema", "model_ema"})  # fmt: skip
+
+
 def _flatten(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """The model's tensors of a (possibly nested) state dict: under a model key when the
+    checkpoint has one, never an optimizer's or scheduler's state."""
     import torch
 
+    if not prefix:
+        for key in MODEL_KEYS:
+            if isinstance(obj.get(key), dict):
+                yield from _flatten(obj[key], key + ".")
+                return
     for k, v in obj.items():
         name = f"{prefix}{k}"
         if isinstance(v, torch.Tensor):
             yield name, v
-        elif isinstance(v, dict):  # {"state_dict": {...}}, {"model": {...}}, optimizer state
+        elif isinstance(v, dict) and str(k) not in TRAINING_STATE_KEYS:
             yield from _flatten(v, name + ".")
 
 
