@@ -123,6 +123,17 @@ def test_onnx_inline_and_external_data(tmp_path: Path, onnx_file: Path, net) -> 
     (tmp_path / "ext.bin").unlink()
     with pytest.raises(ModelLoadError, match="external data file"):
         list(iter_tensors(ext))
+    # A location outside the model's folder is refused, not read.
+    outside = tmp_path / "sub"
+    outside.mkdir()
+    m = onnx.load(str(ext), load_external_data=False)
+    for t in m.graph.initializer:
+        for kv in t.external_data:
+            if kv.key == "location":
+                kv.value = "../ext.bin"
+    onnx.save(m, str(outside / "evil.onnx"))
+    with pytest.raises(ModelLoadError, match="outside the model's folder"):
+        list(iter_tensors(outside / "evil.onnx"))
 
 
 def test_onnx_quantized_weights_come_back_dequantized(tmp_path: Path, onnx_file: Path, net):

@@ -326,7 +326,12 @@ def _onnx_array(t: Any, base: Path) -> np.ndarray:
     if t.data_location != TensorProto.EXTERNAL:
         return numpy_helper.to_array(t)
     info = {e.key: e.value for e in t.external_data}
-    loc = base / info["location"]
+    loc = (base / info["location"]).resolve()
+    # As onnx's own loader: an upload names files beside it, never a path elsewhere on the
+    # server (an absolute path or ../ would read any file).
+    if not loc.is_relative_to(base.resolve()):
+        raise ModelLoadError(f"{t.name}: external data location {info['location']!r} is "
+                             "outside the model's folder")  # fmt: skip
     if not loc.is_file():
         raise ModelLoadError(f"{t.name}: external data file {loc} is missing")
     offset, length = int(info.get("offset", 0)), info.get("length")
