@@ -50,10 +50,10 @@ class OpNode:
     # ``activation`` attribute), which ``normalise_fused`` gives back as its own node.
     # Serialised only when set, like the fields above.
     activation: str | None = None
-    # onnxruntime's Skip*LayerNormalization only: whether the residual sum (its output 3) is
-    # read. A pre-norm network reads it (the next residual adds to the sum); a post-norm one
-    # (BERT) reads only the normalised output, so ``normalise_fused`` routes every consumer
-    # through the norm. Serialised only when set.
+    # onnxruntime's Skip*LayerNormalization only: whether the node has its residual-sum
+    # output (output 3). onnxruntime writes it for a pre-norm network, whose next residual
+    # adds to the sum; a post-norm one (BERT) has only the normalised output, so
+    # ``normalise_fused`` routes every consumer through the norm. Serialised only when set.
     sum_out: bool = False
 
 
