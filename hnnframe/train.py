@@ -5,13 +5,15 @@ category, the rest at random), forms mini-batches of ``batch_pairs`` pairs, and 
 eq. 6 with Adam. GEDs of all training pairs are computed once, in parallel, and cached on disk
 (:func:`hnnframe.ged.pairwise_ged`). After every epoch the model hashes the training set
 (database) and the test set (queries) and logs retrieval metrics, the share of bits that
-flipped since the previous epoch and the balance of each bit. The checkpoint is written
-atomically after every epoch, so a killed run loses at most the epoch in progress.
+flipped since the previous epoch and the balance of each bit. The checkpoint and the training
+state (:mod:`hnnframe.train_resume`) are written atomically after every epoch, so a killed run
+started again in the same directory loses at most the epoch in progress.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import random
 import time
@@ -31,6 +33,7 @@ from hnnframe.evaluate import retrieval_metrics
 from hnnframe.log import get_logger
 from hnnframe.metric_logging import TensorBoardLogger, flat_hparams
 from hnnframe.nn import infer
+from hnnframe.train_resume import clear_resume, load_resume, restore_streams, save_resume
 
 log = get_logger(__name__)
 
@@ -99,6 +102,7 @@ class Trainer:
         dataset: GraphDataset | None = None,
         logger: TensorBoardLogger | None = None,
         callbacks: Sequence[Callable[[int, dict[str, float]], None]] = (),
+        resume: bool = True,
     ) -> None:
         self.recipe = copy.deepcopy(dict(recipe))
         self.train_cfg = {**DEFAULT_TRAIN, **self.recipe.get("train", {})}
@@ -119,6 +123,8 @@ class Trainer:
         # (an Optuna pruner raises TrialPruned). The checkpoint of that epoch is already saved.
         self.callbacks = list(callbacks)
         self.history: list[dict[str, float]] = []
+        # Continue an interrupted run of the same recipe in out_dir (False: start afresh).
+        self.resume = resume
 
     def _ged_targets(self, samples: Sequence[Sample], pool: np.ndarray | None = None) -> np.ndarray:
         """``[n, n]`` GED targets: every pair, or (with a partner pool) the pool's pairs only
@@ -248,9 +254,25 @@ class Trainer:
         prev_codes: np.ndarray | None = None
         db: dict[str, np.ndarray] | None = None
         final: dict[str, float] = {}
+        start, before = 1, 0.0
+        state = load_resume(self.out_dir, self.recipe) if self.resume else None
+        if state is not None:
+            model.load_state_dict(state["model"])
+            criterion.load_state_dict(state["criterion"])
+            opt.load_state_dict(state["optimizer"])
+            restore_streams(state, rng)
+            if state["prev_codes"] is not None:
+                prev_codes = state["prev_codes"].numpy()
+            self.history = json.loads(state["history_json"])
+            final = dict(self.history[-1]) if self.history else {}
+            start, before = int(state["epoch"]) + 1, float(state["seconds"])
+            log.info("%s: resuming after epoch %d of %d", self.out_dir, start - 1, epochs)
+        elif not self.resume:
+            clear_resume(self.out_dir)
         from tqdm import tqdm
 
-        bar = tqdm(range(1, epochs + 1), desc=f"train {self.recipe.get('name', '')}", unit="epoch",
+        bar = tqdm(range(start, epochs + 1), desc=f"train {self.recipe.get('name', '')}",
+                   unit="epoch", initial=start - 1, total=epochs,
                    disable=not self.progress)  # fmt: skip
         t0 = time.perf_counter()
         step = 0
@@ -322,6 +344,8 @@ class Trainer:
                 mAP=f"{scalars.get('val/mAP', float('nan')):.3f}",
             )
             self.save(model, encoder, ds.categories, self.out_dir / "model.pt", epoch)
+            save_resume(self.out_dir, self.recipe, epoch, model, criterion, opt, rng, prev_codes,
+                        self.history, before + time.perf_counter() - t0)  # fmt: skip
             try:
                 for cb in self.callbacks:
                     cb(epoch, scalars)
@@ -329,7 +353,7 @@ class Trainer:
                 bar.close()
                 logger.close()
                 raise
-        seconds = time.perf_counter() - t0
+        seconds = before + time.perf_counter() - t0
         # Embedding-projector view of the training set with model names as metadata; the last
         # epoch always evaluates, so ``db`` already holds the final model's training embeddings.
         if db is None:
@@ -342,8 +366,10 @@ class Trainer:
                 flat_hparams(self.recipe), {f"hparam/{k}": v for k, v in final.items() if "/" in k}
             )
         logger.close()
+        clear_resume(self.out_dir)
         return {
             "epochs": epochs,
+            "resumed_after": start - 1,
             "seconds": seconds,
             "final": final,
             "checkpoint": str(self.out_dir / "model.pt"),

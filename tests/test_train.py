@@ -36,3 +36,61 @@ def test_training_is_deterministic(tmp_path: Path, tiny_onnx_models: list[Path])
         cfg = load_recipe("hnn_net", tiny_overrides(tiny_onnx_models, tmp_path, epochs=2))
         runs.append(Trainer(cfg, tmp_path / f"r{k}", progress=False).fit()["final"]["loss/total"])
     assert runs[0] == runs[1]
+
+
+class Killed(Exception):
+    """Stands in for the process dying after an epoch's state was saved."""
+
+
+def _kill_after(epoch: int):  # noqa: ANN202 - a Trainer callback
+    def cb(e: int, scalars: dict[str, float]) -> None:
+        if e == epoch:
+            raise Killed
+
+    return cb
+
+
+@pytest.mark.parametrize("name", ["hnn_net", "hnn_hub"])
+def test_an_interrupted_run_resumes_where_it_stopped(
+    name: str, tmp_path: Path, tiny_onnx_models: list[Path]
+) -> None:
+    import torch
+
+    from hnnframe.train import Trainer
+    from hnnframe.train_resume import RESUME_FILE
+
+    def recipe() -> dict:
+        return load_recipe(name, tiny_overrides(tiny_onnx_models, tmp_path, epochs=3))
+
+    whole = Trainer(recipe(), tmp_path / "whole", progress=False).fit()
+    assert not (tmp_path / "whole" / RESUME_FILE).exists()  # removed once training finished
+
+    with pytest.raises(Killed):
+        Trainer(recipe(), tmp_path / "cut", progress=False, callbacks=[_kill_after(2)]).fit()
+    assert (tmp_path / "cut" / RESUME_FILE).exists()
+    resumed = Trainer(recipe(), tmp_path / "cut", progress=False).fit()
+    assert resumed["resumed_after"] == 2 and whole["resumed_after"] == 0
+    # The same pairs, steps and optimizer moments: the resumed model is the uninterrupted one.
+    a = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)["state_dict"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed["final"] == whole["final"]
+
+
+def test_saved_state_of_another_recipe_or_restart_trains_from_epoch_one(
+    tmp_path: Path, tiny_onnx_models: list[Path]
+) -> None:
+    from hnnframe.train import Trainer
+    from hnnframe.train_resume import RESUME_FILE
+
+    out = tmp_path / "run"
+    ov = tiny_overrides(tiny_onnx_models, tmp_path, epochs=2)
+    with pytest.raises(Killed):
+        Trainer(load_recipe("hnn_net", ov), out, progress=False, callbacks=[_kill_after(1)]).fit()
+    other = Trainer(load_recipe("hnn_net", [*ov, "loss.beta=0"]), out, progress=False).fit()
+    assert other["resumed_after"] == 0
+    with pytest.raises(Killed):
+        Trainer(load_recipe("hnn_net", ov), out, progress=False, callbacks=[_kill_after(1)]).fit()
+    assert (out / RESUME_FILE).exists()
+    again = Trainer(load_recipe("hnn_net", ov), out, progress=False, resume=False).fit()
+    assert again["resumed_after"] == 0 and not (out / RESUME_FILE).exists()

@@ -13,7 +13,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from hnnframe.train import Trainer
 
     recipe = load_recipe(args.recipe, args.overrides, args.zoo_cache)
-    trainer = Trainer(recipe, args.out, progress=not args.json)
+    trainer = Trainer(recipe, args.out, progress=not args.json, resume=not args.restart)
     summary = trainer.fit()
     dump_recipe(
         trainer.recipe, f"{args.out}/recipe.yaml", command=f"hnn train {args.out}/recipe.yaml"
@@ -56,7 +56,9 @@ def register(sub: Any) -> None:
         "train",
         help="train a hashing network from a YAML recipe",
         description="Train HashNet as a recipe describes; write OUT/model.pt (checkpoint with "
-        "recipe and vocabulary), OUT/recipe.yaml (resolved) and OUT/tb (TensorBoard logs).",
+        "recipe and vocabulary), OUT/recipe.yaml (resolved) and OUT/tb (TensorBoard logs). "
+        "The training state is saved after every epoch (OUT/resume.pt): run the same command "
+        "again after a kill and training continues from the last finished epoch.",
     )
     t.add_argument("recipe", help="recipe YAML path, or a name in recipes/ (e.g. hnn_net)")
     t.add_argument(
@@ -65,6 +67,11 @@ def register(sub: Any) -> None:
     t.add_argument("--out", default="runs/train", help="output directory (default runs/train)")
     t.add_argument("--zoo-cache", help="zoo cache directory (default ~/.cache/hnnframe/zoo)")
     t.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
+    t.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard the saved state of an interrupted run in OUT and train from epoch 1",
+    )
     t.set_defaults(func=cmd_train)
 
     h = sub.add_parser(
