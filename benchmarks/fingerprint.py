@@ -86,6 +86,8 @@ def fingerprint(args: argparse.Namespace) -> dict[str, Any]:
                                                 "train.eval_every=1"], args.zoo_cache)  # fmt: skip
         if args.variant_cache:
             recipe["data"]["variant_cache"] = args.variant_cache
+        if args.no_variants:  # the zoo's own copies only: no variant has to be exported
+            recipe["data"]["variants"] = []
         with tempfile.TemporaryDirectory() as d:
             summary = Trainer(recipe, d, progress=False).fit()
             hasher = Hasher.from_checkpoint(Path(d) / "model.pt")
@@ -124,6 +126,11 @@ def main() -> int:
     p.add_argument("--variant-cache")
     p.add_argument("--build", action="store_true", help="build the zoo and all variants first")
     p.add_argument("--epochs", type=int, default=20, help="training epochs (0: no training)")
+    p.add_argument(
+        "--no-variants",
+        action="store_true",
+        help="train without transformed variants (nothing to export first)",
+    )
     args = p.parse_args()
     if args.compare:
         a, b = (json.loads(Path(f).read_text()) for f in args.compare)
