@@ -61,7 +61,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     bits = int(recipe["hash"]["bits"])
     say(f"[2/4] training {recipe['name']} (Q = {bits}) on the slice's training families "
         f"-> {args.out}/model.pt")  # fmt: skip
-    summary = Trainer(recipe, args.out, progress=not quiet).fit()
+    summary = Trainer(recipe, args.out, progress=not quiet, resume=not args.restart).fit()
     say(f"      {summary['epochs']} epochs in {summary['seconds']:.0f} s")
     hasher = Hasher.from_checkpoint(f"{args.out}/model.pt")
     say(f"[3/4] hashing the {len(entries)} architectures of the slice into the database")
@@ -124,4 +124,9 @@ def register(sub: Any) -> None:
     d.add_argument("--jobs", type=int, default=2, help="parallel exports (default 2)")
     d.add_argument("--top", type=int, default=4, help="how many neighbours to list")
     d.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+    d.add_argument(
+        "--restart",
+        action="store_true",
+        help="train from epoch 1 even if an interrupted demo left its state in OUT",
+    )
     d.set_defaults(func=cmd_demo)
