@@ -30,6 +30,13 @@ def test_recipe_comparison_runs_and_table() -> None:
     b = [r for r in runs if r.meta["protocol"] == "b"]
     assert all(any(o.startswith("data.holdout=") for o in r.overrides) for r in b)
     assert all("train.epochs=5" in r.overrides and "hash.bits=32" in r.overrides for r in runs)
+    # Every run's recipe resolves (a candidate may set its own Q after the default 32).
+    from hnnframe.checkpoint import code_layout
+    from hnnframe.recipe import load_recipe
+
+    for r in runs:
+        learned, _ = code_layout(load_recipe(r.recipe, r.overrides))
+        assert learned >= 8, r.name
 
     def result(run: object, f1r2: float, m: float) -> dict:
         metrics = {"f1@10": 0.6, "mAP": m, "f1@r2": f1r2}

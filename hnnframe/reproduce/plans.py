@@ -59,10 +59,12 @@ RECIPE_CANDIDATES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     # The instance-level recipe of the hub issue (recipes/hnn_hub.yaml), trained here on the
-    # zoo with the same copies as the others, to check protocols (a) and (b) do not suffer.
-    "HNN hub (instance-level), on the zoo": (
+    # zoo with the same copies as the others, to check protocols (a) and (b) do not suffer. It
+    # keeps its own Q: 64 bits, 32 learned and 32 of a structural SimHash (32 in all would
+    # leave the network no bits).
+    "HNN hub (instance-level, its Q = 64: 32 learned + 32 structural), on the zoo": (
         "hnn_hub",
-        ["data.source=zoo", "data.copies=10", "data.train_frac=0.8"],
+        ["data.source=zoo", "data.copies=10", "data.train_frac=0.8", "hash.bits=64"],
     ),
 }
 RECIPE_SEEDS = (0, 1, 2)
@@ -132,7 +134,7 @@ def recipe_runs(epochs: int | None, seeds: Sequence[int] = RECIPE_SEEDS) -> list
                     Run(
                         f"{prot}-c{k}-{recipe}-s{seed}",
                         recipe,
-                        [*ov, "hash.bits=32", f"train.seed={seed}", *pov, *ep],
+                        ["hash.bits=32", *ov, f"train.seed={seed}", *pov, *ep],
                         {
                             "candidate": label,
                             "recipe": recipe,
