@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dgl_compat", "nn", "losses", "ged", "metric_logging"),
     ("data", "variants", "baselines", "weights", "corpus"),
     ("checkpoint", "hashing", "evaluate"),
-    ("train", "robustness", "protocol_c"),
+    ("train", "train_resume", "robustness", "protocol_c"),
     ("reproduce", "tune"),
     ("index",),
     ("commands",),
