@@ -37,6 +37,7 @@ def main() -> int:
     hnn = str(Path(sys.executable).with_name("hnn"))
     with tempfile.TemporaryDirectory(prefix="hnn-demo-cache-") as cache:
         env = {**os.environ, "HNN_CACHE_DIR": cache, "PYTHONWARNINGS": "ignore"}
+        load = os.getloadavg()[0]  # other jobs on the cores slow the demo down: say so
         t0 = time.perf_counter()
         p = subprocess.run([hnn, "demo", "--out", args.out, "--restart"], cwd=ROOT, env=env,
                            capture_output=True, text=True, check=False)  # fmt: skip
@@ -52,9 +53,10 @@ def main() -> int:
         text = (
             f"Produced by `python examples/demo_output.py --write {args.write}` at commit "
             f"{commit()}: `hnn demo` with an empty cache (`HNN_CACHE_DIR` a new directory) took "
-            f"**{minutes:.1f} min** of wall-clock time on this 2-core machine (the virtual "
-            "environment already built; building it from the local wheels takes about 3 min "
-            "more). It printed:\n\n```text\n" + p.stdout.rstrip() + "\n```"
+            f"**{minutes:.1f} min** of wall-clock time on this 2-core machine, whose 1-minute "
+            f"load average was {load:.1f} when it started (other jobs running beside it slow it "
+            "down; the virtual environment was already built, which takes about 3 min more "
+            "from the local wheels). It printed:\n\n```text\n" + p.stdout.rstrip() + "\n```"
         )
         write_block(args.write, "demo-output", text)
         print(f"wrote the demo-output block of {args.write}", file=sys.stderr)
