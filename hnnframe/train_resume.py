@@ -60,6 +60,8 @@ def save_resume(
         "numpy_global": json.dumps(_np_global_state()),
         "python_rng": json.dumps(random.getstate()),
         "torch_rng": torch.get_rng_state(),
+        # Dropout on a GPU draws from the CUDA generators.
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
         "prev_codes": None if prev_codes is None else torch.from_numpy(prev_codes.copy()),
         "history_json": json.dumps(history),
     }
@@ -96,6 +98,8 @@ def restore_streams(state: Mapping[str, Any], rng: np.random.Generator) -> None:
     version, internal, gauss_next = json.loads(state["python_rng"])
     random.setstate((version, tuple(internal), gauss_next))
     torch.set_rng_state(state["torch_rng"])
+    if state.get("cuda_rng") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
 
 
 def clear_resume(out_dir: Path) -> None:
