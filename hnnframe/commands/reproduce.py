@@ -38,8 +38,10 @@ def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
                   deletion_copies=args.deletion_copies, wl_bits=bits, jobs=args.jobs,
                   progress=not args.json)  # fmt: skip
     plot = plot_histograms(res["rows"], docs / "hub_distances.png")
-    train = [r for r in res["rows"] if "train_seconds" in r]
-    notes = ["Training time per recipe run (2-core CPU): " + ", ".join(
+    train = [r for r in res["rows"] if "train_seconds" in r and r.get("part", "all") == "all"]
+    notes = [f"Training time per recipe run (2-core CPU; {args.jobs} runs train at a time and "
+             "share the cores with each other and with anything else running, so these are "
+             "upper bounds for a machine of one's own): " + ", ".join(
         f"{r['name']} Q={r['bits']} {r['train_seconds'] / 60:.1f} min ({r['epochs']} epochs)"
         for r in train)] if train else []  # fmt: skip
     notes.insert(0, f"{100 * res['unique_ceiling']:.1f}% of the architectures have a "

@@ -151,7 +151,7 @@ def run_hub(
             sig = _signature(qsig, hasher.fingerprint, part)
             row = _cached_eval(out / "eval" / f"{stem}-{part}.json", sig,
                                lambda c=coder: evaluate_coder(c, split, queries))  # fmt: skip
-            out_rows.append({**row, "name": coder.name})
+            out_rows.append({**row, "name": coder.name, "part": part})
         return out_rows
 
     for run, res in zip(runs, results, strict=True):
