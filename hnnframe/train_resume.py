@@ -1,5 +1,5 @@
-"""Training state written after every epoch, so a killed ``hnn train`` (or reproduce run, or
-tuning trial) continues from its last finished epoch instead of starting again.
+"""Training state written after every epoch, so a killed ``hnn train`` (or ``hnn demo``, or
+``hnn reproduce`` run) continues from its last finished epoch instead of starting again.
 
 ``out_dir/resume.pt`` holds what the model checkpoint (:mod:`hnnframe.checkpoint`) leaves
 out: the optimizer's moments, the loss terms' own parameters, the random streams, the codes of
