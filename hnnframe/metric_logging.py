@@ -52,8 +52,13 @@ class TensorBoardLogger:
         self.writer.add_hparams(clean, dict(metrics), run_name=".")
 
     def log_embedding(self, emb: np.ndarray, labels: list[list[str]], header: list[str]) -> None:
+        import shutil
+
         import torch
 
+        # A rerun into the same directory replaces the projector's files; tensorboard would
+        # first print a warning on stdout, into the output of the command that trains.
+        shutil.rmtree(os.path.join(self.writer.log_dir, "00000", "embedding"), ignore_errors=True)
         self.writer.add_embedding(
             torch.as_tensor(emb), metadata=labels, metadata_header=header, tag="embedding"
         )
