@@ -61,7 +61,8 @@ def _with_weights(
     good, errors = [], {}
     for i, r in _bar(pairs, "weights", progress and q is not None and len(pairs) > 1):
         try:
-            w = read_weights(files[i], q) if q is not None else None
+            # r.sha256 is the source's digest, computed once before hashing.
+            w = read_weights(files[i], q, r.sha256) if q is not None else None
         except HnnError as e:
             errors[i] = str(e)
             continue
@@ -188,6 +189,6 @@ def read_uploads(
     for s, f, r in zip(srcs, files, results, strict=True):
         if f.companion:
             r = replace(r, path=s, name=model_name(s), sha256=model_sha256(s))
-        w = read_weights(f, weight_bits) if weight_bits is not None else None
+        w = read_weights(f, weight_bits, r.sha256) if weight_bits is not None else None
         out.append((r, w))
     return out

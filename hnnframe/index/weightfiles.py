@@ -137,8 +137,12 @@ def onnx_tensor_data(path: str | os.PathLike) -> tuple[int, int]:
     return present, absent
 
 
-def read_weights(files: ModelFiles, bits: int) -> WeightFingerprint | None:
+def read_weights(
+    files: ModelFiles, bits: int, sha256: str | None = None
+) -> WeightFingerprint | None:
     """The weight fingerprint of ``files.weights``, or ``None`` when it holds no weights.
+    ``sha256``: the source's model_sha256 when the caller already has it (the weights file
+    is the source itself).
 
     Raises:
         ModelLoadError: The file claims weights but they cannot be read (a truncated
@@ -162,7 +166,7 @@ def read_weights(files: ModelFiles, bits: int) -> WeightFingerprint | None:
         if not present:
             return None
     try:
-        return fingerprint(path, bits)
+        return fingerprint(path, bits, sha256)
     except ModelLoadError as e:
         msg = str(e)
         if msg.endswith(NO_WEIGHTS):

@@ -75,8 +75,12 @@ class WeightFingerprint:
         return cls(**d)
 
 
-def fingerprint(path: PathLike, bits: int = DEFAULT_WEIGHT_BITS) -> WeightFingerprint:
-    """Read the weights at ``path`` tensor by tensor and fingerprint them.
+def fingerprint(
+    path: PathLike, bits: int = DEFAULT_WEIGHT_BITS, sha256: str | None = None
+) -> WeightFingerprint:
+    """Read the weights at ``path`` tensor by tensor and fingerprint them. ``sha256``: the
+    file's :func:`~hnnframe.files.model_sha256` when the caller has it, so that the file (and
+    its external data) is not read a second time to digest it.
 
     Raises:
         ModelLoadError: the file is missing, unreadable, or holds no weights.
@@ -105,7 +109,7 @@ def fingerprint(path: PathLike, bits: int = DEFAULT_WEIGHT_BITS) -> WeightFinger
     return WeightFingerprint(
         path=str(path),
         format=fmt,
-        sha256=model_sha256(path),
+        sha256=sha256 or model_sha256(path),
         bits=coder.bits,
         code=coder.code(),
         digests=digests,
