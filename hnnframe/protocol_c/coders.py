@@ -25,13 +25,17 @@ ROBUST_MERGE = ["conv_relu", "bn_relu", "gemm_relu"]
 _PREPARED: dict[tuple[int, str], OpGraph] = {}
 
 
-def prepared(graph: OpGraph, graph_cfg: dict[str, Any]) -> OpGraph:
-    """``graph`` through a recipe's ``graph`` section, computed once per (graph, section)."""
+def _section_key(graph_cfg: dict[str, Any]) -> str:
     import json
 
+    return json.dumps(graph_cfg, sort_keys=True, default=str)
+
+
+def prepared(graph: OpGraph, graph_cfg: dict[str, Any]) -> OpGraph:
+    """``graph`` through a recipe's ``graph`` section, computed once per (graph, section)."""
     from hnnframe.pipeline import prepare_graph
 
-    key = (id(graph), json.dumps(graph_cfg, sort_keys=True, default=str))
+    key = (id(graph), _section_key(graph_cfg))
     if key not in _PREPARED:
         g = prepare_graph(graph, graph_cfg)[0]
         g.name = graph.name
@@ -43,11 +47,9 @@ def prepared_all(graphs: Sequence[OpGraph], graph_cfg: dict[str, Any], progress:
                  desc: str = "canonical graphs") -> list[OpGraph]:  # fmt: skip
     """:func:`prepared` of every graph, with a progress bar over those not prepared yet
     (canonicalising the corpus and its copies takes minutes)."""
-    import json
-
     from tqdm import tqdm
 
-    key = json.dumps(graph_cfg, sort_keys=True, default=str)
+    key = _section_key(graph_cfg)
     todo = sum((id(g), key) not in _PREPARED for g in graphs)
     bar = tqdm(total=todo, desc=desc, unit="graph", disable=not progress or todo < 50)
     out = []

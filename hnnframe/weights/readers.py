@@ -2,9 +2,10 @@
 
 Three formats: ONNX (initializers and Constant nodes; external data files are read tensor by
 tensor at their offsets, never as a whole), safetensors (its header, then each tensor with
-``np.fromfile`` at its offset) and PyTorch state dicts (``torch.load(weights_only=True, mmap=True)``: no code is run, and the
-file is memory-mapped). Memory is of the order of the largest tensor, not of the model, except
-for an ONNX file that holds its tensors inline (protobuf parses the whole file).
+``np.fromfile`` at its offset) and PyTorch state dicts
+(``torch.load(weights_only=True, mmap=True)``: no code is run, and the file is memory-mapped).
+Memory is of the order of the largest tensor, not of the model, except for an ONNX file that
+holds its tensors inline (protobuf parses the whole file).
 
 Quantized ONNX weights come back dequantized: an int8/uint8 (or int32 bias) tensor that feeds
 ``DequantizeLinear``, ``QLinearConv``, ``QLinearMatMul``, ``MatMulInteger`` or ``ConvInteger``
