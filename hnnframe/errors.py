@@ -16,6 +16,11 @@ class ModelLoadError(HnnError):
     """A model file is missing, unreadable, corrupted, or of an unknown format."""
 
 
+class LimitError(ModelLoadError):
+    """An upload declares more than a limit allows (:mod:`hnnframe.limits`): a tensor, a
+    parameter count, a graph, a config or a time over its bound."""
+
+
 class ExportError(HnnError):
     """A model could not be exported to ONNX."""
 

@@ -12,8 +12,10 @@ target), so a reader never sees a half-written file and a killed process leaves 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 PathLike = str | os.PathLike[str]
@@ -52,6 +54,49 @@ def file_sha256(path: PathLike) -> str:
     return h.hexdigest()
 
 
+def not_regular(path: PathLike) -> str | None:
+    """Why ``path`` is no regular file to read (``None`` when it is one): missing, a
+    directory, a symbolic link loop, a FIFO, a socket or a device. Checked with ``stat``
+    before anything opens it, since opening a FIFO would wait for a writer forever."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "no such file"
+    except PermissionError:
+        return "permission denied"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        return e.strerror or type(e).__name__
+    if stat.S_ISREG(st.st_mode):
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return "a directory, not a file"
+    kind = (
+        "a FIFO"
+        if stat.S_ISFIFO(st.st_mode)
+        else "a socket"
+        if stat.S_ISSOCK(st.st_mode)
+        else "a device"
+    )
+    return f"not a regular file ({kind})"
+
+
+def inside(base: PathLike, name: str) -> Path | None:
+    """``base / name`` with every symbolic link resolved, or ``None`` when that leaves
+    ``base`` (an absolute path, ``../``, a link pointing elsewhere) or cannot be resolved.
+
+    An upload names files beside it; a path elsewhere on the server is never opened, not
+    even to digest it (that would tell a stranger whether, and what, a server file is).
+    """
+    try:
+        root = Path(base).resolve()
+        target = (root / name).resolve()
+    except (OSError, RuntimeError, ValueError):  # a link loop, a NUL byte in the name
+        return None
+    return target if target.is_relative_to(root) else None
+
+
 def _onnx_external_locations(path: Path) -> list[str]:
     """The external data files an ONNX file's tensors name, in first-use order."""
     import onnx
@@ -84,9 +129,14 @@ def model_sha256(path: PathLike) -> str:
         return own
     h = hashlib.sha256(bytes.fromhex(own))
     for loc in locations:
-        f = p.parent / loc
-        h.update(loc.encode() + b"\0")
-        h.update(bytes.fromhex(file_sha256(f)) if f.is_file() else b"missing")
+        f = inside(p.parent, loc)
+        h.update(loc.encode("utf-8", "surrogateescape") + b"\0")
+        if f is None:
+            h.update(b"outside")  # refused by the reader too; never opened
+        elif not_regular(f) is None:
+            h.update(bytes.fromhex(file_sha256(f)))
+        else:
+            h.update(b"missing")
     return h.hexdigest()
 
 

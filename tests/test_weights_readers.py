@@ -14,6 +14,8 @@ from torch import nn
 
 from hnnframe.errors import ModelLoadError
 from hnnframe.weights import copies
+from hnnframe.weights.fingerprint import fingerprint
+from hnnframe.weights.guard import ReadGuard
 from hnnframe.weights.readers import detect_format, iter_tensors
 
 
@@ -121,8 +123,14 @@ def test_onnx_inline_and_external_data(tmp_path: Path, onnx_file: Path, net) -> 
     for k, v in inline.items():
         np.testing.assert_array_equal(got[k], v)
     (tmp_path / "ext.bin").unlink()
-    with pytest.raises(ModelLoadError, match="external data file"):
-        list(iter_tensors(ext))
+    # A missing data file: its tensors are recorded as not read, never a crash; with none of
+    # them read, the fingerprint says so rather than "no weights".
+    guard = ReadGuard(ext)
+    assert list(iter_tensors(ext, guard=guard)) == []
+    assert {n for n, _ in guard.missing} == set(inline)
+    assert all("external data file" in why for _, why in guard.missing)
+    with pytest.raises(ModelLoadError, match="none of its weights could be read"):
+        fingerprint(ext, 64)
     # A location outside the model's folder is refused, not read.
     outside = tmp_path / "sub"
     outside.mkdir()
@@ -132,8 +140,9 @@ def test_onnx_inline_and_external_data(tmp_path: Path, onnx_file: Path, net) -> 
             if kv.key == "location":
                 kv.value = "../ext.bin"
     onnx.save(m, str(outside / "evil.onnx"))
-    with pytest.raises(ModelLoadError, match="outside the model's folder"):
-        list(iter_tensors(outside / "evil.onnx"))
+    guard = ReadGuard(outside / "evil.onnx")
+    assert list(iter_tensors(outside / "evil.onnx", guard=guard)) == []
+    assert all("outside the model's folder" in why for _, why in guard.missing)
 
 
 def test_onnx_quantized_weights_come_back_dequantized(tmp_path: Path, onnx_file: Path, net):

@@ -7,8 +7,10 @@ What ``hnn index add`` and ``check`` do with each kind of source (docs/index-gui
   present beside it): its structure and its weights, from the one file;
 * an **ONNX file without its weights** (every hnnframe zoo and corpus file: initializers
   marked external in a file that is absent): its structure only, no weight record, exactly as
-  before the weight tier. A file with only some of its external data is taken as structure
-  only too, with a warning: half a model's weights would give a misleading weight code;
+  before the weight tier. A file with only *some* of its weights (one external data file
+  missing, outside the folder or cut short) is fingerprinted from the tensors that are there,
+  and the result says how many were missing: leaving one tensor out must not hide a copy
+  (docs/index-guide.md, "Security");
 * a **weights file** (safetensors, a ``weights_only`` PyTorch state dict) has no architecture,
   so it is added with a *companion* structure: ``--structure SOURCE`` (an ONNX file, a
   ``config.json``, ``timm:NAME``...) or, without it, the ``config.json`` beside the file (the
@@ -27,8 +29,10 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hnnframe.errors import ModelLoadError
+from hnnframe.files import inside, not_regular
 from hnnframe.log import get_logger
 from hnnframe.weights.fingerprint import NO_WEIGHTS, WeightFingerprint, fingerprint
 from hnnframe.weights.readers import detect_format
@@ -123,18 +127,24 @@ def onnx_tensor_data(path: str | os.PathLike) -> tuple[int, int]:
                 if a.name == "value" and a.t.data_type in kinds]  # fmt: skip
     present = absent = 0
     for t in tensors:
-        n = 1
-        for d in t.dims:
-            n *= d
-        if n < 2:
-            continue
+        if _elements(t.dims) < 2:
+            continue  # a scalar or an empty tensor: no weight
         if t.data_location == T.EXTERNAL:
             loc = {e.key: e.value for e in t.external_data}.get("location", "")
-            if not loc or not (base / loc).is_file():
+            f = inside(base, loc) if loc else None  # never stat a path outside the folder
+            if f is None or not_regular(f):
                 absent += 1
                 continue
         present += 1
     return present, absent
+
+
+def _elements(dims: Any) -> int:
+    """A declared element count, saturating (a stranger's dims can multiply to anything)."""
+    n = 1
+    for d in dims:
+        n = min(n * max(int(d), 0), 1 << 64)
+    return n
 
 
 def read_weights(
@@ -156,15 +166,13 @@ def read_weights(
             present, absent = onnx_tensor_data(path)
         except Exception:  # noqa: BLE001 - unreadable: the structural hasher names the error
             return None
+        if not present:  # weight-stripped (or no weights at all): structure only
+            return None
         if absent:
-            if present:
-                log.warning(
-                    "%s: %d of %d weight tensors have no data (external data files missing); "
-                    "indexed by its structure only", path, absent, present + absent,
-                )  # fmt: skip
-            return None
-        if not present:
-            return None
+            log.warning(
+                "%s: %d of %d weight tensors have no data; fingerprinted from the %d present",
+                path, absent, present + absent, present,
+            )  # fmt: skip
     try:
         return fingerprint(path, bits, sha256)
     except ModelLoadError as e:

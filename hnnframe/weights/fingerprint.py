@@ -29,6 +29,7 @@ from hnnframe.errors import ConfigError, HnnError
 from hnnframe.files import PathLike, model_sha256
 from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, WeightCoder, check_weight_bits
 from hnnframe.weights.digests import TensorDigest, digest, informative, set_digest, shared_fraction
+from hnnframe.weights.guard import ReadGuard
 from hnnframe.weights.readers import detect_format, iter_tensors
 
 THRESHOLD_FILE = Path(__file__).with_name("threshold.json")
@@ -54,6 +55,7 @@ class WeightFingerprint:
     params: int = 0  # their elements
     largest: int = 0  # elements of the largest tensor
     seconds: float = 0.0
+    missing: int = 0  # weight tensors the file names but whose data is absent or unreadable
 
     @property
     def tensor_set(self) -> str:
@@ -70,6 +72,7 @@ class WeightFingerprint:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WeightFingerprint:
         d = {k: v for k, v in d.items() if k != "tensor_set"}
+        d.setdefault("missing", 0)
         d["code"] = bytes.fromhex(d["code"])
         d["digests"] = [TensorDigest(h, int(n)) for h, n in d["digests"]]
         return cls(**d)
@@ -82,9 +85,15 @@ def fingerprint(
     file's :func:`~hnnframe.files.model_sha256` when the caller has it, so that the file (and
     its external data) is not read a second time to digest it.
 
+    A tensor whose data is absent or unreadable is left out and counted in ``missing``: the
+    rest is still fingerprinted, so leaving one tensor out cannot hide a copy.
+
     Raises:
-        ModelLoadError: the file is missing, unreadable, or holds no weights.
+        ModelLoadError: the file is missing or unreadable, holds no weights, or none of the
+            weight tensors it names could be read.
+        LimitError: a declared size, or the time spent, is over a limit.
     """
+    from hnnframe import limits
     from hnnframe.errors import ModelLoadError
 
     t0 = time.perf_counter()
@@ -93,7 +102,9 @@ def fingerprint(
     digests: list[TensorDigest] = []
     seen: set[str] = set()
     largest = 0
-    for _name, arr in iter_tensors(path, fmt):
+    guard = ReadGuard(path)
+    for _name, arr in iter_tensors(path, fmt, guard):
+        limits.check_time()
         if not informative(arr):
             continue
         d = digest(arr)
@@ -103,6 +114,8 @@ def fingerprint(
             seen.add(d)
             coder.add(arr)
         del arr
+    if not digests and guard.missing:
+        raise ModelLoadError(f"{path}: none of its weights could be read ({guard.summary()})")
     if not digests:
         raise ModelLoadError(f"{path}: {NO_WEIGHTS}")
     digests.sort(key=lambda t: (t.digest, t.numel))
@@ -117,6 +130,7 @@ def fingerprint(
         params=sum(t.numel for t in digests),
         largest=largest,
         seconds=round(time.perf_counter() - t0, 4),
+        missing=len(guard.missing),
     )
 
 

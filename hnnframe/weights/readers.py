@@ -13,19 +13,26 @@ is turned into ``(q - zero_point) * scale`` with its own scale and zero point (p
 per axis), the scales and zero points themselves are not yielded. fp16 and bf16 tensors are
 widened to float32. Integer tensors that are no quantized weight (shape constants, indices)
 are skipped: they are no weights.
+
+Every file is a stranger's (docs/index-guide.md, "Security"): each declared shape and offset is
+checked against the bytes present and the limits in force before anything is allocated
+(:class:`~hnnframe.weights.guard.ReadGuard`); a tensor whose bytes are missing is skipped and
+recorded, and any decoder error, ``MemoryError``, ``OverflowError`` or ``RecursionError``
+becomes one :class:`~hnnframe.errors.ModelLoadError` naming the file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hnnframe.errors import ModelLoadError
-from hnnframe.files import PathLike
+from hnnframe.errors import HnnError, ModelLoadError
+from hnnframe.files import PathLike, not_regular
+from hnnframe.weights.guard import ReadGuard
+from hnnframe.weights.onnx_reader import as_float, onnx_tensors
 
 Tensor = tuple[str, np.ndarray]
 FORMATS = ("onnx", "safetensors", "torch")
@@ -35,8 +42,9 @@ _TORCH_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl"}
 def detect_format(path: PathLike) -> str:
     """``"onnx"``, ``"safetensors"`` or ``"torch"`` from the file's first bytes and suffix."""
     p = Path(path)
-    if not p.is_file():
-        raise ModelLoadError(f"{p}: no such file")
+    why = not_regular(p)
+    if why:
+        raise ModelLoadError(f"{p}: {why}")
     with open(p, "rb") as f:
         head = f.read(16)
     if len(head) >= 9 and head[8:9] == b"{":  # 8-byte header length, then the JSON header
@@ -50,31 +58,37 @@ def detect_format(path: PathLike) -> str:
     return "onnx"
 
 
-def iter_tensors(path: PathLike, fmt: str | None = None) -> Iterator[Tensor]:
+def iter_tensors(
+    path: PathLike, fmt: str | None = None, guard: ReadGuard | None = None
+) -> Iterator[Tensor]:
     """Every floating-point weight of the model at ``path``, one at a time.
+
+    Args:
+        guard: Collects the tensors that could not be read (a fresh one when ``None``).
 
     Raises:
         ModelLoadError: the file is missing, of no known format, or corrupted.
+        LimitError: a declared size, or the time spent, is over a limit.
     """
     fmt = fmt or detect_format(path)
-    readers = {"onnx": _onnx_tensors, "safetensors": _safetensors_tensors, "torch": _torch_tensors}
+    readers = {"onnx": onnx_tensors, "safetensors": _safetensors_tensors, "torch": _torch_tensors}
     if fmt not in readers:
         raise ModelLoadError(f"unknown weight format {fmt!r}; known: {', '.join(FORMATS)}")
+    guard = guard if guard is not None else ReadGuard(path)
     try:
-        yield from readers[fmt](Path(path))
-    except ModelLoadError:
+        yield from readers[fmt](Path(path), guard)
+    except HnnError:
         raise
-    except (OSError, ValueError, RuntimeError, KeyError, EOFError, TypeError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelLoadError(f"{path}: cannot read {fmt} weights ({msg})") from e
+    except Exception as e:  # noqa: BLE001 - any failure to decode a stranger's bytes
+        # (MemoryError, OverflowError and RecursionError included) is this file's error.
+        raise ModelLoadError(f"{path}: cannot read {fmt} weights ({first_line(e)})") from e
 
 
-def _as_float(a: np.ndarray) -> np.ndarray:
-    if a.dtype == np.float32:
-        return a
-    if a.dtype.kind == "f" or a.dtype.name in ("bfloat16",):
-        return a.astype(np.float32)
-    return a
+def first_line(e: BaseException) -> str:
+    """An exception as one short line: its type and the first line of its message."""
+    text = str(e).strip()
+    first = text.splitlines()[0][:160] if text else ""
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
 
 
 # ---- safetensors ---------------------------------------------------------------------------
@@ -84,44 +98,88 @@ _SAFETENSORS_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", 
                        "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?"}  # fmt: skip
 
 
-def _safetensors_tensors(path: Path) -> Iterator[Tensor]:
+def _safetensors_tensors(path: Path, guard: ReadGuard) -> Iterator[Tensor]:
     """The format is an 8-byte header length, a JSON header (dtype, shape, byte offsets per
     tensor) and the raw little-endian bytes. Each tensor is read at its offset with
     ``np.fromfile``: ``safe_open`` would map the whole file, and every page it touches
-    counts as the process's resident memory."""
+    counts as the process's resident memory. Every entry is checked before any is read:
+    offsets are non-negative, ordered, within the data and exactly the shape's bytes."""
+    size = path.stat().st_size
+    header, start_of_data = _safetensors_header(path, size)
+    entries = []
+    for name, meta in header.items():
+        entry = _safetensors_entry(path, name, meta)
+        if entry is not None:
+            entries.append(entry)
+    for name, dtype, shape, count, (start, end) in sorted(entries, key=lambda e: e[4][0]):
+        if start_of_data + end > size:
+            guard.skip(name, "its bytes are past the end of the file")
+            continue
+        guard.tensor(name, count)
+        np_dtype = np.dtype(_SAFETENSORS_DTYPES[dtype])
+        arr = np.fromfile(path, dtype=np_dtype, count=count, offset=start_of_data + start)
+        if dtype == "BF16":
+            arr = (arr.astype(np.uint32) << 16).view(np.float32)
+        yield name, as_float(arr.reshape(shape))
+
+
+#: safetensors' own limit on its JSON header.
+SAFETENSORS_HEADER_MAX = 100_000_000
+
+
+def _safetensors_header(path: Path, size: int) -> tuple[dict[str, Any], int]:
     import json
 
-    size = path.stat().st_size
     with open(path, "rb") as f:
         n = int.from_bytes(f.read(8), "little")
-        if n <= 0 or 8 + n > size:
+        if n <= 0 or 8 + n > size or n > SAFETENSORS_HEADER_MAX:
             raise ModelLoadError(f"{path}: not a safetensors file (header length {n})")
         try:
             header = json.loads(f.read(n))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
             raise ModelLoadError(f"{path}: not a safetensors file (bad JSON header)") from e
+    if not isinstance(header, dict):
+        raise ModelLoadError(f"{path}: not a safetensors file (the header is no JSON object)")
     header.pop("__metadata__", None)
-    for name, meta in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
-        dtype = meta.get("dtype")
-        if dtype not in _SAFETENSORS_DTYPES:
-            continue  # float8 and other exotic types: no weights this tier reads
-        start, end = meta["data_offsets"]
-        np_dtype = np.dtype(_SAFETENSORS_DTYPES[dtype])
-        count = int(np.prod(meta["shape"], dtype=np.int64))
-        if end - start != count * np_dtype.itemsize or 8 + n + end > size:
-            raise ModelLoadError(f"{path}: tensor {name} does not fit its header")
-        arr = np.fromfile(path, dtype=np_dtype, count=count, offset=8 + n + start)
-        if dtype == "BF16":
-            arr = (arr.astype(np.uint32) << 16).view(np.float32)
-        elif np_dtype.kind != "f":
-            continue
-        yield name, _as_float(arr.reshape(meta["shape"]))
+    return header, 8 + n
+
+
+def _safetensors_entry(path: Path, name: str, meta: Any) -> tuple | None:
+    """``(name, dtype, shape, count, offsets)`` of a float tensor's header entry, ``None``
+    for another dtype (integers, float8: no weights this tier reads).
+
+    Raises:
+        ModelLoadError: the entry is malformed, or its offsets do not hold its shape.
+    """
+    from hnnframe.limits import element_count
+
+    if not isinstance(meta, dict):
+        raise ModelLoadError(f"{path}: tensor {name!r} has no header entry")
+    offsets = meta.get("data_offsets")
+    if not (
+        isinstance(offsets, list)
+        and len(offsets) == 2
+        and all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets)
+        and offsets[0] <= offsets[1]
+    ):
+        raise ModelLoadError(f"{path}: tensor {name!r} has bad data offsets {offsets!r:.60}")
+    shape = meta.get("shape")
+    count = element_count(shape, path, name)
+    dtype = meta.get("dtype")
+    if dtype not in _SAFETENSORS_DTYPES:
+        return None
+    np_dtype = np.dtype(_SAFETENSORS_DTYPES[dtype])
+    if offsets[1] - offsets[0] != count * np_dtype.itemsize:
+        raise ModelLoadError(f"{path}: tensor {name!r} does not fit its header")
+    if np_dtype.kind != "f" and dtype != "BF16":
+        return None
+    return name, dtype, list(shape), count, tuple(offsets)
 
 
 # ---- PyTorch state dicts ---------------------------------------------------------------------
 
 
-def _torch_tensors(path: Path) -> Iterator[Tensor]:
+def _torch_tensors(path: Path, guard: ReadGuard) -> Iterator[Tensor]:
     import pickle
 
     import torch
@@ -144,6 +202,7 @@ def _torch_tensors(path: Path) -> Iterator[Tensor]:
     for name, t in _flatten(obj):
         found = True
         if t.is_floating_point():
+            guard.tensor(name, int(t.numel()))
             yield name, t.detach().to(torch.float32).numpy()
     if not found:
         raise ModelLoadError(f"{path}: no tensors in this state dict")
@@ -173,196 +232,3 @@ def _flatten(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield name, v
         elif isinstance(v, dict) and str(k) not in TRAINING_STATE_KEYS:
             yield from _flatten(v, name + ".")
-
-
-# ---- ONNX ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Quant:
-    """How one quantized initializer is dequantized: names of its scale and zero point (or a
-    scale computed as a product of two), and the axis a per-channel scale runs along."""
-
-    scale: list[str]
-    zero_point: str | None
-    axis: int | None = None
-
-
-def _onnx_tensors(path: Path) -> Iterator[Tensor]:
-    import onnx
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # protobuf's parse errors differ between versions
-        first = (str(e).strip().splitlines() or [""])[0][:120]
-        raise ModelLoadError(f"{path}: not an ONNX model ({type(e).__name__}: {first})") from e
-    graph = model.graph
-    if not graph.node and not graph.initializer:
-        raise ModelLoadError(f"{path}: not an ONNX model (no graph)")
-    inits = {t.name: t for t in graph.initializer}
-    quant = _quantized_initializers(graph, inits)
-    params = {n for q in quant.values() for n in [*q.scale, q.zero_point] if n}
-    base = path.parent
-    small: dict[str, np.ndarray] = {}
-
-    def load(name: str) -> np.ndarray:
-        if name not in small:
-            small[name] = _onnx_array(inits[name], base)
-        return small[name]
-
-    for t in graph.initializer:
-        if t.name in params and t.name not in quant:
-            continue
-        if t.name in quant:
-            q = quant[t.name]
-            arr = _dequantize(_onnx_array(t, base), q, load)
-        else:
-            if t.data_type not in _FLOAT_TYPES:
-                continue
-            arr = _onnx_array(t, base)
-        yield t.name, _as_float(arr)
-    for node in graph.node:  # weights stored as Constant nodes (some exporters do this)
-        if node.op_type == "Constant":
-            for a in node.attribute:
-                if a.name == "value" and a.t.data_type in _FLOAT_TYPES:
-                    yield node.output[0], _as_float(_onnx_array(a.t, base))
-
-
-def _float_types() -> set[int]:
-    from onnx import TensorProto as T
-
-    return {T.FLOAT, T.FLOAT16, T.DOUBLE, T.BFLOAT16}
-
-
-_FLOAT_TYPES = _float_types()
-
-
-def _quantized_initializers(graph: Any, inits: dict[str, Any]) -> dict[str, _Quant]:
-    """Map each quantized weight initializer to its dequantization parameters."""
-    from onnx import helper
-
-    producers = {o: n for n in graph.node for o in n.output}
-    consumers: dict[str, list[Any]] = {}
-    for n in graph.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
-
-    def attr(node: Any, name: str, default: Any) -> Any:
-        for a in node.attribute:
-            if a.name == name:
-                return helper.get_attribute_value(a)
-        return default
-
-    def opt(node: Any, i: int) -> str | None:
-        return node.input[i] if len(node.input) > i and node.input[i] else None
-
-    out: dict[str, _Quant] = {}
-    for n in graph.node:
-        op = n.op_type
-        if op == "DequantizeLinear" and n.input[0] in inits:
-            out[n.input[0]] = _Quant([n.input[1]], opt(n, 2), attr(n, "axis", 1))
-        elif op == "QLinearConv":
-            if n.input[3] in inits:
-                out[n.input[3]] = _Quant([n.input[4]], n.input[5], 0)
-            if opt(n, 8) and n.input[8] in inits:  # int32 bias, scale x_scale * w_scale
-                out[n.input[8]] = _Quant([n.input[1], n.input[4]], None, 0)
-        elif op == "QLinearMatMul":
-            for w, s, z in ((0, 1, 2), (3, 4, 5)):
-                if n.input[w] in inits:
-                    out[n.input[w]] = _Quant([n.input[s]], n.input[z], -1 if w == 3 else 0)
-        elif op in ("MatMulInteger", "ConvInteger"):
-            w_scale = _integer_op_scale(n, inits, producers, consumers)
-            for w, z in ((1, 3), (0, 2)):
-                if n.input[w] in inits:
-                    axis = -1 if op == "MatMulInteger" and w == 1 else 0
-                    out[n.input[w]] = _Quant(w_scale if w == 1 else [], opt(n, z), axis)
-    return out
-
-
-def _integer_op_scale(node: Any, inits: dict, producers: dict, consumers: dict) -> list[str]:
-    """The weight scale of a ``MatMulInteger``/``ConvInteger``: onnxruntime's dynamic
-    quantizer multiplies the integer output (after a Cast) by ``x_scale * w_scale``, so the
-    scale is the initializer among the inputs of the Mul that feeds that Mul."""
-    frontier = [node.output[0]]
-    for _ in range(3):  # MatMulInteger -> Cast -> Mul
-        nxt = []
-        for name in frontier:
-            for c in consumers.get(name, []):
-                if c.op_type == "Mul":
-                    for other in c.input:
-                        if other == name:
-                            continue
-                        if other in inits:
-                            return [other]
-                        prod = producers.get(other)
-                        if prod is not None and prod.op_type == "Mul":
-                            return [i for i in prod.input if i in inits]
-                nxt.extend(c.output)
-        frontier = nxt
-    return []
-
-
-def _dequantize(q: np.ndarray, spec: _Quant, load: Any) -> np.ndarray:
-    x = q.astype(np.float32)
-    if spec.zero_point:
-        x = x - _along(load(spec.zero_point).astype(np.float32), spec.axis, x.ndim)
-    for s in spec.scale:
-        x = x * _along(load(s).astype(np.float32), spec.axis, x.ndim)
-    return x
-
-
-def _along(v: np.ndarray, axis: int | None, ndim: int) -> np.ndarray:
-    """A per-tensor (scalar) or per-axis (1-D) parameter shaped to broadcast over ``axis``."""
-    if v.size == 1 or ndim == 0 or v.ndim != 1 or axis is None:
-        return v.reshape(()) if v.size == 1 else v
-    shape = [1] * ndim
-    shape[axis % ndim] = v.size
-    return v.reshape(shape)
-
-
-def _onnx_array(t: Any, base: Path) -> np.ndarray:
-    """One tensor's values; an external one is read from its file at its offset alone."""
-    from onnx import TensorProto, numpy_helper
-
-    if t.data_location != TensorProto.EXTERNAL:
-        return numpy_helper.to_array(t)
-    info = {e.key: e.value for e in t.external_data}
-    loc = (base / info["location"]).resolve()
-    # As onnx's own loader: an upload names files beside it, never a path elsewhere on the
-    # server (an absolute path or ../ would read any file).
-    if not loc.is_relative_to(base.resolve()):
-        raise ModelLoadError(f"{t.name}: external data location {info['location']!r} is "
-                             "outside the model's folder")  # fmt: skip
-    if not loc.is_file():
-        raise ModelLoadError(f"{t.name}: external data file {loc} is missing")
-    offset, length = int(info.get("offset", 0)), info.get("length")
-    shape = tuple(t.dims)
-    count = int(np.prod(shape)) if shape else 1
-    if t.data_type == TensorProto.BFLOAT16:
-        raw = np.fromfile(loc, dtype="<u2", count=count, offset=offset)
-        arr = (raw.astype(np.uint32) << 16).view(np.float32)
-    elif t.data_type in _NUMPY_TYPES:
-        dtype = np.dtype(_NUMPY_TYPES[t.data_type]).newbyteorder("<")
-        if length is not None and int(length) < count * dtype.itemsize:
-            raise ModelLoadError(f"{t.name}: external data shorter than its shape")
-        arr = np.fromfile(loc, dtype=dtype, count=count, offset=offset)
-    else:  # packed or exotic types: let onnx read this one tensor
-        from onnx.external_data_helper import load_external_data_for_tensor
-
-        load_external_data_for_tensor(t, str(base))
-        arr = numpy_helper.to_array(t)
-        t.ClearField("raw_data")
-        return arr
-    if arr.size != count:
-        raise ModelLoadError(f"{t.name}: external data file {loc} ends before the tensor does")
-    return arr.reshape(shape)
-
-
-def _numpy_types() -> dict[int, str]:
-    from onnx import TensorProto as T
-
-    return {T.FLOAT: "f4", T.FLOAT16: "f2", T.DOUBLE: "f8", T.INT8: "i1", T.UINT8: "u1",
-            T.INT16: "i2", T.UINT16: "u2", T.INT32: "i4", T.INT64: "i8", T.BOOL: "?"}  # fmt: skip
-
-
-_NUMPY_TYPES = _numpy_types()
