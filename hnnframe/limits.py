@@ -45,7 +45,7 @@ class Limits:
     max_params: int = 2_000_000_000_000
     max_nodes: int = 2_000_000
     max_layers: int = 1_024
-    max_width: int = 16_777_216
+    max_width: int = 1 << 30
     max_seconds: float = 1_800.0
 
     def with_values(self, **values: Any) -> Limits:

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from hnnframe.errors import ModelLoadError
+from hnnframe.files import not_regular
+from hnnframe.frontends.config_bounds import MAX_CONFIG_BYTES, check_config_sizes
 from hnnframe.frontends.sources import parse_hf
 
 #: Token ids in the text trigger.
@@ -106,15 +108,22 @@ def config_from_name(name: str) -> Any:
 
 
 def config_from_file(path: Path) -> Any:
-    """The config of a ``config.json`` file; the weights beside it are not read."""
+    """The config of a ``config.json`` file; the weights beside it are not read. Its sizes
+    are checked against the limits in force first (:mod:`.config_bounds`)."""
+    why = not_regular(path)
+    if why:
+        raise ModelLoadError(f"{path}: {why}")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ModelLoadError(f"{path}: {path.stat().st_size:,} bytes is no config.json")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
         raise ModelLoadError(
             f"{path}: not a readable config.json ({type(e).__name__}: {_first_line(e)})"
         ) from None
     if not isinstance(data, dict) or not isinstance(data.get("model_type"), str):
         raise ModelLoadError(f"{path}: not a transformers config.json (no model_type)")
+    check_config_sizes(data, path)
     cls = _config_class(data["model_type"], str(path))
     try:
         return cls.from_dict(data)
@@ -145,6 +154,9 @@ def build_model(config: Any, device: str | None = None, attn: str = "eager") -> 
     import torch
     from transformers import AutoModel
 
+    check_config_sizes(
+        config.to_dict(), getattr(config, "_name_or_path", "") or type(config).__name__
+    )
     config = copy.deepcopy(config)
     config.use_cache = False
     cls = model_class(config)
