@@ -1,7 +1,8 @@
 """The ``hnn`` command: the parser only; each command lives in :mod:`hnnframe.commands`.
 
 Errors a user can cause (bad file, unknown name, wrong Q) print one line on stderr and exit
-with status 2; there is no traceback unless ``HNN_DEBUG=1`` is set. A batch command (``hnn
+with status 2; there is no traceback unless ``HNN_DEBUG=1`` is set. A bug prints one line too
+and exits with 70, so that it is never read as a verdict (``check`` uses 1 for SUSPECT). A batch command (``hnn
 hash``, ``hnn graph``, ``hnn index add`` over several models) processes every model, names
 each one that failed on stderr and exits with status 1 when any did.
 """
@@ -14,7 +15,10 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 
-from hnnframe.errors import HnnError
+from hnnframe import limits
+from hnnframe.commands.limit_options import limits_of
+from hnnframe.commands.output import EXIT_ERROR, EXIT_INTERNAL, printable
+from hnnframe.errors import RESOURCE_ERRORS, HnnError, one_line
 from hnnframe.log import setup_logging
 
 Handler = Callable[[argparse.Namespace], int]
@@ -62,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        rc = int(args.func(args) or 0)
+        with limits.applied(limits_of(args)):
+            rc = int(args.func(args) or 0)
         # Flush while BrokenPipeError is still caught below: text that fits the buffer would
         # otherwise be written only at exit and, with its reader gone (`hnn index stats |
         # head -3`), end in "Exception ignored ... BrokenPipeError" and status 120.
@@ -71,8 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HnnError as e:
         if os.environ.get("HNN_DEBUG"):
             raise
-        print(f"hnn: error: {e}", file=sys.stderr)
-        return 2
+        print(f"hnn: error: {printable(e)}", file=sys.stderr)
+        return EXIT_ERROR
+    except RESOURCE_ERRORS as e:  # memory or recursion blown outside any per-file guard
+        if os.environ.get("HNN_DEBUG"):
+            raise
+        print(f"hnn: error: {printable(one_line(e))}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("hnn: interrupted", file=sys.stderr)
         return 130
@@ -82,6 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except Exception as e:  # a bug: say so in one line, never as a verdict's exit status
+        if os.environ.get("HNN_DEBUG"):
+            raise
+        print(
+            f"hnn: internal error: {printable(one_line(e))} (HNN_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -54,3 +54,16 @@ class TuneError(HnnError):
 
 class StorageError(TuneError):
     """A study storage URL is malformed, unreachable or of an incompatible schema."""
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one short line: its type and the first line of its message (for
+    errors that come from decoding a stranger's bytes, where the message may be anything)."""
+    text = str(e).strip()
+    first = text.splitlines()[0][:160] if text else ""
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
+#: What a reader raises on hostile input besides its own errors: memory and recursion blown by
+#: a declared size or nesting, integers too large for C.
+RESOURCE_ERRORS = (MemoryError, RecursionError, OverflowError)

@@ -23,8 +23,16 @@ from typing import Any
 
 import numpy as np
 
+from hnnframe import limits
 from hnnframe.codes import pack_code
-from hnnframe.errors import CheckpointError, ConfigError, HnnError
+from hnnframe.errors import (
+    RESOURCE_ERRORS,
+    CheckpointError,
+    ConfigError,
+    HnnError,
+    ModelLoadError,
+    one_line,
+)
 from hnnframe.files import file_sha256, model_sha256
 from hnnframe.log import get_logger
 
@@ -188,8 +196,15 @@ class Hasher:
         for k, src in enumerate(bar):
             s = str(src)
             try:
-                g = self.graph(src)
+                with limits.deadline(s):
+                    g = self.graph(src)
+                    limits.check_time()
                 sha = shas[k] if shas is not None else source_sha256(src)
+            except RESOURCE_ERRORS as e:  # a stranger's file that blew memory or recursion
+                if errors == "raise":
+                    raise ModelLoadError(_naming(s, ModelLoadError(one_line(e)))) from None
+                slots[k] = HashFailure(s, _naming(s, ModelLoadError(one_line(e))))
+                continue
             except HnnError as e:
                 if errors == "raise":
                     raise type(e)(_naming(s, e)) from None

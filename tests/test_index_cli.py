@@ -88,11 +88,18 @@ def test_cli_unparsable_query_leaves_index_untouched(
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"\x08\x07this is not a protobuf" + os.urandom(64))
     before = file_digest(db)
-    for cmd in ("check", "search"):  # every query is hashed before anything is searched
-        rc, out, err = run_cli(capsys, cmd, "--db", db, bad, tiny_onnx_models[1])
-        assert rc == 2, (cmd, out, err)
-        last = err.strip().splitlines()[-1]  # a progress bar may come before it
-        assert last.startswith("hnn: error:") and "broken.onnx" in last and "Traceback" not in err
+    # search: every query is hashed before anything is searched, and one bad query stops it
+    rc, out, err = run_cli(capsys, "search", "--db", db, bad, tiny_onnx_models[1])
+    assert rc == 2, (out, err)
+    last = err.strip().splitlines()[-1]  # a progress bar may come before it
+    assert last.startswith("hnn: error:") and "broken.onnx" in last and "Traceback" not in err
+    # check: the bad upload is named on its own line, the good one still gets its verdict
+    # (suspect here: exit 1); alone, the bad upload gets the unreadable status 3
+    rc, out, err = run_cli(capsys, "check", "--db", db, bad, tiny_onnx_models[1])
+    assert rc == 1 and "SUSPECT" in out and "resnet_d1.onnx" in out, (out, err)
+    assert [ln for ln in err.splitlines() if ln.startswith("hnn: error:") and "broken.onnx" in ln]
+    rc, out, err = run_cli(capsys, "check", "--db", db, bad)
+    assert rc == 3 and out == "" and "broken.onnx" in err and "Traceback" not in err
     assert file_digest(db) == before and _stats(capsys, db)["records"] == 1
 
 

@@ -7,6 +7,7 @@ import re
 import sys
 from typing import Any
 
+from hnnframe.commands.limit_options import add_limit_options
 from hnnframe.commands.output import print_json, report_failures
 from hnnframe.errors import HnnError
 
@@ -132,4 +133,5 @@ def register(sub: Any) -> None:
         action="store_true",
         help="allow a pickled torch.save(model) file (loading it runs code from the file)",
     )
+    add_limit_options(g)
     g.set_defaults(func=cmd_graph, overrides=[])

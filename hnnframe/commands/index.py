@@ -15,6 +15,7 @@ from typing import Any
 
 from hnnframe.commands.index_check import FAIL_ON_HELP, cmd_check
 from hnnframe.commands.index_common import DB_ENV, hasher_of, open_index
+from hnnframe.commands.limit_options import add_limit_options
 from hnnframe.commands.output import print_json, report_failures
 from hnnframe.errors import IndexStoreError
 
@@ -279,6 +280,7 @@ def register(sub: Any) -> None:
         help="models hashed and committed per transaction (default 32)",
     )
     common(a)
+    add_limit_options(a)
     a.set_defaults(func=cmd_add)
 
     s = isub.add_parser(
@@ -299,6 +301,7 @@ def register(sub: Any) -> None:
     s.add_argument("--radius", type=int, help="only matches within this Hamming distance")
     hashing(s, "hash queries with this checkpoint (must be the index's; default: the index's)")
     common(s)
+    add_limit_options(s)
     s.set_defaults(func=cmd_search)
 
     c = isub.add_parser(
@@ -335,6 +338,7 @@ def register(sub: Any) -> None:
     weight_args(c, "check")
     hashing(c, "hash with this checkpoint (must be the index's; default: the index's)")
     common(c)
+    add_limit_options(c)
     c.set_defaults(func=cmd_check)
 
     ls = isub.add_parser(

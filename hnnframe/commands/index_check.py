@@ -5,10 +5,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from hnnframe.commands.index_common import hasher_of, open_index
-from hnnframe.commands.output import print_json
+from hnnframe.commands.output import (
+    EXIT_CLEAN,
+    EXIT_SUSPECT,
+    EXIT_UNREADABLE,
+    print_json,
+    printable,
+)
 
 #: ``--fail-on`` choices (hnnframe.index.records.FAIL_ON; not imported, so that building the
 #: parser does not load numpy) and what each means.
@@ -40,46 +47,83 @@ def _summary(v: Any) -> str:
     if top.tier == "structure only":
         other = all(c.weights.compared for c in v.candidates)
         return f"structure only{' (other weights)' if other else ''}; {within}"
-    return f"{top.tier} (#{top.record.id} {top.record.name}); {within}"
+    return f"{top.tier} (#{top.record.id} {printable(top.record.name)}); {within}"
 
 
-def render(verdicts: list[tuple[str, Any, list[Any]]], policy: str, as_json: bool) -> int:
-    """Print the verdicts; the exit status (1 if an upload fails ``policy``, else 0)."""
-    suspect = any(v.fails(policy) for _, v, _ in verdicts)
+def _missing_line(v: Any) -> str | None:
+    w = v.weights or {}
+    if not w.get("missing"):
+        return None
+    return (f"      upload: {w['missing']} of {w['missing'] + w['tensors']} weight tensors "
+            "missing or unreadable; compared on the rest")  # fmt: skip
+
+
+def _print_verdict(label: str, v: Any, nearest: list[Any], policy: str) -> None:
+    label = printable(label)
+    if v.clean:
+        near = (
+            f" (nearest: {printable(nearest[0].record.name)} at distance {nearest[0].distance})"
+            if nearest
+            else ""
+        )
+        print(f"clean    {label}: no indexed model within radius {v.radius}{near}")
+        return
+    word = "SUSPECT" if v.fails(policy) else "clean"
+    print(f"{word:<8} {label}: {_summary(v)}")
+    missing = _missing_line(v)
+    if missing:
+        print(missing)
+    print("dist  id      name                     category     tier")
+    for c in v.candidates:
+        r = c.record
+        lab = f" [{printable(r.label)}]" if r.label else ""
+        print(f"{c.distance:>4}  #{r.id:<6} {printable(r.name):<24} {printable(r.category):<12} "
+              f"{c.tier:<14}{lab} {printable(r.path)}")  # fmt: skip
+        line = _weights_line(c, v.weights is not None)
+        if line:
+            print(line)
+
+
+def exit_status(verdicts: list[tuple[str, Any, list[Any]]], policy: str, unreadable: int) -> int:
+    """1 when any readable upload is suspect, else 3 when any upload could not be read, else
+    0 (docs/index-guide.md, "Exit status")."""
+    if any(v.fails(policy) for _, v, _ in verdicts):
+        return EXIT_SUSPECT
+    return EXIT_UNREADABLE if unreadable else EXIT_CLEAN
+
+
+def render(
+    verdicts: list[tuple[str, Any, list[Any]]],
+    policy: str,
+    as_json: bool,
+    failures: list[tuple[str, str]] | None = None,
+    order: list[str] | None = None,
+) -> int:
+    """Print every verdict and one error line per upload that could not be read (``--json``:
+    one list, uploads in the order given, a failed one as ``{"upload", "error"}``); the exit
+    status (:func:`exit_status`)."""
+    failures = failures or []
+    status = exit_status(verdicts, policy, len(failures))
     if as_json:
-        print_json([
-            {"upload": label, **v.to_dict(policy),
-             "nearest": nearest[0].to_dict() if nearest else None}
-            for label, v, nearest in verdicts
-        ])  # fmt: skip
-        return 1 if suspect else 0
+        rows = {label: {"upload": label, **v.to_dict(policy),
+                        "nearest": nearest[0].to_dict() if nearest else None}
+                for label, v, nearest in verdicts}  # fmt: skip
+        rows.update({label: {"upload": label, "error": err, "unreadable": True}
+                     for label, err in failures})  # fmt: skip
+        print_json([rows[label] for label in (order or list(rows))])
+        return status
     for label, v, nearest in verdicts:
-        if v.clean:
-            near = (
-                f" (nearest: {nearest[0].record.name} at distance {nearest[0].distance})"
-                if nearest
-                else ""
-            )
-            print(f"clean    {label}: no indexed model within radius {v.radius}{near}")
-            continue
-        word = "SUSPECT" if v.fails(policy) else "clean"
-        print(f"{word:<8} {label}: {_summary(v)}")
-        print("dist  id      name                     category     tier")
-        for c in v.candidates:
-            r = c.record
-            lab = f" [{r.label}]" if r.label else ""
-            print(f"{c.distance:>4}  #{r.id:<6} {r.name:<24} {r.category:<12} {c.tier:<14}"
-                  f"{lab} {r.path}")  # fmt: skip
-            line = _weights_line(c, v.weights is not None)
-            if line:
-                print(line)
-    return 1 if suspect else 0
+        _print_verdict(label, v, nearest, policy)
+    for _label, err in failures:
+        print(f"hnn: error: {printable(err)}", file=sys.stderr)
+    return status
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     with open_index(args) as idx:
         models = [q for q in args.uploads if not q.startswith("hex:")]
         checked: dict[str, tuple[Any, Any]] = {}
+        failures: list[tuple[str, str]] = []
         fp = None
         if models:  # every model is hashed and read before anything is searched
             hasher, _ = hasher_of(args, idx)
@@ -87,15 +131,21 @@ def cmd_check(args: argparse.Namespace) -> int:
             pairs = idx.check_models(
                 models, hasher, args.radius, weights=not args.no_weights,
                 structure=args.structure, weight_threshold=args.weight_threshold,
-                progress=len(models) > 3,
+                progress=len(models) > 3, errors="collect",
             )  # fmt: skip
-            checked = dict(zip(models, pairs, strict=True))
+            for label, (q, res) in zip(models, pairs, strict=True):
+                if res is None:
+                    failures.append((label, q.error))
+                else:
+                    checked[label] = (q, res)
         verdicts = []
         for label in args.uploads:
             if label in checked:
                 q, res = checked[label]
+            elif label in models:
+                continue
             else:
                 q, res = label, idx.check(label, radius=args.radius, fingerprint=fp)
             nearest = res.matches[:1] or idx.search(q, k=1, fingerprint=fp)
             verdicts.append((label, res, nearest))
-    return render(verdicts, args.fail_on, args.json)
+    return render(verdicts, args.fail_on, args.json, failures, list(args.uploads))

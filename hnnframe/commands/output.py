@@ -1,4 +1,6 @@
-"""What every command prints: the ``--json`` printer and the per-item failure lines."""
+"""What every command prints: the ``--json`` printer, the per-item failure lines, the exit
+statuses, and :func:`printable`, through which every name, path, label and error a stranger
+could have chosen goes before it reaches a terminal."""
 
 from __future__ import annotations
 
@@ -6,6 +8,25 @@ import json
 import sys
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
+
+#: Exit statuses of ``hnn index check`` (docs/index-guide.md, "Exit status"); the other
+#: commands use 0, 2 and 70.
+EXIT_CLEAN = 0  # every upload read, none suspect
+EXIT_SUSPECT = 1  # at least one readable upload is suspect under --fail-on
+EXIT_ERROR = 2  # the command itself failed: a bad option, an unreachable index
+EXIT_UNREADABLE = 3  # none suspect, but at least one upload could not be read
+EXIT_INTERNAL = 70  # a bug (sysexits' EX_SOFTWARE): never read as a verdict
+
+
+def printable(text: Any) -> str:
+    """``text`` with every character a terminal would act on escaped: control characters
+    (a newline in a file name would forge a line of output, ESC would drive the terminal),
+    bidirectional overrides and other format characters (which reorder what is shown), and
+    line or paragraph separators. ``--json`` output keeps names exact instead."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in s)
 
 
 def _plain(obj: Any) -> Any:
@@ -33,6 +54,6 @@ def report_failures(failures: Iterable[Mapping[str, str]], file: IO[str] | None 
     """Print one ``hnn: error: ...`` line per failed item; the exit status (1 if any, else 0)."""
     n = 0
     for f in failures:
-        print(f"hnn: error: {f['error']}", file=file or sys.stderr)
+        print(f"hnn: error: {printable(f['error'])}", file=file or sys.stderr)
         n += 1
     return 1 if n else 0

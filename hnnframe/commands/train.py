@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from hnnframe.commands.limit_options import add_limit_options
 from hnnframe.commands.output import print_json, report_failures
 
 
@@ -91,4 +92,5 @@ def register(sub: Any) -> None:
         action="store_true",
         help="one JSON object per line: path, code, bits, category (or path, error)",
     )
+    add_limit_options(h)
     h.set_defaults(func=cmd_hash)

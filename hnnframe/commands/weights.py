@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from hnnframe.commands.limit_options import add_limit_options
 from hnnframe.commands.output import print_json, report_failures
 
 
@@ -174,6 +175,7 @@ def register(sub: Any) -> None:
     f.add_argument("--bits", type=int, default=DEFAULT_WEIGHT_BITS, help="Q of the weight code")
     f.add_argument("--digests", action="store_true", help="also list every tensor digest")
     f.add_argument("--json", action="store_true", help="print JSON")
+    add_limit_options(f)
     f.set_defaults(func=cmd_fingerprint)
 
     c = ws.add_parser(
@@ -187,6 +189,7 @@ def register(sub: Any) -> None:
     c.add_argument("--bits", type=int, default=DEFAULT_WEIGHT_BITS, help="Q of the weight code")
     c.add_argument("--threshold", type=int, help="Hamming threshold (default: the shipped one)")
     c.add_argument("--json", action="store_true", help="print JSON")
+    add_limit_options(c)
     c.set_defaults(func=cmd_compare)
 
     e = ws.add_parser(

@@ -171,24 +171,59 @@ def read_uploads(
     structure: str | None = None,
     weight_bits: int | None = None,
     progress: bool = False,
+    errors: str = "raise",
 ) -> list[tuple[Any, WeightFingerprint | None]]:
     """Hash uploads and read their weights (``weight_bits`` None: do not read weights), every
     one before anything is searched. A weights file's result takes its own path, name and
     sha256, with its companion's structural code.
 
+    Args:
+        errors: ``"raise"`` stops at the first upload that cannot be read; ``"collect"``
+            gives it a :class:`~hnnframe.hashing.HashFailure` (and no weights) and goes on,
+            so one bad upload never hides the verdicts of the others.
+
     Raises:
-        HnnError: An upload cannot be read, hashed or fingerprinted (the error names it).
+        HnnError: With ``errors="raise"``, an upload cannot be read, hashed or fingerprinted
+            (the error names it).
     """
+    from hnnframe.hashing import HashFailure
+
+    srcs = [os.fspath(s) for s in sources]
+    files: list[ModelFiles | HashFailure] = []
+    for s in srcs:
+        try:
+            files.append(resolve(s, structure, weight_bits is not None))
+        except HnnError as e:
+            if errors == "raise":
+                raise
+            files.append(HashFailure(s, str(e)))
+    todo = [f.structure for f in files if isinstance(f, ModelFiles)]
+    hashed = iter(hasher.hash_many(todo, progress=progress, errors=errors))
+    out: list[tuple[Any, WeightFingerprint | None]] = []
+    for s, f in zip(srcs, files, strict=True):
+        r = f if isinstance(f, HashFailure) else next(hashed)
+        if not r.ok:
+            out.append((r, None))
+            continue
+        try:
+            out.append(_read_one(s, f, r, weight_bits))
+        except HnnError as e:
+            if errors == "raise":
+                raise
+            out.append((HashFailure(s, str(e)), None))
+    return out
+
+
+def _read_one(
+    source: str, files: ModelFiles, r: Any, weight_bits: int | None
+) -> tuple[Any, WeightFingerprint | None]:
+    """One hashed upload with its weights read (a companion's result renamed to the file)."""
+    from hnnframe import limits
     from hnnframe.files import model_sha256
     from hnnframe.frontends import model_name
 
-    srcs = [os.fspath(s) for s in sources]
-    files = [resolve(s, structure, weight_bits is not None) for s in srcs]
-    results = hasher.hash_many([f.structure for f in files], progress=progress)
-    out = []
-    for s, f, r in zip(srcs, files, results, strict=True):
-        if f.companion:
-            r = replace(r, path=s, name=model_name(s), sha256=model_sha256(s))
-        w = read_weights(f, weight_bits, r.sha256) if weight_bits is not None else None
-        out.append((r, w))
-    return out
+    with limits.deadline(source):
+        if files.companion:
+            r = replace(r, path=source, name=model_name(source), sha256=model_sha256(source))
+        w = read_weights(files, weight_bits, r.sha256) if weight_bits is not None else None
+    return r, w

@@ -358,7 +358,8 @@ class HashIndex:
         structure: str | os.PathLike | None = None,
         weight_threshold: int | None = None,
         progress: bool = False,
-    ) -> list[tuple[Any, CheckResult]]:
+        errors: str = "raise",
+    ) -> list[tuple[Any, CheckResult | None]]:
         """Hash uploads (and read their weights, one tensor at a time) and :meth:`check` each.
 
         Every upload is hashed and read before anything is searched. Weights are read only
@@ -372,18 +373,23 @@ class HashIndex:
             weights: Read the uploads' weights (False: structure and sha256 only).
             structure: The companion structure of weights files.
             weight_threshold: As in :meth:`check`.
+            errors: ``"collect"``: an upload that cannot be read gives ``(HashFailure,
+                None)`` and the others are still checked; ``"raise"``: the first one raises.
 
         Returns:
             ``(hash result, CheckResult)`` per source, in order.
 
         Raises:
-            HnnError: An upload cannot be read (the error names it).
+            HnnError: With ``errors="raise"``, an upload cannot be read (the error names it).
         """
         self.ensure_compatible(hasher.bits, hasher.fingerprint)
         q = self.binding.weight_bits if weights else None
         ups = read_uploads(
             sources, hasher, structure=os.fspath(structure) if structure is not None else None,
-            weight_bits=q, progress=progress,
+            weight_bits=q, progress=progress, errors=errors,
         )  # fmt: skip
-        return [(r, self.check(r, radius, fingerprint=hasher.fingerprint, weights=w,
-                               weight_threshold=weight_threshold)) for r, w in ups]  # fmt: skip
+        return [
+            (r, self.check(r, radius, fingerprint=hasher.fingerprint, weights=w,
+                           weight_threshold=weight_threshold) if r.ok else None)
+            for r, w in ups
+        ]  # fmt: skip

@@ -181,7 +181,7 @@ def _upload_summary(w: WeightFingerprint | None) -> dict[str, Any] | None:
         return None
     return {"format": w.format, "bits": w.bits, "code": w.code.hex(), "tensor_set": w.tensor_set,
             "tensors": w.tensors, "params": w.params, "largest": w.largest,
-            "seconds": w.seconds}  # fmt: skip
+            "seconds": w.seconds, "missing": w.missing}  # fmt: skip
 
 
 def check_upload(

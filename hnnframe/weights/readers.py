@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from hnnframe.errors import HnnError, ModelLoadError
+from hnnframe.errors import HnnError, ModelLoadError, one_line
 from hnnframe.files import PathLike, not_regular
 from hnnframe.weights.guard import ReadGuard
 from hnnframe.weights.onnx_reader import as_float, onnx_tensors
@@ -81,14 +81,7 @@ def iter_tensors(
         raise
     except Exception as e:  # noqa: BLE001 - any failure to decode a stranger's bytes
         # (MemoryError, OverflowError and RecursionError included) is this file's error.
-        raise ModelLoadError(f"{path}: cannot read {fmt} weights ({first_line(e)})") from e
-
-
-def first_line(e: BaseException) -> str:
-    """An exception as one short line: its type and the first line of its message."""
-    text = str(e).strip()
-    first = text.splitlines()[0][:160] if text else ""
-    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+        raise ModelLoadError(f"{path}: cannot read {fmt} weights ({one_line(e)})") from e
 
 
 # ---- safetensors ---------------------------------------------------------------------------
