@@ -1,10 +1,32 @@
-"""The package logger. Every module logs through ``get_logger(__name__)``."""
+"""The package logger, and what may reach a terminal. Every module logs through
+``get_logger(__name__)``; every name, path, label or error a stranger could have chosen goes
+through :func:`printable` before it is printed as text (log records included)."""
 
 from __future__ import annotations
 
 import logging
 
 ROOT = "hnnframe"
+
+
+def printable(text: object) -> str:
+    """``text`` with every character a terminal would act on escaped: control characters
+    (a newline in a file name would forge a line of output, ESC would drive the terminal),
+    bidirectional overrides and other format characters (which reorder what is shown), and
+    line or paragraph separators. ``--json`` output keeps names exact instead."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in s)
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Escapes the message (its arguments may be a stranger's file names); a traceback that
+    follows it keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = printable(record.message)
+        return super().formatMessage(record)
 
 
 def get_logger(name: str = ROOT) -> logging.Logger:
@@ -20,7 +42,7 @@ def setup_logging(verbose: int = 0) -> None:
     logger = logging.getLogger(ROOT)
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(_PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(level)
 

@@ -16,7 +16,7 @@ from typing import Any
 from hnnframe.commands.index_check import FAIL_ON_HELP, cmd_check
 from hnnframe.commands.index_common import DB_ENV, hasher_of, open_index
 from hnnframe.commands.limit_options import add_limit_options
-from hnnframe.commands.output import print_json, report_failures
+from hnnframe.commands.output import print_json, printable, report_failures
 from hnnframe.errors import IndexStoreError
 
 EPILOG = (
@@ -62,7 +62,8 @@ def _hash_queries(
 def _rec_line(m: Any) -> str:
     r = m.record
     label = f" [{r.label}]" if r.label else ""
-    return f"{m.distance:>4}  #{r.id:<6} {r.name:<24} {r.category:<12}{label} {r.path}"
+    return (f"{m.distance:>4}  #{r.id:<6} {printable(r.name):<24} {r.category:<12}"
+            f"{printable(label)} {printable(r.path)}")  # fmt: skip
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -90,7 +91,7 @@ def cmd_add(args: argparse.Namespace) -> int:
                 w = r.weights
                 extra = (f"  + weights: {w['tensors']} tensors, {w['params']:,} parameters "
                          f"({w['format']})") if w else ""  # fmt: skip
-                print(f"{'added ' if r.added else 'exists'}  #{r.id:<6} {r.name}{extra}")
+                print(f"{'added ' if r.added else 'exists'}  #{r.id:<6} {printable(r.name)}{extra}")
         tail = f", {len(failed)} failed" if failed else ""
         print(f"{n} added, {len(results) - n - len(failed)} already in {idx.url}{tail}")
     return report_failures(r.to_dict() for r in failed)
@@ -112,7 +113,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     for label, q, ms in out:
         extra = f"  ({q.category}, {q.hex})" if hasattr(q, "hex") else ""
-        print(f"query {label}{extra}")
+        print(f"query {printable(label)}{extra}")
         if not ms:
             print(
                 "   no match" + (f" within radius {args.radius}" if args.radius is not None else "")
@@ -133,7 +134,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'id':>6}  {'name':<24} {'category':<12} {'label':<12} {'code':<18} path")
     for r in recs:
         code = r.hex if len(r.hex) <= 16 else r.hex[:15] + "…"
-        print(f"{r.id:>6}  {r.name:<24} {r.category:<12} {r.label or '':<12} {code:<18} {r.path}")
+        name, label, path = printable(r.name), printable(r.label or ""), printable(r.path)
+        print(f"{r.id:>6}  {name:<24} {r.category:<12} {label:<12} {code:<18} {path}")
     return 0
 
 

@@ -21,7 +21,8 @@ from hnnframe.commands.output import (
 #: parser does not load numpy) and what each means.
 FAIL_ON_HELP = {
     "auto": "a weight-level tier (exact file, exact tensors, weight match), or a structural "
-    "neighbour whose weights the index does not hold (the default)",
+    "neighbour whose weights the index does not hold, or of an upload with some weight "
+    "tensors missing or unreadable (the default)",
     "exact": "exact file or exact tensors only",
     "weights": "a weight-level tier only: a structural neighbour alone never fails",
     "structure": "any candidate, structural neighbours included (before the weight tier, "

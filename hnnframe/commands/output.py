@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
+from hnnframe.log import printable
+
 #: Exit statuses of ``hnn index check`` (docs/index-guide.md, "Exit status"); the other
 #: commands use 0, 2 and 70.
 EXIT_CLEAN = 0  # every upload read, none suspect
@@ -17,16 +19,7 @@ EXIT_ERROR = 2  # the command itself failed: a bad option, an unreachable index
 EXIT_UNREADABLE = 3  # none suspect, but at least one upload could not be read
 EXIT_INTERNAL = 70  # a bug (sysexits' EX_SOFTWARE): never read as a verdict
 
-
-def printable(text: Any) -> str:
-    """``text`` with every character a terminal would act on escaped: control characters
-    (a newline in a file name would forge a line of output, ESC would drive the terminal),
-    bidirectional overrides and other format characters (which reorder what is shown), and
-    line or paragraph separators. ``--json`` output keeps names exact instead."""
-    s = str(text)
-    if s.isprintable():
-        return s
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in s)
+__all__ = ["print_json", "printable", "report_failures"]
 
 
 def _plain(obj: Any) -> Any:

@@ -8,7 +8,7 @@ import argparse
 from typing import Any
 
 from hnnframe.commands.limit_options import add_limit_options
-from hnnframe.commands.output import print_json, report_failures
+from hnnframe.commands.output import print_json, printable, report_failures
 
 
 def _bar(total: int, desc: str, quiet: bool) -> Any:
@@ -62,8 +62,9 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
         print_json({"fingerprints": out, "failures": failures})
     else:
         for r in rows:
-            print(f"{r.path}: {r.format}, {r.tensors} tensors, {r.params:,} parameters, "
-                  f"{r.seconds:.2f} s")  # fmt: skip
+            miss = f", {r.missing} tensor(s) missing or unreadable" if r.missing else ""
+            print(f"{printable(r.path)}: {r.format}, {r.tensors} tensors, {r.params:,} "
+                  f"parameters{miss}, {r.seconds:.2f} s")  # fmt: skip
             print(f"  sha256      {r.sha256}")
             print(f"  tensor set  {r.tensor_set}")
             print(f"  code Q={r.bits} {r.code.hex()}")

@@ -273,13 +273,15 @@ class Candidate:
     within_radius: bool
     weights: WeightComparison
 
-    def fails(self, policy: str = "auto") -> bool:
+    def fails(self, policy: str = "auto", partial: bool = False) -> bool:
         """Whether this candidate makes the upload a suspected copy under ``policy``.
 
         ``auto``: a weight-level tier, or a structural neighbour whose weights the index does
         not hold (structure is all it knows of that model, as in an index of weight-stripped
-        files); ``exact``: the exact tiers; ``weights``: the weight-level tiers; ``structure``:
-        every candidate; ``none``: never.
+        files) or whose comparison the upload made incomplete (``partial``: some of its
+        weight tensors are missing or unreadable, and weights withheld cannot clear it);
+        ``exact``: the exact tiers; ``weights``: the weight-level tiers; ``structure``: every
+        candidate; ``none``: never.
         """
         if policy not in FAIL_ON:
             raise ValueError(f"policy must be one of {', '.join(FAIL_ON)}, not {policy!r}")
@@ -291,7 +293,7 @@ class Candidate:
             return self.tier in TIERS[:2]
         if self.tier in WEIGHT_TIERS:
             return True
-        return policy == "auto" and self.record.weights is None
+        return policy == "auto" and (self.record.weights is None or partial)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -327,9 +329,14 @@ class CheckResult:
         """The strongest tier matched, or ``"none"``."""
         return self.candidates[0].tier if self.candidates else "none"
 
+    @property
+    def partial(self) -> bool:
+        """Whether some of the upload's weight tensors were missing or unreadable."""
+        return bool(self.weights and self.weights.get("missing"))
+
     def fails(self, policy: str = "auto") -> bool:
         """Whether any candidate makes the upload a suspected copy (:meth:`Candidate.fails`)."""
-        return any(c.fails(policy) for c in self.candidates)
+        return any(c.fails(policy, self.partial) for c in self.candidates)
 
     def to_dict(self, policy: str = "auto") -> dict[str, Any]:
         return {
