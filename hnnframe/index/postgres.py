@@ -17,7 +17,7 @@ from hnnframe.errors import IndexStoreError
 from hnnframe.index.records import IndexRecord, NewRecord
 from hnnframe.index.schema import create_tables, upgrade_schema
 from hnnframe.index.sql import COLUMNS, LOCK_TIMEOUT_S, N_COLUMNS, RECORDS
-from hnnframe.index.store import Store
+from hnnframe.index.store import Store, joined
 from hnnframe.weights.fingerprint import WeightFingerprint
 
 #: The version-1 schema, never edited: later versions are :data:`MIGRATIONS` applied to it.
@@ -126,9 +126,7 @@ class PostgresStore(Store):
             self._init_schema(create)
         except psycopg2.Error as e:
             self.close()
-            raise IndexStoreError(
-                f"cannot use PostgreSQL index {self.display}: {str(e).strip()}"
-            ) from e
+            raise IndexStoreError(f"cannot use PostgreSQL index {self.display}: {joined(e)}") from e
         except IndexStoreError:
             self.close()
             raise

@@ -16,7 +16,7 @@ from typing import Any
 
 from hnnframe.errors import IndexStoreError
 from hnnframe.index.records import NewRecord
-from hnnframe.index.schema import create_tables, upgrade_schema
+from hnnframe.index.schema import SCHEMA_VERSION, create_tables, schema_version, upgrade_schema
 from hnnframe.index.sql import LOCK_TIMEOUT_S
 from hnnframe.index.store import Store
 from hnnframe.weights.fingerprint import WeightFingerprint
@@ -89,12 +89,18 @@ class SQLiteStore(Store):
         self.path = Path(path)
         super().__init__(str(self.path))
         self._check_file(create)
+        # An index in a folder (or a file) this process may not write is opened read-only:
+        # stats, list, search and check still work, and a write says why it cannot.
+        self.read_only = self.path.exists() and not (
+            os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
+        )
         try:
             self._conn = sqlite3.connect(
-                str(self.path),
+                self._uri(),
                 timeout=LOCK_TIMEOUT_S,
                 isolation_level=None,
                 check_same_thread=False,
+                uri=True,
             )
             self._conn.execute(f"PRAGMA busy_timeout = {int(LOCK_TIMEOUT_S * 1000)}")
             self._conn.execute("PRAGMA synchronous = FULL")
@@ -106,6 +112,17 @@ class SQLiteStore(Store):
         except IndexStoreError:
             self.close()
             raise
+
+    def _uri(self) -> str:
+        from urllib.parse import quote
+
+        uri = "file:" + quote(str(self.path.absolute()))
+        if not self.read_only:
+            return uri
+        # WAL needs its -shm file, which a read-only folder cannot hold unless it is there
+        # already; no writer can use such a folder either, so the file is read as immutable.
+        shm = Path(f"{self.path}-shm")
+        return uri + ("?mode=ro" if shm.exists() else "?immutable=1")
 
     @property
     def _errors(self) -> tuple[type[BaseException], ...]:
@@ -120,6 +137,9 @@ class SQLiteStore(Store):
             )
         if "locked" in msg:
             msg += f" (another process held the write lock for over {LOCK_TIMEOUT_S:.0f} s)"
+        if "readonly" in msg or self.read_only:
+            msg += (" (the index is read-only here: its file or folder is not writable; stats, "
+                    "list, search and check work, add and remove need write access)")  # fmt: skip
         return IndexStoreError(f"{self.display}: {msg}")
 
     def _not_index(self, e: BaseException) -> IndexStoreError:
@@ -171,6 +191,15 @@ class SQLiteStore(Store):
                 if self._conn.in_transaction:
                     cur.execute("ROLLBACK")
                 raise
+        elif self.read_only:
+            found = schema_version(self, cur)
+            if found != SCHEMA_VERSION:  # migrating would write
+                raise IndexStoreError(
+                    f"{self.display} has schema {found}, this hnnframe reads {SCHEMA_VERSION}; "
+                    "it is read-only here, so it cannot be migrated (open it once with write "
+                    "access)"
+                )
+            return
         else:
             mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
             if mode != "wal":

@@ -30,6 +30,13 @@ from hnnframe.index.sql import COLUMNS, RECORDS, in_chunks, iso, utc_now
 from hnnframe.weights.fingerprint import WeightFingerprint, load_threshold
 
 
+def joined(e: BaseException) -> str:
+    """A driver's message on one line (PostgreSQL's span two or three: the error, a detail,
+    a hint), so that every error stays one line at the CLI."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return "; ".join(lines) or type(e).__name__
+
+
 class Store(ABC):
     """Operations shared by the SQLite and PostgreSQL stores.
 
@@ -87,7 +94,7 @@ class Store(ABC):
         """What the backend's own check of its storage finds wrong."""
 
     def _error(self, e: BaseException) -> IndexStoreError:
-        return IndexStoreError(f"{self.display}: {str(e).strip() or type(e).__name__}")
+        return IndexStoreError(f"{self.display}: {joined(e)}")
 
     def q(self, sql: str) -> str:
         """``sql`` with ``?`` placeholders in the driver's style."""
