@@ -28,7 +28,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from hnnframe import limits
 from hnnframe.errors import ModelLoadError
+from hnnframe.files import not_regular
 from hnnframe.frontends.export import (
     DEFAULT_OPSET,
     export_module,
@@ -92,6 +94,7 @@ def load_onnx_file(path: Path) -> Any:
         raise ModelLoadError(f"{path}: corrupted ONNX model ({type(e).__name__}: {e})") from None
     if not model.HasField("graph") or len(model.graph.node) == 0:
         raise ModelLoadError(f"{path}: not an ONNX model (no graph nodes)")
+    limits.check("max_nodes", len(model.graph.node), path, "the graph's node count")
     if not model.opset_import:
         raise ModelLoadError(f"{path}: not an ONNX model (no opset)")
     if not model.graph.name:
@@ -132,10 +135,11 @@ def to_onnx(
     if is_named(s) or config_json(s) is not None:
         return export_source(s, example_input, opset, dynamo)
     path = Path(s)
-    if not path.exists():
-        raise ModelLoadError(f"{path}: no such file")
     if path.is_dir():
         raise ModelLoadError(f"{path}: is a directory with no config.json, not a model file")
+    why = not_regular(path)  # before anything opens it: a FIFO would block forever
+    if why:
+        raise ModelLoadError(f"{path}: {why}")
     if path.stat().st_size == 0:
         raise ModelLoadError(f"{path}: empty file")
     if _is_zip(path):
