@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hnnframe.codes import hamming
 from hnnframe.errors import ConfigError, HnnError
 from hnnframe.files import PathLike, model_sha256
@@ -112,7 +114,8 @@ def fingerprint(
         largest = max(largest, int(arr.size))
         if d not in seen:  # a tied tensor stored twice counts once in the code
             seen.add(d)
-            coder.add(arr)
+            with np.errstate(all="ignore"):  # a stranger's inf/NaN weights: a code all the same
+                coder.add(arr)
         del arr
     if not digests and guard.missing:
         raise ModelLoadError(f"{path}: none of its weights could be read ({guard.summary()})")
@@ -124,7 +127,7 @@ def fingerprint(
         format=fmt,
         sha256=sha256 or model_sha256(path),
         bits=coder.bits,
-        code=coder.code(),
+        code=_code(coder),
         digests=digests,
         tensors=len(digests),
         params=sum(t.numel for t in digests),
@@ -132,6 +135,11 @@ def fingerprint(
         seconds=round(time.perf_counter() - t0, 4),
         missing=len(guard.missing),
     )
+
+
+def _code(coder: WeightCoder) -> bytes:
+    with np.errstate(all="ignore"):
+        return coder.code()
 
 
 def load_threshold(bits: int, path: PathLike | None = None) -> dict[str, Any]:
