@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hnnframe import limits
 from hnnframe.errors import GraphError
 from hnnframe.ir import OpGraph
 
@@ -30,8 +31,11 @@ def graph_and_counts(
         # Validate names before the (slow) export so a typo fails at once.
         check_names(merge, canonical)
         proto = to_onnx(model, example_input, trust_pickle=trust_pickle)
+        limits.check_time()  # a model's seconds (hnnframe.limits) are checked between stages
         graph = from_onnx(proto, name or model_name(model))
+    limits.check_time()
     graph = apply_canonical(graph, canonical or [])
+    limits.check_time()
     graph, counts = apply_rules(graph, merge or [])
     if graph.num_nodes == 0:
         raise GraphError(f"graph of {graph.name!r} is empty")
