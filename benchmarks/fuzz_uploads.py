@@ -126,6 +126,8 @@ def cli_runs(cases: list, outside: Path, work: Path, checkpoint: Path) -> dict:
     db = work / "index.db"
     add = audited(outside, work, "index", "add", "--db", db, "--checkpoint", checkpoint,
                   "--json", *files[: len(files) // 2], *keep, *files[len(files) // 2 :])  # fmt: skip
+    if not add["stdout"].strip():
+        raise SystemExit(f"index add printed nothing (exit {add['rc']}): {add['stderr'][-3000:]}")
     added = {r["path"]: r for r in json.loads(add["stdout"])["results"]}
     check = audited(outside, work, "index", "check", "--db", db, "--json", *files,
                     str(good / "copy" / "upload.onnx"))  # fmt: skip

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from hnnframe.errors import HnnError, IndexStoreError
+from hnnframe.errors import HnnError, IndexStoreError, ModelLoadError, one_line
 from hnnframe.index.records import AddResult, HasherLike, NewRecord, is_uri
 from hnnframe.index.store import Store
 from hnnframe.index.weightfiles import ModelFiles, read_weights, resolve
@@ -25,6 +25,22 @@ from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, check_weight_bits
 from hnnframe.weights.fingerprint import WeightFingerprint, load_threshold
 
 log = get_logger(__name__)
+
+
+def upload_error(source: str, e: BaseException) -> str:
+    """One upload's error as its one line: an HnnError's message, anything else (a decoder
+    broken by a stranger's bytes) with its type; ``HNN_DEBUG=1`` lets a non-HnnError through
+    with its traceback instead."""
+    if isinstance(e, HnnError):
+        return str(e)
+    if os.environ.get("HNN_DEBUG"):
+        raise e
+    text = f"cannot be read ({one_line(e)})" if not isinstance(e, OSError) else e.strerror or str(e)
+    return f"{source}: {text}"
+
+
+def _as_hnn(source: str, e: Exception) -> HnnError:
+    return e if isinstance(e, HnnError) else ModelLoadError(upload_error(source, e))
 
 
 def weight_q(store: Store, given: int | None = None) -> int:
@@ -63,8 +79,8 @@ def _with_weights(
         try:
             # r.sha256 is the source's digest, computed once before hashing.
             w = read_weights(files[i], q, r.sha256) if q is not None else None
-        except HnnError as e:
-            errors[i] = str(e)
+        except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
+            errors[i] = upload_error(str(files[i].source), e)
             continue
         good.append((i, r, w))
     return good, errors
@@ -101,8 +117,8 @@ def add_model_files(
         elif os.path.isfile(s):
             try:
                 keys[i] = model_sha256(s)
-            except OSError as e:
-                out[i] = AddResult.failed(model_name(s), s, f"{s}: {e.strerror or e}")
+            except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
+                out[i] = AddResult.failed(model_name(s), s, upload_error(s, e))
     known = store.existing([k for k in keys if k is not None])
     for i, key in enumerate(keys):
         if key in known:
@@ -117,8 +133,8 @@ def add_model_files(
     for i in todo:
         try:
             files[i] = resolve(srcs[i], structure, weights)
-        except HnnError as e:
-            out[i] = AddResult.failed(model_name(srcs[i]), srcs[i], str(e))
+        except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
+            out[i] = AddResult.failed(model_name(srcs[i]), srcs[i], upload_error(srcs[i], e))
     todo = [i for i in todo if out[i] is None]
 
     def commit(part: list[tuple[int, Any]]) -> None:
@@ -193,10 +209,10 @@ def read_uploads(
     for s in srcs:
         try:
             files.append(resolve(s, structure, weight_bits is not None))
-        except HnnError as e:
+        except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
             if errors == "raise":
-                raise
-            files.append(HashFailure(s, str(e)))
+                raise _as_hnn(s, e) from e
+            files.append(HashFailure(s, upload_error(s, e)))
     todo = [f.structure for f in files if isinstance(f, ModelFiles)]
     hashed = iter(hasher.hash_many(todo, progress=progress, errors=errors))
     out: list[tuple[Any, WeightFingerprint | None]] = []
@@ -207,10 +223,10 @@ def read_uploads(
             continue
         try:
             out.append(_read_one(s, f, r, weight_bits))
-        except HnnError as e:
+        except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
             if errors == "raise":
-                raise
-            out.append((HashFailure(s, str(e)), None))
+                raise _as_hnn(s, e) from e
+            out.append((HashFailure(s, upload_error(s, e)), None))
     return out
 
 
