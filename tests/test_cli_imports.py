@@ -14,7 +14,7 @@ import hnnframe.index as hindex
 
 pytest_plugins = ["index_support"]
 
-HEAVY = ("torch", "dgl", "fastapi", "uvicorn")
+HEAVY = ("torch", "dgl", "onnx", "fastapi", "uvicorn")
 PROBE = (
     "import sys, json\n"
     "from hnnframe.cli import main\n"
