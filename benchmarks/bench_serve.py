@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bench_serve_load import kill_test, load_test  # noqa: E402
+from serve_support import tiny_checkpoint, tiny_models  # noqa: E402
 
 from hnnframe.files import atomic_write  # noqa: E402
 
@@ -43,30 +44,6 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 def hnn(*argv: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run([PY, "-m", "hnnframe.cli", *map(str, argv)], capture_output=True,
                           text=True, env=ENV, cwd=ROOT, check=False)  # fmt: skip
-
-
-def tiny_models(out: Path) -> list[Path]:
-    """The six tiny ONNX models of tests/conftest.py."""
-    import torch
-    from conftest import TinyConvNet, TinyMLP, TinyResNet, export
-
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    models = {"convnet": TinyConvNet(), "resnet_d1": TinyResNet(8, 1), "resnet_d2": TinyResNet(8, 2),
-              "resnet_d3": TinyResNet(16, 3), "mlp_2": TinyMLP(16, 2), "mlp_3": TinyMLP(32, 3)}  # fmt: skip
-    return [export(m, out / f"{n}.onnx") for n, m in models.items()]
-
-
-def tiny_checkpoint(models: list[Path], out: Path) -> Path:
-    """The tests' tiny checkpoint: the paper recipe, 3 epochs on the tiny models."""
-    from conftest import tiny_overrides
-
-    from hnnframe.recipe import load_recipe
-    from hnnframe.train import Trainer
-
-    Trainer(load_recipe("hnn_net", tiny_overrides(models, out, epochs=3)), out,
-            progress=False).fit()  # fmt: skip
-    return out / "model.pt"
 
 
 def warm_vs_cli(work: Path, ckpt: Path, models: list[Path], checks: int, cli_runs: int) -> dict:
@@ -141,8 +118,8 @@ def report(args: argparse.Namespace, w: dict, load: dict, kill: dict, st: dict) 
         "```",
         "",
         f"on {os.cpu_count()} CPU core(s), load average {load['loadavg']} at the start of the "
-        "load test (the machine is shared; figures are wall-clock). The checkpoint is the "
-        f"tests' tiny one (Q={args.bits}) unless `--checkpoint` named another.",
+        "load test (the machine is shared; figures are wall-clock). The checkpoint: "
+        f"{args.checkpoint or 'the tests tiny one, trained by the script'} (Q={args.bits}).",
         "",
         "## Warm check against `hnn index check`",
         "",
@@ -171,8 +148,8 @@ def report(args: argparse.Namespace, w: dict, load: dict, kill: dict, st: dict) 
         f"| all | {load['requests']} | | {_pct(lat, 0.5):.3f} s | {_pct(lat, 0.95):.3f} s |",
         "",
         f"- server errors (5xx or no answer): **{load['server_errors']}**",
-        f"- adds: {load['add_files']} distinct files sent ({load['dup_sends']} of them twice, "
-        f"at once); {load['added']} answered 201, {load['exists']} answered 409; records in "
+        f"- adds: {load['add_files']} distinct files sent ({load['dup_sends']} of them sent "
+        f"twice); {load['added']} answered 201, {load['exists']} answered 409; records in "
         f"the index for them: {load['in_index']}; lost: **{load['lost']}**, duplicated: "
         f"**{load['duplicated']}**",
         f"- bad uploads: {load['bad']} sent, **{load['bad_4xx']}** answered 4xx "
