@@ -166,8 +166,12 @@ def report(args: argparse.Namespace, w: dict, load: dict, kill: dict, st: dict) 
         "retried by its client)",
         f"- after the kill: {kill['answered_after']} requests answered, {kill['errors_after']} "
         f"server errors; `/healthz` answered {kill['health_ok']} of {kill['health_total']} "
-        f"probes in the {kill['health_window']:.0f} s after the kill; new worker(s) seen: "
-        f"{kill['new_workers']}",
+        f"probes in the {kill['health_window']:.0f} s after the kill; "
+        + (
+            f"uvicorn's new worker answered {kill['restarted_after']:.1f} s after the kill"
+            if kill["restarted_after"] is not None
+            else "no new worker answered within 60 s"
+        ),
         f"- index afterwards: {kill['records']} records for {kill['files']} files; every "
         f"record with its weight rows: {kill['with_weights']} of {kill['records']}; "
         f"`verify`: {kill['verify'] or 'no problem'}",

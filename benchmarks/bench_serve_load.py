@@ -226,21 +226,44 @@ def kill_test(work: Path, ckpt: Path, url: str, n_files: int, clients: int = 4) 
             time.sleep(0.01)
         os.kill(victim, signal.SIGKILL)
         t_kill = time.time()
-        health = []
-        while time.time() - t_kill < 5:
+        health: list[bool] = []
+        pids: set[str] = set()
+        restarted = None
+
+        def probe() -> None:
+            nonlocal restarted
             try:
-                health.append(httpx.get(f"{s.url}/healthz", timeout=5).status_code == 200)
+                a = httpx.get(f"{s.url}/healthz", timeout=5)
+                health.append(a.status_code == 200)
+                pid = a.headers.get("x-hnn-worker")
+                if pid and int(pid) != victim and pid not in seen_before and restarted is None:
+                    restarted = time.time() - t_kill
+                pids.add(pid or "")
             except httpx.TransportError:
                 health.append(False)
+
+        with lock:
+            seen_before = {r["worker"] for r in log if r["worker"]}
+        while time.time() - t_kill < 5:
+            probe()
             time.sleep(0.1)
         for t in threads:
             t.join()
+        while restarted is None and time.time() - t_kill < 60:  # uvicorn starts a new worker
+            with httpx.Client(base_url=s.url) as fresh:  # a new connection may reach it
+                try:
+                    a = fresh.get("/healthz", timeout=5)
+                    pid = a.headers.get("x-hnn-worker")
+                    if pid and int(pid) != victim and pid not in seen_before:
+                        restarted = time.time() - t_kill
+                except httpx.TransportError:
+                    pass
+            time.sleep(0.2)
     with hindex.open(db, create=False) as idx:
         recs = idx.list()
         problems = idx.verify()
     shas = Counter(r.sha256 for r in recs)
     after = [r for r in log if r["t"] > t_kill]
-    seen_before = {r["worker"] for r in log if r["worker"] and r["t"] <= t_kill}
     with_w = sum(r.weights is not None for r in recs)
     return {
         "clients": clients, "files": len(files), "mb": files[0].stat().st_size / 1e6,
@@ -248,7 +271,7 @@ def kill_test(work: Path, ckpt: Path, url: str, n_files: int, clients: int = 4) 
         "answered_after": sum(r["status"] > 0 for r in after),
         "errors_after": sum(r["status"] >= 500 for r in after),
         "health_ok": sum(health), "health_total": len(health), "health_window": 5.0,
-        "new_workers": len({r["worker"] for r in after if r["worker"]} - seen_before),
+        "restarted_after": restarted,
         "records": len(recs), "with_weights": with_w, "verify": "; ".join(problems),
         "partial": len(recs) - with_w + len(problems),
         "lost": sum(shas[model_sha256(f)] == 0 for f in files),

@@ -14,8 +14,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from hnnframe.files import atomic_write
-
 #: Upper bounds (seconds) of the latency histogram's buckets.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -71,11 +69,16 @@ class Metrics:
 
     def _dump(self) -> None:
         data = {"requests": self.requests, "latency": self.latency, "verdicts": self.verdicts}
-        atomic_write(self.folder / f"{os.getpid()}.json", json.dumps(data).encode())
+        # renamed into place (a reader never sees half a file) but not synced: counters are
+        # not worth a disk flush per request
+        path = self.folder / f"{os.getpid()}.json"
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
 
     def _gather(self) -> dict[str, dict[str, Any]]:
         total: dict[str, dict[str, Any]] = {"requests": {}, "latency": {}, "verdicts": {}}
-        for p in sorted(self.folder.glob("*.json")):
+        for p in sorted(self.folder.glob("[0-9]*.json")):
             try:
                 d = json.loads(p.read_text())
             except (OSError, ValueError):  # a file being replaced: the next scrape has it

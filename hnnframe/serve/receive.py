@@ -16,6 +16,7 @@ from typing import Any
 
 from hnnframe.serve.config import ServeConfig
 from hnnframe.serve.uploads import (
+    MODEL_SUFFIXES,
     UploadError,
     copy_limited,
     is_archive,
@@ -107,7 +108,8 @@ async def _multipart(request: Any, cfg: ServeConfig, under: str) -> Upload:
 
 def _model_in(dest: Path, folder: Path, cfg: ServeConfig) -> Path:
     """The upload itself, or, for an archive, its one model file once unpacked."""
-    if dest.suffix in (".onnx", ".safetensors", ".pt", ".pth", ".gguf") or not is_archive(dest):
+    # a torch file (.pt, .bin) is a zip archive itself: its suffix says it is a model
+    if dest.suffix in MODEL_SUFFIXES or not is_archive(dest):
         return dest
     root = unpack(dest, folder / "unpacked", cfg.limits)
     dest.unlink()
