@@ -282,3 +282,16 @@ def test_two_workers_on_postgres_add_once(pg_schema, tiny_checkpoint, tiny_onnx_
         ids = {r.json()["record"]["id"] for r in answers}
         assert len(ids) == 1 and s.client.get("/v1/stats").json()["records"] == 1
         assert len({r.headers["x-hnn-worker"] for r in answers}) == 2
+
+
+def test_read_bounds_apply_to_every_request(site, tmp_path):
+    """``hnn serve --max-seconds`` (one of the bounds of ``hnn index check``) holds for
+    uploads: a model over it is a 413 naming the bound; the server goes on answering."""
+    args = ("--db", site["db"], "--data-dir", tmp_path / "data", "--max-seconds", "0.0001")
+    with serving(*args) as s:
+        model = site["store"] / "resnet_d3.onnx"
+        r = s.client.post("/v1/check", **_upload(model))
+        assert r.status_code == 413 and "--max-seconds" in one_line(r), r.text
+        r = s.client.post("/v1/models", **_upload(site["store"] / "mlp_3.onnx"))
+        assert r.status_code in (413, 422) and "--max-seconds" in one_line(r), r.text
+        assert s.client.get("/healthz").status_code == 200

@@ -10,12 +10,14 @@ import tempfile
 from typing import Any
 
 from hnnframe.commands.index_common import DB_ENV
+from hnnframe.commands.limit_options import add_limit_options
 from hnnframe.errors import ConfigError
 
 MB = 1 << 20
 
 
 def _config(args: argparse.Namespace) -> Any:
+    from hnnframe.commands.limit_options import limits_of
     from hnnframe.serve.config import Limits, ServeConfig
 
     if not args.db:
@@ -35,6 +37,7 @@ def _config(args: argparse.Namespace) -> Any:
         storage_root=os.path.abspath(args.storage_root) if args.storage_root else None,
         token_file=args.token_file, device=args.device, fail_on=args.fail_on,
         jobs=args.job_threads, limits=limits,
+        reading=dict(vars(limits_of(args))),
     )  # fmt: skip
 
 
@@ -116,6 +119,7 @@ def register(sub: Any) -> None:
     p.add_argument("--fail-on", default="auto",
                    choices=["auto", "exact", "weights", "structure", "none"],
                    help="the policy behind a check's `suspect` (see `hnn index check`)")  # fmt: skip
+    add_limit_options(p)
     p.add_argument("--job-threads", type=int, default=1, help="jobs each worker runs at once")
     p.add_argument("--device", default="cpu", help="torch device for hashing (default cpu)")
     p.add_argument("--log-level", default="warning",

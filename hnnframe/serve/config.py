@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hnnframe.errors import ConfigError
+from hnnframe.limits import Limits as ReadLimits
 
 #: The variable that carries a :class:`ServeConfig` to the workers.
 CONFIG_ENV = "HNN_SERVE_CONFIG"
@@ -54,6 +55,8 @@ class ServeConfig:
         device: Torch device of the hasher.
         fail_on: The ``suspect`` policy of check answers (``hnn index check --fail-on``).
         jobs: Threads per worker that run jobs.
+        reading: The ``--max-*`` bounds on what one upload may make hnnframe read
+            (:class:`hnnframe.limits.Limits` fields; the defaults where absent).
     """
 
     db: str
@@ -65,6 +68,11 @@ class ServeConfig:
     fail_on: str = "auto"
     jobs: int = 1
     limits: Limits = field(default_factory=Limits)
+    reading: dict[str, float] = field(default_factory=dict)
+
+    def reader_limits(self) -> ReadLimits:
+        """The bounds every upload is read under (the CLI's ``--max-*``)."""
+        return ReadLimits().with_values(**self.reading)
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from hnnframe.errors import HnnError
+from hnnframe.errors import HnnError, LimitError
 from hnnframe.serve.metrics import Metrics
 from hnnframe.serve.receive import Upload, int_field, meta_field
 from hnnframe.serve.service import Service
@@ -26,9 +26,10 @@ def _truthy(v: Any) -> bool:
 
 
 def _failed(e: BaseException, up: Upload) -> Outcome:
+    detail = {"detail": scrub(str(e), up.folder or up.source.parent, up.shown)}
     if isinstance(e, UploadError):
-        return e.status, {"detail": scrub(str(e), up.folder or up.source.parent, up.shown)}
-    return 422, {"detail": scrub(str(e), up.folder or up.source.parent, up.shown)}
+        return e.status, detail
+    return (413 if isinstance(e, LimitError) else 422), detail
 
 
 def check(svc: Service, metrics: Metrics, up: Upload) -> Outcome:

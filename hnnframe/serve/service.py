@@ -2,7 +2,8 @@
 so a check costs the hashing of one upload, not the start of a process (issue 24: a cold
 ``hnn index check`` spends seconds on imports and the checkpoint).
 
-Every call goes through :class:`hnnframe.index.HashIndex` (``add_models``, ``check_models``,
+Every upload is read under the deployment's ``--max-*`` bounds (:mod:`hnnframe.limits`, put
+in force in the thread that reads it). Every call goes through :class:`hnnframe.index.HashIndex` (``add_models``, ``check_models``,
 ``search``, ``remove``), the same functions the ``hnn index`` commands use, so the checks the
 index applies to uploads apply to the server too. One lock serialises a worker's use of its
 index connection; workers (processes) give the parallelism.
@@ -15,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from hnnframe import limits
 from hnnframe.errors import ConfigError, IndexStoreError
 from hnnframe.index.report import verdict_dict
 from hnnframe.log import get_logger
@@ -40,6 +42,7 @@ class Service:
 
         self.cfg = cfg
         self.lock = threading.RLock()
+        self.reading = cfg.reader_limits()
         self.idx = hnnframe.index.open(cfg.db, create=True)
         try:
             b = self.idx.binding
@@ -66,7 +69,7 @@ class Service:
         """The verdict of one upload: the object of ``hnn index check --json``."""
         policy = fail_on or self.cfg.fail_on
         fp = self.hasher.fingerprint
-        with self.lock:
+        with self.lock, limits.applied(self.reading):
             [(r, v)] = self.idx.check_models([source], self.hasher, radius,
                                              weight_threshold=weight_threshold)  # fmt: skip
             nearest = v.matches[:1] or self.idx.search(r, k=1, fingerprint=fp)
@@ -74,7 +77,7 @@ class Service:
 
     def add(self, source: Path, label: str | None, meta: dict[str, Any]) -> Any:
         """Add one model; its :class:`hnnframe.index.AddResult`."""
-        with self.lock:
+        with self.lock, limits.applied(self.reading):
             [res] = self.idx.add_models([source], self.hasher, checkpoint=self.checkpoint,
                                         label=label, meta=meta)  # fmt: skip
         return res
@@ -82,7 +85,7 @@ class Service:
     def search(self, query: Any, k: int, radius: int | None) -> tuple[Any, list[Any]]:
         """The query (a record, a hex code or an upload's hash result) and its matches."""
         fp = self.hasher.fingerprint
-        with self.lock:
+        with self.lock, limits.applied(self.reading):
             if isinstance(query, Path):
                 from hnnframe.index.batch import read_uploads
 
@@ -117,6 +120,6 @@ class Service:
         """Operator counts of a model's prepared graph (the page's structural comparison)."""
         from collections import Counter
 
-        with self.lock:
+        with self.lock, limits.applied(self.reading):
             g = self.hasher.graph(os.fspath(source))
         return dict(Counter(n.op for n in g.nodes))
