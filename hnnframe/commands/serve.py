@@ -98,7 +98,7 @@ def register(sub: Any) -> None:
                    help="model.pt (default: the checkpoint the index is bound to)")  # fmt: skip
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="worker processes (more than 1 needs a postgresql:// index)")  # fmt: skip
     p.add_argument("--token-file", metavar="FILE",
                    help="a file holding the bearer token (default: $HNN_SERVE_TOKEN)")  # fmt: skip
@@ -108,19 +108,21 @@ def register(sub: Any) -> None:
                    help="uploads, added models, jobs and metrics (default: a folder in the "
                    "system's temporary directory); give a lasting one in production: added "
                    "models are kept there")  # fmt: skip
-    p.add_argument("--max-upload-mb", type=int, default=512,
+    p.add_argument("--max-upload-mb", type=int, default=512, metavar="MB",
                    help="largest upload, through a job (default 512)")  # fmt: skip
-    p.add_argument("--sync-upload-mb", type=int, default=64,
+    p.add_argument("--sync-upload-mb", type=int, default=64, metavar="MB",
                    help="largest upload /v1/check and /v1/models take directly (default 64)")  # fmt: skip
-    p.add_argument("--max-members", type=int, default=1000,
+    p.add_argument("--max-members", type=int, default=1000, metavar="N",
                    help="most entries in an uploaded archive (default 1000)")  # fmt: skip
-    p.add_argument("--max-unpacked-mb", type=int, default=2048,
+    p.add_argument("--max-unpacked-mb", type=int, default=2048, metavar="MB",
                    help="most bytes an archive may unpack to (default 2048)")  # fmt: skip
     p.add_argument("--fail-on", default="auto",
                    choices=["auto", "exact", "weights", "structure", "none"],
                    help="the policy behind a check's `suspect` (see `hnn index check`)")  # fmt: skip
     add_limit_options(p)
-    p.add_argument("--job-threads", type=int, default=1, help="jobs each worker runs at once")
+    p.add_argument(
+        "--job-threads", type=int, default=1, metavar="N", help="jobs each worker runs at once"
+    )
     p.add_argument("--device", default="cpu", help="torch device for hashing (default cpu)")
     p.add_argument("--log-level", default="warning",
                    choices=["critical", "error", "warning", "info", "debug"])  # fmt: skip

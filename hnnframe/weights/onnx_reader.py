@@ -106,7 +106,7 @@ class _ArrayReader:
 
     def array(self, t: Any) -> np.ndarray:
         count = limits.element_count(list(t.dims), self.path, t.name)
-        if t.data_location == _EXTERNAL:
+        if t.data_location == _external():
             return _external_array(t, self.path, count, self.guard)
         held = _inline_count(t)
         if held is not None and held != count:
@@ -273,10 +273,8 @@ def _numpy_types() -> dict[int, str]:
             T.INT16: "i2", T.UINT16: "u2", T.INT32: "i4", T.INT64: "i8", T.BOOL: "?"}  # fmt: skip
 
 
+@cache
 def _external() -> int:
     from onnx import TensorProto
 
     return TensorProto.EXTERNAL
-
-
-_EXTERNAL = _external()
