@@ -151,6 +151,25 @@ def test_bad_uploads_get_one_line_4xx(site, name, body, status, words):
     assert not list((site["root"] / "data" / "uploads").glob("*/*"))  # nothing left behind
 
 
+def test_a_streamed_body_is_cut_at_the_limit(site):
+    """A body sent in chunks, with no Content-Length, is counted as it arrives and refused
+    once it passes the limit (1 MB here), before all of it has come."""
+    sent = []
+
+    def body():
+        yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.onnx\"\r\n\r\n"
+        for _ in range(64):  # 4 MB in all, if the server read it to the end
+            sent.append(1)
+            yield b"\0" * (64 << 10)
+        yield b"\r\n--b--\r\n"
+
+    r = site["server"].client.post(
+        "/v1/check", content=body(), headers={"content-type": "multipart/form-data; boundary=b"}
+    )
+    assert r.status_code == 413 and "larger than the limit" in one_line(r)
+    assert not list((site["root"] / "data" / "uploads").glob("*/*"))
+
+
 def test_bad_requests_get_one_line_4xx(site):
     c = site["server"].client
     cases = [

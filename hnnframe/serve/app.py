@@ -83,20 +83,37 @@ def _handlers(app: FastAPI) -> None:
         return answer(500, f"internal error ({type(e).__name__}); the server's log has it")
 
 
-def _timing(app: FastAPI) -> None:
-    pid = str(os.getpid())
+class Timing:
+    """Counts every request in the metrics by route and status, and names the worker that
+    answered (``x-hnn-worker``: for logs, and for the load test that kills one of them).
 
-    @app.middleware("http")
-    async def timed(request: Request, call_next: Any) -> Any:
+    Pure ASGI rather than Starlette's ``BaseHTTPMiddleware``, whose task group would wrap an
+    error raised while the body streams in (a body over the limit) into an exception group.
+    """
+
+    def __init__(self, app: Any, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+        self.pid = str(os.getpid()).encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", None) or "unmatched"
-        app.state.metrics.request(request.method, name, response.status_code,
-                                  time.perf_counter() - t0)  # fmt: skip
-        # Which worker answered: for logs, and for the load test that kills one of them.
-        response.headers["x-hnn-worker"] = pid
-        return response
+        status = 500
+
+        async def sending(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message["headers"] = [*message.get("headers", []), (b"x-hnn-worker", self.pid)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.request(scope["method"], route, status, time.perf_counter() - t0)
 
 
 def create_app(cfg: ServeConfig, service: Service | None = None) -> Any:
@@ -121,7 +138,7 @@ def create_app(cfg: ServeConfig, service: Service | None = None) -> Any:
     app.state.metrics = Metrics(data / "metrics")
     app.include_router(router)
     _handlers(app)
-    _timing(app)
+    app.add_middleware(Timing, metrics=app.state.metrics)
     return Guard(app, cfg.token(), cfg.limits)
 
 
