@@ -157,7 +157,7 @@ def test_a_streamed_body_is_cut_at_the_limit(site):
     sent = []
 
     def body():
-        yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.onnx\"\r\n\r\n"
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.onnx"\r\n\r\n'
         for _ in range(64):  # 4 MB in all, if the server read it to the end
             sent.append(1)
             yield b"\0" * (64 << 10)
@@ -314,3 +314,51 @@ def test_read_bounds_apply_to_every_request(site, tmp_path):
         r = s.client.post("/v1/models", **_upload(site["store"] / "mlp_3.onnx"))
         assert r.status_code in (413, 422) and "--max-seconds" in one_line(r), r.text
         assert s.client.get("/healthz").status_code == 200
+
+
+def test_weight_tier_through_the_service(weight_bed, tiny_checkpoint, tmp_path):
+    """Models with weights: the add stores the weight record, and a check of a re-saved copy
+    (other bytes, same tensors) and of an fp16 copy answers on the weight tiers with the code
+    distance, the threshold and the share of identical tensors, as the CLI would."""
+    with serving("--db", tmp_path / "w.db", "--checkpoint", tiny_checkpoint,
+                 "--data-dir", tmp_path / "data") as s:  # fmt: skip
+        r = s.client.post("/v1/models", **_upload(weight_bed["exact_onnx"]))
+        assert r.status_code == 201 and r.json()["record"]["weights"]["tensors"] > 0, r.text
+        v = s.client.post("/v1/check", **_upload(weight_bed["resaved"])).json()
+        assert v["tier"] == "exact tensors" and v["suspect"], v
+        w = v["candidates"][0]["weights"]
+        assert w["compared"] and w["distance"] == 0 and w["shared"] == pytest.approx(1.0)
+        v = s.client.post("/v1/check", **_upload(weight_bed["fp16"])).json()
+        w = v["candidates"][0]["weights"]
+        assert v["tier"] == "weight match" and w["distance"] <= w["threshold"], v
+        v = s.client.post("/v1/check", **_upload(weight_bed["seed1_onnx"])).json()
+        assert not v["suspect"] and v["tier"] in ("structure only", "none")
+
+
+def test_a_job_whose_worker_died_is_reported_failed(tmp_path):
+    """Jobs live on disk: any worker answers for any job, and one left running by a worker
+    that died (its process gone) reads as failed, not running for ever."""
+    import subprocess
+    import sys
+
+    from hnnframe.files import atomic_write
+    from hnnframe.serve.jobs import Jobs
+
+    jobs = Jobs(tmp_path / "jobs")
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    job = {"id": "abc123", "action": "add", "upload": "m.onnx", "state": "running",
+           "stage": "hashing and reading weights", "pid": int(done.stdout), "status_code": None,
+           "result": None, "detail": None}  # fmt: skip
+    atomic_write(tmp_path / "jobs" / "abc123.json", json.dumps(job).encode())
+    got = jobs.get("abc123")
+    assert got["state"] == "failed" and got["status_code"] == 503 and "worker" in got["detail"]
+    assert jobs.get("../abc123") is None and jobs.get("nope") is None
+    # a job run here: queued, then done with the answer its work gave
+    ran = jobs.submit("check", "m.onnx", lambda: (200, {"tier": "none"}), lambda: None)
+    for _ in range(100):
+        if jobs.get(ran["id"])["state"] == "done":
+            break
+        time.sleep(0.02)
+    assert jobs.get(ran["id"])["result"] == {"tier": "none"}
+    jobs.close()

@@ -11,6 +11,7 @@ from browser_support import check_on_page, chromium, missing
 from serve_support import serving
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
+pytest_plugins = ["index_support"]
 
 
 def test_review_page_in_headless_chromium(tmp_path, tiny_checkpoint, tiny_onnx_models):
@@ -47,3 +48,22 @@ def test_review_page_in_headless_chromium(tmp_path, tiny_checkpoint, tiny_onnx_m
         assert out.get_attribute("data-state") == "error"
         assert "Error 422" in out.text and "onerror" in out.text
         assert not out.find_elements(By.TAG_NAME, "img")
+
+
+def test_review_page_shows_the_weight_comparison(tmp_path, weight_bed, tiny_checkpoint):
+    """A weight match on the page: the code distance against the threshold, with its
+    false-positive rate, and the share of identical tensors."""
+    from selenium.webdriver.common.by import By
+
+    with serving("--db", tmp_path / "w.db", "--checkpoint", tiny_checkpoint,
+                 "--data-dir", tmp_path / "data") as s, chromium() as driver:  # fmt: skip
+        with open(weight_bed["exact_onnx"], "rb") as f:
+            assert s.client.post("/v1/models", files={"file": ("base.onnx", f)}).status_code == 201
+        out = check_on_page(driver, s.url + "/", upload=weight_bed["fp16"])
+        assert "weight match" in out.find_element(By.CSS_SELECTOR, ".banner").text
+        cells = out.find_elements(By.CSS_SELECTOR, "#candidates tr")[1].find_elements(
+            By.TAG_NAME, "td"
+        )
+        weights = cells[5].text
+        assert "code distance" in weights and "threshold" in weights and "FPR" in weights
+        assert "% of tensors identical" in weights
