@@ -11,7 +11,9 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["hnnframe", "hnnframe.*"]),
     # The weight tier's threshold, written by `hnn weights eval` from the test bed.
-    package_data={"hnnframe.weights": ["threshold.json"]},
+    package_data={"hnnframe.weights": ["threshold.json"],
+                  # hnn serve's review page
+                  "hnnframe.serve": ["static/*.html", "static/*.js"]},
     install_requires=[
         "torch>=2.0",
         "torchvision",
@@ -40,7 +42,14 @@ setup(
         # Weight tier: tensors read one by one from safetensors; the test bed's bundled data.
         "safetensors",
         "scikit-learn",
+        # hnn serve: the HTTP service, its uploads, and the client in docs/serve.md and tests.
+        "fastapi",
+        "uvicorn",
+        "python-multipart",
+        "httpx",
     ],
-    extras_require={"dev": ["pytest", "ruff"]},
+    # selenium drives Debian's chromium + chromium-driver in the review page's test (skipped
+    # when they are not installed).
+    extras_require={"dev": ["pytest", "ruff", "selenium"]},
     entry_points={"console_scripts": ["hnn = hnnframe.cli:main"]},
 )

@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("train", "train_resume", "robustness", "protocol_c"),
     ("reproduce", "tune"),
     ("index",),
+    ("serve",),
     ("commands",),
     ("cli",),
 ]

@@ -39,12 +39,19 @@ def _parse_meta(items: list[str] | None) -> dict[str, str]:
 def _hash_queries(
     args: argparse.Namespace, idx: Any, queries: list[str]
 ) -> tuple[list[tuple[str, Any]], str | None]:
-    """``(label, query)`` per QUERY, and the hasher's fingerprint: ``hex:CODE`` as a code, anything else hashed as a model.
+    """``(label, query)`` per QUERY, and the hasher's fingerprint: ``hex:CODE`` as a code,
+    ``id:N`` as the code of stored record N, anything else hashed as a model.
 
     Every model is hashed (so parsed) before anything is searched.
     """
-    models = [q for q in queries if not q.startswith("hex:")]
     hashed: dict[str, Any] = {}
+    for q in queries:  # a stored record's code: no checkpoint, no torch
+        if q.startswith("id:"):
+            rid = q.removeprefix("id:")
+            if not rid.isdigit():
+                raise IndexStoreError(f"{q!r}: id: takes a record id (a number)")
+            hashed[q] = idx.get(int(rid))
+    models = [q for q in queries if not q.startswith(("hex:", "id:"))]
     fingerprint = None
     if models:
         hasher, _ = hasher_of(args, idx)
@@ -288,11 +295,11 @@ def register(sub: Any) -> None:
     s = isub.add_parser(
         "search",
         help="the k indexed models nearest to each query",
-        description="Hash each QUERY (a model file, a named source such as torchvision:NAME, or hex:CODE for a code "
-        "already computed) and print the k nearest indexed models by Hamming distance, ties "
+        description="Hash each QUERY (a model file, a named source such as torchvision:NAME, "
+        "hex:CODE for a code already computed, or id:N for the code of indexed record N) and print the k nearest indexed models by Hamming distance, ties "
         "broken by order of addition. " + EPILOG,
     )
-    s.add_argument("queries", nargs="+", metavar="QUERY", help="a model, or hex:CODE")
+    s.add_argument("queries", nargs="+", metavar="QUERY", help="a model, hex:CODE or id:N")
     s.add_argument("-k", type=int, default=10, help="matches per query (default 10)")
     s.add_argument(
         "--structure",

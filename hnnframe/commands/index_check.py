@@ -106,9 +106,9 @@ def render(
     failures = failures or []
     status = exit_status(verdicts, policy, len(failures))
     if as_json:
-        rows = {label: {"upload": label, **v.to_dict(policy),
-                        "nearest": nearest[0].to_dict() if nearest else None}
-                for label, v, nearest in verdicts}  # fmt: skip
+        from hnnframe.index.report import verdict_dict
+
+        rows = {label: verdict_dict(label, v, nearest, policy) for label, v, nearest in verdicts}
         rows.update({label: {"upload": label, "error": err, "unreadable": True}
                      for label, err in failures})  # fmt: skip
         print_json([rows[label] for label in (order or list(rows))])

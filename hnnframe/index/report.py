@@ -103,3 +103,11 @@ def _weight_problems(store: Store, cur: Any, weight_bits: int | None) -> list[st
     if k:
         found.append(f"{k} weight records whose tensor digests do not add up to their count")
     return found
+
+
+def verdict_dict(label: str, verdict: Any, nearest: list[Any], policy: str) -> dict[str, Any]:
+    """One upload's verdict as ``hnn index check --json`` prints it and ``hnn serve``'s
+    ``/v1/check`` answers it: the upload's name, the :class:`CheckResult` under ``policy``
+    (``suspect`` included) and the nearest indexed model (or ``None``)."""
+    return {"upload": label, **verdict.to_dict(policy),
+            "nearest": nearest[0].to_dict() if nearest else None}  # fmt: skip

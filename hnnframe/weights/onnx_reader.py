@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def onnx_tensors(path: Path, guard: ReadGuard) -> Iterator[Tensor]:
     for t in graph.initializer:
         if t.name in params and t.name not in quant:
             continue
-        if t.name not in quant and t.data_type not in _FLOAT_TYPES:
+        if t.name not in quant and t.data_type not in _float_types():
             continue
         arr = reader.read(t, quant.get(t.name), inits)
         if arr is not None:
@@ -72,7 +73,7 @@ def onnx_tensors(path: Path, guard: ReadGuard) -> Iterator[Tensor]:
     for node in graph.node:  # weights stored as Constant nodes (some exporters do this)
         if node.op_type == "Constant":
             for a in node.attribute:
-                if a.name == "value" and a.t.data_type in _FLOAT_TYPES:
+                if a.name == "value" and a.t.data_type in _float_types():
                     arr = reader.read(a.t, None, inits)
                     if arr is not None:
                         yield node.output[0], as_float(arr)
@@ -105,7 +106,7 @@ class _ArrayReader:
 
     def array(self, t: Any) -> np.ndarray:
         count = limits.element_count(list(t.dims), self.path, t.name)
-        if t.data_location == _EXTERNAL:
+        if t.data_location == _external():
             return _external_array(t, self.path, count, self.guard)
         held = _inline_count(t)
         if held is not None and held != count:
@@ -117,13 +118,11 @@ class _ArrayReader:
         return numpy_helper.to_array(t)
 
 
+@cache  # onnx is imported on first use: `hnn index stats` loads this module, never onnx
 def _float_types() -> set[int]:
     from onnx import TensorProto as T
 
     return {T.FLOAT, T.FLOAT16, T.DOUBLE, T.BFLOAT16}
-
-
-_FLOAT_TYPES = _float_types()
 
 
 def _quantized_initializers(graph: Any, inits: dict[str, Any]) -> dict[str, _Quant]:
@@ -239,8 +238,8 @@ def _external_array(t: Any, path: Path, count: int, guard: ReadGuard) -> np.ndar
     if t.data_type == TensorProto.BFLOAT16:
         raw = np.fromfile(loc, dtype="<u2", count=count, offset=offset)
         return (raw.astype(np.uint32) << 16).view(np.float32).reshape(shape)
-    if t.data_type in _NUMPY_TYPES:
-        dtype = np.dtype(_NUMPY_TYPES[t.data_type]).newbyteorder("<")
+    if t.data_type in _numpy_types():
+        dtype = np.dtype(_numpy_types()[t.data_type]).newbyteorder("<")
         return np.fromfile(loc, dtype=dtype, count=count, offset=offset).reshape(shape)
     # Packed or exotic types: onnx reads this one tensor, ``length`` bytes at its offset
     # (bounded by the file, which is inside the folder).
@@ -263,9 +262,10 @@ def _inline_count(t: Any) -> int | None:
 
 
 def _itemsize(data_type: int) -> int:
-    return np.dtype(_NUMPY_TYPES[data_type]).itemsize if data_type in _NUMPY_TYPES else 0
+    return np.dtype(_numpy_types()[data_type]).itemsize if data_type in _numpy_types() else 0
 
 
+@cache
 def _numpy_types() -> dict[int, str]:
     from onnx import TensorProto as T
 
@@ -273,13 +273,8 @@ def _numpy_types() -> dict[int, str]:
             T.INT16: "i2", T.UINT16: "u2", T.INT32: "i4", T.INT64: "i8", T.BOOL: "?"}  # fmt: skip
 
 
-_NUMPY_TYPES = _numpy_types()
-
-
+@cache
 def _external() -> int:
     from onnx import TensorProto
 
     return TensorProto.EXTERNAL
-
-
-_EXTERNAL = _external()
