@@ -38,7 +38,8 @@ class Limits:
         max_nodes: Nodes of one ONNX graph (exported or uploaded).
         max_layers: A config's layer count (each ``*layers*``/``depth`` field, and their sum).
         max_width: Any other size field of a config (hidden, intermediate, vocabulary, ...).
-        max_seconds: Wall-clock seconds to read and hash one model (0: no limit).
+        max_seconds: Wall-clock seconds for one model's structure, and again for its weights
+            (0: no limit).
     """
 
     max_tensor: int = 4_000_000_000

@@ -13,7 +13,8 @@ _HELP = {
     "max_nodes": "nodes of one ONNX graph (default {:,})",
     "max_layers": "layer count of a config, per field and summed (default {:,})",
     "max_width": "any other size field of a config (default {:,})",
-    "max_seconds": "seconds to read and hash one model, 0 for none (default {:g})",
+    "max_seconds": "seconds for one model's structure, and for its weights; 0 for none "
+    "(default {:g})",
 }
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from hnnframe import limits
 from hnnframe.errors import HnnError, IndexStoreError, ModelLoadError, one_line
 from hnnframe.index.records import AddResult, HasherLike, NewRecord, is_uri
 from hnnframe.index.store import Store
@@ -78,7 +79,8 @@ def _with_weights(
     for i, r in _bar(pairs, "weights", progress and q is not None and len(pairs) > 1):
         try:
             # r.sha256 is the source's digest, computed once before hashing.
-            w = read_weights(files[i], q, r.sha256) if q is not None else None
+            with limits.deadline(files[i].source):
+                w = read_weights(files[i], q, r.sha256) if q is not None else None
         except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
             errors[i] = upload_error(str(files[i].source), e)
             continue
@@ -234,7 +236,6 @@ def _read_one(
     source: str, files: ModelFiles, r: Any, weight_bits: int | None
 ) -> tuple[Any, WeightFingerprint | None]:
     """One hashed upload with its weights read (a companion's result renamed to the file)."""
-    from hnnframe import limits
     from hnnframe.files import model_sha256
     from hnnframe.frontends import model_name
 
