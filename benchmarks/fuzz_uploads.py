@@ -115,6 +115,18 @@ def audited(outside: Path, work: Path, *argv: object) -> dict:
             "hits": json.loads(log.read_text()), "seconds": time.perf_counter() - t0}  # fmt: skip
 
 
+def _tracebacks(stderr: str) -> list[str]:
+    """Each line that mentions a traceback, with the line after it (what was raised, when the
+    traceback is a real one)."""
+    lines = stderr.splitlines()
+    out = []
+    for i, ln in enumerate(lines):
+        if "Traceback" in ln:
+            end = next((j for j in range(i + 1, len(lines)) if not lines[j].startswith(" ")), i)
+            out.append(f"{ln[:200]} / {lines[end][:200]}")
+    return out
+
+
 def cli_runs(cases: list, outside: Path, work: Path, checkpoint: Path) -> dict:
     good = work / "good"
     (good / "copy").mkdir(parents=True)
@@ -135,6 +147,7 @@ def cli_runs(cases: list, outside: Path, work: Path, checkpoint: Path) -> dict:
     return {
         "add_rc": add["rc"], "check_rc": check["rc"],
         "tracebacks": add["stderr"].count("Traceback") + check["stderr"].count("Traceback"),
+        "traceback_tails": _tracebacks(add["stderr"]) + _tracebacks(check["stderr"]),
         "outside": add["hits"] + check["hits"],
         "good_lost": sum(not added.get(k, {}).get("added") for k in keep),
         "copy_suspect": bool(rows and rows[-1].get("suspect")),
@@ -168,6 +181,9 @@ def render(args: argparse.Namespace, kinds: collections.Counter, mine: dict, cli
     ]  # fmt: skip
     if mine["crashes"]:
         lines += ["", "Crashes:", *[f"- {c}" for c in mine["crashes"]]]
+    if cli["traceback_tails"]:
+        lines += ["", "Tracebacks (the line before, and what was raised):",
+                  *[f"- `{t}`" for t in cli["traceback_tails"]]]  # fmt: skip
     return "\n".join(lines)
 
 
