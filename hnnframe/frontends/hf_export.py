@@ -12,7 +12,10 @@ the IR does not count. The ONNX optimiser is off: it folds constants, which need
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from hnnframe.errors import ExportError
@@ -26,6 +29,20 @@ HF_OPSET = 18
 _STRIPPED = "weights.stripped"
 
 
+@contextlib.contextmanager
+def _torch_quiet() -> Iterator[None]:
+    """torch's own loggers muted during an export: a config that fails to trace makes torch log
+    its traceback at ERROR level (fake_tensor) before the exception reaches us, and a user (or
+    a stranger's upload) should see our one line, not torch's internals."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def export_config(config: Any, name: str, attn: str = "eager") -> Any:
     """A weight-stripped ``onnx.ModelProto`` of a transformers config (shapes not yet
     inferred: call :func:`hnnframe.frontends.export.prepare`)."""
@@ -36,7 +53,7 @@ def export_config(config: Any, name: str, attn: str = "eager") -> Any:
     module = traced_module(model, names)
     log.info("exporting %s (%s) from the meta device", name, type(model).__name__)
     try:
-        with torch.no_grad(), warnings.catch_warnings():
+        with torch.no_grad(), warnings.catch_warnings(), _torch_quiet():
             warnings.simplefilter("ignore")
             program = torch.export.export(module, xs, strict=False)
             sig = program.graph_signature
