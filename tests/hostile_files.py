@@ -1,6 +1,7 @@
 """Hostile uploads for the fuzz suite (tests/test_fuzz_uploads.py) and its longer run
 (benchmarks/fuzz_uploads.py): the named regressions of the hostile-uploads issue, and files made
-by a seeded generator that mutates valid ONNX, safetensors, state-dict, GGUF and config uploads.
+by a seeded generator that mutates valid ONNX, safetensors, state-dict, GGUF, config, snapshot
+directory (shard index and shards) and PEFT adapter uploads.
 
 Every case lives in a folder of its own under ``ROOT/uploads``; ``ROOT/outside`` holds files that
 no upload may make hnnframe open (their paths are what the hostile external-data locations,
@@ -255,10 +256,89 @@ def _state_dict_case(mk: Maker, rng: random.Random, valid: bytes) -> None:
     mk.add(f"pt-{how}", "model.pt", blob)
 
 
-def _gguf_case(mk: Maker, rng: random.Random) -> None:
-    n_tensors = rng.choice([1, 2**40, 2**63])
-    head = b"GGUF" + struct.pack("<IQQ", 3, n_tensors, rng.choice([0, 1, 2**50]))
-    mk.add("gguf-header", "model.gguf", head + os.urandom(rng.randrange(0, 128)))
+def gguf_bytes(block_count: int = 2, arch: str = "llama") -> bytes:
+    """A small valid GGUF file (the ``gguf`` package's writer): llama metadata and two tensors."""
+    import tempfile
+
+    import gguf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.gguf")
+        w = gguf.GGUFWriter(path, arch)
+        w.add_block_count(block_count)
+        w.add_embedding_length(32)
+        w.add_context_length(128)
+        w.add_feed_forward_length(64)
+        w.add_head_count(2)
+        w.add_head_count_kv(2)
+        w.add_vocab_size(128)
+        w.add_tensor("token_embd.weight", np.ones((128, 32), np.float32))
+        w.add_tensor("blk.0.attn_q.weight", np.ones((32, 32), np.float16))
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        return Path(path).read_bytes()
+
+
+def _gguf_case(mk: Maker, rng: random.Random, valid: bytes) -> None:
+    how = rng.choice(["header", "flip", "truncate", "dims", "layers"])
+    if how == "header":
+        n_tensors = rng.choice([1, 2**40, 2**63])
+        head = b"GGUF" + struct.pack("<IQQ", 3, n_tensors, rng.choice([0, 1, 2**50]))
+        blob = head + os.urandom(rng.randrange(0, 128))
+    elif how in ("flip", "truncate"):
+        blob = (_flip if how == "flip" else _truncate)(valid, rng)
+    elif how == "dims":  # the tensor info after a name: n_dims (u32), then each dim (u64)
+        at = valid.find(b"blk.0.attn_q.weight") + len(b"blk.0.attn_q.weight")
+        dims = struct.pack("<IQQ", 2, rng.choice([2**40, 2**62, 0]), rng.choice([32, 2**40]))
+        blob = valid[:at] + dims + valid[at + len(dims) :]
+    else:
+        blob = gguf_bytes(block_count=rng.choice([100_000, 2**31]))
+    mk.add(f"gguf-{how}", "model.gguf", blob)
+
+
+def _repo_case(mk: Maker, rng: random.Random) -> None:
+    """A snapshot directory: config.json, a shard index and shards, some of them hostile."""
+    d = mk.folder("repo")
+    (d / "config.json").write_text(json.dumps(tiny_config()))
+    header, data = base_safetensors(rng.randrange(1000))
+    how = rng.choice(["outside", "absolute", "symlink", "missing", "shape", "index", "fifo", "bin"])
+    shard = "model-00001-of-00001.safetensors"
+    if how == "shape":
+        header["w"]["shape"] = [10**30]
+    (d / shard).write_bytes(safetensors_bytes(header, data))
+    target = {"outside": os.path.relpath(mk.secret, d), "absolute": str(mk.secret),
+              "symlink": "link.safetensors", "missing": "gone.safetensors",
+              "fifo": "fifo.safetensors"}.get(how, shard)  # fmt: skip
+    if how == "symlink":
+        (d / "link.safetensors").symlink_to(mk.secret)
+    if how == "fifo":
+        os.mkfifo(d / "fifo.safetensors")
+    weight_map = {"w": shard, "b": target}
+    index = {"metadata": {}, "weight_map": weight_map}
+    if how == "index":
+        index = rng.choice([{"weight_map": [1, 2]}, {"weight_map": {"w": 5}}, [], "x"])
+    if how == "bin":
+        (d / shard).unlink()
+        (d / "pytorch_model.bin").write_bytes(os.urandom(rng.randrange(1, 256)))
+    else:
+        (d / "model.safetensors.index.json").write_text(json.dumps(index))
+    mk.cases.append(Case(f"repo-{how}", d))
+
+
+def _adapter_case(mk: Maker, rng: random.Random) -> None:
+    d = mk.folder("adapter")
+    cfg = {"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"],
+           "base_model_name_or_path": str(mk.secret)}  # fmt: skip
+    cfg[rng.choice(["r", "target_modules", "peft_type"])] = _wild(rng)
+    (d / "adapter_config.json").write_text(json.dumps(cfg))
+    a = np.ones((4, 32), "<f4").tobytes()
+    shape = rng.choice([[4, 32], [10**30, 32], [-4, 32]])
+    name = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"
+    header = {name: {"dtype": "F32", "shape": shape, "data_offsets": [0, len(a)]}}
+    (d / "adapter_model.safetensors").write_bytes(safetensors_bytes(header, a))
+    mk.cases.append(Case("adapter", d))
 
 
 def _config_case(mk: Maker, rng: random.Random) -> None:
@@ -285,12 +365,15 @@ def generate(root: Path, seed: int, n: int, state_dict: bytes) -> tuple[Maker, l
     mk = Maker(root)
     named_cases(mk)
     rng = random.Random(seed)
+    gguf_valid = gguf_bytes()
     makers = [
         lambda: _onnx_case(mk, rng),
         lambda: _safetensors_case(mk, rng),
         lambda: _state_dict_case(mk, rng, state_dict),
-        lambda: _gguf_case(mk, rng),
+        lambda: _gguf_case(mk, rng, gguf_valid),
         lambda: _config_case(mk, rng),
+        lambda: _repo_case(mk, rng),
+        lambda: _adapter_case(mk, rng),
     ]
     for _ in range(n):
         rng.choice(makers)()
