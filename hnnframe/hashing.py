@@ -78,8 +78,14 @@ def _naming(source: str, e: BaseException) -> str:
 
 
 def source_sha256(source: Any) -> str | None:
-    """sha256 of a model file's bytes; None for a named model or an in-memory module."""
+    """sha256 of a model file's bytes, or the digest of a repository directory's weights
+    (:func:`hnnframe.repo.directory_sha256`); None for a named model, an in-memory module
+    or a directory that holds only a config."""
+    from hnnframe.repo import directory_sha256, is_adapter, is_snapshot
+
     s = str(source) if isinstance(source, (str, os.PathLike)) else ""
+    if s and (is_snapshot(s) or is_adapter(s)):
+        return directory_sha256(s)
     return model_sha256(s) if s and Path(s).is_file() else None
 
 

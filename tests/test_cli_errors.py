@@ -36,7 +36,7 @@ def test_neither_onnx_nor_torchscript(capsys: pytest.CaptureFixture[str], tmp_pa
     p = tmp_path / "notes.txt"
     p.write_text("hello, this is not a model\n")
     rc, _, err = run_cli(capsys, "graph", str(p))
-    assert_one_line_error(rc, err, "neither an ONNX model nor a TorchScript file")
+    assert_one_line_error(rc, err, "neither an ONNX model, a GGUF file nor a TorchScript file")
 
 
 def test_truncated_onnx(

@@ -13,6 +13,8 @@ Accepted sources (specs are parsed in :mod:`hnnframe.frontends.sources`):
   the file is executed) and with shapes inferred by ``onnx.shape_inference``
   (:mod:`~hnnframe.frontends.shapes`); shape constants whose data is absent leave their
   shapes unknown instead of failing;
+* a path to a GGUF file: the transformers config its metadata describes, exported as a
+  config is (:mod:`~hnnframe.frontends.gguf`);
 * a path to a TorchScript file;
 * a pickled whole-module checkpoint (``torch.save(model)``) only with ``trust_pickle=True``,
   because unpickling runs arbitrary code.
@@ -38,6 +40,7 @@ from hnnframe.frontends.export import (
     strip_weights,
     trigger_input,
 )
+from hnnframe.frontends.gguf import is_gguf
 from hnnframe.frontends.named import build_module, example_input, export_source
 from hnnframe.frontends.sources import config_json, is_named, source_label, split_source
 from hnnframe.frontends.torchvision import INPUT_SIZES, torchvision_model
@@ -164,9 +167,14 @@ def to_onnx(
                 )
             return export_module(obj, example_input, path.stem, opset, dynamo)
         raise ModelLoadError(f"{path}: a zip archive that is neither TorchScript nor torch.save")
+    if is_gguf(path):
+        from hnnframe.frontends.gguf import config_from_gguf
+        from hnnframe.frontends.hf_export import export_config
+
+        return prepare(export_config(config_from_gguf(path), path.stem))
     if path.suffix.lower() == ".onnx" or _looks_like_onnx(path):
         return load_onnx_file(path)
-    raise ModelLoadError(f"{path}: neither an ONNX model nor a TorchScript file")
+    raise ModelLoadError(f"{path}: neither an ONNX model, a GGUF file nor a TorchScript file")
 
 
 def model_name(source: ModelSource) -> str:

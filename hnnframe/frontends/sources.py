@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hnnframe.errors import ModelLoadError
+from hnnframe.repo import GENERIC_STEMS
 
 #: Schemes of named sources; each builds a torch module from a name.
 SCHEMES: tuple[str, ...] = ("torchvision", "timm", "hf")
@@ -104,7 +105,12 @@ def source_label(spec: Any) -> str:
         return parts[1].replace(":", "-").replace(",", "-")
     cfg = config_json(spec)
     if cfg is None:
-        return Path(os.fspath(spec)).stem
+        p = Path(os.fspath(spec))
+        # model.safetensors, model-00001-of-00004.safetensors, adapter_model.bin: the file
+        # names no model, its folder (the repository) does
+        if p.parent.name and p.stem.split("-0")[0].split(".")[0] in GENERIC_STEMS:
+            return p.parent.name
+        return p.stem
     if cfg.name != "config.json":
         return cfg.stem
     d = cfg.parent

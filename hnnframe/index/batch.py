@@ -22,6 +22,7 @@ from hnnframe.index.records import AddResult, HasherLike, NewRecord, is_uri
 from hnnframe.index.store import Store
 from hnnframe.index.weightfiles import ModelFiles, read_weights, resolve
 from hnnframe.log import get_logger
+from hnnframe.repo import is_adapter, is_snapshot
 from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, check_weight_bits
 from hnnframe.weights.fingerprint import WeightFingerprint, load_threshold
 
@@ -103,8 +104,8 @@ def add_model_files(
     weight_bits: int | None = None,
 ) -> list[AddResult]:
     """:meth:`hnnframe.index.HashIndex.add_models` (which documents the arguments)."""
-    from hnnframe.files import model_sha256
     from hnnframe.frontends import model_name
+    from hnnframe.repo import upload_sha256
 
     if chunk < 1:
         raise IndexStoreError(f"chunk must be at least 1, not {chunk}")
@@ -116,9 +117,9 @@ def add_model_files(
     for i, s in enumerate(_bar(srcs, "sha256", progress and len(srcs) > 1)):
         if is_uri(s):
             keys[i] = f"uri:{s}"
-        elif os.path.isfile(s):
-            try:
-                keys[i] = model_sha256(s)
+        elif os.path.isfile(s) or is_snapshot(s) or is_adapter(s):
+            try:  # a directory is keyed by its weights, so a copy of it is "already in"
+                keys[i] = upload_sha256(s)
             except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
                 out[i] = AddResult.failed(model_name(s), s, upload_error(s, e))
     known = store.existing([k for k in keys if k is not None])
@@ -236,11 +237,11 @@ def _read_one(
     source: str, files: ModelFiles, r: Any, weight_bits: int | None
 ) -> tuple[Any, WeightFingerprint | None]:
     """One hashed upload with its weights read (a companion's result renamed to the file)."""
-    from hnnframe.files import model_sha256
     from hnnframe.frontends import model_name
+    from hnnframe.repo import upload_sha256
 
     with limits.deadline(source):
         if files.companion:
-            r = replace(r, path=source, name=model_name(source), sha256=model_sha256(source))
+            r = replace(r, path=source, name=model_name(source), sha256=upload_sha256(source))
         w = read_weights(files, weight_bits, r.sha256) if weight_bits is not None else None
     return r, w

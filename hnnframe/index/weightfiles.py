@@ -17,8 +17,13 @@ What ``hnn index add`` and ``check`` do with each kind of source (docs/index-gui
   Hugging Face layout). The record is the weights file's (its path, name and sha256), with the
   companion's structural code and the companion's source kept in ``structure``. Without a
   companion the file is refused with a one-line error;
-* named sources, ``config.json`` files, snapshot folders and TorchScript files: structure only
-  (a snapshot's weights are added by naming its weights file).
+* a **snapshot directory** (``config.json`` beside ``model.safetensors``, shards named by
+  ``model.safetensors.index.json``, or ``pytorch_model.bin``) is one model: structure from its
+  config, weights from every shard together (:mod:`hnnframe.repo`); a directory with weights
+  but no config takes a companion structure as a weights file does;
+* a **GGUF file**: structure from its metadata, weights dequantized tensor by tensor;
+* named sources, ``config.json`` files, directories without weights and TorchScript files:
+  structure only.
 
 Weights are read one tensor at a time (:mod:`hnnframe.weights.readers`), never a whole model.
 """
@@ -34,6 +39,7 @@ from typing import Any
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import inside, not_regular
 from hnnframe.log import get_logger
+from hnnframe.repo import is_snapshot
 from hnnframe.weights.fingerprint import NO_WEIGHTS, WeightFingerprint, fingerprint
 from hnnframe.weights.readers import detect_format
 
@@ -88,9 +94,15 @@ def resolve(source: str, structure: str | None = None, weights: bool = True) -> 
         ModelLoadError: ``source`` is a weights file and has no companion structure.
     """
     p = Path(source)
+    if p.is_dir() and is_snapshot(p):
+        if (p / "config.json").is_file():
+            return ModelFiles(source, source, source if weights else None)
+        return _with_companion(source, "snapshot", structure, weights)
     if not p.is_file():  # a named source, a folder, or a missing file (the hasher says why)
         return ModelFiles(source, source, None)
     fmt = detect_format(p)
+    if fmt == "gguf":
+        return ModelFiles(source, source, source if weights else None)
     if fmt == "onnx":
         ok = weights and _onnx_like(p)
         return ModelFiles(source, source, source if ok else None)
@@ -100,9 +112,14 @@ def resolve(source: str, structure: str | None = None, weights: bool = True) -> 
     companion = structure
     if companion is None and (p.parent / "config.json").is_file():
         companion = str(p.parent / "config.json")
+    return _with_companion(source, fmt, companion, weights)
+
+
+def _with_companion(source: str, fmt: str, companion: str | None, weights: bool) -> ModelFiles:
     if companion is None:
+        what = "directory of weights" if fmt == "snapshot" else f"{fmt} weights file"
         raise ModelLoadError(
-            f"{source}: a {fmt} weights file carries no architecture; give it one with "
+            f"{source}: a {what} carries no architecture; give it one with "
             "--structure SOURCE (an ONNX file, a config.json, timm:NAME, ...) or keep its "
             "config.json beside it"
         )

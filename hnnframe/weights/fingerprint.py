@@ -28,7 +28,8 @@ import numpy as np
 
 from hnnframe.codes import hamming
 from hnnframe.errors import ConfigError, HnnError
-from hnnframe.files import PathLike, model_sha256
+from hnnframe.files import PathLike
+from hnnframe.repo import upload_sha256
 from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, WeightCoder, check_weight_bits
 from hnnframe.weights.digests import TensorDigest, digest, informative, set_digest, shared_fraction
 from hnnframe.weights.guard import ReadGuard
@@ -125,7 +126,7 @@ def fingerprint(
     return WeightFingerprint(
         path=str(path),
         format=fmt,
-        sha256=sha256 or model_sha256(path),
+        sha256=sha256 or upload_sha256(path),
         bits=coder.bits,
         code=_code(coder),
         digests=digests,

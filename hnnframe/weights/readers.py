@@ -35,18 +35,31 @@ from hnnframe.weights.guard import ReadGuard
 from hnnframe.weights.onnx_reader import as_float, onnx_tensors
 
 Tensor = tuple[str, np.ndarray]
-FORMATS = ("onnx", "safetensors", "torch")
+FORMATS = ("onnx", "safetensors", "torch", "snapshot", "gguf", "adapter")
 _TORCH_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl"}
 
 
 def detect_format(path: PathLike) -> str:
-    """``"onnx"``, ``"safetensors"`` or ``"torch"`` from the file's first bytes and suffix."""
+    """``"onnx"``, ``"safetensors"``, ``"torch"`` or ``"gguf"`` from the file's first bytes
+    and suffix; ``"snapshot"`` for a directory with weights (:mod:`hnnframe.repo`),
+    ``"adapter"`` for a PEFT adapter directory."""
+    from hnnframe.repo import is_adapter, is_snapshot
+
     p = Path(path)
+    if p.is_dir():
+        if is_snapshot(p):
+            return "snapshot"
+        if is_adapter(p):
+            return "adapter"
+        raise ModelLoadError(f"{p}: a directory with no weights (no model.safetensors, "
+                             "index json, pytorch_model.bin or adapter)")  # fmt: skip
     why = not_regular(p)
     if why:
         raise ModelLoadError(f"{p}: {why}")
     with open(p, "rb") as f:
         head = f.read(16)
+    if head[:4] == b"GGUF":
+        return "gguf"
     if len(head) >= 9 and head[8:9] == b"{":  # 8-byte header length, then the JSON header
         return "safetensors"
     if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":  # zip archive or pickle
@@ -71,7 +84,9 @@ def iter_tensors(
         LimitError: a declared size, or the time spent, is over a limit.
     """
     fmt = fmt or detect_format(path)
-    readers = {"onnx": onnx_tensors, "safetensors": _safetensors_tensors, "torch": _torch_tensors}
+    readers = {"onnx": onnx_tensors, "safetensors": _safetensors_tensors,
+               "torch": _torch_tensors, "snapshot": _snapshot_tensors,
+               "gguf": _gguf_tensors, "adapter": _adapter_tensors}  # fmt: skip
     if fmt not in readers:
         raise ModelLoadError(f"unknown weight format {fmt!r}; known: {', '.join(FORMATS)}")
     guard = guard if guard is not None else ReadGuard(path)
@@ -82,6 +97,33 @@ def iter_tensors(
     except Exception as e:  # noqa: BLE001 - any failure to decode a stranger's bytes
         # (MemoryError, OverflowError and RecursionError included) is this file's error.
         raise ModelLoadError(f"{path}: cannot read {fmt} weights ({one_line(e)})") from e
+
+
+# ---- repositories: snapshot directories, GGUF files, PEFT adapters --------------------------
+
+
+def _snapshot_tensors(path: Path, guard: ReadGuard) -> Iterator[Tensor]:
+    """Every shard of a snapshot directory in turn (names as the shards store them), under
+    one guard: the limits count the whole model, and a reader's error names the shard."""
+    from hnnframe.repo import weight_files
+
+    for f in weight_files(path):
+        yield from iter_tensors(f, guard=guard)
+
+
+def _gguf_tensors(path: Path, guard: ReadGuard) -> Iterator[Tensor]:
+    from hnnframe.weights.gguf_tensors import gguf_tensors
+
+    yield from gguf_tensors(path, guard)
+
+
+def _adapter_tensors(path: Path, guard: ReadGuard) -> Iterator[Tensor]:
+    """A PEFT adapter's own tensors (``lora_A``/``lora_B``), as its weights file stores them."""
+    from hnnframe.repo import adapter_files
+
+    files = adapter_files(path)
+    assert files is not None  # detect_format said "adapter"
+    yield from iter_tensors(files[1], guard=guard)
 
 
 # ---- safetensors ---------------------------------------------------------------------------

@@ -1,0 +1,65 @@
+"""Tiny transformers repositories saved as a hub receives them (issue 18): snapshot
+directories of Llama, GPT-2 and BERT built by transformers with ``save_pretrained`` (one file,
+shards, ``pytorch_model.bin``, fp16, bf16), an independently initialised model of each
+config, and GGUF exports written with the real ``gguf`` package. Made once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def tiny_model(arch: str, seed: int) -> Any:
+    """A randomly initialised tiny model (hidden 32, 2 layers, vocabulary 96)."""
+    import torch
+    import transformers as T
+
+    torch.manual_seed(seed)
+    if arch == "llama":
+        return T.LlamaForCausalLM(T.LlamaConfig(
+            vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64))  # fmt: skip
+    if arch == "gpt2":
+        return T.GPT2LMHeadModel(T.GPT2Config(vocab_size=96, n_embd=32, n_layer=2, n_head=2,
+                                              n_positions=64))  # fmt: skip
+    return T.BertForMaskedLM(T.BertConfig(
+        vocab_size=96, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64))  # fmt: skip
+
+
+def save_bin(model: Any, out: Path) -> Path:
+    """The older layout: config.json and ``pytorch_model.bin`` (``torch.save`` of the
+    state dict; transformers 5 writes safetensors whatever it is asked)."""
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.config.to_json_file(str(out / "config.json"))
+    torch.save({k: v.clone() for k, v in model.state_dict().items()}, out / "pytorch_model.bin")
+    return out
+
+
+@pytest.fixture(scope="session")
+def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``{arch}``, ``{arch}-shards``, ``{arch}-bin``, ``{arch}-fp16``, ``{arch}-bf16``,
+    ``{arch}-other`` (another seed, same config) and ``{arch}-{F32,F16,Q8_0}.gguf``."""
+    import torch
+
+    from hnnframe.weights.gguf_export import export_gguf
+
+    root = tmp_path_factory.mktemp("repos")
+    out: dict[str, Path] = {}
+    for arch in ("llama", "gpt2", "bert"):
+        m = tiny_model(arch, 0)
+        m.save_pretrained(root / arch)
+        m.save_pretrained(root / f"{arch}-shards", max_shard_size="20KB")
+        save_bin(m, root / f"{arch}-bin")
+        m.to(torch.float16).save_pretrained(root / f"{arch}-fp16")
+        m.to(torch.bfloat16).save_pretrained(root / f"{arch}-bf16")
+        tiny_model(arch, 1).save_pretrained(root / f"{arch}-other")
+        for name in ("", "-shards", "-bin", "-fp16", "-bf16", "-other"):
+            out[f"{arch}{name}"] = root / f"{arch}{name}"
+        for q in ("F32", "F16", "Q8_0"):
+            out[f"{arch}-{q}"] = export_gguf(root / arch, root / f"{arch}-{q}.gguf", q)
+    return out
