@@ -47,6 +47,8 @@ setup(
         "uvicorn",
         "python-multipart",
         "httpx",
+        # GGUF files (llama.cpp) as uploads: metadata, tensors and their dequantization.
+        "gguf",
     ],
     # selenium drives Debian's chromium + chromium-driver in the review page's test (skipped
     # when they are not installed).

@@ -55,7 +55,9 @@ class HashResult:
         return self.code.hex()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "code": self.hex, "bits": self.bits, "category": self.category}
+        # (no predicted category: the network's groups say nothing of a model outside them,
+        # so a CLI that printed one named GPT-2, BERT and a ViT alike; issue 18)
+        return {"path": self.path, "code": self.hex, "bits": self.bits}
 
 
 @dataclass

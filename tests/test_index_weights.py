@@ -281,7 +281,7 @@ def test_structure_only_index_works_as_before(
     assert rc == 1 and lines[0].startswith(f"SUSPECT  {copy}: structure only; ")
     radius = hindex.default_radius(hindex.open(url).binding.bits)
     assert lines[0].endswith(f"indexed model(s) within radius {radius}")
-    assert lines[1] == "dist  id      name                     category     tier"
+    assert lines[1] == "dist  id      name                     family       tier"
     assert "weights" not in out and lines[2].split()[:2] == ["0", "#1"]
     rc, out, _ = run_cli(capsys, "check", "--db", url, models[1], "--json")
     doc = json.loads(out)[0]

@@ -69,7 +69,7 @@ def _hash_queries(
 def _rec_line(m: Any) -> str:
     r = m.record
     label = f" [{r.label}]" if r.label else ""
-    return (f"{m.distance:>4}  #{r.id:<6} {printable(r.name):<24} {r.category:<12}"
+    return (f"{m.distance:>4}  #{r.id:<6} {printable(r.name):<24}"
             f"{printable(label)} {printable(r.path)}")  # fmt: skip
 
 
@@ -114,12 +114,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print_json([
             {"query": label, "code": getattr(q, "hex", q.removeprefix("hex:") if isinstance(q, str) else None),
-             "category": getattr(q, "category", None), "matches": [m.to_dict() for m in ms]}
+             "matches": [m.to_dict() for m in ms]}
             for label, q, ms in out
         ])  # fmt: skip
         return 0
     for label, q, ms in out:
-        extra = f"  ({q.category}, {q.hex})" if hasattr(q, "hex") else ""
+        extra = f"  ({q.hex})" if hasattr(q, "hex") else ""
         print(f"query {printable(label)}{extra}")
         if not ms:
             print(

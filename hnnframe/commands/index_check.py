@@ -51,6 +51,12 @@ def _summary(v: Any) -> str:
     return f"{top.tier} (#{top.record.id} {printable(top.record.name)}); {within}"
 
 
+def _who(r: Any) -> str:
+    """An indexed model's name with its family: the label it was indexed under (the hashing
+    network's predicted category is never shown; it means nothing outside its groups)."""
+    return printable(f"{r.name} [{r.label}]" if r.label else r.name)
+
+
 def _missing_line(v: Any) -> str | None:
     w = v.weights or {}
     if not w.get("missing"):
@@ -63,7 +69,7 @@ def _print_verdict(label: str, v: Any, nearest: list[Any], policy: str) -> None:
     label = printable(label)
     if v.clean:
         near = (
-            f" (nearest: {printable(nearest[0].record.name)} at distance {nearest[0].distance})"
+            f" (nearest: {_who(nearest[0].record)} at distance {nearest[0].distance})"
             if nearest
             else ""
         )
@@ -74,12 +80,12 @@ def _print_verdict(label: str, v: Any, nearest: list[Any], policy: str) -> None:
     missing = _missing_line(v)
     if missing:
         print(missing)
-    print("dist  id      name                     category     tier")
+    print("dist  id      name                     family       tier")
     for c in v.candidates:
         r = c.record
-        lab = f" [{printable(r.label)}]" if r.label else ""
-        print(f"{c.distance:>4}  #{r.id:<6} {printable(r.name):<24} {printable(r.category):<12} "
-              f"{c.tier:<14}{lab} {printable(r.path)}")  # fmt: skip
+        fam = printable(r.label) if r.label else "-"
+        print(f"{c.distance:>4}  #{r.id:<6} {printable(r.name):<24} {fam:<12} "
+              f"{c.tier:<14} {printable(r.path)}")  # fmt: skip
         line = _weights_line(c, v.weights is not None)
         if line:
             print(line)

@@ -48,7 +48,7 @@ def cmd_hash(args: argparse.Namespace) -> int:
     else:
         for r in results:
             if r.ok:
-                print(f"{r.hex}  {r.bits}  {r.category:<12} {r.path}", flush=True)
+                print(f"{r.hex}  {r.bits}  {r.path}", flush=True)
     return report_failures(r.as_dict() for r in results if not r.ok)
 
 
@@ -78,9 +78,10 @@ def register(sub: Any) -> None:
     h = sub.add_parser(
         "hash",
         help="hash models with a trained checkpoint",
-        description="Print one line per model: hex code, bits, predicted category and path. "
-        "Models are .onnx files, TorchScript files, torchvision:NAME, timm:NAME, hf:MODEL_TYPE "
-        "or a Hugging Face config.json (or its directory), hashed as one batch. "
+        description="Print one line per model: hex code, bits and path. "
+        "Models are .onnx files, TorchScript files, GGUF files, torchvision:NAME, timm:NAME, "
+        "hf:MODEL_TYPE, a Hugging Face config.json or a snapshot directory (config.json with "
+        "its weights), hashed as one batch. "
         "A model that cannot be read is named on stderr and skipped; the exit status is 1 "
         "when any model failed.",
     )
@@ -90,7 +91,7 @@ def register(sub: Any) -> None:
     h.add_argument(
         "--json",
         action="store_true",
-        help="one JSON object per line: path, code, bits, category (or path, error)",
+        help="one JSON object per line: path, code, bits (or path, error)",
     )
     add_limit_options(h)
     h.set_defaults(func=cmd_hash)
