@@ -62,7 +62,7 @@ def inside(directory: PathLike, name: str) -> Path:
     return p
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         if path.stat().st_size > MAX_INDEX_BYTES:
             raise ModelLoadError(f"{path}: {path.stat().st_size:,} bytes, too large for a json")
@@ -80,7 +80,7 @@ def shard_names(index: Path) -> list[str]:
     Raises:
         ModelLoadError: no ``weight_map``, or an entry that is no file name.
     """
-    wmap = _read_json(index).get("weight_map")
+    wmap = read_json(index).get("weight_map")
     if not isinstance(wmap, dict) or not wmap:
         raise ModelLoadError(f"{index}: no weight_map")
     if not all(isinstance(v, str) for v in wmap.values()):

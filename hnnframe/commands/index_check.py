@@ -126,8 +126,37 @@ def render(
     return status
 
 
+def _render_adapters(verdicts: list[Any], policy: str) -> int:
+    """Text lines of adapter uploads; 1 when one has an indexed base (unless ``none``)."""
+    suspect = False
+    for v in verdicts:
+        bad = bool(v.bases) and policy != "none"
+        suspect |= bad
+        word = "SUSPECT" if bad else "clean"
+        what = v.verdict if v.fits else "no indexed model it can be applied to"
+        print(f"{word:<8} {v.upload}: {what}; {v.adapter.describe()}")
+        for r in v.fits:
+            held = v.shared.get(r.id, 0)
+            extra = f", holds {held} of its saved tensors" if held else ""
+            print(f"      fits #{r.id} {_who(r)}{extra} {r.path}")
+    return 1 if suspect else 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    from hnnframe.repo import is_adapter
+
     with open_index(args) as idx:
+        adapters = [idx.check_adapter(q) for q in args.uploads if is_adapter(q)]
+        if adapters and len(adapters) == len(args.uploads):
+            if args.json:
+                print_json([v.to_dict() for v in adapters])
+                return 1 if any(v.bases for v in adapters) and args.fail_on != "none" else 0
+            return _render_adapters(adapters, args.fail_on)
+        if adapters:
+            from hnnframe.errors import HnnError
+
+            raise HnnError("check adapters apart from other uploads (one `hnn index check` "
+                           "call for adapters, one for models)")  # fmt: skip
         models = [q for q in args.uploads if not q.startswith("hex:")]
         checked: dict[str, tuple[Any, Any]] = {}
         failures: list[tuple[str, str]] = []

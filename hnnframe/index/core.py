@@ -348,6 +348,13 @@ class HashIndex:
         return check_upload(self._store, self._search, b, code, r, sha256=sha, weights=weights,
                             weight_threshold=weight_threshold)  # fmt: skip
 
+    def check_adapter(self, path: str | os.PathLike) -> Any:
+        """The indexed models a PEFT adapter can be applied to, and the verdict
+        ``adapter for #N`` (:mod:`hnnframe.index.adapters`)."""
+        from hnnframe.index.adapters import check_adapter
+
+        return check_adapter(self._store, self.list(), os.fspath(path))
+
     def check_models(
         self,
         sources: Sequence[str | os.PathLike],

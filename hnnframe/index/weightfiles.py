@@ -39,7 +39,7 @@ from typing import Any
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import inside, not_regular
 from hnnframe.log import get_logger
-from hnnframe.repo import is_snapshot
+from hnnframe.repo import is_adapter, is_snapshot
 from hnnframe.weights.fingerprint import NO_WEIGHTS, WeightFingerprint, fingerprint
 from hnnframe.weights.readers import detect_format
 
@@ -94,6 +94,11 @@ def resolve(source: str, structure: str | None = None, weights: bool = True) -> 
         ModelLoadError: ``source`` is a weights file and has no companion structure.
     """
     p = Path(source)
+    if is_adapter(p):
+        raise ModelLoadError(
+            f"{source}: a PEFT adapter holds no model of its own; `hnn index check` names the "
+            "indexed models it can be applied to"
+        )
     if p.is_dir() and is_snapshot(p):
         if (p / "config.json").is_file():
             return ModelFiles(source, source, source if weights else None)

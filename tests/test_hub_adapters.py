@@ -1,0 +1,84 @@
+"""PEFT adapters as uploads (issue 18, item 4): ``check`` names the base architecture from
+the adapter's tensor shapes, module paths and layer count (never from
+``base_model_name_or_path``), the indexed models it can be applied to, and the verdict
+``adapter for #N``. Adapters are written in PEFT's layout (tests/repo_support.py), and once
+by PEFT itself when it is installed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from index_support import run_cli
+from repo_support import tiny_model, write_adapter
+
+import hnnframe.index as hindex
+from hnnframe.errors import ModelLoadError
+from hnnframe.weights.adapter import read_adapter
+
+pytest_plugins = ["index_support", "repo_support"]
+
+
+@pytest.fixture
+def indexed(url, repos, weight_hasher, tiny_checkpoint) -> dict[str, int]:
+    """An index of the three tiny bases and an independent Llama of the same config."""
+    names = ["llama", "gpt2", "bert", "llama-other"]
+    with hindex.open(url) as idx:
+        res = idx.add_models([repos[n] for n in names], weight_hasher,
+                             checkpoint=str(tiny_checkpoint))  # fmt: skip
+    assert all(r.ok for r in res), [r.error for r in res]
+    return {n: r.id for n, r in zip(names, res, strict=True)}
+
+
+def test_architecture_from_shapes(tmp_path) -> None:
+    a = read_adapter(write_adapter(tmp_path / "a", "llama", base_name="gpt2"))
+    assert a.family.startswith("llama") and (a.hidden, a.layers, a.rank) == (32, 2, 4)
+    assert a.targets == ["q_proj", "v_proj"]
+    assert read_adapter(write_adapter(tmp_path / "g", "gpt2")).family == "gpt2"
+    assert read_adapter(write_adapter(tmp_path / "b", "bert")).family.startswith("bert")
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "bert"])
+def test_adapter_for_its_base(url, indexed, tmp_path, capsys, arch) -> None:
+    up = write_adapter(tmp_path / "up", arch, base_name="meta-llama/Llama-2-7b")  # a lie
+    rc, out, _ = run_cli(capsys, "check", "--db", url, up)
+    assert rc == 1 and f"adapter for #{indexed[arch]};" in out, out
+    rc, out, _ = run_cli(capsys, "check", "--db", url, up, "--json")
+    doc = json.loads(out)[0]
+    assert doc["bases"] == [indexed[arch]] and doc["architecture"]["layers_at_least"] == 2
+
+
+def test_same_config_models_told_apart_by_saved_tensors(url, indexed, tmp_path, capsys) -> None:
+    up = write_adapter(tmp_path / "plain", "llama")
+    rc, out, _ = run_cli(capsys, "check", "--db", url, up)
+    ids = sorted([indexed["llama"], indexed["llama-other"]])
+    assert rc == 1 and f"adapter for one of #{ids[0]}, #{ids[1]}" in out, out
+    emb = tiny_model("llama", 0).model.embed_tokens.weight  # the base's, saved whole
+    up = write_adapter(tmp_path / "saved", "llama", whole={"model.embed_tokens.weight": emb})
+    rc, out, _ = run_cli(capsys, "check", "--db", url, up)
+    assert rc == 1 and f"adapter for #{indexed['llama']};" in out, out
+
+
+def test_adapter_of_another_width_has_no_base(url, indexed, tmp_path, capsys) -> None:
+    up = write_adapter(tmp_path / "three", "llama", layers=3)  # a 3-layer base
+    rc, out, _ = run_cli(capsys, "check", "--db", url, up)
+    assert rc == 0 and "no indexed model it can be applied to" in out, out
+
+
+def test_broken_adapter_is_one_line(tmp_path) -> None:
+    up = write_adapter(tmp_path / "x", "gpt2")
+    (up / "adapter_model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}")
+    with pytest.raises(ModelLoadError) as e:
+        read_adapter(up)
+    assert "\n" not in str(e.value)
+
+
+def test_peft_saved_adapter(url, repos, indexed, tmp_path, capsys) -> None:
+    peft = pytest.importorskip("peft")
+    import transformers as T
+
+    model = T.AutoModelForCausalLM.from_pretrained(repos["gpt2"])
+    cfg = peft.LoraConfig(r=4, target_modules=["c_attn", "c_fc"], task_type="CAUSAL_LM")
+    peft.get_peft_model(model, cfg).save_pretrained(tmp_path / "peft")
+    rc, out, _ = run_cli(capsys, "check", "--db", url, tmp_path / "peft")
+    assert rc == 1 and f"adapter for #{indexed['gpt2']};" in out, out
