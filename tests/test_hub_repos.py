@@ -115,3 +115,18 @@ def test_weights_only_directory_takes_structure(url, repos, weight_hasher, tmp_p
         assert not r.ok and "--structure" in r.error and "\n" not in r.error
         (r,) = idx.add_models([bare], weight_hasher, structure=str(repos["gpt2"]))
         assert r.ok and r.weights and r.name == "bare"
+
+
+def test_cli_hash_and_compare_repositories(repos, tiny_checkpoint, capsys) -> None:
+    from hnnframe.cli import main
+
+    srcs = [repos["gpt2"], repos["gpt2-shards"], repos["gpt2-F16"]]
+    assert main(["hash", "--checkpoint", str(tiny_checkpoint), *map(str, srcs)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [ln.split()[-1] for ln in lines] == list(map(str, srcs))
+    assert len({ln.split()[0] for ln in lines[:2]}) == 1  # one config: one structural code
+    assert len(lines[0].split()) == 3  # code, bits, path: no predicted category
+    assert main(["weights", "compare", str(repos["gpt2"]), str(repos["gpt2-shards"])]) == 1
+    assert capsys.readouterr().out.startswith("exact tensors")
+    assert main(["weights", "compare", str(repos["gpt2"]), str(repos["gpt2-other"])]) == 0
+    assert capsys.readouterr().out.startswith("none")
