@@ -130,3 +130,28 @@ def test_cli_hash_and_compare_repositories(repos, tiny_checkpoint, capsys) -> No
     assert capsys.readouterr().out.startswith("exact tensors")
     assert main(["weights", "compare", str(repos["gpt2"]), str(repos["gpt2-other"])]) == 0
     assert capsys.readouterr().out.startswith("none")
+
+
+def test_source_registry_sniffs_every_kind(repos, tmp_path, tiny_onnx_models) -> None:
+    from repo_support import write_adapter
+
+    from hnnframe.sources import SOURCES, kind_of
+
+    st = next(repos["llama-shards"].glob("model-0*.safetensors"))
+    cases = {
+        "torchvision:resnet18": "torchvision", "timm:resnet18": "timm",
+        "hf:gpt2:tiny": "hf_name", str(repos["gpt2"] / "config.json"): "hf_config",
+        str(repos["llama"]): "snapshot", str(repos["llama-bin"]): "snapshot",
+        str(repos["llama-F16"]): "gguf", str(st): "safetensors",
+        str(repos["llama-bin"] / "pytorch_model.bin"): "state_dict",
+        str(tiny_onnx_models[0]): "onnx",
+        str(write_adapter(tmp_path / "ad", "gpt2")): "adapter",
+        str(tmp_path / "missing.onnx"): None,
+    }  # fmt: skip
+    assert {s: kind_of(s) for s in cases} == cases
+    # every kind says what it gives; a weights-only directory gives no structure
+    assert all(SOURCES.get(n).GIVES for n in SOURCES.names())
+    bare = tmp_path / "bare"
+    shutil.copytree(repos["gpt2"], bare)
+    (bare / "config.json").unlink()
+    assert SOURCES.get("snapshot")().gives(str(bare)) == {"weights"}

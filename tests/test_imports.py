@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("pipeline",),
     ("encoders", "wl"),
     ("dgl_compat", "nn", "losses", "ged", "metric_logging"),
-    ("data", "variants", "baselines", "weights", "corpus"),
+    ("data", "variants", "baselines", "weights", "corpus", "sources"),
     ("checkpoint", "hashing", "evaluate"),
     ("train", "train_resume", "robustness", "protocol_c"),
     ("reproduce", "tune"),

@@ -21,6 +21,7 @@ def registries() -> dict[str, Any]:
     from hnnframe.merge import MERGE_RULES
     from hnnframe.nn import BACKBONES, POOLINGS
     from hnnframe.plugins import load_entry_points
+    from hnnframe.sources import SOURCES
     from hnnframe.variants import TRANSFORMS
 
     load_entry_points()
@@ -33,6 +34,7 @@ def registries() -> dict[str, Any]:
         "losses": LOSSES,
         "ged_methods": GED_METHODS,
         "transforms": TRANSFORMS,
+        "sources": SOURCES,
     }
 
 
@@ -42,6 +44,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         print_json(regs)
         return 0
     for k, names in regs.items():
+        if k == "sources":  # each with what it gives
+            from hnnframe.sources import SOURCES
+
+            names = [f"{n} ({'+'.join(sorted(SOURCES.get(n).GIVES))})" for n in names]
         print(f"{k:<15} {', '.join(names)}")
     return 0
 
@@ -51,7 +57,8 @@ def register(sub: Any) -> None:
         "list",
         help="list every registry's entries",
         description="List the registered canonicalisation passes, merge rules, node encoders, "
-        "backbones, poolings, losses, GED methods and variant transforms, including those of "
+        "backbones, poolings, losses, GED methods, variant transforms and model sources "
+        "(each with what it gives: structure, weights or both), including those of "
         "installed plugins (entry-point group hnnframe.plugins).",
     )
     ls.add_argument("--json", action="store_true", help="print JSON")

@@ -31,7 +31,6 @@ Weights are read one tensor at a time (:mod:`hnnframe.weights.readers`), never a
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from typing import Any
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import inside, not_regular
 from hnnframe.log import get_logger
-from hnnframe.repo import is_adapter, is_snapshot
+from hnnframe.sources import SOURCES, STRUCTURE, WEIGHTS, sniff
 from hnnframe.weights.fingerprint import NO_WEIGHTS, WeightFingerprint, fingerprint
 from hnnframe.weights.readers import detect_format
 
@@ -66,22 +65,6 @@ class ModelFiles:
         return self.structure != self.source
 
 
-def _torchscript(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
-
-
-def _onnx_like(path: Path) -> bool:
-    if path.suffix.lower() == ".onnx":
-        return True
-    with open(path, "rb") as f:
-        return f.read(1) == b"\x08"  # a protobuf that starts with ir_version
-
-
 def resolve(source: str, structure: str | None = None, weights: bool = True) -> ModelFiles:
     """Where ``source``'s structure and weights come from (see the module docstring).
 
@@ -93,31 +76,26 @@ def resolve(source: str, structure: str | None = None, weights: bool = True) -> 
     Raises:
         ModelLoadError: ``source`` is a weights file and has no companion structure.
     """
-    p = Path(source)
-    if is_adapter(p):
+    kind = sniff(source)
+    if kind is None:  # a missing file or an unknown format: the hasher says why
+        return ModelFiles(source, source, None)
+    name = SOURCES.name_of(kind)
+    if name == "adapter":
         raise ModelLoadError(
             f"{source}: a PEFT adapter holds no model of its own; `hnn index check` names the "
             "indexed models it can be applied to"
         )
-    if p.is_dir() and is_snapshot(p):
-        if (p / "config.json").is_file():
-            return ModelFiles(source, source, source if weights else None)
-        return _with_companion(source, "snapshot", structure, weights)
-    if not p.is_file():  # a named source, a folder, or a missing file (the hasher says why)
+    gives = kind.gives(source)
+    if WEIGHTS not in gives:  # names, configs, TorchScript: structure only
         return ModelFiles(source, source, None)
-    fmt = detect_format(p)
-    if fmt == "gguf":
+    if STRUCTURE in gives:  # snapshot directories, GGUF, ONNX
         return ModelFiles(source, source, source if weights else None)
-    if fmt == "onnx":
-        ok = weights and _onnx_like(p)
-        return ModelFiles(source, source, source if ok else None)
-    if fmt == "torch" and _torchscript(p):
-        return ModelFiles(source, source, None)
-    # safetensors or a state dict: weights without an architecture
+    # weights without an architecture: safetensors, a state dict, a directory of weights
     companion = structure
-    if companion is None and (p.parent / "config.json").is_file():
+    p = Path(source)
+    if companion is None and p.is_file() and (p.parent / "config.json").is_file():
         companion = str(p.parent / "config.json")
-    return _with_companion(source, fmt, companion, weights)
+    return _with_companion(source, name, companion, weights)
 
 
 def _with_companion(source: str, fmt: str, companion: str | None, weights: bool) -> ModelFiles:

@@ -1,0 +1,20 @@
+"""An ONNX file: structure (no external data loaded, nothing executed), and its weights when
+they are there (initializers inline or external data files beside it, inside its folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hnnframe.sources.base import SOURCES, STRUCTURE, WEIGHTS, Source, head
+
+
+@SOURCES.register("onnx")
+class Onnx(Source):
+    GIVES = frozenset({STRUCTURE, WEIGHTS})
+    order = 45  # last among files: its sniff (a protobuf's first byte) is the weakest
+    describe = "an ONNX file, with its weights when they are present"
+
+    def sniff(self, spec: str) -> bool:
+        if not Path(spec).is_file():
+            return False
+        return Path(spec).suffix.lower() == ".onnx" or head(spec, 1) == b"\x08"
