@@ -10,23 +10,7 @@ from typing import Any
 
 import pytest
 
-
-def tiny_model(arch: str, seed: int) -> Any:
-    """A randomly initialised tiny model (hidden 32, 2 layers, vocabulary 96)."""
-    import torch
-    import transformers as T
-
-    torch.manual_seed(seed)
-    if arch == "llama":
-        return T.LlamaForCausalLM(T.LlamaConfig(
-            vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64))  # fmt: skip
-    if arch == "gpt2":
-        return T.GPT2LMHeadModel(T.GPT2Config(vocab_size=96, n_embd=32, n_layer=2, n_head=2,
-                                              n_positions=64))  # fmt: skip
-    return T.BertForMaskedLM(T.BertConfig(
-        vocab_size=96, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64))  # fmt: skip
+from hnnframe.weights.lm import tiny_model
 
 
 def save_bin(model: Any, out: Path) -> Path:

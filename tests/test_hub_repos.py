@@ -155,3 +155,17 @@ def test_source_registry_sniffs_every_kind(repos, tmp_path, tiny_onnx_models) ->
     shutil.copytree(repos["gpt2"], bare)
     (bare / "config.json").unlink()
     assert SOURCES.get("snapshot")().gives(str(bare)) == {"weights"}
+
+
+def test_demo_language_model_part(weight_hasher, tmp_path, monkeypatch) -> None:
+    """`hnn demo` step 5, with a few training steps: the fine-tuned shards and their GGUF
+    export are caught on their weights, the independent model of the same config is not."""
+    from hnnframe.commands import demo_lm
+
+    monkeypatch.setattr(demo_lm, "STEPS", 10)
+    monkeypatch.setattr(demo_lm, "TUNE_STEPS", 5)
+    lines: list[str] = []
+    verdicts = demo_lm.run(str(tmp_path), weight_hasher, lines.append)
+    assert [v["suspect"] for v in verdicts] == [True, True, False], lines
+    assert verdicts[0]["tier"] == verdicts[1]["tier"] == "weight match"
+    assert verdicts[2]["tier"] in ("structure only", "none")

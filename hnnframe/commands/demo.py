@@ -9,7 +9,10 @@ A platform holds models and asks of each upload: which one is this a copy of?
 3. hashes every architecture of the slice into the database, one code each;
 4. looks up held-out architectures and copies of zoo models made by real tools (another
    exporter, BN folding, int8 quantization) and prints their nearest entries by Hamming
-   distance, and how many architectures share a code.
+   distance, and how many architectures share a code;
+5. trains a small language model here (under a minute), indexes it as a snapshot directory
+   and checks three uploads: a fine-tuned copy saved in shards, its GGUF export and an
+   independently trained model of the same config (:mod:`hnnframe.commands.demo_lm`).
 
 The recipe's figures on the full corpus are in docs/results.md (`hnn reproduce hub`).
 """
@@ -48,7 +51,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     quiet = args.json
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     cands = demo_candidates()
-    say(f"[1/4] the zoo in {zoo_dir(args.zoo_cache)} and a slice of the hub corpus "
+    say(f"[1/5] the zoo in {zoo_dir(args.zoo_cache)} and a slice of the hub corpus "
         f"({len(cands)} architectures) in {corpus_dir(args.corpus_cache)}")  # fmt: skip
     build_zoo(args.zoo_cache, progress=not quiet)
     build_corpus(cands, args.corpus_cache, jobs=args.jobs, progress=not quiet)
@@ -59,18 +62,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         overrides.append(f"data.corpus_cache={args.corpus_cache}")
     recipe = load_recipe(args.recipe, overrides, args.zoo_cache)
     bits = int(recipe["hash"]["bits"])
-    say(f"[2/4] training {recipe['name']} (Q = {bits}) on the slice's training families "
+    say(f"[2/5] training {recipe['name']} (Q = {bits}) on the slice's training families "
         f"-> {args.out}/model.pt")  # fmt: skip
     summary = Trainer(recipe, args.out, progress=not quiet, resume=not args.restart).fit()
     say(f"      {summary['epochs']} epochs in {summary['seconds']:.0f} s")
     hasher = Hasher.from_checkpoint(f"{args.out}/model.pt")
-    say(f"[3/4] hashing the {len(entries)} architectures of the slice into the database")
+    say(f"[3/5] hashing the {len(entries)} architectures of the slice into the database")
     db = hasher.hash_graphs([hasher.graph(e.graph) for e in entries])["codes"]
     d_db = hamming_matrix(db, db)
     shared = int(((d_db == 0).sum(axis=1) > 1).sum())
     say(f"      {len(entries) - shared} of {len(entries)} architectures have a code no other "
         "architecture has")  # fmt: skip
-    say("[4/4] lookups: the nearest database entries by Hamming distance")
+    say("[4/5] lookups: the nearest database entries by Hamming distance")
     by_key = {e.key: e for e in entries}
     made = {(t, k): None for k, t, _ in QUERIES if t}
     if made:
@@ -102,9 +105,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if ties > 1:  # a Hamming search cannot tell these apart: a random pick is right 1/k
             say(f"    ({ties} entries tie at distance {int(d.min())}: "
                 f"{'the copy is among them' if own else 'the copy is not among them'})")  # fmt: skip
+    say("[5/5] a language model as a hub receives it: trained, indexed, and three uploads")
+    from hnnframe.commands.demo_lm import run as lm_demo
+
+    lm = lm_demo(args.out, hasher, say)
     if quiet:
         print_json({"train": summary, "architectures": len(entries),
-                    "unique_codes": len(entries) - shared, "lookups": lookups})  # fmt: skip
+                    "unique_codes": len(entries) - shared, "lookups": lookups,
+                    "language_model": lm})  # fmt: skip
     return 0
 
 
