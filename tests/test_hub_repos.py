@@ -115,6 +115,19 @@ def test_weights_only_directory_takes_structure(url, repos, weight_hasher, tmp_p
         assert not r.ok and "--structure" in r.error and "\n" not in r.error
         (r,) = idx.add_models([bare], weight_hasher, structure=str(repos["gpt2"]))
         assert r.ok and r.weights and r.name == "bare"
+        # or its structure from the one ONNX graph inside it
+        import onnx
+
+        from hnnframe.frontends import to_onnx
+
+        with_graph = tmp_path / "with_graph"
+        shutil.copytree(repos["gpt2-other"], with_graph)
+        (with_graph / "config.json").unlink()
+        onnx.save(to_onnx(repos["gpt2"]), str(with_graph / "model.onnx"))
+        (g,) = idx.add_models([with_graph], weight_hasher)
+        assert g.ok and g.added and g.weights and g.name == "with_graph", g.error
+        byid = {x.id: x for x in idx.list()}
+        assert byid[g.id].code == byid[r.id].code  # one architecture, read two ways
 
 
 def test_cli_hash_and_compare_repositories(repos, tiny_checkpoint, capsys) -> None:

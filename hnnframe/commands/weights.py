@@ -1,5 +1,6 @@
 """``hnn weights``: the weight tier (issue 12). Exact tensor digests and a weight perceptual
-code for model files that carry weights (ONNX, safetensors, weights_only state dicts), the
+code for model files that carry weights (ONNX, safetensors, weights_only state dicts, GGUF,
+snapshot directories, PEFT adapters), the
 test bed of trained models and copies, and its evaluation."""
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def register(sub: Any) -> None:
         "weights",
         help="weight tier: exact tensor digests and a weight code (same trained model?)",
         description="The weight tier: given model files with weights (ONNX, safetensors, "
-        "weights_only PyTorch state dicts), tell copies of one trained model (exact, "
+        "weights_only PyTorch state dicts, GGUF files, snapshot directories read shard by "
+        "shard, PEFT adapters), tell copies of one trained model (exact, "
         "re-exported, fine-tuned, quantized, fp16, pruned, permuted) from models trained "
         "independently. See docs/weights.md.",
     )

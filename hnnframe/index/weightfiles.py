@@ -20,7 +20,8 @@ What ``hnn index add`` and ``check`` do with each kind of source (docs/index-gui
 * a **snapshot directory** (``config.json`` beside ``model.safetensors``, shards named by
   ``model.safetensors.index.json``, or ``pytorch_model.bin``) is one model: structure from its
   config, weights from every shard together (:mod:`hnnframe.repo`); a directory with weights
-  but no config takes a companion structure as a weights file does;
+  but no config takes its structure from the one ONNX file inside it, or from a companion
+  (``--structure``) as a weights file does;
 * a **GGUF file**: structure from its metadata, weights dequantized tensor by tensor;
 * named sources, ``config.json`` files, directories without weights and TorchScript files:
   structure only.
@@ -38,6 +39,7 @@ from typing import Any
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import inside, not_regular
 from hnnframe.log import get_logger
+from hnnframe.repo import inside
 from hnnframe.sources import SOURCES, STRUCTURE, WEIGHTS, sniff
 from hnnframe.weights.fingerprint import NO_WEIGHTS, WeightFingerprint, fingerprint
 from hnnframe.weights.readers import detect_format
@@ -95,6 +97,10 @@ def resolve(source: str, structure: str | None = None, weights: bool = True) -> 
     p = Path(source)
     if companion is None and p.is_file() and (p.parent / "config.json").is_file():
         companion = str(p.parent / "config.json")
+    if companion is None and p.is_dir():  # a directory of weights with its ONNX graph inside
+        graphs = sorted(p.glob("*.onnx"))
+        if len(graphs) == 1:
+            companion = str(inside(p, graphs[0].name))
     return _with_companion(source, name, companion, weights)
 
 
