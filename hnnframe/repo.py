@@ -56,8 +56,12 @@ def inside(directory: PathLike, name: str) -> Path:
     d = Path(directory)
     if not isinstance(name, str) or not name or os.path.isabs(name) or "\x00" in name:
         raise ModelLoadError(f"{d}: names the file {name!r}, which is not a relative path")
-    p = (d / name).resolve()
-    if not p.is_relative_to(folder_of(d)):
+    try:
+        p = (d / name).resolve()
+        root = folder_of(d)
+    except (OSError, RuntimeError, ValueError):  # a link loop, a NUL byte in the name
+        raise ModelLoadError(f"{d}: names {name!r}, which cannot be resolved") from None
+    if not p.is_relative_to(root):
         raise ModelLoadError(f"{d}: names {name!r}, which is outside the model's folder")
     return p
 

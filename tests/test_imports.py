@@ -18,8 +18,18 @@ PKG = Path(__file__).resolve().parents[1] / "hnnframe"
 # -> index -> commands, with the shared leaf modules below everything). A module may import
 # modules of its own layer or of lower layers, never of a higher one.
 LAYERS: list[tuple[str, ...]] = [
-    ("hnnframe", "errors", "log", "registry", "plugins", "files", "codes", "recipe", "limits",
-     "repo"),
+    (
+        "hnnframe",
+        "errors",
+        "log",
+        "registry",
+        "plugins",
+        "files",
+        "codes",
+        "recipe",
+        "limits",
+        "repo",
+    ),
     ("frontends",),
     ("ir",),
     ("canonical",),

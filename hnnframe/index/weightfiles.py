@@ -39,7 +39,6 @@ from typing import Any
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import inside, not_regular
 from hnnframe.log import get_logger
-from hnnframe.repo import inside
 from hnnframe.sources import SOURCES, STRUCTURE, WEIGHTS, sniff
 from hnnframe.weights.fingerprint import NO_WEIGHTS, WeightFingerprint, fingerprint
 from hnnframe.weights.readers import detect_format
@@ -99,8 +98,8 @@ def resolve(source: str, structure: str | None = None, weights: bool = True) -> 
         companion = str(p.parent / "config.json")
     if companion is None and p.is_dir():  # a directory of weights with its ONNX graph inside
         graphs = sorted(p.glob("*.onnx"))
-        if len(graphs) == 1:
-            companion = str(inside(p, graphs[0].name))
+        graph = inside(p, graphs[0].name) if len(graphs) == 1 else None
+        companion = str(graph) if graph is not None else None
     return _with_companion(source, name, companion, weights)
 
 
