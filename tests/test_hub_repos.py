@@ -182,3 +182,26 @@ def test_demo_language_model_part(weight_hasher, tmp_path, monkeypatch) -> None:
     assert [v["suspect"] for v in verdicts] == [True, True, False], lines
     assert verdicts[0]["tier"] == verdicts[1]["tier"] == "weight match"
     assert verdicts[2]["tier"] in ("structure only", "none")
+
+
+def test_gguf_metadata_within_limits(tmp_path) -> None:
+    """A GGUF whose metadata declares a million layers is refused before anything is built."""
+    import gguf
+    import numpy as np
+
+    from hnnframe.errors import HnnError
+    from hnnframe.frontends import to_onnx
+
+    path = tmp_path / "huge.gguf"
+    w = gguf.GGUFWriter(str(path), "llama")
+    for key, value in (("block_count", 10**6), ("embedding_length", 32),
+                       ("attention.head_count", 4), ("feed_forward_length", 64)):  # fmt: skip
+        w.add_uint32(f"llama.{key}", value)
+    w.add_tensor("token_embd.weight", np.ones((96, 32), np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    with pytest.raises(HnnError) as e:
+        to_onnx(path)
+    assert str(e.value).startswith(str(path)) and "\n" not in str(e.value)

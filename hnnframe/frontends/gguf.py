@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hnnframe.errors import ModelLoadError
+from hnnframe.frontends.config_bounds import check_config_sizes
 
 #: GGUF architecture -> (transformers model_type, class, {config field: GGUF key suffix}).
 ARCHS: dict[str, tuple[str, str, dict[str, str]]] = {
@@ -113,6 +114,8 @@ def config_from_gguf(path: Path) -> Any:
     if arch in ("llama", "qwen2"):
         cfg["tie_word_embeddings"] = "output.weight" not in shapes
     cfg["architectures"] = [cls]
+    # A stranger's metadata: the same bounds as a config.json's before anything is built.
+    check_config_sizes(cfg, path)
     try:
         return CONFIG_MAPPING[model_type](**cfg)
     except Exception as e:  # noqa: BLE001 - an inconsistent combination of values

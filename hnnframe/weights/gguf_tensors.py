@@ -83,8 +83,10 @@ def _checked(path: Path, t: Any) -> None:
     """Refuse a tensor whose declared size does not match the bytes the file holds for it."""
     import gguf
 
+    from hnnframe.limits import element_count
+
     block, type_size = gguf.GGML_QUANT_SIZES.get(t.tensor_type, (0, 0))
-    n = int(np.prod([int(d) for d in t.shape], dtype=np.int64)) if len(t.shape) else 1
+    n = element_count([int(d) for d in t.shape], path, t.name)  # exact, no overflow
     if not block or n != int(t.n_elements) or n % block:
         raise ModelLoadError(f"{path}: tensor {t.name} has a bad shape for its type")
     want = n // block * type_size
