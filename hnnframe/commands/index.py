@@ -261,8 +261,10 @@ def register(sub: Any) -> None:
         "models",
         nargs="+",
         metavar="MODEL",
-        help=".onnx, TorchScript, torchvision:NAME, timm:NAME, hf:TYPE, a config.json, or a "
-        "weights file (.safetensors, a weights_only state dict) with --structure",
+        help=".onnx, TorchScript, a GGUF file, torchvision:NAME, timm:NAME, hf:TYPE, a "
+        "config.json, a snapshot directory (config.json with model.safetensors, shards or "
+        "pytorch_model.bin: one record named after the directory, keyed by its weights), or "
+        "a weights file or directory of weights with --structure",
     )
     hashing(a, "model.pt from `hnn train` (default: the checkpoint the index is bound to)")
     a.add_argument("--label", help="a label stored with every added model (e.g. zoo, licence)")
@@ -324,9 +326,13 @@ def register(sub: Any) -> None:
         "copy under --fail-on (by default a weight-level tier, or a structural neighbour whose "
         "weights the index does not hold); 0: none (an independently trained model of the same "
         "architecture is structure only, and exits 0); 2: error (an upload that cannot be "
-        "parsed, an unreadable index, a checkpoint mismatch). " + EPILOG,
+        "parsed, an unreadable index, a checkpoint mismatch). A PEFT adapter directory is "
+        "checked by what it fits: the base architecture named from its tensor shapes, the "
+        "indexed models it can be applied to, and 'adapter for #N' (exit 1). " + EPILOG,
     )
-    c.add_argument("uploads", nargs="+", metavar="UPLOAD", help="a model, or hex:CODE")
+    c.add_argument("uploads", nargs="+", metavar="UPLOAD",
+                   help="a model (file, snapshot directory, GGUF), a PEFT adapter directory, "
+                   "or hex:CODE")  # fmt: skip
     c.add_argument(
         "--radius", type=int, help="largest structural distance that counts (default Q/8)"
     )
