@@ -7,6 +7,10 @@ tensor at their offsets, never as a whole), safetensors (its header, then each t
 Memory is of the order of the largest tensor, not of the model, except for an ONNX file that
 holds its tensors inline (protobuf parses the whole file).
 
+Repositories (issue 18): a snapshot directory is read shard by shard through these readers
+(:mod:`hnnframe.repo` says which files, all inside the directory), a GGUF file tensor by
+tensor by :mod:`hnnframe.weights.gguf_tensors`, and a PEFT adapter as its weights file.
+
 Quantized ONNX weights come back dequantized: an int8/uint8 (or int32 bias) tensor that feeds
 ``DequantizeLinear``, ``QLinearConv``, ``QLinearMatMul``, ``MatMulInteger`` or ``ConvInteger``
 is turned into ``(q - zero_point) * scale`` with its own scale and zero point (per tensor or
