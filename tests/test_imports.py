@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
         "recipe",
         "limits",
         "repo",
+        "formats",
     ),
     ("frontends",),
     ("ir",),

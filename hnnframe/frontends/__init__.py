@@ -26,13 +26,13 @@ Every returned model has inferred shapes and may have its weights stripped
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
 from hnnframe import limits
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import not_regular
+from hnnframe.formats import is_gguf, looks_like_onnx, zip_kind
 from hnnframe.frontends.export import (
     DEFAULT_OPSET,
     export_module,
@@ -40,7 +40,6 @@ from hnnframe.frontends.export import (
     strip_weights,
     trigger_input,
 )
-from hnnframe.frontends.gguf import is_gguf
 from hnnframe.frontends.named import build_module, example_input, export_source
 from hnnframe.frontends.sources import config_json, is_named, source_label, split_source
 from hnnframe.frontends.torchvision import INPUT_SIZES, torchvision_model
@@ -69,21 +68,6 @@ __all__ = [
 ModelSource = Any  # nn.Module | str | os.PathLike
 
 
-def _is_zip(path: Path) -> bool:
-    return zipfile.is_zipfile(path)
-
-
-def _zip_kind(path: Path) -> str:
-    """'torchscript', 'pickle' (torch.save) or 'zip' by the archive's member names."""
-    with zipfile.ZipFile(path) as z:
-        names = z.namelist()
-    if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
-        return "torchscript"
-    if any(n.endswith("/data.pkl") for n in names):
-        return "pickle"
-    return "zip"
-
-
 def load_onnx_file(path: Path) -> Any:
     """Read an ONNX file's structure: no external data, nothing executed, shapes inferred."""
     import onnx
@@ -103,13 +87,6 @@ def load_onnx_file(path: Path) -> Any:
     if not model.graph.name:
         model.graph.name = path.stem
     return prepare(model)
-
-
-def _looks_like_onnx(path: Path) -> bool:
-    """A cheap sniff: ONNX files are protobufs that begin with a field-1 varint (ir_version)."""
-    with open(path, "rb") as f:
-        head = f.read(2)
-    return len(head) == 2 and head[0] == 0x08
 
 
 def to_onnx(
@@ -145,8 +122,8 @@ def to_onnx(
         raise ModelLoadError(f"{path}: {why}")
     if path.stat().st_size == 0:
         raise ModelLoadError(f"{path}: empty file")
-    if _is_zip(path):
-        kind = _zip_kind(path)
+    kind = zip_kind(path)
+    if kind is not None:
         if kind == "torchscript":
             try:
                 module = torch.jit.load(str(path), map_location="cpu")
@@ -172,7 +149,7 @@ def to_onnx(
         from hnnframe.frontends.hf_export import export_config
 
         return prepare(export_config(config_from_gguf(path), path.stem))
-    if path.suffix.lower() == ".onnx" or _looks_like_onnx(path):
+    if looks_like_onnx(path):
         return load_onnx_file(path)
     raise ModelLoadError(f"{path}: neither an ONNX model, a GGUF file nor a TorchScript file")
 

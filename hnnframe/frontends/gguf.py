@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hnnframe.errors import ModelLoadError
+from hnnframe.formats import is_gguf  # noqa: F401 - where callers of this module look for it
 from hnnframe.frontends.config_bounds import check_config_sizes
 
 #: GGUF architecture -> (transformers model_type, class, {config field: GGUF key suffix}).
@@ -47,15 +48,6 @@ ARCHS: dict[str, tuple[str, str, dict[str, str]]] = {
         "max_position_embeddings": "context_length",
         "layer_norm_eps": "attention.layer_norm_epsilon"}),
 }  # fmt: skip
-
-
-def is_gguf(path: Path) -> bool:
-    """Whether ``path`` is a file that starts with the GGUF magic."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == b"GGUF"
-    except OSError:
-        return False
 
 
 def open_reader(path: Path) -> Any:

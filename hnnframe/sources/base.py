@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 from hnnframe.errors import ModelLoadError
+from hnnframe.formats import head  # noqa: F401 - the sniffers' first bytes
 from hnnframe.registry import Registry
 
 STRUCTURE = "structure"
@@ -59,18 +59,6 @@ class Source:
 
 
 SOURCES: Registry[Source] = Registry("model source")
-
-
-def head(spec: str, n: int = 16) -> bytes:
-    """The first ``n`` bytes of a file, ``b""`` for anything else."""
-    p = Path(spec)
-    if not p.is_file():
-        return b""
-    try:
-        with open(p, "rb") as f:
-            return f.read(n)
-    except OSError:
-        return b""
 
 
 def sniff(spec: str | os.PathLike) -> Source | None:

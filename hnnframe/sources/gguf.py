@@ -4,7 +4,8 @@ Face names and layouts (:mod:`hnnframe.weights.gguf_tensors`)."""
 
 from __future__ import annotations
 
-from hnnframe.sources.base import SOURCES, STRUCTURE, WEIGHTS, Source, head
+from hnnframe.formats import is_gguf
+from hnnframe.sources.base import SOURCES, STRUCTURE, WEIGHTS, Source
 
 
 @SOURCES.register("gguf")
@@ -14,4 +15,4 @@ class Gguf(Source):
     describe = "a GGUF file: metadata -> transformers config, tensors dequantized"
 
     def sniff(self, spec: str) -> bool:
-        return head(spec, 4) == b"GGUF"
+        return is_gguf(spec)

@@ -3,9 +3,9 @@ they are there (initializers inline or external data files beside it, inside its
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from hnnframe.sources.base import SOURCES, STRUCTURE, WEIGHTS, Source, head
+from hnnframe.files import not_regular
+from hnnframe.formats import looks_like_onnx
+from hnnframe.sources.base import SOURCES, STRUCTURE, WEIGHTS, Source
 
 
 @SOURCES.register("onnx")
@@ -15,6 +15,4 @@ class Onnx(Source):
     describe = "an ONNX file, with its weights when they are present"
 
     def sniff(self, spec: str) -> bool:
-        if not Path(spec).is_file():
-            return False
-        return Path(spec).suffix.lower() == ".onnx" or head(spec, 1) == b"\x08"
+        return not not_regular(spec) and looks_like_onnx(spec)

@@ -3,7 +3,8 @@ structure comes from ``--structure`` or the config.json beside it."""
 
 from __future__ import annotations
 
-from hnnframe.sources.base import SOURCES, WEIGHTS, Source, head
+from hnnframe.formats import is_safetensors
+from hnnframe.sources.base import SOURCES, WEIGHTS, Source
 
 
 @SOURCES.register("safetensors")
@@ -13,5 +14,4 @@ class Safetensors(Source):
     describe = "a safetensors file (weights; structure from --structure or config.json)"
 
     def sniff(self, spec: str) -> bool:
-        h = head(spec)
-        return len(h) >= 9 and h[8:9] == b"{"
+        return is_safetensors(spec)

@@ -4,8 +4,8 @@ config.json beside it."""
 
 from __future__ import annotations
 
-from hnnframe.sources.base import SOURCES, WEIGHTS, Source, head
-from hnnframe.sources.torchscript import TorchScript
+from hnnframe.formats import head, zip_kind
+from hnnframe.sources.base import SOURCES, WEIGHTS, Source
 
 
 @SOURCES.register("state_dict")
@@ -15,7 +15,6 @@ class StateDict(Source):
     describe = "a weights_only PyTorch state dict (.pt/.bin; structure from --structure)"
 
     def sniff(self, spec: str) -> bool:
-        h = head(spec, 4)
-        if h[:1] == b"\x80":  # a legacy pickle
+        if head(spec, 1) == b"\x80":  # a legacy pickle
             return True
-        return h == b"PK\x03\x04" and not TorchScript().sniff(spec)
+        return zip_kind(spec) in ("pickle", "zip")

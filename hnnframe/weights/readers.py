@@ -35,6 +35,7 @@ import numpy as np
 
 from hnnframe.errors import HnnError, ModelLoadError, one_line
 from hnnframe.files import PathLike, not_regular
+from hnnframe.formats import is_gguf, is_safetensors
 from hnnframe.weights.guard import ReadGuard
 from hnnframe.weights.onnx_reader import as_float, onnx_tensors
 
@@ -62,9 +63,9 @@ def detect_format(path: PathLike) -> str:
         raise ModelLoadError(f"{p}: {why}")
     with open(p, "rb") as f:
         head = f.read(16)
-    if head[:4] == b"GGUF":
+    if is_gguf(p):
         return "gguf"
-    if len(head) >= 9 and head[8:9] == b"{":  # 8-byte header length, then the JSON header
+    if is_safetensors(p):  # 8-byte header length, then the JSON header
         return "safetensors"
     if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":  # zip archive or pickle
         return "torch"
