@@ -205,3 +205,12 @@ def test_gguf_metadata_within_limits(tmp_path) -> None:
     with pytest.raises(HnnError) as e:
         to_onnx(path)
     assert str(e.value).startswith(str(path)) and "\n" not in str(e.value)
+
+
+def test_weights_files_named_after_their_repository() -> None:
+    from hnnframe.frontends import model_name
+
+    assert model_name("/hub/org-llama/model.safetensors") == "org-llama"
+    assert model_name("/hub/gpt2-ft/model-00002-of-00012.safetensors") == "gpt2-ft"
+    assert model_name("/hub/bert/pytorch_model.bin") == "bert"
+    assert model_name("/hub/x/resnet18-seed3.safetensors") == "resnet18-seed3"
