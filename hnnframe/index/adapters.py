@@ -24,7 +24,6 @@ from hnnframe.index.store import Store
 from hnnframe.index.tiers import stored_fingerprints
 from hnnframe.log import get_logger
 from hnnframe.weights.adapter import Adapter, fits, parameter_shapes, read_adapter
-from hnnframe.weights.digests import digest, informative
 
 log = get_logger(__name__)
 
@@ -103,7 +102,7 @@ def check_adapter(store: Store, records: list[IndexRecord], upload: str) -> Adap
         shapes = shapes_of[key]
         if shapes is not None and fits(adapter, shapes):
             fitting.append(rec)
-    own = Counter(digest(a) for a in adapter.whole.values() if informative(a))
+    own = Counter(adapter.whole)
     shared: dict[int, int] = {}
     if own:
         for rid, fp in stored_fingerprints(store, fitting).items():

@@ -14,7 +14,7 @@ stranger can write anything there. What the adapter says of its base is:
 :func:`fits` applies that to a transformers config: the config's model, built on the meta
 device (no weights), must have a parameter at every adapted path whose shape is ``[out, in]``
 (or ``[in, out]``: GPT-2's ``Conv1D``, which PEFT adapts with ``fan_in_fan_out``). Tensors the
-adapter saves whole (``modules_to_save``, say an embedding) are kept apart, so a caller can
+adapter saves whole (``modules_to_save``, say an embedding) are kept as digests, so a caller can
 compare them with the base's exact tensors.
 """
 
@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import PathLike
+from hnnframe.weights.digests import digest, informative
 
 #: Module names -> the family that spells its projections so (transformers' naming).
 FAMILIES: tuple[tuple[str, frozenset[str]], ...] = (
@@ -49,7 +48,9 @@ class Adapter:
     peft_type: str
     rank: int
     modules: dict[str, tuple[int, int]]  # module path -> (out, in)
-    whole: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # saved whole
+    #: digests (:func:`~hnnframe.weights.digests.digest`) of the informative tensors it saves
+    #: whole (``modules_to_save``), kept instead of the tensors: one may be an embedding
+    whole: list[str] = field(default_factory=list, repr=False)
 
     @property
     def targets(self) -> list[str]:
@@ -94,13 +95,13 @@ def read_adapter(path: PathLike) -> Adapter:
         raise ModelLoadError(f"{d}: not a PEFT adapter (no adapter_config.json with weights)")
     config = read_json(files[0])
     pairs: dict[str, dict[str, tuple[int, ...]]] = {}
-    whole: dict[str, np.ndarray] = {}
+    whole: list[str] = []
     for name, arr in iter_tensors(files[1]):
         m = _LORA.match(name)
         if m and arr.ndim == 2:
             pairs.setdefault(m.group(1), {})[m.group(2)] = arr.shape
-        else:
-            whole[name.removeprefix("base_model.model.")] = arr
+        elif informative(arr):
+            whole.append(digest(arr))
     modules: dict[str, tuple[int, int]] = {}
     ranks = set()
     for mod, ab in pairs.items():
