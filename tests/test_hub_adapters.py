@@ -82,3 +82,21 @@ def test_peft_saved_adapter(url, repos, indexed, tmp_path, capsys) -> None:
     peft.get_peft_model(model, cfg).save_pretrained(tmp_path / "peft")
     rc, out, _ = run_cli(capsys, "check", "--db", url, tmp_path / "peft")
     assert rc == 1 and f"adapter for #{indexed['gpt2']};" in out, out
+
+
+def test_adapters_and_models_in_one_check(url, repos, indexed, tmp_path, capsys) -> None:
+    """One check of an adapter, a broken adapter and a model: each gets its verdict or its
+    own error line, in the order given."""
+    good = write_adapter(tmp_path / "good", "gpt2")
+    bad = write_adapter(tmp_path / "bad", "gpt2")
+    (bad / "adapter_model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{" * 3)
+    rc, out, err = run_cli(capsys, "check", "--db", url, "--json", good, bad, repos["gpt2-shards"])
+    rows = json.loads(out)
+    assert rc == 1 and [r["upload"] for r in rows] == [str(good), str(bad),
+                                                         str(repos["gpt2-shards"])]  # fmt: skip
+    assert rows[0]["verdict"] == f"adapter for #{indexed['gpt2']}" and rows[0]["suspect"]
+    assert rows[1]["unreadable"] and rows[1]["error"].startswith(str(bad))
+    assert rows[2]["tier"] == "exact tensors"
+    rc, out, err = run_cli(capsys, "check", "--db", url, good, bad)
+    assert rc == 1 and out.startswith(f"SUSPECT  {good}: adapter for #{indexed['gpt2']};")
+    assert err.count("hnn: error:") == 1 and str(bad) in err

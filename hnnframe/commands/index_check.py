@@ -66,6 +66,9 @@ def _missing_line(v: Any) -> str | None:
 
 
 def _print_verdict(label: str, v: Any, nearest: list[Any], policy: str) -> None:
+    if hasattr(v, "adapter"):  # a PEFT adapter's verdict (hnnframe.index.adapters)
+        _print_adapter(label, v, policy)
+        return
     label = printable(label)
     if v.clean:
         near = (
@@ -126,40 +129,38 @@ def render(
     return status
 
 
-def _render_adapters(verdicts: list[Any], policy: str) -> int:
-    """Text lines of adapter uploads; 1 when one has an indexed base (unless ``none``)."""
-    suspect = False
-    for v in verdicts:
-        bad = bool(v.bases) and policy != "none"
-        suspect |= bad
-        word = "SUSPECT" if bad else "clean"
-        what = v.verdict if v.fits else "no indexed model it can be applied to"
-        print(f"{word:<8} {v.upload}: {what}; {v.adapter.describe()}")
-        for r in v.fits:
-            held = v.shared.get(r.id, 0)
-            extra = f", holds {held} of its saved tensors" if held else ""
-            print(f"      fits #{r.id} {_who(r)}{extra} {r.path}")
-    return 1 if suspect else 0
+def _print_adapter(label: str, v: Any, policy: str) -> None:
+    """An adapter's verdict: the architecture it fits and the indexed models it applies to."""
+    word = "SUSPECT" if v.fails(policy) else "clean"
+    what = v.verdict if v.fits else "no indexed model it can be applied to"
+    print(f"{word:<8} {printable(label)}: {what}; {printable(v.adapter.describe())}")
+    for r in v.fits:
+        held = v.shared.get(r.id, 0)
+        extra = f", holds {held} of its saved tensors" if held else ""
+        print(f"      fits #{r.id} {_who(r)}{extra} {printable(r.path)}")
+
+
+def _check_adapters(idx: Any, labels: list[str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Each PEFT adapter's verdict, or its own one-line error (the others go on)."""
+    from hnnframe.index.batch import upload_error
+
+    out, failures = {}, []
+    for label in labels:
+        try:
+            out[label] = idx.check_adapter(label)
+        except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
+            failures.append((label, upload_error(label, e)))
+    return out, failures
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from hnnframe.repo import is_adapter
 
     with open_index(args) as idx:
-        adapters = [idx.check_adapter(q) for q in args.uploads if is_adapter(q)]
-        if adapters and len(adapters) == len(args.uploads):
-            if args.json:
-                print_json([v.to_dict() for v in adapters])
-                return 1 if any(v.bases for v in adapters) and args.fail_on != "none" else 0
-            return _render_adapters(adapters, args.fail_on)
-        if adapters:
-            from hnnframe.errors import HnnError
-
-            raise HnnError("check adapters apart from other uploads (one `hnn index check` "
-                           "call for adapters, one for models)")  # fmt: skip
-        models = [q for q in args.uploads if not q.startswith("hex:")]
+        # A PEFT adapter holds no model: it is checked by the models it fits.
+        adapters, failures = _check_adapters(idx, [q for q in args.uploads if is_adapter(q)])
+        models = [q for q in args.uploads if not q.startswith("hex:") and not is_adapter(q)]
         checked: dict[str, tuple[Any, Any]] = {}
-        failures: list[tuple[str, str]] = []
         fp = None
         if models:  # every model is hashed and read before anything is searched
             hasher, _ = hasher_of(args, idx)
@@ -176,6 +177,11 @@ def cmd_check(args: argparse.Namespace) -> int:
                     checked[label] = (q, res)
         verdicts = []
         for label in args.uploads:
+            if label in adapters:
+                verdicts.append((label, adapters[label], []))
+                continue
+            if is_adapter(label):
+                continue  # its error is in failures
             if label in checked:
                 q, res = checked[label]
             elif label in models:

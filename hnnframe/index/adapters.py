@@ -54,9 +54,19 @@ class AdapterVerdict:
             return f"adapter for #{b[0].id}"
         return "adapter for one of " + ", ".join(f"#{r.id}" for r in b)
 
-    def to_dict(self) -> dict[str, Any]:
+    @property
+    def clean(self) -> bool:
+        return not self.fits
+
+    def fails(self, policy: str = "auto") -> bool:
+        """An adapter of an indexed model is a derivative of it under every policy but
+        ``none``."""
+        return bool(self.bases) and policy != "none"
+
+    def to_dict(self, policy: str = "auto") -> dict[str, Any]:
         a = self.adapter
         return {"upload": self.upload, "tier": "adapter", "verdict": self.verdict,
+                "suspect": self.fails(policy), "fail_on": policy,
                 "architecture": {"family": a.family, "width": a.hidden, "layers_at_least":
                                  a.layers, "targets": a.targets, "rank": a.rank},
                 "bases": [r.id for r in self.bases],
