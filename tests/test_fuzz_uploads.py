@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -54,15 +55,24 @@ def _audited(bed: dict, tmp_path: Path, *argv: object) -> tuple[int, str, str, l
 def test_every_reader_gives_a_result_or_one_error(bed: dict) -> None:
     """In this process: every file's weights either fingerprint or raise an HnnError."""
     crashes = []
-    for case in bed["cases"]:
-        if case.path.is_dir() or "fifo" in case.kind:
-            continue
-        try:
-            fingerprint(case.path, 64)
-        except HnnError as e:
-            assert "Traceback" not in str(e)
-        except BaseException as e:  # noqa: BLE001 - exactly what the suite is looking for
-            crashes.append(f"{case.kind} {case.path.name}: {type(e).__name__}: {e}"[:300])
+
+    def hang(*_: object) -> None:  # a FIFO opened would block forever: fail instead
+        raise TimeoutError("no result in 60 s")
+
+    old = signal.signal(signal.SIGALRM, hang)
+    try:
+        for case in bed["cases"]:
+            signal.alarm(60)
+            try:
+                fingerprint(case.path, 64)
+            except HnnError as e:
+                assert "Traceback" not in str(e)
+            except BaseException as e:  # noqa: BLE001 - exactly what the suite is looking for
+                crashes.append(f"{case.kind} {case.path.name}: {type(e).__name__}: {e}"[:300])
+            finally:
+                signal.alarm(0)
+    finally:
+        signal.signal(signal.SIGALRM, old)
     assert crashes == []
 
 

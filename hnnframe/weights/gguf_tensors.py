@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from hnnframe import limits
 from hnnframe.errors import ModelLoadError
 from hnnframe.frontends.gguf import metadata, open_reader
 
@@ -117,6 +118,8 @@ def gguf_tensors(path: Path, guard: Any = None) -> Iterator[Tensor]:
     meta = metadata(reader)
     arch = str(meta.get("general.architecture", ""))
     blocks = int(meta.get(f"{arch}.block_count") or 0)
+    # The name table has an entry per block: a stranger's block count is bounded first.
+    limits.check("max_layers", blocks, path, f"metadata {arch}.block_count =")
     table = _hf_names(arch, blocks) if arch else {}
     for t in reader.tensors:
         _checked(path, t)
