@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from hnnframe.commands.limit_options import add_limit_options
-from hnnframe.commands.output import print_json, report_failures
+from hnnframe.commands.output import print_json, printable, report_failures
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -48,7 +48,7 @@ def cmd_hash(args: argparse.Namespace) -> int:
     else:
         for r in results:
             if r.ok:
-                print(f"{r.hex}  {r.bits}  {r.path}", flush=True)
+                print(f"{r.hex}  {r.bits}  {printable(r.path)}", flush=True)
     return report_failures(r.as_dict() for r in results if not r.ok)
 
 
