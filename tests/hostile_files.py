@@ -167,6 +167,9 @@ def named_cases(mk: Maker) -> None:
     c = tiny_config() | {"num_hidden_layers": 100_000}
     d = mk.add("config-100k-layers", "config.json", json.dumps(c).encode()).parent
     mk.cases[-1] = Case("config-100k-layers", d)
+    d = mk.folder("config-link-outside")  # a config.json that is a link out of its folder
+    (d / "config.json").symlink_to(mk.secret)
+    mk.cases.append(Case("config-link-outside", d))
     # odd things given as the upload itself
     d = mk.folder("upload-fifo")
     os.mkfifo(d / "model.onnx")

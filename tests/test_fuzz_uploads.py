@@ -97,7 +97,7 @@ def test_check_of_a_hostile_batch_reports_every_upload(bed: dict, tiny_checkpoin
     named = {c.kind: str(c.path) for c in bed["cases"]}
     by_upload = {r["upload"]: r for r in rows}
     for kind in ("st-shape-1e30", "st-negative-offset", "config-100k-layers", "upload-fifo",
-                 "upload-loop", "upload-directory"):  # fmt: skip
+                 "upload-loop", "upload-directory", "config-link-outside"):  # fmt: skip
         assert "error" in by_upload[named[kind]], kind
     assert "--max-layers" in by_upload[named["config-100k-layers"]]["error"]
     # Text: one error line per unreadable upload, and no line forged by a file name.

@@ -36,6 +36,7 @@ from hnnframe.errors import ModelLoadError
 from hnnframe.files import not_regular
 from hnnframe.frontends.config_bounds import MAX_CONFIG_BYTES, check_config_sizes
 from hnnframe.frontends.sources import parse_hf
+from hnnframe.repo import inside
 
 #: Token ids in the text trigger.
 TEXT_TOKENS = 128
@@ -109,10 +110,14 @@ def config_from_name(name: str) -> Any:
 
 def config_from_file(path: Path) -> Any:
     """The config of a ``config.json`` file; the weights beside it are not read. Its sizes
-    are checked against the limits in force first (:mod:`.config_bounds`)."""
+    are checked against the limits in force first (:mod:`.config_bounds`). A ``config.json``
+    that is a link leading out of its folder is refused unread (a Hugging Face cache
+    snapshot's links into its ``blobs/`` stay inside, :func:`hnnframe.repo.folder_of`)."""
     why = not_regular(path)
     if why:
         raise ModelLoadError(f"{path}: {why}")
+    if path.is_symlink():
+        inside(path.parent, path.name)  # raises when the link leaves the folder
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise ModelLoadError(f"{path}: {path.stat().st_size:,} bytes is no config.json")
     try:
