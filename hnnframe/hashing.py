@@ -47,6 +47,10 @@ class HashResult:
     bits: int
     category: str
     embedding: np.ndarray = field(repr=False)
+    # The exact-architecture tier (docs/index-guide.md, "Same architecture"): the digest of the
+    # canonical graph the code was computed from, and of a config source's architecture fields.
+    graph_digest: str | None = None
+    config_digest: str | None = None
 
     ok = True
 
@@ -57,7 +61,8 @@ class HashResult:
     def as_dict(self) -> dict[str, Any]:
         # (no predicted category: the network's groups say nothing of a model outside them,
         # so a CLI that printed one named GPT-2, BERT and a ViT alike; issue 18)
-        return {"path": self.path, "code": self.hex, "bits": self.bits}
+        return {"path": self.path, "code": self.hex, "bits": self.bits,
+                "graph_digest": self.graph_digest, "config_digest": self.config_digest}  # fmt: skip
 
 
 @dataclass
@@ -77,6 +82,21 @@ def _naming(source: str, e: BaseException) -> str:
     """The error's message, prefixed by the source unless it already names it."""
     msg = str(e)
     return msg if msg.startswith(source) else f"{source}: {msg}"
+
+
+def graph_digest(graph: Any) -> str:
+    """The digest of a canonical graph that the exact-architecture tier compares: its
+    :meth:`~hnnframe.ir.OpGraph.structure_hash` (ops, FLOPs, parameters and edges, whatever
+    the node order), the same equality docs/canonical_hub.md counts as "same graph"."""
+    return str(graph.structure_hash())
+
+
+def source_config_digest(source: Any) -> str | None:
+    """The architecture digest of a config source (``hf:NAME``, ``config.json``, a snapshot
+    directory; :mod:`hnnframe.frontends.hf_arch`), else None."""
+    from hnnframe.frontends.hf_arch import source_config_digest as digest
+
+    return digest(source)
 
 
 def source_sha256(source: Any) -> str | None:
@@ -141,7 +161,8 @@ class Hasher:
         return cls(ckpt, file_sha256(path), device)
 
     def graph(self, source: Any) -> Any:
-        """The recipe's prepared OpGraph of a model source (no augmentation)."""
+        """The recipe's prepared OpGraph of a model source (no augmentation): the canonical
+        graph whose :func:`graph_digest` an index stores."""
         from hnnframe.frontends import model_name
         from hnnframe.ir import OpGraph
         from hnnframe.pipeline import graph_of, prepare_graph
@@ -205,6 +226,7 @@ class Hasher:
             try:
                 with limits.deadline(s):
                     g = self.graph(src)
+                    digests = (graph_digest(g), source_config_digest(src))
                     limits.check_time()
                 sha = shas[k] if shas is not None else source_sha256(src)
             except HnnError as e:
@@ -229,9 +251,9 @@ class Hasher:
                 slots[k] = HashFailure(s, str(err))
                 continue
             graphs.append(g)
-            where.append((k, sha))
+            where.append((k, sha, digests))
         out = self.hash_graphs(graphs) if graphs else None
-        for j, (k, sha) in enumerate(where):
+        for j, (k, sha, (gd, cd)) in enumerate(where):
             assert out is not None
             src = sources[k]
             slots[k] = HashResult(
@@ -242,6 +264,8 @@ class Hasher:
                 bits=self.bits,
                 category=self.categories[int(out["pred"][j])] if self.categories else "",
                 embedding=out["embedding"][j],
+                graph_digest=gd,
+                config_digest=cd,
             )
         return slots
 

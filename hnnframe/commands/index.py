@@ -66,11 +66,23 @@ def _hash_queries(
     return [(q, hashed.get(q, q)) for q in queries], fingerprint
 
 
-def _rec_line(m: Any) -> str:
+def _rec_line(m: Any, same_arch: bool = False) -> str:
     r = m.record
     label = f" [{r.label}]" if r.label else ""
+    tag = "  = same architecture" if same_arch else ""
     return (f"{m.distance:>4}  #{r.id:<6} {printable(r.name):<24}"
-            f"{printable(label)} {printable(r.path)}")  # fmt: skip
+            f"{printable(label)} {printable(r.path)}{tag}")  # fmt: skip
+
+
+def _same_arch(idx: Any, q: Any) -> list[Any]:
+    """The indexed models of a query's architecture (equal digests), as matches with their
+    structural distance to the query; none for a ``hex:`` query."""
+    from hnnframe.codes import hamming
+    from hnnframe.index import Match
+
+    if isinstance(q, str):
+        return []
+    return [Match(hamming(bytes(q.code), r.code), r) for r in idx.same_architecture(q)]
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -110,23 +122,33 @@ def cmd_search(args: argparse.Namespace) -> int:
         out = []
         for label, q in queries:
             matches = idx.search(q, k=args.k, radius=args.radius, fingerprint=fp)
-            out.append((label, q, matches))
+            out.append((label, q, matches, _same_arch(idx, q)))
     if args.json:
         print_json([
             {"query": label, "code": getattr(q, "hex", q.removeprefix("hex:") if isinstance(q, str) else None),
-             "matches": [m.to_dict() for m in ms]}
-            for label, q, ms in out
+             "graph_digest": getattr(q, "graph_digest", None),
+             "config_digest": getattr(q, "config_digest", None),
+             "matches": [{**m.to_dict(), "same_architecture": m.record.id in {a.record.id for a in arch}}
+                         for m in ms],
+             "same_architecture": [a.to_dict() for a in arch]}
+            for label, q, ms, arch in out
         ])  # fmt: skip
         return 0
-    for label, q, ms in out:
+    for label, q, ms, arch in out:
         extra = f"  ({q.hex})" if hasattr(q, "hex") else ""
         print(f"query {printable(label)}{extra}")
         if not ms:
             print(
                 "   no match" + (f" within radius {args.radius}" if args.radius is not None else "")
             )
+        ids = {a.record.id for a in arch}
         for m in ms:
-            print(_rec_line(m))
+            print(_rec_line(m, m.record.id in ids))
+        rest = [a for a in arch if a.record.id not in {m.record.id for m in ms}]
+        if rest:
+            print(f"   same architecture, beyond the {len(ms)} shown:")
+            for a in rest:
+                print(_rec_line(a, True))
     return 0
 
 
@@ -299,7 +321,9 @@ def register(sub: Any) -> None:
         help="the k indexed models nearest to each query",
         description="Hash each QUERY (a model file, a named source such as torchvision:NAME, "
         "hex:CODE for a code already computed, or id:N for the code of indexed record N) and print the k nearest indexed models by Hamming distance, ties "
-        "broken by order of addition. " + EPILOG,
+        "broken by order of addition; an indexed model of the query's architecture (the same "
+        "canonical graph, or config architecture fields) is marked '= same architecture' and "
+        "listed even beyond the k nearest. " + EPILOG,
     )
     s.add_argument("queries", nargs="+", metavar="QUERY", help="a model, hex:CODE or id:N")
     s.add_argument("-k", type=int, default=10, help="matches per query (default 10)")
@@ -321,11 +345,13 @@ def register(sub: Any) -> None:
         description="Hash the upload (and read its weights, when it carries them and the index "
         "holds some) and list every indexed model it matches, each with the strongest tier: "
         "exact file (sha256), exact tensors (tensor digests), weight match (weight codes "
-        "within the shipped threshold, whose false-positive rate is printed), or structure "
-        "only (structural code within --radius, default Q/8). Exit status 1: a suspected "
-        "copy under --fail-on (by default a weight-level tier, or a structural neighbour whose "
-        "weights the index does not hold); 0: none (an independently trained model of the same "
-        "architecture is structure only, and exits 0); 2: error (an upload that cannot be "
+        "within the shipped threshold, whose false-positive rate is printed), same "
+        "architecture (the same digest of the canonical graph, or of a config's architecture "
+        "fields), or structure only (structural code within --radius, default Q/8). Exit "
+        "status 1: a suspected copy under --fail-on (by default a weight-level tier, or a "
+        "structural neighbour whose weights the index does not hold); 0: none (an "
+        "independently trained model of the same architecture is same architecture with "
+        "other weights, and exits 0); 2: error (an upload that cannot be "
         "parsed, an unreadable index, a checkpoint mismatch). A PEFT adapter directory is "
         "checked by what it fits: the base architecture named from its tensor shapes, the "
         "indexed models it can be applied to, and 'adapter for #N' (exit 1). " + EPILOG,

@@ -21,10 +21,11 @@ from hnnframe.commands.output import (
 #: parser does not load numpy) and what each means.
 FAIL_ON_HELP = {
     "auto": "a weight-level tier (exact file, exact tensors, weight match), or a structural "
-    "neighbour whose weights the index does not hold, or of an upload with some weight "
-    "tensors missing or unreadable (the default)",
+    "neighbour (same architecture or structure only) whose weights the index does not hold, "
+    "or of an upload with some weight tensors missing or unreadable (the default)",
     "exact": "exact file or exact tensors only",
-    "weights": "a weight-level tier only: a structural neighbour alone never fails",
+    "weights": "a weight-level tier only: a structural neighbour alone (same architecture "
+    "included) never fails",
     "structure": "any candidate, structural neighbours included (before the weight tier, "
     "every check was this)",
     "none": "never: exit 0 whatever matched (2 stays for errors)",
@@ -45,9 +46,11 @@ def _weights_line(c: Any, upload_has_weights: bool) -> str | None:
 def _summary(v: Any) -> str:
     within = f"{len(v.matches)} indexed model(s) within radius {v.radius}"
     top = v.candidates[0]
+    other = " (other weights)" if all(c.weights.compared for c in v.candidates) else ""
     if top.tier == "structure only":
-        other = all(c.weights.compared for c in v.candidates)
-        return f"structure only{' (other weights)' if other else ''}; {within}"
+        return f"structure only{other}; {within}"
+    if top.tier == "same architecture":
+        return f"same architecture{other} (#{top.record.id} {printable(top.record.name)}); {within}"
     return f"{top.tier} (#{top.record.id} {printable(top.record.name)}); {within}"
 
 
@@ -88,7 +91,7 @@ def _print_verdict(label: str, v: Any, nearest: list[Any], policy: str) -> None:
         r = c.record
         fam = printable(r.label) if r.label else "-"
         print(f"{c.distance:>4}  #{r.id:<6} {printable(r.name):<24} {fam:<12} "
-              f"{c.tier:<14} {printable(r.path)}")  # fmt: skip
+              f"{c.tier:<17} {printable(r.path)}")  # fmt: skip
         line = _weights_line(c, v.weights is not None)
         if line:
             print(line)

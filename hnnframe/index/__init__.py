@@ -2,7 +2,8 @@
 
 Beside the structural code of a model whose file carries weights it keeps the weight tier
 (:mod:`hnnframe.weights`): exact tensor digests and a weight perceptual code, so ``check``
-says which tier an upload matches: exact file, exact tensors, weight match or structure only.
+says which tier an upload matches: exact file, exact tensors, weight match, same architecture
+(the digest of the canonical graph, or of a config's architecture fields) or structure only.
 
 SQLite by default (one file, WAL mode, every write one transaction); a ``postgresql://`` URL
 gives a shared deployment with the same schema and behaviour, computing distances in SQL with

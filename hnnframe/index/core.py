@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hnnframe.errors import IndexStoreError
+from hnnframe.index.arch import arch_records, digests_of
 from hnnframe.index.batch import add_model_files, read_uploads
 from hnnframe.index.records import (
     AddResult,
@@ -287,6 +288,12 @@ class HashIndex:
         code, _ = query_code(self._store, query, fingerprint)
         return self._search.codes(code, k, radius)
 
+    def same_architecture(self, query: Query) -> list[IndexRecord]:
+        """The stored models of ``query``'s architecture: the same digest of the canonical
+        graph or of the config's architecture fields (:mod:`hnnframe.index.arch`), in order
+        of addition. Empty for a query without digests (a code, a ``hex:`` string)."""
+        return arch_records(self._store, query)
+
     def search_many(
         self, queries: Sequence[Query], k: int | None = 10, radius: int | None = None, *,
         fingerprint: str | None = None,
@@ -322,9 +329,10 @@ class HashIndex:
         """Whether an uploaded model is a copy of a stored one, and on which tier.
 
         Candidates are every stored model that is the same file (sha256), holds the same
-        tensors (digests), has a weight code within the threshold, or a structural code within
-        ``radius``; each gets the strongest tier it matches (``exact file``, ``exact
-        tensors``, ``weight match``, ``structure only``; :mod:`hnnframe.index.tiers`).
+        tensors (digests), has a weight code within the threshold, the upload's architecture
+        (digest of the canonical graph or config), or a structural code within ``radius``;
+        each gets the strongest tier it matches (``exact file``, ``exact tensors``, ``weight
+        match``, ``same architecture``, ``structure only``; :mod:`hnnframe.index.tiers`).
 
         Args:
             query: The upload's hash result (or code).
@@ -346,7 +354,8 @@ class HashIndex:
             raise IndexStoreError(f"radius must be >= 0, not {r}")
         sha = getattr(query, "sha256", None)
         return check_upload(self._store, self._search, b, code, r, sha256=sha, weights=weights,
-                            weight_threshold=weight_threshold)  # fmt: skip
+                            weight_threshold=weight_threshold,
+                            digests=digests_of(query))  # fmt: skip
 
     def check_adapter(self, path: str | os.PathLike) -> Any:
         """The indexed models a PEFT adapter can be applied to, and the verdict

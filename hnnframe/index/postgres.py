@@ -71,6 +71,14 @@ MIGRATIONS: dict[int, list[str]] = {
         )""",
         "CREATE INDEX IF NOT EXISTS hnn_tensors_digest ON hnn_tensors (digest)",
     ],
+    # The exact-architecture tier: digests of the canonical graph and of a config's
+    # architecture fields (NULL in older records: they never match on that tier).
+    3: [
+        "ALTER TABLE hnn_models ADD COLUMN IF NOT EXISTS graph_digest TEXT",
+        "ALTER TABLE hnn_models ADD COLUMN IF NOT EXISTS config_digest TEXT",
+        "CREATE INDEX IF NOT EXISTS hnn_models_graph_digest ON hnn_models (graph_digest)",
+        "CREATE INDEX IF NOT EXISTS hnn_models_config_digest ON hnn_models (config_digest)",
+    ],
 }
 
 
@@ -169,12 +177,13 @@ class PostgresStore(Store):
     def _insert(self, cur: Any, rec: NewRecord, fingerprint: str, added_at: str) -> int | None:
         cur.execute(
             "INSERT INTO hnn_models (key, name, path, sha256, code, code_bits, bits, fingerprint,"
-            " category, label, meta, added_at, structure) VALUES (%s, %s, %s, %s, %s,"
-            " %s::varbit, %s, %s, %s, %s, %s::jsonb, %s, %s) ON CONFLICT (key) DO NOTHING"
-            " RETURNING id",
+            " category, label, meta, added_at, structure, graph_digest, config_digest) VALUES"
+            " (%s, %s, %s, %s, %s, %s::varbit, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)"
+            " ON CONFLICT (key) DO NOTHING RETURNING id",
             (rec.key, rec.name, rec.path, rec.sha256, self._pg.Binary(rec.code),
              _code_bits(rec.code), rec.bits, fingerprint, rec.category, rec.label,
-             json.dumps(rec.meta, sort_keys=True), added_at, rec.structure),
+             json.dumps(rec.meta, sort_keys=True), added_at, rec.structure, rec.graph_digest,
+             rec.config_digest),
         )  # fmt: skip
         row = cur.fetchone()
         return None if row is None else int(row[0])

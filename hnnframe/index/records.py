@@ -12,8 +12,9 @@ from typing import Any, Protocol, runtime_checkable
 from hnnframe.weights.fingerprint import WeightFingerprint
 
 #: The tiers of a check, strongest first (docs/index-guide.md, "check: which tier matched").
-#: The first three compare weights (or the file itself); the last, structure alone.
-TIERS = ("exact file", "exact tensors", "weight match", "structure only")
+#: The first three compare weights (or the file itself); ``same architecture``, the digests of
+#: the canonical graph or of a config's architecture fields; the last, the structural code.
+TIERS = ("exact file", "exact tensors", "weight match", "same architecture", "structure only")
 WEIGHT_TIERS = TIERS[:3]
 #: ``check``'s policies for which candidates make an upload a suspected copy (exit 1).
 FAIL_ON = ("auto", "exact", "weights", "structure", "none")
@@ -74,6 +75,8 @@ class NewRecord:
     meta: dict[str, Any] = field(default_factory=dict)
     structure: str | None = None
     weights: WeightFingerprint | None = None
+    graph_digest: str | None = None
+    config_digest: str | None = None
 
     @property
     def key(self) -> str:
@@ -111,7 +114,20 @@ class NewRecord:
             meta=dict(meta or {}),
             structure=absolute(structure) if structure is not None else None,
             weights=weights,
+            graph_digest=getattr(result, "graph_digest", None),
+            config_digest=getattr(result, "config_digest", None),
         )
+
+
+def same_architecture(a: Any, b: Any) -> bool:
+    """Whether two models (records or hash results) are one architecture: equal digests of
+    their canonical graphs, or of their configs' architecture fields. A missing digest (a
+    record added before schema 3, a ``hex:`` query) never matches."""
+    for f in ("graph_digest", "config_digest"):
+        x = getattr(a, f, None)
+        if x is not None and x == getattr(b, f, None):
+            return True
+    return False
 
 
 def absolute(path: str) -> str:
@@ -143,6 +159,9 @@ class IndexRecord:
         added_at: When it was added (ISO 8601, UTC).
         structure: The source its structural code was computed from, when not ``path``.
         weights: Its weight record, or ``None`` when the file carried no weights.
+        graph_digest: The digest of its canonical graph (schema 3; ``None`` in a record
+            added before, until ``hnn index rehash``).
+        config_digest: The digest of its config's architecture fields, for a config source.
     """
 
     id: int
@@ -158,6 +177,8 @@ class IndexRecord:
     added_at: str
     structure: str | None = None
     weights: WeightInfo | None = None
+    graph_digest: str | None = None
+    config_digest: str | None = None
 
     @property
     def hex(self) -> str:
@@ -265,6 +286,8 @@ class Candidate:
         distance: Hamming distance between the structural codes.
         within_radius: Whether ``distance`` is within the check's radius.
         weights: How the weights compare.
+        same_arch: Whether the digests say it is the upload's architecture (also true of a
+            candidate whose tier is a weight tier).
     """
 
     tier: str
@@ -272,6 +295,7 @@ class Candidate:
     distance: int
     within_radius: bool
     weights: WeightComparison
+    same_arch: bool = False
 
     def fails(self, policy: str = "auto", partial: bool = False) -> bool:
         """Whether this candidate makes the upload a suspected copy under ``policy``.
@@ -281,7 +305,9 @@ class Candidate:
         files) or whose comparison the upload made incomplete (``partial``: some of its
         weight tensors are missing or unreadable, and weights withheld cannot clear it);
         ``exact``: the exact tiers; ``weights``: the weight-level tiers; ``structure``: every
-        candidate; ``none``: never.
+        candidate; ``none``: never. ``same architecture`` is structural evidence, however
+        exact: under every policy it counts as a structural neighbour does, so an
+        independently trained model of the architecture clears ``auto`` by its weights.
         """
         if policy not in FAIL_ON:
             raise ValueError(f"policy must be one of {', '.join(FAIL_ON)}, not {policy!r}")
@@ -298,7 +324,11 @@ class Candidate:
     def to_dict(self) -> dict[str, Any]:
         return {
             "tier": self.tier,
-            "structure": {"distance": self.distance, "within_radius": self.within_radius},
+            "structure": {
+                "distance": self.distance,
+                "within_radius": self.within_radius,
+                "same_architecture": self.same_arch,
+            },  # fmt: skip
             "weights": self.weights.to_dict(),
             "record": self.record.to_dict(),
         }

@@ -2,9 +2,11 @@
 
 Every stored model is hashed again from its path (or, for a weights file, from the companion
 structure it was added with), outside any transaction (with a progress bar); then one write
-transaction replaces every code, category and fingerprint and re-binds the index. Weight
-records stay as they are: they do not depend on the checkpoint. Models added by other processes during the hashing are hashed inside that transaction,
-so none keeps a code of the old checkpoint. Gone or changed files stop the rehash before it
+transaction replaces every code, category, fingerprint and architecture digest (the
+exact-architecture tier's, filled in for records added before schema 3) and re-binds the
+index. Weight records stay as they are: they do not depend on the checkpoint. Models added by
+other processes during the hashing are hashed inside that transaction, so none keeps a code
+of the old checkpoint. Gone or changed files stop the rehash before it
 writes anything, unless ``drop_missing`` removes their records. A failure leaves the index as
 it was.
 """
@@ -17,6 +19,7 @@ from typing import Any
 
 from hnnframe.errors import IndexStoreError
 from hnnframe.files import model_sha256
+from hnnframe.index.arch import set_digests
 from hnnframe.index.records import HasherLike, IndexRecord, is_uri
 from hnnframe.index.sql import Updates, utc_now
 from hnnframe.index.store import Store
@@ -55,7 +58,9 @@ def rehash_index(
                 if r.sha256 and sha and sha != r.sha256:
                     changed.append(r)
                 else:
-                    out[r.id] = (bytes(res.code), res.category)
+                    out[r.id] = (bytes(res.code), res.category,
+                                 getattr(res, "graph_digest", None),
+                                 getattr(res, "config_digest", None))  # fmt: skip
             if bar is not None:
                 bar.update(len(chunk))
         return out
@@ -113,11 +118,13 @@ def replace_codes(
     hash_new: Callable[[list[IndexRecord]], Updates],
     drop: Sequence[int] = (),
 ) -> int:
-    """Replace every record's code and category in one transaction and re-bind the index.
+    """Replace every record's code, category and digests in one transaction and re-bind the
+    index.
 
     Args:
         store: The index's store.
-        updates: New ``(code, category)`` per id, computed before the transaction.
+        updates: New ``(code, category, graph_digest, config_digest)`` per id, computed
+            before the transaction.
         fingerprint, bits, checkpoint: The new binding.
         expected_epoch: The epoch when ``updates`` were computed; if a remove or rehash
             happened since, the rehash is refused (run it again).
@@ -146,12 +153,13 @@ def replace_codes(
         for rid in present:
             if rid in dropset:
                 continue
-            code, category = updates[rid]
+            code, category, graph_digest, config_digest = updates[rid]
             if len(code) * 8 != bits:
                 raise IndexStoreError(
                     f"record {rid}: new code has {len(code) * 8} bits, not {bits}"
                 )
             store.update_code(cur, rid, code, bits, fingerprint, category)
+            set_digests(store, cur, rid, graph_digest, config_digest)
             count += 1
         store.set_meta(cur, "bits", bits)
         store.set_meta(cur, "fingerprint", fingerprint)

@@ -12,7 +12,10 @@ Four tables (prefixed ``hnn_`` so an index can share a PostgreSQL database with 
     ``path``, ``sha256``, ``code``, ``bits``, ``fingerprint``, ``category``, ``label``,
     ``meta`` (JSON), ``added_at`` and ``structure`` (schema 2: the source the structural code
     was computed from when it is not ``path``, e.g. the ONNX or ``config.json`` of a
-    safetensors file). PostgreSQL also keeps the code as ``code_bits bit varying`` (length
+    safetensors file); ``graph_digest`` and ``config_digest`` (schema 3, both indexed: the
+    digests of the model's canonical graph and of a config source's architecture fields, which
+    the ``same architecture`` tier looks up exactly; ``NULL`` in records added before, until
+    ``hnn index rehash``). PostgreSQL also keeps the code as ``code_bits bit varying`` (length
     checked against ``bits``) so that ``bit_count(code_bits # query)`` computes the Hamming
     distance in SQL.
 ``hnn_weights`` (schema 2)
@@ -37,7 +40,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Seconds a writer waits for another writer's lock before giving up.
 LOCK_TIMEOUT_S = 120.0
 
@@ -47,13 +50,13 @@ RECORDS = "hnn_models m LEFT JOIN hnn_weights w ON w.model_id = m.id"
 #: reads them (the model's, then its weight row's, NULL for a model without weights).
 COLUMNS = (
     "m.id, m.name, m.path, m.sha256, m.code, m.bits, m.fingerprint, m.category, m.label, m.meta,"
-    " m.added_at, m.structure, w.format, w.code, w.bits, w.tensor_set, w.tensors, w.params,"
-    " w.largest"
+    " m.added_at, m.structure, m.graph_digest, m.config_digest, w.format, w.code, w.bits,"
+    " w.tensor_set, w.tensors, w.params, w.largest"
 )
-N_COLUMNS = 19
+N_COLUMNS = 21
 
-#: ``id -> (code, category)``: the new codes of a rehash.
-Updates = dict[int, tuple[bytes, str]]
+#: ``id -> (code, category, graph_digest, config_digest)``: the new codes of a rehash.
+Updates = dict[int, tuple[bytes, str, str | None, str | None]]
 
 
 def utc_now() -> str:

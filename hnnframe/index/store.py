@@ -159,7 +159,8 @@ class Store(ABC):
 
     def _row(self, row: Sequence[Any]) -> IndexRecord:
         rid, name, path, sha, code, bits, fp, cat, label, meta, added, structure = row[:12]
-        wfmt, wcode, wbits, wset, wtensors, wparams, wlargest = row[12:19]
+        graph_digest, config_digest = row[12:14]
+        wfmt, wcode, wbits, wset, wtensors, wparams, wlargest = row[14:21]
         weights = None
         if wfmt is not None:
             weights = WeightInfo(wfmt, int(wbits), bytes(wcode), wset, int(wtensors),
@@ -168,6 +169,7 @@ class Store(ABC):
             id=int(rid), name=name, path=path, sha256=sha, code=bytes(code), bits=int(bits),
             fingerprint=fp, category=cat, label=label, meta=self._meta_value(meta),
             added_at=iso(added), structure=structure, weights=weights,
+            graph_digest=graph_digest, config_digest=config_digest,
         )  # fmt: skip
 
     def rows_in(self, cur: Any, ids: Sequence[int]) -> list[IndexRecord]:

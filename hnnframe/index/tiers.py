@@ -9,10 +9,12 @@ Strongest first (:data:`~hnnframe.index.records.TIERS`):
 * ``weight match``: weight codes within the shipped Hamming threshold (``threshold.json``,
   measured on the weight test bed at a stated false-positive rate), searched like structural
   codes;
-* ``structure only``: a structural neighbour within the radius (the paper's hash; every
-  independently trained model of the same architecture is one).
+* ``same architecture``: the digest of the canonical graph, or of a config's architecture
+  fields, is the upload's (:mod:`hnnframe.index.arch`; looked up exactly, whatever the
+  structural distance). An independently trained model of the architecture lands here;
+* ``structure only``: a structural neighbour within the radius (the paper's hash).
 
-Candidates come from all four look-ups; each gets the strongest tier it matches, from one
+Candidates come from all five look-ups; each gets the strongest tier it matches, from one
 comparison of the two fingerprints (:func:`hnnframe.weights.fingerprint.match`, the same one
 ``hnn weights compare`` makes), so the index and the pairwise command never disagree.
 """
@@ -24,6 +26,7 @@ from typing import Any
 
 from hnnframe.codes import hamming
 from hnnframe.errors import IndexStoreError
+from hnnframe.index.arch import arch_ids
 from hnnframe.index.records import (
     TIERS,
     Binding,
@@ -135,6 +138,7 @@ def gather(
     weight_hits: Sequence[tuple[int, int]],
     threshold: dict[str, Any] | None,
     no_weights_reason: str = "the upload carries no weights",
+    same_arch: Iterable[int] = (),
 ) -> CheckResult:
     """Every candidate of an upload on every tier (see the module docstring).
 
@@ -145,9 +149,11 @@ def gather(
         weight_hits: ``(distance, id)`` of stored weight codes within the threshold.
         threshold: :func:`threshold_info` of the weight codes (``None`` without weights).
         no_weights_reason: Why the upload's weights are not compared, when ``weights`` is None.
+        same_arch: Ids of the records of the upload's architecture (equal digests).
     """
     recs = {m.record.id: m.record for m in matches}
-    ids = ids_with_sha(store, sha256) | {i for _, i in weight_hits}
+    arch = set(same_arch)
+    ids = ids_with_sha(store, sha256) | {i for _, i in weight_hits} | arch
     if weights is not None:
         ids |= tensor_hits(store, weights.digests)
     recs.update(store.get(sorted(ids - set(recs))))
@@ -161,11 +167,13 @@ def gather(
             tier = str(cmp.verdict)
         elif not cmp.compared and sha256 and rec.sha256 == sha256:
             tier = "exact file"
+        elif rid in arch:
+            tier = "same architecture"
         elif d <= radius:
             tier = "structure only"
         else:
             continue  # a few shared tensors, but no tier: not a candidate
-        out.append(Candidate(tier, rec, d, d <= radius, cmp))
+        out.append(Candidate(tier, rec, d, d <= radius, cmp, rid in arch))
     out.sort(key=lambda c: (TIERS.index(c.tier), c.distance, c.record.id))
     return CheckResult(
         radius=radius,
@@ -194,8 +202,10 @@ def check_upload(
     sha256: str | None,
     weights: WeightFingerprint | None,
     weight_threshold: int | None,
+    digests: tuple[str | None, str | None] = (None, None),
 ) -> CheckResult:
-    """:meth:`hnnframe.index.HashIndex.check` for a code checked against ``binding``."""
+    """:meth:`hnnframe.index.HashIndex.check` for a code checked against ``binding``
+    (``digests``: the upload's :func:`~hnnframe.index.arch.digests_of`)."""
     matches = search.codes(code, None, radius)
     sha256 = sha256 or (weights.sha256 if weights is not None else None)
     threshold, hits = None, []
@@ -211,4 +221,5 @@ def check_upload(
         threshold = threshold_info(weights.bits, weight_threshold)
         hits = search.weight_hits(weights.code, None, threshold["threshold"])
     return gather(store, code, radius, matches, sha256=sha256, weights=weights,
-                  weight_hits=hits, threshold=threshold, no_weights_reason=reason)  # fmt: skip
+                  weight_hits=hits, threshold=threshold, no_weights_reason=reason,
+                  same_arch=arch_ids(store, digests))  # fmt: skip

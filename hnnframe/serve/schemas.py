@@ -38,7 +38,9 @@ class Verdict(BaseModel):
     model_config = ConfigDict(extra="allow")
     upload: str
     clean: bool
-    tier: str = Field(description="exact file, exact tensors, weight match, structure only or none")
+    tier: str = Field(
+        description="exact file, exact tensors, weight match, same architecture, structure only or none"
+    )
     suspect: bool = Field(description="whether the upload fails the fail_on policy")
     fail_on: str
     radius: int
