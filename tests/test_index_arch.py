@@ -252,7 +252,7 @@ def test_cli_check_and_search_show_it(url: str, capsys: pytest.CaptureFixture, r
     assert rc == 0, err
     rc, out, err = run_cli(capsys, "check", "--db", url, files["conv_other"])
     assert rc == 1, err
-    assert out.startswith(f"SUSPECT  {files['conv_other']}: same architecture (#1 convnet); ")
+    assert out.startswith(f"SUSPECT  {files['conv_other']}: same architecture as #1 convnet; ")
     rc, out, _ = run_cli(capsys, "check", "--db", url, files["conv_other"], "--json")
     [doc] = json.loads(out)
     assert doc["tier"] == "same architecture" and doc["suspect"]

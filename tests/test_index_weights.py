@@ -1,6 +1,7 @@
 """The weight tier in the hash index (issue 12, item 3): ``add`` stores tensor digests and a
 weight code beside the structural code of files that carry weights, and ``check`` says which
-tier an upload matched: exact file, exact tensors, weight match or structure only.
+tier an upload matched: exact file, exact tensors, weight match, same architecture (issue 22:
+tests/test_index_arch.py) or structure only.
 
 Real trained models: the MLPs of the weight test bed (:mod:`hnnframe.weights.testbed`, one
 base and two independently trained seeds, with copies of the base made by re-saving,
@@ -27,6 +28,7 @@ from hnnframe.codes import hamming
 from hnnframe.errors import ConfigError, IndexStoreError, ModelLoadError
 from hnnframe.files import file_sha256
 from hnnframe.hashing import Hasher
+from hnnframe.index.sql import SCHEMA_VERSION
 from hnnframe.index.tiers import stored_fingerprints
 from hnnframe.weights.fingerprint import fingerprint, load_threshold
 
@@ -77,7 +79,7 @@ def test_add_stores_digests_and_weight_code(url, bed, hasher, tiny_onnx_models) 
         stored = stored_fingerprints(idx._store, [base])[base.id]
         assert stored.digests == fp.digests and stored.tensor_set == fp.tensor_set
         s = idx.stats()
-        assert s["schema_version"] == 2
+        assert s["schema_version"] == SCHEMA_VERSION
         assert s["weights"] == {"records": 2, "bits": 256, "digests": 8, "params": 2 * fp.params}
         assert idx.verify() == []
         # ONNX with external data present: weights; the same file without its data: none
@@ -149,12 +151,12 @@ def test_check_names_the_tier(url, bed, hasher, tiny_onnx_models) -> None:
         want = {"byte_copy": "exact file", "resaved": "exact tensors",
                 "exact_renamed": "exact tensors", "exact_statedict": "exact tensors",
                 "finetune": "weight match", "int8_dynamic": "weight match",
-                "fp16": "weight match", "permute": "weight match", "seed1": "structure only",
-                "seed1_onnx": "structure only", "external_gone": "structure only"}  # fmt: skip
+                "fp16": "weight match", "permute": "weight match", "seed1": "same architecture",
+                "seed1_onnx": "same architecture", "external_gone": "same architecture"}  # fmt: skip
         assert {k: v.tier for k, v in verdicts.items()} == want
         for k, v in verdicts.items():
             top = v.candidates[0]
-            if want[k] != "structure only":
+            if want[k] != "same architecture":
                 assert top.record.id == base_id and v.fails("auto") and v.fails("weights")
                 assert top.weights.compared and top.weights.threshold == SHIPPED["threshold"]
                 assert top.weights.fpr == SHIPPED["fpr"]
@@ -167,11 +169,12 @@ def test_check_names_the_tier(url, bed, hasher, tiny_onnx_models) -> None:
         # exact file and exact tensors are told apart
         assert verdicts["byte_copy"].candidates[0].record.sha256 == file_sha256(bed["byte_copy"])
         assert verdicts["resaved"].candidates[0].weights.shared == 1.0
-        # independently trained: a structural neighbour whose weights differ, and the stripped
-        # record (weights unknown) beside it
+        # independently trained: the same architecture with other weights, and the stripped
+        # record (another architecture, weights unknown) beside it
         ind = verdicts["seed1_onnx"]
-        assert all(c.tier == "structure only" for c in ind.candidates)
         with_w = [c for c in ind.candidates if c.record.weights is not None]
+        assert all(c.tier == ("same architecture" if c in with_w else "structure only")
+                   for c in ind.candidates)  # fmt: skip
         assert len(with_w) == 2 and all(
             c.weights.compared and c.weights.distance > SHIPPED["threshold"] for c in with_w
         )
@@ -199,12 +202,13 @@ def test_check_names_the_tier(url, bed, hasher, tiny_onnx_models) -> None:
 
 def test_independent_model_is_no_copy(url, bed, hasher) -> None:
     """Where every structural neighbour has weights, an independently trained model of the
-    same architecture is structure only and no suspected copy (exit 0)."""
+    same architecture is the same architecture with other weights and no suspected copy
+    (exit 0)."""
     with hindex.open(url) as idx:
         idx.add_models([bed["exact_onnx"]], hasher, checkpoint="model.pt")
         idx.add_models([bed["seed0"]], hasher, structure=bed["exact_onnx"])
         [(_, v)] = idx.check_models([bed["seed1_onnx"]], hasher)
-        assert v.tier == "structure only" and len(v.candidates) == 2
+        assert v.tier == "same architecture" and len(v.candidates) == 2
         assert not v.fails("auto") and v.fails("structure") and not v.clean
 
 
@@ -230,9 +234,10 @@ def test_cli_check_exit_status_and_json(url, bed, hasher, tiny_checkpoint, capsy
     rc, out = check(bed["fp16"])
     assert rc == 1 and "weight match (#1" in out.splitlines()[0]
     assert f"(threshold {SHIPPED['threshold']}, FPR {SHIPPED['fpr']:.2%})" in out
-    rc, out = check(bed["seed1_onnx"])  # independently trained: structure only, exit 0
+    rc, out = check(bed["seed1_onnx"])  # independently trained: same architecture, exit 0
     assert rc == 0 and out.startswith(
-        f"clean    {bed['seed1_onnx']}: structure only (other weights)"
+        f"clean    {bed['seed1_onnx']}: same architecture as #1 mlp-base0-exact_onnx (other "
+        "weights); "
     )
     assert check(bed["seed1_onnx"], "--fail-on", "structure")[0] == 1
     assert check(bed["byte_copy"], "--fail-on", "none")[0] == 0
@@ -246,13 +251,13 @@ def test_cli_check_exit_status_and_json(url, bed, hasher, tiny_checkpoint, capsy
     rc, out = check(bed["finetune"], bed["seed1_onnx"], "--structure", bed["exact_onnx"], "--json")
     assert rc == 1
     doc = json.loads(out)
-    assert [d["tier"] for d in doc] == ["weight match", "structure only"]
+    assert [d["tier"] for d in doc] == ["weight match", "same architecture"]
     assert [d["suspect"] for d in doc] == [True, False]
     first = doc[0]["candidates"][0]
     assert first["tier"] == "weight match" and first["record"]["name"] == "mlp-base0-exact_onnx"
     assert first["weights"]["compared"] and first["weights"]["fpr"] == SHIPPED["fpr"]
     assert doc[0]["threshold"]["threshold"] == SHIPPED["threshold"]
-    assert {c["tier"] for c in doc[1]["candidates"]} == {"structure only"}
+    assert {c["tier"] for c in doc[1]["candidates"]} == {"same architecture"}
     assert all(c["weights"]["distance"] > SHIPPED["threshold"] for c in doc[1]["candidates"])
     rc, _, err = run_cli(capsys, "check", "--db", url, bed["seed1"])
     assert rc == 3 and "--structure" in err and err.count("\n") == 1  # unreadable: 3
@@ -266,7 +271,8 @@ def test_structure_only_index_works_as_before(
     url, tiny_checkpoint, tiny_onnx_models, capsys
 ) -> None:
     """An index of weight-stripped files: no weight records, and check says what it said,
-    with the tier added; a structural neighbour is still a suspect (exit 1)."""
+    with the tier added; a copy of the architecture (another file, the same structure) is
+    still a suspect (exit 1)."""
     models = [str(p) for p in tiny_onnx_models[:3]]
     rc, out, err = run_cli(capsys, "add", "--db", url, "--checkpoint", tiny_checkpoint, *models)
     assert rc == 0 and "weights" not in out, err
@@ -278,7 +284,7 @@ def test_structure_only_index_works_as_before(
     onnx.save(m, str(copy))
     rc, out, _ = run_cli(capsys, "check", "--db", url, copy)
     lines = out.splitlines()
-    assert rc == 1 and lines[0].startswith(f"SUSPECT  {copy}: structure only; ")
+    assert rc == 1 and lines[0].startswith(f"SUSPECT  {copy}: same architecture as #1 convnet; ")
     radius = hindex.default_radius(hindex.open(url).binding.bits)
     assert lines[0].endswith(f"indexed model(s) within radius {radius}")
     assert lines[1] == "dist  id      name                     family       tier"

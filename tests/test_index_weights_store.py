@@ -17,6 +17,7 @@ import hnnframe.index as hindex
 from hnnframe.codes import hamming
 from hnnframe.errors import IndexStoreError
 from hnnframe.hashing import Hasher
+from hnnframe.index.sql import SCHEMA_VERSION
 from hnnframe.weights.fingerprint import fingerprint
 
 pytest_plugins = ["index_support"]
@@ -85,7 +86,7 @@ def test_remove_and_rehash_keep_the_weight_tables_consistent(
         assert idx.verify() == []
         assert all(m.record.id != seed.id for m in idx.search_weights(seed_code, k=10))
         [(_, v)] = idx.check_models([bed["seed0"]], hasher, structure=bed["exact_onnx"])
-        assert v.tier == "structure only"
+        assert v.tier == "same architecture"  # its own record is gone; its structure's stays
 
 
 def test_schema1_index_is_migrated(url, bed, hasher) -> None:
@@ -95,7 +96,11 @@ def test_schema1_index_is_migrated(url, bed, hasher) -> None:
     make_schema1_index(url, old, hasher.fingerprint)
     with hindex.open(url, create=False) as idx:
         s = idx.stats()
-        assert s["schema_version"] == 2 and s["records"] == 5 and s["weights"]["records"] == 0
+        assert (
+            s["schema_version"] == SCHEMA_VERSION
+            and s["records"] == 5
+            and s["weights"]["records"] == 0
+        )
         assert [(r.name, r.code, r.weights, r.structure) for r in idx.list()] == [
             (r.name, r.code, None, None) for r in old
         ]
@@ -106,7 +111,7 @@ def test_schema1_index_is_migrated(url, bed, hasher) -> None:
         [(_, v)] = idx.check_models([bed["fp16"]], hasher)
         assert v.tier == "weight match" and v.candidates[0].record.id == 6
     with hindex.open(url, create=False) as again:  # a second open finds the work done
-        assert again.stats()["schema_version"] == 2 and len(again) == 6
+        assert again.stats()["schema_version"] == SCHEMA_VERSION and len(again) == 6
 
 
 def test_schema1_index_opened_by_many_processes_at_once(url, tmp_path) -> None:
@@ -128,4 +133,4 @@ def test_schema1_index_opened_by_many_processes_at_once(url, tmp_path) -> None:
     go.touch()
     for p in procs:
         out, err = p.communicate(timeout=120)
-        assert p.returncode == 0 and out.strip() == "2 3 []", err
+        assert p.returncode == 0 and out.strip() == f"{SCHEMA_VERSION} 3 []", err

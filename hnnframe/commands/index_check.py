@@ -50,7 +50,9 @@ def _summary(v: Any) -> str:
     if top.tier == "structure only":
         return f"structure only{other}; {within}"
     if top.tier == "same architecture":
-        return f"same architecture{other} (#{top.record.id} {printable(top.record.name)}); {within}"
+        return (
+            f"same architecture as #{top.record.id} {printable(top.record.name)}{other}; {within}"
+        )
     return f"{top.tier} (#{top.record.id} {printable(top.record.name)}); {within}"
 
 
