@@ -10,7 +10,8 @@ real ``hnn`` commands, and each command is shown with what it printed and its ex
 * ``protected.onnx`` renamed (the same bytes): exact file;
 * the protected model converted to float16 by onnxruntime: its tensors differ, its weight code
   is within the shipped threshold: weight match;
-* the same architecture with independently initialised weights: structure only, exit 0;
+* the same architecture with independently initialised weights: same architecture (the
+  canonical graph's digest is the protected model's) with other weights, exit 0;
 * another architecture: nothing.
 
 ``--write`` replaces the ``readme-check`` block of that Markdown file with the session.

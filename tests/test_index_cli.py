@@ -323,7 +323,7 @@ def test_example_indexes_and_checks(tiny_checkpoint, tiny_onnx_models, tmp_path)
 
 def test_readme_check_example(tiny_checkpoint: Path, tmp_path: Path) -> None:
     # examples/readme_check.py writes the README's `hnn index check` session: every tier it
-    # shows (exact file, weight match, structure only) and the exit statuses must be real.
+    # shows (exact file, weight match, same architecture) and the exit statuses must be real.
     readme = tmp_path / "README.md"
     readme.write_text(
         "# x\n<!-- readme-check:begin -->\nPLACEHOLDER\n<!-- readme-check:end -->\ntail\n"
@@ -340,7 +340,7 @@ def test_readme_check_example(tiny_checkpoint: Path, tmp_path: Path) -> None:
     block = text.split("<!-- readme-check:begin -->")[1].split("```\n<!-- readme-check:end -->")[0]
     checks = block.split("$ hnn index check")[1:]
     assert len(checks) == 3
-    for check, tier, status in zip(checks, ("exact file", "weight match", "structure only"),
+    for check, tier, status in zip(checks, ("exact file", "weight match", "same architecture"),
                                    ("1", "1", "0"), strict=True):  # fmt: skip
         assert f"{tier} (" in check or f": {tier}" in check, check
         assert check.rstrip().endswith(f"$ echo $?\n{status}"), check
