@@ -67,7 +67,9 @@ def test_hash_batch_hashes_every_good_file_and_names_the_bad(
     out, err = capsys.readouterr()
     rows = [json.loads(ln) for ln in out.strip().splitlines()]
     assert [r["path"] for r in rows] == batch
-    assert [set(r) for r in rows[:4]] == [{"path", "code", "bits"}] * 4
+    assert [set(r) for r in rows[:4]] == [
+        {"path", "code", "bits", "graph_digest", "config_digest"}
+    ] * 4
     assert [set(r) for r in rows[4:]] == [{"path", "error"}] * 2
     assert rows[4]["error"].startswith(corrupt) and rows[5]["error"].startswith(missing)
     # Each good file gets the code it gets alone: a bad neighbour changes nothing.

@@ -9,6 +9,9 @@ import pytest
 
 from hnnframe.cli import main
 
+#: What ``hnn hash --json`` prints per model (the digests: the index's same-architecture tier).
+HASH_KEYS = {"path", "code", "bits", "graph_digest", "config_digest"}
+
 
 def test_hash_cli_text_and_json(
     capsys: pytest.CaptureFixture[str], tiny_checkpoint: Path, tiny_onnx_models: list[Path]
@@ -21,7 +24,8 @@ def test_hash_cli_text_and_json(
     )  # 32 bits = 8 hex
     assert main(["hash", "--checkpoint", str(tiny_checkpoint), "--json", *paths]) == 0
     objs = [json.loads(ln) for ln in capsys.readouterr().out.strip().splitlines()]
-    assert [set(o) for o in objs] == [{"path", "code", "bits"}] * len(paths)
+    assert [set(o) for o in objs] == [HASH_KEYS] * len(paths)
+    assert all(o["graph_digest"] and o["config_digest"] is None for o in objs)
     # the same file always gives the same code
     assert main(["hash", "--checkpoint", str(tiny_checkpoint), "--json", paths[0]]) == 0
     again = json.loads(capsys.readouterr().out)
