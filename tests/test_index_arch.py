@@ -307,7 +307,9 @@ def test_schema2_index_is_migrated_and_rehash_fills_the_digests(
     old = hasher.hash_many(tiny_onnx_models)
     _make_schema2_index(url, old, hasher.fingerprint)
     with hindex.open(url, create=False) as idx:
-        assert idx.stats()["schema_version"] == SCHEMA_VERSION == 3 and idx.verify() == []
+        s = idx.stats()
+        assert s["schema_version"] == SCHEMA_VERSION == 3 and idx.verify() == []
+        assert s["architecture_digests"] == 0 and s["records"] == 6
         assert [(r.name, r.graph_digest, r.config_digest) for r in idx.list()] == [
             (r.name, None, None) for r in old
         ]
@@ -319,5 +321,6 @@ def test_schema2_index_is_migrated_and_rehash_fills_the_digests(
         res = idx.rehash(hasher, checkpoint=robust)
         assert res["rehashed"] == 6
         assert [r.graph_digest for r in idx.list()] == [r.graph_digest for r in old]
+        assert idx.stats()["architecture_digests"] == 6
         [(_, v)] = idx.check_models([files["conv_other"]], hasher)
         assert v.tier == "same architecture" and v.candidates[0].record.name == "convnet"

@@ -204,6 +204,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if w["records"]:
         print(f"weights      {w['records']:,} record(s) with weights, Q={w['bits']}, "
               f"{w['digests']:,} tensor digests, {w['params']:,} parameters")  # fmt: skip
+    if s["architecture_digests"] < s["records"]:
+        print(f"architecture {s['records'] - s['architecture_digests']:,} record(s) without a "
+              "digest (added before schema 3, or as bare codes): never 'same architecture' "
+              "until `hnn index rehash`")  # fmt: skip
     if args.verify:
         print("verify       " + ("ok" if not s["problems"] else "; ".join(s["problems"])))
     return 1 if s.get("problems") else 0

@@ -25,6 +25,8 @@ def summary(store: Store) -> dict[str, Any]:
         nw, params = cur.fetchone()
         cur.execute("SELECT COUNT(*) FROM hnn_tensors")
         digests = int(cur.fetchone()[0])
+        cur.execute("SELECT COUNT(*) FROM hnn_models WHERE graph_digest IS NOT NULL")
+        with_arch = int(cur.fetchone()[0])
         size = store.storage_bytes(cur)
     b = store.binding_of(meta)
     return {
@@ -46,6 +48,8 @@ def summary(store: Store) -> dict[str, Any]:
             "digests": digests,
             "params": int(params),
         },  # fmt: skip
+        # records with the same-architecture tier's digest (older ones need a rehash)
+        "architecture_digests": with_arch,
         "bytes": size,
     }
 
