@@ -142,6 +142,7 @@ def test_config_digest_keeps_the_architecture_fields(tmp_path: Path) -> None:
                    transformers_version="4.30.0", pad_token_id=7, eos_token_id=[3, 4],
                    resid_pdrop=0.3, attn_pdrop=0.0, initializer_range=0.5, max_length=77,
                    use_cache=True, architectures=["NoSuchModelClass"]) == d  # fmt: skip
+    assert variant(architectures=["GPT2Model"]) == d  # the base model, named or not
     assert variant(id2label={"0": "yes", "1": "no"}) == variant(id2label={"0": "a", "1": "b"})
     differ = [variant(n_layer=3), variant(n_embd=64, n_head=2), variant(vocab_size=129),
               variant(architectures=["GPT2LMHeadModel"]), variant(activation_function="relu"),

@@ -25,7 +25,7 @@ change the network hnnframe builds:
   ``init_std``), ``gradient_checkpointing``: none acts in the eval-mode graph;
 * generation settings older transformers wrote into ``config.json`` (:data:`GENERATION`).
 
-``architectures`` is replaced by the class hnnframe builds (:func:`.hf.model_class`: its
+``architectures`` is replaced by the class hnnframe builds (:func:`built_class`: its
 first entry when transformers has that class, else the base model of the model type), since a
 task head changes the graph but a class name transformers lacks does not. Everything else is
 kept, including values that only change numerics (``layer_norm_eps``), ``tie_word_embeddings``
@@ -89,15 +89,29 @@ def architecture_fields(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def config_digest(config: Any) -> str:
-    """sha256 (hex) of a transformers config's architecture: its class and its
-    :func:`architecture_fields`."""
+def built_class(config: Any) -> str:
+    """The name of the class hnnframe builds from ``config``: the one its ``architectures``
+    names when transformers has it (:func:`.hf.model_class`), else the model type's base
+    model, so that ``["GPT2Model"]`` and no ``architectures`` at all are one class."""
     from hnnframe.frontends.hf import model_class
 
     cls = model_class(config)
+    if cls is not None:
+        return str(cls.__name__)
+    try:
+        from transformers import MODEL_MAPPING
+
+        return str(MODEL_MAPPING[type(config)].__name__)
+    except (KeyError, ValueError, ImportError):  # a model type with no base model class
+        return f"AutoModel:{config.model_type}"
+
+
+def config_digest(config: Any) -> str:
+    """sha256 (hex) of a transformers config's architecture: the class hnnframe builds and
+    its :func:`architecture_fields`."""
     payload = {
         "version": VERSION,
-        "class": cls.__name__ if cls is not None else f"AutoModel:{config.model_type}",
+        "class": built_class(config),
         "config": architecture_fields(config.to_dict()),
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
