@@ -119,17 +119,6 @@ class NewRecord:
         )
 
 
-def same_architecture(a: Any, b: Any) -> bool:
-    """Whether two models (records or hash results) are one architecture: equal digests of
-    their canonical graphs, or of their configs' architecture fields. A missing digest (a
-    record added before schema 3, a ``hex:`` query) never matches."""
-    for f in ("graph_digest", "config_digest"):
-        x = getattr(a, f, None)
-        if x is not None and x == getattr(b, f, None):
-            return True
-    return False
-
-
 def absolute(path: str) -> str:
     """An existing file's (or folder's) absolute path; a URI or a missing path as given."""
     return os.path.abspath(path) if not is_uri(path) and os.path.exists(path) else path
