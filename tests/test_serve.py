@@ -85,10 +85,17 @@ def test_models_add_get_delete_and_search(site):
     by_id = c.post("/v1/search", json={"id": rec["id"], "k": 2}).json()
     assert by_id["query"]["id"] == rec["id"] and by_id["matches"][0]["distance"] == 0
     assert len(by_id["matches"]) == 2
+    assert [r["id"] for r in by_id["same_architecture"]] == [rec["id"]]
+    assert {m["id"]: m["same_architecture"] for m in by_id["matches"]}.get(rec["id"], True)
     by_code = c.post("/v1/search", json={"code": rec["code"], "k": 2}).json()
-    assert by_code["matches"] == by_id["matches"]
+    assert [(m["id"], m["distance"]) for m in by_code["matches"]] == [
+        (m["id"], m["distance"]) for m in by_id["matches"]
+    ]
+    assert by_code["same_architecture"] == []
+    assert not any(m["same_architecture"] for m in by_code["matches"])
     by_file = c.post("/v1/search", **_upload(store / "mlp_2.onnx", k="1")).json()
     assert by_file["query"]["code"] == rec["code"] and len(by_file["matches"]) == 1
+    assert [r["id"] for r in by_file["same_architecture"]] == [rec["id"]]
     stats = c.get("/v1/stats").json()
     assert stats["records"] == 5 and stats["labels"]["zoo"] == 1
     assert c.delete(f"/v1/models/{rec['id']}").json() == {"removed": [rec["id"]]}

@@ -98,4 +98,9 @@ def search(svc: Service, query: Any, k: int, radius: int | None, shown: str | No
         desc = {"upload": shown, "code": q.hex, "category": q.category}
     else:
         desc = {"code": str(q).removeprefix("hex:")}
-    return 200, {"query": desc, "matches": [m.to_dict() for m in matches]}
+    # the indexed models of its architecture (equal digests), as `hnn index search --json`
+    arch = [r.to_dict() for r in svc.same_architecture(q)]
+    ids = {r["id"] for r in arch}
+    return 200, {"query": desc, "same_architecture": arch,
+                 "matches": [{**m.to_dict(), "same_architecture": m.record.id in ids}
+                             for m in matches]}  # fmt: skip

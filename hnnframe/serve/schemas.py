@@ -82,6 +82,10 @@ class SearchRequest(BaseModel):
 class SearchAnswer(BaseModel):
     query: dict[str, Any]
     matches: list[dict[str, Any]]
+    same_architecture: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="the indexed models with the query's canonical-graph or config digest",
+    )
 
 
 class Job(BaseModel):

@@ -95,6 +95,13 @@ class Service:
                 query = self.idx.get(query)
             return query, self.idx.search(query, k=k, radius=radius, fingerprint=fp)
 
+    def same_architecture(self, query: Any) -> list[Any]:
+        """The indexed models of a query's architecture (none for a hex code)."""
+        if isinstance(query, str):
+            return []
+        with self.lock:
+            return self.idx.same_architecture(query)
+
     def get(self, record_id: int) -> Any:
         with self.lock:
             return self.idx.get(record_id)
