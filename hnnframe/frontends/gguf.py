@@ -22,21 +22,17 @@ from hnnframe.formats import is_gguf  # noqa: F401 - where callers of this modul
 from hnnframe.frontends.config_bounds import check_config_sizes
 
 #: GGUF architecture -> (transformers model_type, class, {config field: GGUF key suffix}).
+#: The keys of llama.cpp's Llama-family writers (llama, qwen2 share them).
+_LLAMA_KEYS = {
+    "hidden_size": "embedding_length", "num_hidden_layers": "block_count",
+    "intermediate_size": "feed_forward_length",
+    "num_attention_heads": "attention.head_count",
+    "num_key_value_heads": "attention.head_count_kv",
+    "max_position_embeddings": "context_length",
+    "rms_norm_eps": "attention.layer_norm_rms_epsilon"}  # fmt: skip
 ARCHS: dict[str, tuple[str, str, dict[str, str]]] = {
-    "llama": ("llama", "LlamaForCausalLM", {
-        "hidden_size": "embedding_length", "num_hidden_layers": "block_count",
-        "intermediate_size": "feed_forward_length",
-        "num_attention_heads": "attention.head_count",
-        "num_key_value_heads": "attention.head_count_kv",
-        "max_position_embeddings": "context_length",
-        "rms_norm_eps": "attention.layer_norm_rms_epsilon"}),
-    "qwen2": ("qwen2", "Qwen2ForCausalLM", {
-        "hidden_size": "embedding_length", "num_hidden_layers": "block_count",
-        "intermediate_size": "feed_forward_length",
-        "num_attention_heads": "attention.head_count",
-        "num_key_value_heads": "attention.head_count_kv",
-        "max_position_embeddings": "context_length",
-        "rms_norm_eps": "attention.layer_norm_rms_epsilon"}),
+    "llama": ("llama", "LlamaForCausalLM", _LLAMA_KEYS),
+    "qwen2": ("qwen2", "Qwen2ForCausalLM", _LLAMA_KEYS),
     "gpt2": ("gpt2", "GPT2LMHeadModel", {
         "n_embd": "embedding_length", "n_layer": "block_count", "n_inner": "feed_forward_length",
         "n_head": "attention.head_count", "n_positions": "context_length",
