@@ -82,19 +82,20 @@ def not_regular(path: PathLike) -> str | None:
     return f"not a regular file ({kind})"
 
 
-def inside(base: PathLike, name: str) -> Path | None:
+def inside(base: PathLike, name: str, root: PathLike | None = None) -> Path | None:
     """``base / name`` with every symbolic link resolved, or ``None`` when that leaves
-    ``base`` (an absolute path, ``../``, a link pointing elsewhere) or cannot be resolved.
+    ``root`` (default ``base``: an absolute path, ``../``, a link pointing elsewhere) or
+    cannot be resolved.
 
     An upload names files beside it; a path elsewhere on the server is never opened, not
     even to digest it (that would tell a stranger whether, and what, a server file is).
     """
     try:
-        root = Path(base).resolve()
-        target = (root / name).resolve()
+        target = (Path(base).resolve() / name).resolve()
+        folder = Path(root if root is not None else base).resolve()
     except (OSError, RuntimeError, ValueError):  # a link loop, a NUL byte in the name
         return None
-    return target if target.is_relative_to(root) else None
+    return target if target.is_relative_to(folder) else None
 
 
 def _onnx_external_locations(path: Path) -> list[str]:

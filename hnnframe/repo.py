@@ -25,6 +25,7 @@ from pathlib import Path
 
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import PathLike, file_sha256, model_sha256
+from hnnframe.files import inside as files_inside
 
 #: Index files of sharded saves, in the order they are preferred.
 SHARD_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
@@ -57,12 +58,14 @@ def inside(directory: PathLike, name: str) -> Path:
     if not isinstance(name, str) or not name or os.path.isabs(name) or "\x00" in name:
         raise ModelLoadError(f"{d}: names the file {name!r}, which is not a relative path")
     try:
-        p = (d / name).resolve()
         root = folder_of(d)
-    except (OSError, RuntimeError, ValueError):  # a link loop, a NUL byte in the name
-        raise ModelLoadError(f"{d}: names {name!r}, which cannot be resolved") from None
-    if not p.is_relative_to(root):
-        raise ModelLoadError(f"{d}: names {name!r}, which is outside the model's folder")
+    except (OSError, RuntimeError, ValueError):  # the directory itself is a link loop
+        root = None
+    p = files_inside(d, name, root) if root is not None else None
+    if p is None:
+        raise ModelLoadError(
+            f"{d}: names {name!r}, which is outside the model's folder or cannot be resolved"
+        )
     return p
 
 
