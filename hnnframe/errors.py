@@ -7,6 +7,8 @@ non-zero exit; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
+
 
 class HnnError(Exception):
     """Base class of every error a user can cause."""
@@ -67,3 +69,15 @@ def one_line(e: BaseException) -> str:
 #: What a reader raises on hostile input besides its own errors: memory and recursion blown by
 #: a declared size or nesting, integers too large for C.
 RESOURCE_ERRORS = (MemoryError, RecursionError, OverflowError)
+
+
+def upload_error(source: str, e: BaseException) -> str:
+    """One upload's error as its one line: an HnnError's message, anything else (a decoder
+    broken by a stranger's bytes) with its type; ``HNN_DEBUG=1`` lets a non-HnnError through
+    with its traceback instead."""
+    if isinstance(e, HnnError):
+        return str(e)
+    if os.environ.get("HNN_DEBUG"):
+        raise e
+    text = f"cannot be read ({one_line(e)})" if not isinstance(e, OSError) else e.strerror or str(e)
+    return f"{source}: {text}"

@@ -30,7 +30,7 @@ from hnnframe.errors import (
     ConfigError,
     HnnError,
     ModelLoadError,
-    one_line,
+    upload_error,
 )
 from hnnframe.files import file_sha256, model_sha256
 from hnnframe.log import get_logger
@@ -243,9 +243,7 @@ class Hasher:
             except Exception as e:  # noqa: BLE001 - a stranger's bytes broke a decoder
                 # (protobuf strings that are no UTF-8, a zip or JSON parser, memory or recursion
                 # blown by a declared size): that model's one-line error, never the batch's.
-                if os.environ.get("HNN_DEBUG"):
-                    raise
-                err = ModelLoadError(_naming(s, ModelLoadError(f"cannot be read ({one_line(e)})")))
+                err = ModelLoadError(upload_error(s, e))  # (HNN_DEBUG: raised as it is)
                 if errors == "raise":
                     raise err from None
                 slots[k] = HashFailure(s, str(err))

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from hnnframe import limits
-from hnnframe.errors import HnnError, IndexStoreError, ModelLoadError, one_line
+from hnnframe.errors import HnnError, IndexStoreError, ModelLoadError, upload_error
 from hnnframe.index.records import AddResult, HasherLike, NewRecord, is_uri
 from hnnframe.index.store import Store
 from hnnframe.index.weightfiles import ModelFiles, read_weights, resolve
@@ -27,18 +27,6 @@ from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, check_weight_bits
 from hnnframe.weights.fingerprint import WeightFingerprint, load_threshold
 
 log = get_logger(__name__)
-
-
-def upload_error(source: str, e: BaseException) -> str:
-    """One upload's error as its one line: an HnnError's message, anything else (a decoder
-    broken by a stranger's bytes) with its type; ``HNN_DEBUG=1`` lets a non-HnnError through
-    with its traceback instead."""
-    if isinstance(e, HnnError):
-        return str(e)
-    if os.environ.get("HNN_DEBUG"):
-        raise e
-    text = f"cannot be read ({one_line(e)})" if not isinstance(e, OSError) else e.strerror or str(e)
-    return f"{source}: {text}"
 
 
 def _as_hnn(source: str, e: Exception) -> HnnError:
