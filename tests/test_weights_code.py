@@ -67,6 +67,16 @@ def test_vectors_and_constants_do_not_take_part() -> None:
     assert coder.tensors == 1
 
 
+def test_an_overflowing_constant_cannot_blank_a_half() -> None:
+    # The dynamo exporter stores an attention mask filled with float32's largest value; its
+    # square overflows. Before the fix one such tensor set every bit of the Gram half to 0.
+    layers = _layers(0)
+    mask = np.triu(np.full((16, 16), np.finfo(np.float32).max, np.float32), 1)
+    code, with_mask = weight_code(layers, 256), weight_code([*layers, mask], 256)
+    assert unpack_code(with_mask, 256)[128:].any()
+    assert hamming(code, with_mask) < hamming(code, weight_code(_layers(1), 256)) // 2
+
+
 def test_codes_without_tensors_never_make_a_weight_match(tmp_path) -> None:
     # Two unrelated models whose only informative tensors are vectors (biases): their codes
     # are all zero bits and equal, which says nothing about the weights.

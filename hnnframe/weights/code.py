@@ -203,17 +203,23 @@ class WeightCoder:
             if x.shape[axis] < MIN_UNITS:
                 continue
             key = (a.shape, "square" if square else axis)
-            f = _unit(_cloud_features(stats, key))
-            self.clouds[key] = self.clouds.get(key, 0) + f
+            self._accumulate(self.clouds, key, _cloud_features(stats, key))
         for axis in range(a.ndim):
             if a.shape[axis] < 2:
                 continue
             key = (a.shape, "square" if square and axis < 2 else axis)
             norm = rows[0] if axis == 0 else cols[0] if axis == 1 else None
-            g = _unit(_gram_sketch(a, axis, key, half, norm))
-            self.grams[key] = self.grams.get(key, 0) + g
+            self._accumulate(self.grams, key, _gram_sketch(a, axis, key, half, norm))
         self.tensors += 1
         return True
+
+    @staticmethod
+    def _accumulate(blocks: dict[tuple, np.ndarray], key: tuple, features: np.ndarray) -> None:
+        # A block whose features overflowed (an exporter's attention-mask constant holds
+        # float32's largest value, whose square is inf) is left out: one NaN summed into a
+        # half would set every one of its bits to 0, whatever the other tensors are.
+        if np.isfinite(features).all():
+            blocks[key] = blocks.get(key, 0) + _unit(features)
 
     def code(self) -> bytes:
         """The packed Q-bit code (all zero bits when no tensor took part)."""
