@@ -7,10 +7,13 @@ library's source (causal LM; BERT masked LM) and saved as a snapshot directory; 
 models are these bases. Uploads of each base:
 
 * exact copies: one safetensors file, shards (``max_shard_size``), ``pytorch_model.bin``,
-  GGUF F32 (want ``exact``). ONNX with weights is not in this bed: torch's TorchScript
-  exporter cannot export these transformers models (``aten::diff``), and hnnframe's own
-  export of configs is weight-free;
+  GGUF F32, and ONNX with its weights from the TorchScript exporter
+  (``hnnframe.variants.exporters.ts_export``, which supplies the ``aten::diff`` symbolic
+  transformers' mask code needs) (want ``exact``);
 * rounded copies: fp16, bf16, GGUF F16, GGUF Q8_0 (want a weight match at least);
+* the dynamo exporter's ONNX at a fixed sequence length: it folds the position table's slice
+  into a constant of the example's length, so the file no longer holds the base's position
+  embeddings (want a weight match at least);
 * a fine-tuned copy: the base trained ``--tune-steps`` more on other text (at ``--tune-lr``),
   saved in shards, and its GGUF F16 export (want detected);
 * PEFT adapters of the base (LoRA layout, random matrices): the architecture named, and the
@@ -37,8 +40,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-EXACT = ("safetensors", "shards", "bin", "gguf_f32")
-ROUNDED = ("fp16", "bf16", "gguf_f16", "gguf_q8_0")
+EXACT = ("safetensors", "shards", "bin", "gguf_f32", "onnx")
+ROUNDED = ("fp16", "bf16", "gguf_f16", "gguf_q8_0", "onnx_dynamo")
+
+
+def save_onnx(model: Any, path: Path, dynamo: bool) -> Path:
+    """``model`` exported to one ONNX file with its weights, on a 16-token example."""
+    import copy
+
+    import onnx
+    import torch
+
+    from hnnframe.variants.exporters import dynamo_export, ts_export
+
+    m = copy.deepcopy(model).eval()
+    m.config.use_cache = False  # no past-key-value outputs in the graph
+    x = torch.randint(0, m.config.vocab_size, (1, 16), generator=torch.Generator().manual_seed(0))
+    onnx.save(dynamo_export(m, x) if dynamo else ts_export(m, x, input_names=["input_ids"]), path)
+    return path
+
+
 TUNED = ("finetune_shards", "finetune_gguf_f16")
 
 
@@ -64,6 +85,8 @@ def save_all(model: Any, root: Path, tag: str, ft_ids: list[int], a: argparse.Na
     copy.deepcopy(model).to(torch.float16).save_pretrained(out["fp16"])
     out["bf16"] = root / f"{tag}-bf16"
     copy.deepcopy(model).to(torch.bfloat16).save_pretrained(out["bf16"])
+    out["onnx"] = save_onnx(model, root / f"{tag}.onnx", dynamo=False)
+    out["onnx_dynamo"] = save_onnx(model, root / f"{tag}-dynamo.onnx", dynamo=True)
     for q in ("F32", "F16", "Q8_0"):
         out[f"gguf_{q.lower()}"] = export_gguf(base, root / f"{tag}-{q}.gguf", q)
     tuned = train(copy.deepcopy(model), ft_ids, a.tune_steps, seed + 1000, lr=a.tune_lr)
