@@ -25,6 +25,7 @@ def test_review_page_in_headless_chromium(tmp_path, tiny_checkpoint, tiny_onnx_m
         shutil.copy(p, store / p.name)
     db = tmp_path / "index.db"
     assert main(["index", "add", "--db", str(db), "--checkpoint", str(tiny_checkpoint),
+                 "--label", "tiny-zoo",
                  *[str(store / p.name) for p in tiny_onnx_models[:3]]]) == 0  # fmt: skip
     hostile = tmp_path / "<img src=x onerror=alert(1)>.onnx"
     hostile.write_bytes(b"not a model")
@@ -37,7 +38,8 @@ def test_review_page_in_headless_chromium(tmp_path, tiny_checkpoint, tiny_onnx_m
         rows = out.find_elements(By.CSS_SELECTOR, "#candidates tr")[1:]
         first = [td.text for td in rows[0].find_elements(By.TAG_NAME, "td")]
         assert first[1] == "resnet_d1" and first[3] == "0" and first[4] == "exact file"
-        assert first[2] and first[6] == "same operator counts"
+        # the family is the label the indexed model was added under, never a predicted category
+        assert first[2] == "tiny-zoo" and first[6] == "same operator counts"
         # a model not indexed: its structural neighbours and which operators differ
         out = check_on_page(driver, s.url + "/", path="mlp_3.onnx")
         rows = out.find_elements(By.CSS_SELECTOR, "#candidates tr")[1:]

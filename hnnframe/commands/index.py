@@ -160,11 +160,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json([r.to_dict() for r in recs])
         return 0
-    print(f"{'id':>6}  {'name':<24} {'category':<12} {'label':<12} {'code':<18} path")
+    # The hashing network's predicted category is left out (as in `hash` and `check`): it
+    # names one of its training groups whatever the model is. The family is the label.
+    print(f"{'id':>6}  {'name':<24} {'family':<12} {'code':<18} path")
     for r in recs:
         code = r.hex if len(r.hex) <= 16 else r.hex[:15] + "…"
-        name, label, path = printable(r.name), printable(r.label or ""), printable(r.path)
-        print(f"{r.id:>6}  {name:<24} {r.category:<12} {label:<12} {code:<18} {path}")
+        name, label, path = printable(r.name), printable(r.label or "-"), printable(r.path)
+        print(f"{r.id:>6}  {name:<24} {label:<12} {code:<18} {path}")
     return 0
 
 
@@ -196,8 +198,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print("bound to     nothing yet (the first add binds it)")
     if s["bytes"] is not None:
         print(f"size         {s['bytes'] / 1e6:.2f} MB")
-    if s["categories"]:
-        print("categories   " + ", ".join(f"{k} {v}" for k, v in s["categories"].items()))
     if s["labels"]:
         print("labels       " + ", ".join(f"{k or '-'} {v}" for k, v in s["labels"].items()))
     w = s["weights"]
@@ -390,7 +390,9 @@ def register(sub: Any) -> None:
         "list", help="list indexed models", description="List indexed models in order of addition."
     )
     ls.add_argument("--label", help="only models with this label")
-    ls.add_argument("--category", help="only models of this predicted category")
+    ls.add_argument(
+        "--category", help="only models the hashing network put in this group (not shown)"
+    )
     ls.add_argument("--limit", type=int, help="at most this many")
     ls.add_argument("--offset", type=int, default=0, help="skip this many first")
     common(ls)
@@ -410,7 +412,7 @@ def register(sub: Any) -> None:
 
     st = isub.add_parser(
         "stats",
-        help="record count, binding, categories, labels, size",
+        help="record count, binding, labels, size",
         description="Summarise the index. --verify also runs a full integrity check (SQLite "
         "integrity_check, code lengths, fingerprints) and exits 1 if it finds a problem.",
     )

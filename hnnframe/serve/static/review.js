@@ -58,9 +58,9 @@ function show(v) {
   t.id = "candidates";
   t.appendChild(row(["id", "name", "family", "distance", "tier", "weights", "graph difference (upload − indexed)"], true));
   const rows = v.candidates.length ? v.candidates.map((c) => ({
-    id: c.record.id, name: c.record.name, family: c.record.category, dist: c.structure.distance,
+    id: c.record.id, name: c.record.name, family: c.record.label || "-", dist: c.structure.distance,
     tier: c.tier, weights: weightsText(c.weights),
-  })) : (v.nearest ? [{ id: v.nearest.id, name: v.nearest.name, family: v.nearest.category,
+  })) : (v.nearest ? [{ id: v.nearest.id, name: v.nearest.name, family: v.nearest.label || "-",
     dist: v.nearest.distance, tier: "nearest (outside radius)", weights: "" }] : []);
   for (const r of rows) {
     t.appendChild(row(["#" + r.id, r.name, r.family, r.dist, r.tier, r.weights, diffNode(byId[r.id])]));
