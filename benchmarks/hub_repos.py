@@ -8,7 +8,7 @@ models are these bases. Uploads of each base:
 
 * exact copies: one safetensors file, shards (``max_shard_size``), ``pytorch_model.bin``,
   GGUF F32, and ONNX with its weights from the TorchScript exporter
-  (``hnnframe.variants.exporters.ts_export``, which supplies the ``aten::diff`` symbolic
+  (``hnnframe.frontends.torch_export.ts_export``, which supplies the ``aten::diff`` symbolic
   transformers' mask code needs) (want ``exact``);
 * rounded copies: fp16, bf16, GGUF F16, GGUF Q8_0 (want a weight match at least);
 * the dynamo exporter's ONNX at a fixed sequence length: it folds the position table's slice
@@ -51,7 +51,7 @@ def save_onnx(model: Any, path: Path, dynamo: bool) -> Path:
     import onnx
     import torch
 
-    from hnnframe.variants.exporters import dynamo_export, ts_export
+    from hnnframe.frontends.torch_export import dynamo_export, ts_export
 
     m = copy.deepcopy(model).eval()
     m.config.use_cache = False  # no past-key-value outputs in the graph

@@ -7,8 +7,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,36 +56,16 @@ def export_module(
     and, with ``training=PRESERVE`` and no constant folding, keeps BatchNormalization nodes
     that the paper's merge rules need (the dynamo exporter folds them into Conv).
     """
-    import onnx
-    import torch
+    from hnnframe.frontends.torch_export import dynamo_export, ts_export
 
     module = module.eval()
     x = trigger_input(name) if example_input is None else example_input
-    args = x if isinstance(x, tuple) else (x,)
-    buf = io.BytesIO()
     try:
-        # The exporters warn about tracing details (TracerWarning, deprecations) that say
-        # nothing about the graph we need; keep the CLI output to our own lines.
-        with torch.no_grad(), warnings.catch_warnings(), exportable_attention():
-            warnings.simplefilter("ignore")
+        with exportable_attention():
             if dynamo:
-                prog = torch.onnx.export(
-                    module, args, dynamo=True, opset_version=max(opset, 18), verbose=False
-                )
-                proto = prog.model_proto
-            else:
-                torch.onnx.export(
-                    module,
-                    args,
-                    buf,
-                    dynamo=False,
-                    opset_version=opset,
-                    training=torch.onnx.TrainingMode.PRESERVE,
-                    do_constant_folding=False,
-                    input_names=["input"],
-                    output_names=["output"],
-                )
-                proto = onnx.load_from_string(buf.getvalue())
+                proto = dynamo_export(module, x, opset=max(opset, 18))
+            else:  # training=PRESERVE, no constant folding: BatchNormalization kept
+                proto = ts_export(module, x, opset=opset, input_names=["input"])
     except Exception as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ExportError(f"cannot export {name or type(module).__name__} to ONNX: {msg}") from e

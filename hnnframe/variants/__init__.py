@@ -34,6 +34,7 @@ from hnnframe.variants import transforms as _transforms  # noqa: F401
 from hnnframe.variants import hub_transforms as _hub_transforms  # noqa: F401
 
 # isort: split
+from hnnframe.frontends.torch_export import dynamo_export, quiet_fds, ts_export
 from hnnframe.variants import unlisted as _unlisted  # noqa: F401
 from hnnframe.variants.base import (
     TRANSFORMS,
@@ -56,7 +57,6 @@ from hnnframe.variants.cache import (
     variant_dir,
     variant_graph,
 )
-from hnnframe.variants.exporters import dynamo_export, quiet_fds, ts_export
 from hnnframe.variants.sources import VariantSource, fill_weights, randomise_weights
 from hnnframe.variants.transforms import RESOLUTIONS
 

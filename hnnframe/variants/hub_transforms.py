@@ -26,8 +26,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hnnframe.frontends.torch_export import dynamo_export
 from hnnframe.variants.base import VariantUnavailable, transform
-from hnnframe.variants.exporters import dynamo_export, run_quiet
+from hnnframe.variants.exporters import run_quiet
 from hnnframe.variants.sources import VariantSource
 
 # transformers model types that onnxruntime's transformer optimizer has a fusion set for;

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from hnnframe.frontends.torch_export import ts_export
 from hnnframe.variants.base import VariantUnavailable
-from hnnframe.variants.exporters import ts_export
 
 
 def _seed_of(text: str) -> int:

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from hnnframe.frontends.torch_export import dynamo_export
 from hnnframe.variants.base import transform
 from hnnframe.variants.exporters import (
-    dynamo_export,
     input_name,
     reparsed,
     rewire_input,

@@ -186,20 +186,17 @@ def export_onnx(
     BatchNorm) the Linear weights of 3-D inputs are stored transposed for ``MatMul``, which
     onnxruntime's quantizers need. The dynamo exporter (its own opset and optimiser) folds
     BatchNorm into the convolutions (a re-export that changes tensors)."""
-    model.eval()
-    with _quiet():
-        if dynamo:
-            prog = torch.onnx.export(model, (x,), dynamo=True, input_names=["x"],
-                                     output_names=["y"], verbose=False)  # fmt: skip
-            proto = prog.model_proto
-        else:
-            buf = io.BytesIO()
-            torch.onnx.export(model, (x,), buf, dynamo=False, do_constant_folding=fold,
-                              input_names=["x"], output_names=["y"],
-                              dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})  # fmt: skip
-            import onnx
+    from hnnframe.frontends.torch_export import dynamo_export, ts_export
 
-            proto = onnx.load_from_string(buf.getvalue())
+    model.eval()
+    # opset 20, torch's default when these copies were first made: the bed's files and
+    # figures stay as they were
+    if dynamo:
+        proto = dynamo_export(model, x, opset=20, input_names=["x"], output_names=["y"])
+    else:
+        proto = ts_export(model, x, opset=20, training=torch.onnx.TrainingMode.EVAL,
+                          do_constant_folding=fold, dynamic_batch=True, input_names=["x"],
+                          output_name="y")  # fmt: skip
     atomic_write(path, proto.SerializeToString(), mkdir=True)
 
 
