@@ -44,6 +44,10 @@ class Registry(Generic[T]):
 
         return deco(obj) if obj is not None else deco
 
+    def unregister(self, name: str) -> None:
+        """Withdraw ``name`` (a test's own component, once the test is done)."""
+        self._items.pop(name, None)
+
     def get(self, name: str) -> Callable[..., T]:
         """Look ``name`` up, importing dotted names; raise :class:`RegistryError` if absent.
 

@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
         "limits",
         "repo",
         "formats",
+        "evidence",
     ),
     ("frontends",),
     ("ir",),

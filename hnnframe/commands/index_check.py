@@ -97,6 +97,14 @@ def _print_verdict(label: str, v: Any, nearest: list[Any], policy: str) -> None:
         line = _weights_line(c, v.weights is not None)
         if line:
             print(line)
+        for e in c.evidence:  # what a plugin's evidence signal said (hnnframe.evidence)
+            print(f"      {_evidence_line(e)}")
+
+
+def _evidence_line(e: Any) -> str:
+    from hnnframe.evidence import EVIDENCE
+
+    return printable(EVIDENCE.build(e.signal).line(e))
 
 
 def exit_status(verdicts: list[tuple[str, Any, list[Any]]], policy: str, unreadable: int) -> int:

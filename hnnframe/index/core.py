@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hnnframe.errors import IndexStoreError
-from hnnframe.index.arch import arch_records, digests_of
+from hnnframe.index.arch import arch_records
 from hnnframe.index.batch import add_model_files, read_uploads
 from hnnframe.index.records import (
     AddResult,
@@ -352,10 +352,8 @@ class HashIndex:
         r = default_radius(b.bits or len(code) * 8) if radius is None else int(radius)
         if r < 0:
             raise IndexStoreError(f"radius must be >= 0, not {r}")
-        sha = getattr(query, "sha256", None)
-        return check_upload(self._store, self._search, b, code, r, sha256=sha, weights=weights,
-                            weight_threshold=weight_threshold,
-                            digests=digests_of(query))  # fmt: skip
+        return check_upload(self._store, self._search, b, query, code, r, weights=weights,
+                            weight_threshold=weight_threshold)  # fmt: skip
 
     def check_adapter(self, path: str | os.PathLike) -> Any:
         """The indexed models a PEFT adapter can be applied to, and the verdict

@@ -111,6 +111,7 @@ class PostgresStore(Store):
     sql_search = True
     ph = "%s"
     migrations = MIGRATIONS
+    column_types = {"text": "TEXT", "int": "BIGINT", "real": "DOUBLE PRECISION", "bytes": "BYTEA"}
 
     def __init__(self, url: str, create: bool = True) -> None:
         super().__init__(mask_url(url))
@@ -207,6 +208,12 @@ class PostgresStore(Store):
         if isinstance(value, str):
             return json.loads(value)
         return dict(value or {})
+
+    def tables(self, cur: Any) -> set[str]:
+        cur.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+        return {r[0] for r in cur.fetchall()}
 
     def storage_bytes(self, cur: Any) -> int | None:
         cur.execute(

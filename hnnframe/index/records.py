@@ -9,13 +9,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from hnnframe.evidence import CHECK_TIERS, Evidence, Tier
 from hnnframe.weights.fingerprint import WeightFingerprint
 
-#: The tiers of a check, strongest first (docs/index-guide.md, "check: which tier matched").
-#: The first three compare weights (or the file itself); ``same architecture``, the digests of
-#: the canonical graph or of a config's architecture fields; the last, the structural code.
-TIERS = ("exact file", "exact tensors", "weight match", "same architecture", "structure only")
-WEIGHT_TIERS = TIERS[:3]
+#: The tiers of a check, strongest first (docs/index-guide.md, "check: which tier matched"):
+#: the members of :class:`~hnnframe.evidence.Tier` but ``none``. The weight-level ones
+#: (:data:`~hnnframe.evidence.WEIGHT_TIERS`) compare weights (or the file itself); ``same
+#: architecture``, the digests of the canonical graph or of a config's architecture fields;
+#: the last, the structural code.
+TIERS = CHECK_TIERS
 #: ``check``'s policies for which candidates make an upload a suspected copy (exit 1).
 FAIL_ON = ("auto", "exact", "weights", "structure", "none")
 
@@ -253,7 +255,7 @@ class WeightComparison:
     """
 
     compared: bool
-    verdict: str | None = None  # exact file, exact tensors, weight match or none
+    verdict: Tier | None = None  # exact file, exact tensors, weight match or none
     distance: int | None = None
     threshold: int | None = None
     bits: int | None = None
@@ -277,14 +279,17 @@ class Candidate:
         weights: How the weights compare.
         same_arch: Whether the digests say it is the upload's architecture (also true of a
             candidate whose tier is a weight tier).
+        evidence: What the signals that report themselves said (a plugin's signal; the
+            built-in ones are the fields above).
     """
 
-    tier: str
+    tier: Tier
     record: IndexRecord
     distance: int
     within_radius: bool
     weights: WeightComparison
     same_arch: bool = False
+    evidence: list[Evidence] = field(default_factory=list)
 
     def fails(self, policy: str = "auto", partial: bool = False) -> bool:
         """Whether this candidate makes the upload a suspected copy under ``policy``.
@@ -304,14 +309,15 @@ class Candidate:
             return False
         if policy == "structure":
             return True
+        tier = Tier(self.tier)
         if policy == "exact":
-            return self.tier in TIERS[:2]
-        if self.tier in WEIGHT_TIERS:
+            return tier.exact
+        if tier.weight_level:
             return True
         return policy == "auto" and (self.record.weights is None or partial)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "tier": self.tier,
             "structure": {
                 "distance": self.distance,
@@ -321,6 +327,9 @@ class Candidate:
             "weights": self.weights.to_dict(),
             "record": self.record.to_dict(),
         }
+        if self.evidence:
+            out["evidence"] = [e.to_dict() for e in self.evidence]
+        return out
 
 
 @dataclass
@@ -344,9 +353,9 @@ class CheckResult:
         return not self.candidates and not self.matches
 
     @property
-    def tier(self) -> str:
-        """The strongest tier matched, or ``"none"``."""
-        return self.candidates[0].tier if self.candidates else "none"
+    def tier(self) -> Tier:
+        """The strongest tier matched, or ``none``."""
+        return Tier(self.candidates[0].tier) if self.candidates else Tier.NONE
 
     @property
     def partial(self) -> bool:

@@ -92,6 +92,7 @@ class SQLiteStore(Store):
 
     backend = "sqlite"
     migrations = MIGRATIONS
+    column_types = {"text": "TEXT", "int": "INTEGER", "real": "REAL", "bytes": "BLOB"}
 
     def __init__(self, path: str | os.PathLike, create: bool = True) -> None:
         self.path = Path(path)
@@ -260,6 +261,10 @@ class SQLiteStore(Store):
 
     def _meta_value(self, value: Any) -> dict[str, Any]:
         return json.loads(value) if value else {}
+
+    def tables(self, cur: Any) -> set[str]:
+        cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {r[0] for r in cur.fetchall()}
 
     def storage_bytes(self, cur: Any) -> int | None:
         return sum(

@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from hnnframe.errors import IndexStoreError
+from hnnframe.evidence import Subject
+from hnnframe.index import signal_store
 from hnnframe.index.records import AddResult, Binding, IndexRecord, NewRecord, WeightInfo
 from hnnframe.index.sql import COLUMNS, RECORDS, in_chunks, iso, utc_now
 from hnnframe.weights.fingerprint import WeightFingerprint, load_threshold
@@ -54,6 +56,8 @@ class Store(ABC):
     ph: str = "?"
     #: ``version: statements`` of the dialect's schema migrations.
     migrations: dict[int, list[str]] = {}
+    #: The dialect's SQL type of each column kind an evidence signal may declare.
+    column_types: dict[str, str] = {}
 
     def __init__(self, display: str) -> None:
         self.display = display
@@ -84,6 +88,10 @@ class Store(ABC):
 
     @abstractmethod
     def _meta_value(self, value: Any) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def tables(self, cur: Any) -> set[str]:
+        """The names of the index's tables."""
 
     @abstractmethod
     def storage_bytes(self, cur: Any) -> int | None:
@@ -184,6 +192,7 @@ class Store(ABC):
     def delete_records(self, cur: Any, ids: Sequence[int]) -> None:
         """Delete records with their weight rows and tensor digests (inside a transaction)."""
         for part, marks in in_chunks(list(ids)):
+            signal_store.delete_values(self, cur, part, marks)
             for table, col in (("hnn_tensors", "model_id"), ("hnn_weights", "model_id"),
                                ("hnn_models", "id")):  # fmt: skip
                 cur.execute(self.q(f"DELETE FROM {table} WHERE {col} IN ({marks})"), part)
@@ -271,6 +280,7 @@ class Store(ABC):
                         f"{self.display} holds {b.weight_bits}-bit weight codes; got {q}-bit "
                         "ones (weight codes of different Q cannot be compared)"
                     )
+            signal_store.ensure_tables(self, cur)
             for r in records:
                 rid = self._insert(cur, r, fingerprint, added_at)
                 if rid is None:
@@ -282,6 +292,7 @@ class Store(ABC):
                     self._insert_weights(cur, rid, r.weights)
                     self._insert_tensors(cur, rid, r.weights)
                     info = WeightInfo.of(r.weights).to_dict()
+                signal_store.insert_values(self, cur, rid, Subject.of(r, r.weights))
                 out.append(AddResult(rid, r.name, r.key, True, r.path, weights=info))
         return out
 

@@ -1,6 +1,6 @@
 """The tiers of ``check``: which indexed models an upload matches, and on what.
 
-Strongest first (:data:`~hnnframe.index.records.TIERS`):
+Strongest first (:class:`~hnnframe.evidence.Tier`):
 
 * ``exact file``: the same bytes (sha256 of the file; looked up in ``hnn_models.sha256``);
 * ``exact tensors``: at least 99% of the smaller model's weights are the same tensors
@@ -14,9 +14,12 @@ Strongest first (:data:`~hnnframe.index.records.TIERS`):
   structural distance). An independently trained model of the architecture lands here;
 * ``structure only``: a structural neighbour within the radius (the paper's hash).
 
-Candidates come from all five look-ups; each gets the strongest tier it matches, from one
-comparison of the two fingerprints (:func:`hnnframe.weights.fingerprint.match`, the same one
-``hnn weights compare`` makes), so the index and the pairwise command never disagree.
+Each tier is an evidence signal (:mod:`hnnframe.evidence`; the weight tiers in
+:mod:`hnnframe.weights.signals`, the structural ones in :mod:`hnnframe.index.signals`), and so
+is any signal a plugin registers. Candidates come from every signal's look-up; each gets the
+strongest tier it matches, from one fold over the signals, strongest first (the weight-level
+part of it is :func:`hnnframe.weights.fingerprint.match`, the one ``hnn weights compare``
+makes), so the index and the pairwise command never disagree.
 """
 
 from __future__ import annotations
@@ -24,11 +27,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import hnnframe.index.signals  # noqa: F401  (registers the built-in signals)
 from hnnframe.codes import hamming
 from hnnframe.errors import IndexStoreError
-from hnnframe.index.arch import arch_ids
+from hnnframe.evidence import (
+    CHECK_TIERS,
+    EVIDENCE,
+    Context,
+    Evidence,
+    Subject,
+    Tier,
+    evaluate,
+    signals,
+    strongest,
+)
 from hnnframe.index.records import (
-    TIERS,
     Binding,
     Candidate,
     CheckResult,
@@ -37,10 +50,11 @@ from hnnframe.index.records import (
     WeightComparison,
 )
 from hnnframe.index.search import Searcher
+from hnnframe.index.signal_store import read_values
 from hnnframe.index.sql import in_chunks
 from hnnframe.index.store import Store
 from hnnframe.weights.digests import TensorDigest
-from hnnframe.weights.fingerprint import WeightFingerprint, load_threshold, match
+from hnnframe.weights.fingerprint import WeightFingerprint, load_threshold
 
 
 def threshold_info(bits: int, given: int | None = None) -> dict[str, Any]:
@@ -62,27 +76,34 @@ def threshold_info(bits: int, given: int | None = None) -> dict[str, Any]:
     }
 
 
-def ids_with_sha(store: Store, sha256: str | None) -> set[int]:
-    """Records of the file with this sha256 (indexed look-up)."""
-    if not sha256:
-        return set()
-    with store.transaction(write=False) as cur:
-        cur.execute(store.q("SELECT id FROM hnn_models WHERE sha256 = ?"), (sha256,))
-        return {int(r[0]) for r in cur.fetchall()}
+class IndexFinder:
+    """The look-ups the signals find candidates with (:class:`hnnframe.evidence.Finder`), on
+    one index; keeps the structural neighbours it found (``matches``) for the report."""
 
+    def __init__(self, store: Store, search: Searcher) -> None:
+        self.store, self.search = store, search
+        self.matches: list[Match] = []
 
-def tensor_hits(store: Store, digests: Iterable[TensorDigest]) -> set[int]:
-    """Records that hold at least one of these tensors (exact, indexed look-up)."""
-    keys = sorted({d.digest for d in digests})
-    out: set[int] = set()
-    with store.transaction(write=False) as cur:
-        for part, marks in in_chunks(keys):
-            cur.execute(
-                store.q(f"SELECT DISTINCT model_id FROM hnn_tensors WHERE digest IN ({marks})"),
-                part,
-            )
-            out.update(int(r[0]) for r in cur.fetchall())
-    return out
+    def exact(
+        self, table: str, column: str, values: Iterable[Any], key: str = "model_id"
+    ) -> set[int]:
+        keys = sorted(set(values))
+        out: set[int] = set()
+        with self.store.transaction(write=False) as cur:
+            if table not in self.store.tables(cur):
+                return out  # a signal's table that no add has created yet: no values
+            for part, marks in in_chunks(keys):
+                sql = f"SELECT DISTINCT {key} FROM {table} WHERE {column} IN ({marks})"
+                cur.execute(self.store.q(sql), part)
+                out.update(int(r[0]) for r in cur.fetchall())
+        return out
+
+    def near_codes(self, code: bytes, radius: int) -> set[int]:
+        self.matches = self.search.codes(code, None, radius)
+        return {m.record.id for m in self.matches}
+
+    def near_weights(self, code: bytes, threshold: int) -> set[int]:
+        return {i for _, i in self.search.weight_hits(code, None, threshold)}
 
 
 def stored_fingerprints(
@@ -113,75 +134,70 @@ def stored_fingerprints(
     return out
 
 
-def compare_weights(
-    upload: WeightFingerprint | None,
-    stored: WeightFingerprint | None,
-    threshold: dict[str, Any] | None,
-    reason: str,
+def weight_comparison(
+    found: Sequence[Evidence], upload: Subject, threshold: dict[str, Any] | None, reason: str
 ) -> WeightComparison:
-    """The weight comparison of one candidate (``reason``: why there is none, if so)."""
-    if upload is None or stored is None or threshold is None:
+    """How a candidate's weights compare with the upload's, from the weight-level evidence
+    (``reason``: why there is none, when a side has no weights)."""
+    by = {e.signal: e for e in found}
+    if upload.weights is None or threshold is None or "weight_match" not in by:
         return WeightComparison(False, reason=reason)
-    v = match(upload, stored, threshold=threshold["threshold"])
-    return WeightComparison(True, v.verdict, v.distance, v.threshold, v.bits,
-                            threshold.get("fpr"), v.shared)  # fmt: skip
+    verdict = strongest(e for e in found if e.tier.weight_level)
+    return WeightComparison(True, verdict, by["weight_match"].distance, threshold["threshold"],
+                            upload.weights.bits, threshold.get("fpr"),
+                            by["exact_tensors"].detail["shared"])  # fmt: skip
 
 
 def gather(
     store: Store,
-    code: bytes,
+    search: Searcher,
+    upload: Subject,
     radius: int,
-    matches: list[Match],
     *,
-    sha256: str | None,
-    weights: WeightFingerprint | None,
-    weight_hits: Sequence[tuple[int, int]],
     threshold: dict[str, Any] | None,
     no_weights_reason: str = "the upload carries no weights",
-    same_arch: Iterable[int] = (),
 ) -> CheckResult:
-    """Every candidate of an upload on every tier (see the module docstring).
+    """Every candidate of an upload on every tier: one fold over the evidence signals,
+    strongest first (see the module docstring).
 
     Args:
-        code: The upload's structural code; ``matches`` its neighbours within ``radius``.
-        sha256: The upload file's sha256, for the exact-file tier.
-        weights: The upload's weight fingerprint, or ``None``.
-        weight_hits: ``(distance, id)`` of stored weight codes within the threshold.
+        upload: The upload's structural code, sha256, weight fingerprint (``None`` without
+            weights, or when the index holds none) and architecture digests.
+        radius: The structural radius.
         threshold: :func:`threshold_info` of the weight codes (``None`` without weights).
-        no_weights_reason: Why the upload's weights are not compared, when ``weights`` is None.
-        same_arch: Ids of the records of the upload's architecture (equal digests).
+        no_weights_reason: Why the upload's weights are not compared, when it has none.
     """
-    recs = {m.record.id: m.record for m in matches}
-    arch = set(same_arch)
-    ids = ids_with_sha(store, sha256) | {i for _, i in weight_hits} | arch
-    if weights is not None:
-        ids |= tensor_hits(store, weights.digests)
+    sigs = signals(CHECK_TIERS)
+    ctx = Context(threshold=threshold["threshold"] if threshold else None, radius=radius)
+    finder = IndexFinder(store, search)
+    ids: set[int] = set()
+    for s in sigs:
+        ids |= s.candidates(finder, s.value(upload), ctx)
+    recs = {m.record.id: m.record for m in finder.matches}
     recs.update(store.get(sorted(ids - set(recs))))
-    fps = stored_fingerprints(store, list(recs.values())) if weights is not None else {}
+    fps = stored_fingerprints(store, list(recs.values())) if upload.weights is not None else {}
+    values = read_values(store, sigs, sorted(recs))
+    unstored = {s.name: None for s in sigs if s.columns}  # a record without a stored value
+    reason = no_weights_reason if upload.weights is None else "the indexed model has no weights"
     out: list[Candidate] = []
     for rid, rec in recs.items():
-        d = hamming(code, rec.code)
-        reason = no_weights_reason if weights is None else "the indexed model has no weights"
-        cmp = compare_weights(weights, fps.get(rid), threshold, reason)
-        if cmp.compared and cmp.verdict != "none":
-            tier = str(cmp.verdict)
-        elif not cmp.compared and sha256 and rec.sha256 == sha256:
-            tier = "exact file"
-        elif rid in arch:
-            tier = "same architecture"
-        elif d <= radius:
-            tier = "structure only"
-        else:
+        stored = Subject.of(rec, fps.get(rid), **{**unstored, **values.get(rid, {})})
+        found = evaluate(sigs, upload, stored, ctx)
+        tier = strongest(found)
+        if tier is Tier.NONE:
             continue  # a few shared tensors, but no tier: not a candidate
-        out.append(Candidate(tier, rec, d, d <= radius, cmp, rid in arch))
-    out.sort(key=lambda c: (TIERS.index(c.tier), c.distance, c.record.id))
-    return CheckResult(
-        radius=radius,
-        matches=matches,
-        candidates=out,
-        weights=_upload_summary(weights),
-        threshold=threshold,
-    )
+        by = {e.signal: e for e in found}
+        d = hamming(upload.code, rec.code)
+        cmp = weight_comparison(found, upload, threshold, reason)
+        shown = [e for e in found if EVIDENCE.get(e.signal).reported]
+        out.append(Candidate(tier, rec, d, d <= radius, cmp, _hit(by, "same_architecture"), shown))
+    out.sort(key=lambda c: (c.tier.rank, c.distance, c.record.id))
+    return CheckResult(radius=radius, matches=finder.matches, candidates=out,
+                       weights=_upload_summary(upload.weights), threshold=threshold)  # fmt: skip
+
+
+def _hit(by: dict[str, Evidence], name: str) -> bool:
+    return name in by and by[name].hit
 
 
 def _upload_summary(w: WeightFingerprint | None) -> dict[str, Any] | None:
@@ -196,19 +212,17 @@ def check_upload(
     store: Store,
     search: Searcher,
     binding: Binding,
+    query: Any,
     code: bytes,
     radius: int,
     *,
-    sha256: str | None,
     weights: WeightFingerprint | None,
     weight_threshold: int | None,
-    digests: tuple[str | None, str | None] = (None, None),
 ) -> CheckResult:
     """:meth:`hnnframe.index.HashIndex.check` for a code checked against ``binding``
-    (``digests``: the upload's :func:`~hnnframe.index.arch.digests_of`)."""
-    matches = search.codes(code, None, radius)
-    sha256 = sha256 or (weights.sha256 if weights is not None else None)
-    threshold, hits = None, []
+    (``query``: the upload's hash result, for its sha256 and architecture digests)."""
+    sha256 = getattr(query, "sha256", None) or (weights.sha256 if weights is not None else None)
+    threshold = None
     reason = "the upload carries no weights"
     if weights is not None and binding.weight_bits is None:
         weights, reason = None, "the index holds no weights"
@@ -219,7 +233,6 @@ def check_upload(
                 f"has {weights.bits} bits"
             )
         threshold = threshold_info(weights.bits, weight_threshold)
-        hits = search.weight_hits(weights.code, None, threshold["threshold"])
-    return gather(store, code, radius, matches, sha256=sha256, weights=weights,
-                  weight_hits=hits, threshold=threshold, no_weights_reason=reason,
-                  same_arch=arch_ids(store, digests))  # fmt: skip
+    upload = Subject.of(query, weights)
+    upload.sha256, upload.code = sha256, code
+    return gather(store, search, upload, radius, threshold=threshold, no_weights_reason=reason)

@@ -2,7 +2,8 @@
 
 ``fingerprint(path)`` reads the weights one tensor at a time (:mod:`.readers`) and keeps, per
 tensor, only its digest (:mod:`.digests`) and its share of the weight code (:mod:`.code`).
-``match(a, b)`` says which tier two fingerprints agree on, strongest first:
+``match(a, b)`` says which tier two fingerprints agree on, strongest first (one fold over the
+weight-level signals of :mod:`hnnframe.weights.signals`):
 
 * ``exact file``: the same bytes (sha256; and the same tensors, which differ under one sha256
   only when an ONNX file's external data files were swapped);
@@ -26,19 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from hnnframe.codes import hamming
 from hnnframe.errors import ConfigError, HnnError
+from hnnframe.evidence import WEIGHT_TIERS, Context, Subject, Tier, evaluate, signals, strongest
 from hnnframe.files import PathLike
 from hnnframe.repo import upload_sha256
 from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, WeightCoder, check_weight_bits
-from hnnframe.weights.digests import TensorDigest, digest, informative, set_digest, shared_fraction
+from hnnframe.weights.digests import TensorDigest, digest, informative, set_digest
 from hnnframe.weights.guard import ReadGuard
 from hnnframe.weights.readers import detect_format, iter_tensors
 
 THRESHOLD_FILE = Path(__file__).with_name("threshold.json")
-#: Share of the smaller model's tensor elements that must be the same tensors for "exact".
-EXACT_SHARE = 0.99
-VERDICTS = ("exact file", "exact tensors", "weight match", "none")
 #: How :func:`fingerprint`'s error ends for a file that holds no weights (a weight-stripped
 #: model), so a caller can tell it from a file it could not read.
 NO_WEIGHTS = "no floating-point weight tensors"
@@ -164,7 +162,7 @@ def load_threshold(bits: int, path: PathLike | None = None) -> dict[str, Any]:
 class Verdict:
     """Which tier two fingerprints agree on, with the numbers behind it."""
 
-    verdict: str
+    verdict: Tier
     distance: int | None
     threshold: int | None
     shared: float  # share of the smaller model's elements in the same tensors
@@ -175,7 +173,8 @@ class Verdict:
 
 
 def match(a: WeightFingerprint, b: WeightFingerprint, threshold: int | None = None) -> Verdict:
-    """Compare two fingerprints (see the module docstring for the tiers).
+    """Compare two fingerprints: one fold over the weight-level evidence signals, strongest
+    first (:mod:`hnnframe.weights.signals`; the index's check folds over the same ones).
 
     Args:
         threshold: Hamming threshold for "weight match"; default the shipped one for Q.
@@ -183,26 +182,15 @@ def match(a: WeightFingerprint, b: WeightFingerprint, threshold: int | None = No
     Raises:
         HnnError: the codes have different lengths.
     """
-    shared = shared_fraction(a.digests, b.digests)[0]
     if a.bits != b.bits:
         raise HnnError(f"weight codes of different lengths ({a.bits} and {b.bits} bits)")
-    dist = hamming(a.code, b.code)
     if threshold is None:
         threshold = int(load_threshold(a.bits)["threshold"])
-    if a.sha256 == b.sha256 and a.tensor_set == b.tensor_set:
-        # (the tensor sets differ under one sha256 only for an ONNX file whose external
-        # data files were swapped)
-        verdict = "exact file"
-    elif shared >= EXACT_SHARE:
-        verdict = "exact tensors"
-    elif dist <= threshold and any(a.code) and any(b.code):
-        # An all-zero code has no tensor of two or more dimensions behind it (an int8 state
-        # dict whose quantized weights are skipped leaves only biases): two of them are equal
-        # whatever the weights, so they say nothing. The digests above still apply.
-        verdict = "weight match"
-    else:
-        verdict = "none"
-    return Verdict(verdict, dist, threshold, round(shared, 6), a.bits)
+    found = evaluate(signals(WEIGHT_TIERS), Subject(a.sha256, weights=a),
+                     Subject(b.sha256, weights=b), Context(threshold=threshold))  # fmt: skip
+    by = {e.signal: e for e in found}
+    dist, shared = by["weight_match"].distance, by["exact_tensors"].detail["shared"]
+    return Verdict(strongest(found), dist, threshold, shared, a.bits)
 
 
 def validate_threshold(value: Any) -> int:
