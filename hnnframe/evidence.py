@@ -123,8 +123,13 @@ class Evidence:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"signal": self.signal, "tier": str(self.tier), "hit": self.hit,
-                "distance": self.distance, "detail": dict(self.detail)}  # fmt: skip
+        return {
+            "signal": self.signal,
+            "tier": str(self.tier),
+            "hit": self.hit,
+            "distance": self.distance,
+            "detail": dict(self.detail),
+        }
 
 
 class Finder(Protocol):

@@ -16,7 +16,9 @@ def registries() -> dict[str, Any]:
     """Every registry of the package by the name ``hnn list`` prints."""
     from hnnframe.canonical import CANONICALISERS
     from hnnframe.encoders import NODE_ENCODERS
+    from hnnframe.evidence import EVIDENCE
     from hnnframe.ged import GED_METHODS
+    from hnnframe.index import signals  # noqa: F401  (registers the built-in evidence signals)
     from hnnframe.losses import LOSSES
     from hnnframe.merge import MERGE_RULES
     from hnnframe.nn import BACKBONES, POOLINGS
@@ -35,6 +37,7 @@ def registries() -> dict[str, Any]:
         "ged_methods": GED_METHODS,
         "transforms": TRANSFORMS,
         "sources": SOURCES,
+        "evidence_signals": EVIDENCE,
     }
 
 

@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from hnnframe.errors import IndexStoreError
 from hnnframe.index.records import IndexRecord, NewRecord
 from hnnframe.index.schema import create_tables, upgrade_schema
-from hnnframe.index.sql import COLUMNS, LOCK_TIMEOUT_S, N_COLUMNS, RECORDS
-from hnnframe.index.store import Store, joined
+from hnnframe.index.sql import COLUMNS, LOCK_TIMEOUT_S, N_COLUMNS, RECORDS, joined
+from hnnframe.index.store import Store
 from hnnframe.weights.fingerprint import WeightFingerprint
 
 #: The version-1 schema, never edited: later versions are :data:`MIGRATIONS` applied to it.

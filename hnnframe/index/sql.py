@@ -78,3 +78,22 @@ def in_chunks(values: Sequence[Any], size: int = 500) -> Iterator[tuple[list[Any
     for start in range(0, len(values), size):
         part = values[start : start + size]
         yield part, ", ".join("?" * len(part))
+
+
+def joined(e: BaseException) -> str:
+    """A driver's message on one line (PostgreSQL's span two or three: the error, a detail,
+    a hint), so that every error stays one line at the CLI."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return "; ".join(lines) or type(e).__name__
+
+
+def filters(label: str | None, category: str | None) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (and its arguments) of a record listing by label and category."""
+    conds, args = [], []
+    if label is not None:
+        conds.append("m.label = ?")
+        args.append(label)
+    if category is not None:
+        conds.append("m.category = ?")
+        args.append(category)
+    return (" WHERE " + " AND ".join(conds) if conds else ""), args

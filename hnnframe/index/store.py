@@ -28,15 +28,8 @@ from hnnframe.errors import IndexStoreError
 from hnnframe.evidence import Subject
 from hnnframe.index import signal_store
 from hnnframe.index.records import AddResult, Binding, IndexRecord, NewRecord, WeightInfo
-from hnnframe.index.sql import COLUMNS, RECORDS, in_chunks, iso, utc_now
+from hnnframe.index.sql import COLUMNS, RECORDS, filters, in_chunks, iso, joined, utc_now
 from hnnframe.weights.fingerprint import WeightFingerprint, load_threshold
-
-
-def joined(e: BaseException) -> str:
-    """A driver's message on one line (PostgreSQL's span two or three: the error, a detail,
-    a hint), so that every error stays one line at the CLI."""
-    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-    return "; ".join(lines) or type(e).__name__
 
 
 class Store(ABC):
@@ -327,7 +320,7 @@ class Store(ABC):
         offset: int = 0,
     ) -> list[IndexRecord]:
         """Records in id order, optionally of one label and/or category."""
-        where, args = self._filters(label, category)
+        where, args = filters(label, category)
         sql = f"SELECT {COLUMNS} FROM {RECORDS}{where} ORDER BY m.id"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
@@ -336,17 +329,6 @@ class Store(ABC):
         with self.transaction(write=False) as cur:
             cur.execute(self.q(sql), args)
             return [self._row(r) for r in cur.fetchall()]
-
-    @staticmethod
-    def _filters(label: str | None, category: str | None) -> tuple[str, list[Any]]:
-        conds, args = [], []
-        if label is not None:
-            conds.append("m.label = ?")
-            args.append(label)
-        if category is not None:
-            conds.append("m.category = ?")
-            args.append(category)
-        return (" WHERE " + " AND ".join(conds) if conds else ""), args
 
     def _find(self, cur: Any, selector: str) -> list[int]:
         s = selector.strip()

@@ -143,9 +143,15 @@ def weight_comparison(
     if upload.weights is None or threshold is None or "weight_match" not in by:
         return WeightComparison(False, reason=reason)
     verdict = strongest(e for e in found if e.tier.weight_level)
-    return WeightComparison(True, verdict, by["weight_match"].distance, threshold["threshold"],
-                            upload.weights.bits, threshold.get("fpr"),
-                            by["exact_tensors"].detail["shared"])  # fmt: skip
+    return WeightComparison(
+        True,
+        verdict,
+        by["weight_match"].distance,
+        threshold["threshold"],
+        upload.weights.bits,
+        threshold.get("fpr"),
+        by["exact_tensors"].detail["shared"],
+    )
 
 
 def gather(
@@ -192,8 +198,13 @@ def gather(
         shown = [e for e in found if EVIDENCE.get(e.signal).reported]
         out.append(Candidate(tier, rec, d, d <= radius, cmp, _hit(by, "same_architecture"), shown))
     out.sort(key=lambda c: (c.tier.rank, c.distance, c.record.id))
-    return CheckResult(radius=radius, matches=finder.matches, candidates=out,
-                       weights=_upload_summary(upload.weights), threshold=threshold)  # fmt: skip
+    return CheckResult(
+        radius=radius,
+        matches=finder.matches,
+        candidates=out,
+        weights=_upload_summary(upload.weights),
+        threshold=threshold,
+    )
 
 
 def _hit(by: dict[str, Evidence], name: str) -> bool:

@@ -186,8 +186,12 @@ def match(a: WeightFingerprint, b: WeightFingerprint, threshold: int | None = No
         raise HnnError(f"weight codes of different lengths ({a.bits} and {b.bits} bits)")
     if threshold is None:
         threshold = int(load_threshold(a.bits)["threshold"])
-    found = evaluate(signals(WEIGHT_TIERS), Subject(a.sha256, weights=a),
-                     Subject(b.sha256, weights=b), Context(threshold=threshold))  # fmt: skip
+    found = evaluate(
+        signals(WEIGHT_TIERS),
+        Subject(a.sha256, weights=a),
+        Subject(b.sha256, weights=b),
+        Context(threshold=threshold),
+    )
     by = {e.signal: e for e in found}
     dist, shared = by["weight_match"].distance, by["exact_tensors"].detail["shared"]
     return Verdict(strongest(found), dist, threshold, shared, a.bits)
