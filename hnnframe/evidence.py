@@ -55,16 +55,29 @@ class Tier(StrEnum):
         return self.rank <= Tier.WEIGHT_MATCH.rank
 
     def __lt__(self, other: object) -> bool:
-        return self.rank < Tier(other).rank if isinstance(other, str) else NotImplemented
+        r = _rank(other)
+        return self.rank < r if r is not None else NotImplemented
 
     def __le__(self, other: object) -> bool:
-        return self.rank <= Tier(other).rank if isinstance(other, str) else NotImplemented
+        r = _rank(other)
+        return self.rank <= r if r is not None else NotImplemented
 
     def __gt__(self, other: object) -> bool:
-        return self.rank > Tier(other).rank if isinstance(other, str) else NotImplemented
+        r = _rank(other)
+        return self.rank > r if r is not None else NotImplemented
 
     def __ge__(self, other: object) -> bool:
-        return self.rank >= Tier(other).rank if isinstance(other, str) else NotImplemented
+        r = _rank(other)
+        return self.rank >= r if r is not None else NotImplemented
+
+
+def _rank(other: object) -> int | None:
+    """The rank of a tier or of a tier's word; ``None`` for anything else (which then
+    compares as a string does)."""
+    try:
+        return Tier(other).rank
+    except ValueError:
+        return None
 
 
 _ORDER = list(Tier)

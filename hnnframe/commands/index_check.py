@@ -16,6 +16,7 @@ from hnnframe.commands.output import (
     print_json,
     printable,
 )
+from hnnframe.evidence import EVIDENCE, Tier
 
 #: ``--fail-on`` choices (hnnframe.index.records.FAIL_ON; not imported, so that building the
 #: parser does not load numpy) and what each means.
@@ -47,9 +48,9 @@ def _summary(v: Any) -> str:
     within = f"{len(v.matches)} indexed model(s) within radius {v.radius}"
     top = v.candidates[0]
     other = " (other weights)" if all(c.weights.compared for c in v.candidates) else ""
-    if top.tier == "structure only":
+    if top.tier == Tier.STRUCTURE_ONLY:
         return f"structure only{other}; {within}"
-    if top.tier == "same architecture":
+    if top.tier == Tier.SAME_ARCHITECTURE:
         return (
             f"same architecture as #{top.record.id} {printable(top.record.name)}{other}; {within}"
         )
@@ -102,8 +103,6 @@ def _print_verdict(label: str, v: Any, nearest: list[Any], policy: str) -> None:
 
 
 def _evidence_line(e: Any) -> str:
-    from hnnframe.evidence import EVIDENCE
-
     return printable(EVIDENCE.build(e.signal).line(e))
 
 

@@ -264,7 +264,9 @@ class WeightComparison:
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["verdict"] = str(self.verdict) if self.verdict is not None else None
+        return d
 
 
 @dataclass
@@ -318,7 +320,7 @@ class Candidate:
 
     def to_dict(self) -> dict[str, Any]:
         out = {
-            "tier": self.tier,
+            "tier": str(self.tier),
             "structure": {
                 "distance": self.distance,
                 "within_radius": self.within_radius,
@@ -369,7 +371,7 @@ class CheckResult:
     def to_dict(self, policy: str = "auto") -> dict[str, Any]:
         return {
             "clean": self.clean,
-            "tier": self.tier,
+            "tier": str(self.tier),
             "suspect": self.fails(policy),
             "fail_on": policy,
             "radius": self.radius,

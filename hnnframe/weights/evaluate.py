@@ -103,10 +103,11 @@ def evaluate(
     exact_named: dict[str, list[str]] = {}
     verdicts: dict[str, dict[str, int]] = {}
     for b, mid, kind in pairs:
-        v = match(prints[b], prints[mid], threshold=thr).verdict
+        tier = match(prints[b], prints[mid], threshold=thr).verdict
+        v = str(tier)  # counted by word, listed in the words' order as before
         verdicts.setdefault(kind, {}).setdefault(v, 0)
         verdicts[kind][v] += 1
-        if kind in EXACT_KINDS and v not in ("exact file", "exact tensors"):
+        if kind in EXACT_KINDS and not tier.exact:
             exact_named.setdefault(kind, []).append(mid)
     kinds = {}
     for kind in [k for k in KINDS if k in pos]:

@@ -169,7 +169,7 @@ class Verdict:
     bits: int | None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "verdict": str(self.verdict)}
 
 
 def match(a: WeightFingerprint, b: WeightFingerprint, threshold: int | None = None) -> Verdict:
