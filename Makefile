@@ -35,5 +35,11 @@ format: venv
 zoo: venv
 	$(VENV)/bin/hnn zoo build
 
+# The cheap benchmark: exact Hamming search and the SQLite index at small sizes, to stdout
+# (the full runs, and the commands behind every figure, are in docs/bench_*.md).
+bench: venv
+	$(PY) benchmarks/bench_index.py --sizes 10000 100000 --bits 64 256 --methods numpy \
+		--store-size 10000 --out -
+
 clean:
 	rm -rf $(VENV) build *.egg-info

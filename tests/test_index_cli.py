@@ -321,6 +321,7 @@ def test_example_indexes_and_checks(tiny_checkpoint, tiny_onnx_models, tmp_path)
     assert "indexed 5 models" in r.stdout and "held-out" in r.stdout
 
 
+@pytest.mark.slow
 def test_readme_check_example(tiny_checkpoint: Path, tmp_path: Path) -> None:
     # examples/readme_check.py writes the README's `hnn index check` session: every tier it
     # shows (exact file, weight match, same architecture) and the exit statuses must be real.
