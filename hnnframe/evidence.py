@@ -166,6 +166,8 @@ class Signal(ABC):
 
     Attributes:
         tier: The tier a hit gives.
+        field: The :class:`Subject` field that is the signal's value, for a signal that
+            does not :meth:`extract` its own.
         columns: ``column -> kind`` (``text``, ``int``, ``real`` or ``bytes``) of the table
             the index keeps for this signal, ``hnn_signal_<name>`` (created and migrated by
             :mod:`hnnframe.index.signal_store`); empty for the built-in signals, whose columns
@@ -176,6 +178,7 @@ class Signal(ABC):
     """
 
     tier: ClassVar[Tier]
+    field: ClassVar[str | None] = None
     columns: ClassVar[dict[str, str]] = {}
     lookup: ClassVar[str | None] = None
     reported: ClassVar[bool] = True
@@ -184,13 +187,15 @@ class Signal(ABC):
     def name(self) -> str:
         return EVIDENCE.name_of(self)
 
-    @abstractmethod
     def extract(self, subject: Subject) -> Any:
-        """The signal's value of a model, or ``None`` when it has none."""
+        """The signal's value of a model, or ``None`` when it has none (default: the
+        subject's field named by :attr:`field`)."""
+        return getattr(subject, self.field) if self.field else None
 
     @abstractmethod
     def compare(self, a: Any, b: Any, ctx: Context) -> Evidence | None:
-        """The evidence of two values (``None``: not comparable, e.g. a side has no value)."""
+        """The evidence of two values, neither ``None`` (``None``: not comparable, e.g.
+        without a setting it needs from ``ctx``)."""
 
     def value(self, subject: Subject) -> Any:
         """The stored value when the index read one back, else :meth:`extract`."""
@@ -199,9 +204,9 @@ class Signal(ABC):
         return self.extract(subject)
 
     def candidates(self, finder: Finder, value: Any, ctx: Context) -> set[int]:
-        """Ids of stored models this signal may match (default: an exact look-up of
-        :attr:`lookup` in the signal's own table)."""
-        if value is None or not self.lookup:
+        """Ids of stored models this signal may match, for the upload's ``value`` (never
+        ``None``); default: an exact look-up of :attr:`lookup` in the signal's own table."""
+        if not self.lookup:
             return set()
         return finder.exact(table_of(self.name), self.lookup, [self.to_row(value)[0]])
 
@@ -245,11 +250,15 @@ def signals(tiers: Iterable[Tier] | None = None) -> list[Signal]:
 
 
 def evaluate(sigs: Sequence[Signal], a: Subject, b: Subject, ctx: Context) -> list[Evidence]:
-    """Every signal's evidence of ``a`` against ``b`` (a signal that cannot compare them is
-    left out), in the order of ``sigs``."""
+    """Every signal's evidence of ``a`` against ``b``, in the order of ``sigs``; a signal is
+    left out when either side has no value for it, or its :meth:`~Signal.compare` says they
+    cannot be compared."""
     out = []
     for s in sigs:
-        ev = s.compare(s.value(a), s.value(b), ctx)
+        va, vb = s.value(a), s.value(b)
+        if va is None or vb is None:
+            continue  # a side without this evidence: nothing to compare
+        ev = s.compare(va, vb, ctx)
         if ev is not None:
             out.append(ev)
     return out

@@ -47,8 +47,6 @@ class TensorCount(Signal):
         return (hashlib.sha256(str(w.tensors).encode()).hexdigest()[:16], w.tensors)
 
     def compare(self, a: Any, b: Any, ctx: Context) -> Evidence | None:
-        if a is None or b is None:
-            return None
         same = a[0] == b[0]
         return (self.hit if same else self.miss)(distance=abs(a[1] - b[1]), tensors=b[1])
 

@@ -31,14 +31,12 @@ class SameArchitecture(Signal):
         return value if any(value) else None
 
     def compare(self, a: Any, b: Any, ctx: Context) -> Evidence | None:
-        if a is None or b is None:
-            return None
         same = any(x and x == y for x, y in zip(a, b, strict=True))
         return self.hit() if same else self.miss()
 
     def candidates(self, finder: Finder, value: Any, ctx: Context) -> set[int]:
         out: set[int] = set()
-        for col, digest in zip(DIGESTS, value or (None, None), strict=True):
+        for col, digest in zip(DIGESTS, value, strict=True):
             if digest:
                 out |= finder.exact("hnn_models", col, [digest], key="id")
         return out
@@ -49,18 +47,16 @@ class StructureOnly(Signal):
     """The structural code, within ``ctx.radius`` (Hamming distance)."""
 
     tier = Tier.STRUCTURE_ONLY
+    field = "code"
     reported = False
 
-    def extract(self, subject: Subject) -> Any:
-        return subject.code
-
     def compare(self, a: Any, b: Any, ctx: Context) -> Evidence | None:
-        if a is None or b is None or ctx.radius is None:
+        if ctx.radius is None:
             return None
         d = hamming(a, b)
         return self.hit(distance=d) if d <= ctx.radius else self.miss(distance=d)
 
     def candidates(self, finder: Finder, value: Any, ctx: Context) -> set[int]:
-        if value is None or ctx.radius is None:
+        if ctx.radius is None:
             return set()
         return finder.near_codes(value, ctx.radius)

@@ -178,7 +178,9 @@ def gather(
     finder = IndexFinder(store, search)
     ids: set[int] = set()
     for s in sigs:
-        ids |= s.candidates(finder, s.value(upload), ctx)
+        value = s.value(upload)
+        if value is not None:
+            ids |= s.candidates(finder, value, ctx)
     recs = {m.record.id: m.record for m in finder.matches}
     recs.update(store.get(sorted(ids - set(recs))))
     fps = stored_fingerprints(store, list(recs.values())) if upload.weights is not None else {}

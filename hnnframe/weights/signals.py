@@ -39,8 +39,6 @@ class ExactFile(Signal):
         return (subject.sha256, None) if subject.sha256 else None
 
     def compare(self, a: Any, b: Any, ctx: Context) -> Evidence | None:
-        if a is None or b is None:
-            return None
         (sha_a, set_a), (sha_b, set_b) = a, b
         if set_a is not None and set_b is not None:
             same = sha_a == sha_b and set_a == set_b
@@ -49,7 +47,7 @@ class ExactFile(Signal):
         return self.hit() if same else self.miss()
 
     def candidates(self, finder: Finder, value: Any, ctx: Context) -> set[int]:
-        if value is None or not value[0]:
+        if not value[0]:
             return set()
         return finder.exact("hnn_models", "sha256", [value[0]], key="id")
 
@@ -59,21 +57,15 @@ class ExactTensors(Signal):
     """The same tensors: the weight fingerprint's digests."""
 
     tier = Tier.EXACT_TENSORS
+    field = "weights"
     reported = False
 
-    def extract(self, subject: Subject) -> Any:
-        return subject.weights
-
     def compare(self, a: Any, b: Any, ctx: Context) -> Evidence | None:
-        if a is None or b is None:
-            return None
         shared = shared_fraction(a.digests, b.digests)[0]
         ev = self.hit if shared >= EXACT_SHARE else self.miss
         return ev(shared=round(shared, 6))
 
     def candidates(self, finder: Finder, value: Any, ctx: Context) -> set[int]:
-        if value is None:
-            return set()
         return finder.exact("hnn_tensors", "digest", sorted({d.digest for d in value.digests}))
 
 
@@ -82,13 +74,11 @@ class WeightMatch(Signal):
     """Weight codes within the threshold (``ctx.threshold``)."""
 
     tier = Tier.WEIGHT_MATCH
+    field = "weights"
     reported = False
 
-    def extract(self, subject: Subject) -> Any:
-        return subject.weights
-
     def compare(self, a: Any, b: Any, ctx: Context) -> Evidence | None:
-        if a is None or b is None or ctx.threshold is None:
+        if ctx.threshold is None:
             return None
         dist = hamming(a.code, b.code)
         # An all-zero code has no tensor of two or more dimensions behind it (an int8 state
@@ -98,6 +88,6 @@ class WeightMatch(Signal):
         return self.hit(distance=dist) if same else self.miss(distance=dist)
 
     def candidates(self, finder: Finder, value: Any, ctx: Context) -> set[int]:
-        if value is None or ctx.threshold is None:
+        if ctx.threshold is None:
             return set()
         return finder.near_weights(value.code, ctx.threshold)
