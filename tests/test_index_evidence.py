@@ -103,6 +103,8 @@ def test_toy_signal_is_stored_found_and_shown(
     assert rc == 0, err
     rows = _rows(url)
     assert [(r[0], r[2]) for r in rows] == [(1, 4)]  # the MLP's 4 weight tensors, in its table
+    with hindex.open(url) as idx:
+        assert idx.verify() == []
 
     rc, out, err = run_cli(capsys, "check", "--db", url, weight_bed["fp16"], "--json")
     assert rc == 1, err

@@ -216,10 +216,10 @@ class PostgresStore(Store):
         return {r[0] for r in cur.fetchall()}
 
     def storage_bytes(self, cur: Any) -> int | None:
-        cur.execute(
-            "SELECT " + " + ".join(f"pg_total_relation_size('{t}'::regclass)"
-                                   for t in ("hnn_models", "hnn_meta", "hnn_weights", "hnn_tensors"))
-        )  # fmt: skip
+        # every table of the index, the evidence signals' own included
+        tables = sorted(t for t in self.tables(cur) if t.startswith("hnn_"))
+        sizes = " + ".join(f"pg_total_relation_size('{t}'::regclass)" for t in tables)
+        cur.execute(f"SELECT {sizes}")
         return int(cur.fetchone()[0])
 
     def integrity_problems(self, cur: Any) -> list[str]:

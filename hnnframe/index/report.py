@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hnnframe.index.signal_store import orphan_values
 from hnnframe.index.sql import iso
 from hnnframe.index.store import Store
 
@@ -77,6 +78,7 @@ def problems(store: Store) -> list[str]:
             if k:
                 found.append(f"{k} codes whose length differs from their bits")
         found += _weight_problems(store, cur, b.weight_bits)
+        found += orphan_values(store, cur)
     return found
 
 

@@ -109,3 +109,17 @@ def delete_values(store: Any, cur: Any, part: Sequence[int], marks: str) -> None
     """Delete the signal rows of records ``part`` (inside the transaction deleting them)."""
     for table in sorted(t for t in store.tables(cur) if t.startswith(PREFIX)):
         cur.execute(store.q(f"DELETE FROM {table} WHERE model_id IN ({marks})"), part)
+
+
+def orphan_values(store: Any, cur: Any) -> list[str]:
+    """Signal rows whose record is gone (``hnn index stats --verify``)."""
+    found = []
+    for table in sorted(t for t in store.tables(cur) if t.startswith(PREFIX)):
+        cur.execute(
+            f"SELECT COUNT(*) FROM {table} t WHERE NOT EXISTS"
+            " (SELECT 1 FROM hnn_models m WHERE m.id = t.model_id)"
+        )
+        k = int(cur.fetchone()[0])
+        if k:
+            found.append(f"{k} {table} rows whose record is gone")
+    return found
