@@ -159,3 +159,36 @@ def test_index_without_the_signal_still_checks(
         assert [r[2] for r in _rows(url)] == [4]  # only the record added since
     finally:
         EVIDENCE.unregister("tensor_count")
+
+
+class TensorCountV1(TensorCount):
+    """The toy as a first release had it: the digest only."""
+
+    columns = {"digest": "text"}
+
+    def to_row(self, value: Any) -> tuple[Any, ...]:
+        return (value[0],)
+
+    def from_row(self, row: Any) -> Any:
+        return (row[0], 0)
+
+
+def test_signal_table_migrates_to_new_columns(
+    url: str, weight_bed: dict[str, Path], weight_hasher: Any
+) -> None:
+    """A signal that declares a column its table lacks gets it on the next write; rows
+    written before keep their values, with NULL in the new column."""
+    EVIDENCE.register("tensor_count", TensorCountV1)
+    try:
+        with hindex.open(url) as idx:
+            idx.add_models([weight_bed["exact_onnx"]], weight_hasher, checkpoint="model.pt")
+    finally:
+        EVIDENCE.unregister("tensor_count")
+    EVIDENCE.register("tensor_count", TensorCount)
+    try:
+        with hindex.open(url) as idx:
+            idx.add_models([weight_bed["fp16"]], weight_hasher)
+        rows = _rows(url)
+        assert [r[2] for r in rows] == [None, 4] and rows[0][1] == rows[1][1]
+    finally:
+        EVIDENCE.unregister("tensor_count")
