@@ -87,6 +87,17 @@ def _row_chunks(n_rows: int, row_size: int) -> list[slice]:
     return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
 
 
+def _temporaries(buf: dict, x2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two arrays laid out as numpy would lay out ``x2 * x2`` (so every reduction over them
+    sums in the same order, bit for bit), made once per chunk shape and reused: a fresh
+    array per chunk costs page faults that took longer than the arithmetic."""
+    key = (x2.shape, x2.strides)
+    if key not in buf:
+        buf.clear()
+        buf[key] = (np.empty_like(x2), np.empty_like(x2))
+    return buf[key]
+
+
 def _stats(x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Raw per-unit statistics of both axes of ``x`` ``[O, I, K]`` (float32), read in row
     slices: norm, sum, L1 norm, largest magnitude, the three cross statistics and (K > 1)
@@ -96,12 +107,15 @@ def _stats(x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     col = {n: np.zeros(i) for n in ("e", "s", "a", "m")}
     row_sp, col_sp = np.zeros((o, k)), np.zeros((i, k))
     chunks = _row_chunks(o, i * k)
+    buf: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     for c in chunks:
         xc = x[c]
         if k == 1:  # matrices: no spatial axis to reduce
             x2 = xc[:, :, 0]
-            e, s2, a2, m2 = x2 * x2, x2, np.abs(x2), None
-            m2 = a2
+            e, a2 = _temporaries(buf, x2)
+            s2 = x2
+            m2 = np.abs(x2, out=a2)
+            np.multiply(x2, x2, out=e)
         else:
             ax = np.abs(xc)
             e, s2, a2, m2 = (xc * xc).sum(2), xc.sum(2), ax.sum(2), ax.max(2)
@@ -165,7 +179,10 @@ def _gram_sketch(
         if norm is None:
             norm = np.sqrt(sum(np.einsum("ij,ij->i", p, p, dtype=np.float64) for p in parts))
         u /= (norm[:, None] + 1e-12).astype(np.float32)  # scale u, never copy the tensor
-        y = sum(np.einsum("ij,ij->j", q, q, dtype=np.float64) for q in (p.T @ u for p in parts))
+        # A matrix is one view: one product runs at full BLAS speed (narrow column slices
+        # of a row-major matrix ran ~10x slower), and its output is only [rest, half].
+        whole = [m] if m.ndim == 2 else parts
+        y = sum(np.einsum("ij,ij->j", q, q, dtype=np.float64) for q in (p.T @ u for p in whole))
         u *= (norm[:, None] + 1e-12).astype(np.float32)
     return (y - np.einsum("ih,ih->h", u, u, dtype=np.float64)) / np.sqrt(n * max(n - 1, 1))
 
@@ -193,7 +210,12 @@ class WeightCoder:
     def add(self, arr: np.ndarray) -> bool:
         """Add one tensor; returns whether it took part (two or more dimensions)."""
         a = orient(arr)
-        if a.ndim < 2 or a.size < 4 or not np.isfinite(a).all() or not a.any():
+        if a.ndim < 2 or a.size < 4:
+            return False
+        # all finite and not all zero, from two reductions (min and max carry any NaN or
+        # infinity), without the tensor-sized boolean arrays of isfinite() and any()
+        lo, hi = a.min(), a.max()
+        if not (np.isfinite(lo) and np.isfinite(hi)) or (lo == 0 and hi == 0):
             return False
         square = a.ndim == 2 and a.shape[0] == a.shape[1]
         half = self.bits // 2
