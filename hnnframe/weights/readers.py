@@ -158,8 +158,10 @@ def _safetensors_tensors(path: Path, guard: ReadGuard) -> Iterator[Tensor]:
         guard.tensor(name, count)
         np_dtype = np.dtype(_SAFETENSORS_DTYPES[dtype])
         arr = np.fromfile(path, dtype=np_dtype, count=count, offset=start_of_data + start)
-        if dtype == "BF16":
-            arr = (arr.astype(np.uint32) << 16).view(np.float32)
+        if dtype == "BF16":  # widened in place: one float32-sized array, not two
+            wide = arr.astype(np.uint32)
+            wide <<= 16
+            arr = wide.view(np.float32)
         yield name, as_float(arr.reshape(shape))
 
 
