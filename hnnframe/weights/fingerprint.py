@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,18 +105,25 @@ def fingerprint(
     seen: set[str] = set()
     largest = 0
     guard = ReadGuard(path)
-    for _name, arr in iter_tensors(path, fmt, guard):
-        limits.check_time()
-        if not informative(arr):
-            continue
-        d = digest(arr)
-        digests.append(TensorDigest(d, int(arr.size)))
-        largest = max(largest, int(arr.size))
-        if d not in seen:  # a tied tensor stored twice counts once in the code
-            seen.add(d)
-            with np.errstate(all="ignore"):  # a stranger's inf/NaN weights: a code all the same
-                coder.add(arr)
-        del arr
+    # The upload's sha256 is a second read of every byte: it runs in a thread beside the
+    # tensor work (hashlib and numpy release the GIL), not after it.
+    pool = ThreadPoolExecutor(1)
+    file_sha = None if sha256 else pool.submit(upload_sha256, path)
+    try:
+        for _name, arr in iter_tensors(path, fmt, guard):
+            limits.check_time()
+            if not informative(arr):
+                continue
+            d = digest(arr)
+            digests.append(TensorDigest(d, int(arr.size)))
+            largest = max(largest, int(arr.size))
+            if d not in seen:  # a tied tensor stored twice counts once in the code
+                seen.add(d)
+                with np.errstate(all="ignore"):  # a stranger's inf/NaN weights: one code
+                    coder.add(arr)
+            del arr
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # an error is reported at once
     if not digests and guard.missing:
         raise ModelLoadError(f"{path}: none of its weights could be read ({guard.summary()})")
     if not digests:
@@ -124,7 +132,7 @@ def fingerprint(
     return WeightFingerprint(
         path=str(path),
         format=fmt,
-        sha256=sha256 or upload_sha256(path),
+        sha256=file_sha.result() if file_sha else str(sha256),
         bits=coder.bits,
         code=_code(coder),
         digests=digests,
