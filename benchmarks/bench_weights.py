@@ -6,8 +6,16 @@ fingerprints each file in a fresh subprocess and records its wall time and peak 
 the RSS of a subprocess that only imports the same modules, and the size of the largest
 tensor. Results go to docs/bench_weights.md.
 
-    .venv/bin/python benchmarks/bench_weights.py            # 100M parameters
-    .venv/bin/python benchmarks/bench_weights.py --params 10e6 --out /tmp/b.md
+A second table (issue 21, item 3) does the same for a synthetic Llama-shaped model of about
+1.1B parameters (:mod:`bench_llm`: TinyLlama's layout, bf16, 5 safetensors shards in a
+snapshot directory) and for its GGUF Q8_0 export (:func:`hnnframe.weights.gguf_export.export_gguf`),
+beside the time ``cat`` takes to read the same files once (page cache warm, as for the
+fingerprint) and the fingerprint's throughput in parameters per CPU-second. The files are
+written under ``--llm-dir`` and kept there when it is given (a rerun reuses them), else in a
+temporary folder deleted at the end.
+
+    .venv/bin/python benchmarks/bench_weights.py            # 100M and 1.1B parameters
+    .venv/bin/python benchmarks/bench_weights.py --params 10e6 --llm-params 0 --out /tmp/b.md
 """
 
 from __future__ import annotations
@@ -27,6 +35,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_llm import llama_spec, write_snapshot  # noqa: E402
 
 from hnnframe.files import atomic_write  # noqa: E402
 
@@ -121,6 +132,67 @@ def write_onnx(spec, path: Path) -> None:
     onnx.checker.check_model(str(path))
 
 
+def cat_seconds(files: list[Path], repeat: int = 3) -> float:
+    """Median wall time of ``cat FILES > /dev/null`` (after one read that warms the cache)."""
+    cmd = "cat " + " ".join(shlex.quote(str(f)) for f in files) + " > /dev/null"
+    times = []
+    for _ in range(repeat + 1):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, shell=True, check=True)
+        times.append(time.perf_counter() - t0)
+    return sorted(times[1:])[repeat // 2]
+
+
+def llm_files(params: float, folder: Path) -> dict[str, tuple[Path, list[Path]]]:
+    """The 1.1B snapshot directory and its GGUF Q8_0 export under ``folder`` (written once):
+    ``{format: (path to fingerprint, files cat reads)}``."""
+    from hnnframe.repo import weight_files
+    from hnnframe.weights.gguf_export import export_gguf
+
+    snap, gguf_path = folder / f"llama-{params / 1e9:.1f}B", folder / "model-Q8_0.gguf"
+    if not (snap / "config.json").is_file():
+        write_snapshot(llama_spec(params), snap, shards=5, dtype="BF16")
+    if not gguf_path.is_file():
+        export_gguf(snap, gguf_path.with_suffix(".part"), "Q8_0").rename(gguf_path)
+    files = [snap / "config.json", snap / "model.safetensors.index.json", *weight_files(snap)]
+    return {"snapshot (bf16, 5 shards)": (snap, files), "GGUF Q8_0": (gguf_path, [gguf_path])}
+
+
+def llm_rows(params: float, bits: int, folder: Path) -> list[tuple[str, int, float, dict]]:
+    """``(format, bytes, cat seconds, child's measurement)`` per file of the 1.1B model."""
+    rows = []
+    for fmt, (path, files) in llm_files(params, folder).items():
+        cat = cat_seconds(files)
+        rows.append((fmt, sum(f.stat().st_size for f in files), cat, measure(path, bits)))
+    return rows
+
+
+def llm_lines(rows: list, bits: int) -> list[str]:
+    """The 1.1B table and its reading against the targets of issue 21."""
+    largest = max(r["largest"] for *_, r in rows)
+    billions = rows[0][3]["params"] / 1e9
+    lines = ["", f"## A {billions:.1f}B-parameter language model (issue 21)", "",
+             f"A synthetic Llama-shaped model (`benchmarks/bench_llm.py`: hidden 2048, "
+             f"{rows[0][3]['tensors']} informative tensors, vocabulary 32000, untied head), "
+             "random bf16 values in 5 safetensors shards of a snapshot directory, and its GGUF "
+             f"Q8_0 export; Q = {bits}, one fresh child process per file. `cat` is the median "
+             "of 3 reads of the same files after a warming read; the ratio is fingerprint wall "
+             "time over it.", "",
+             "| format | size | cat | fingerprint wall | ratio | its CPU time | params / CPU-s "
+             "| peak RSS | growth | largest tensor |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for fmt, size, cat, r in rows:
+        growth = (r["peak_rss"] - r["rss_before"]) / 2**20
+        lines.append(f"| {fmt} | {size / 2**30:.2f} GiB | {cat:.2f} s | {r['fingerprint_s']:.1f} s "
+                     f"| {r['fingerprint_s'] / cat:.0f}x | {r['cpu_s']:.1f} s "
+                     f"| {r['params'] / r['cpu_s'] / 1e6:.1f}M | {r['peak_rss'] / 2**20:.0f} MiB "
+                     f"| {growth:.0f} MiB | {r['largest'] / 1e6:.1f}M ({r['largest'] * 4 / 2**20:.0f} MiB "
+                     "as float32) |")  # fmt: skip
+    lines += ["", f"Targets (issue 21): fingerprint within 3x of the cat time; peak memory of the "
+              f"order of the largest tensor ({largest * 4 / 2**20:.0f} MiB as float32) plus the "
+              "process (the RSS before fingerprinting).", ""]  # fmt: skip
+    return lines
+
+
 def measure(path: Path, bits: int, mode: str = "run") -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", CHILD, mode, str(path), str(bits)],
@@ -134,6 +206,8 @@ def main() -> None:
     ap.add_argument("--bits", default="256,512", help="comma-separated Q values")
     ap.add_argument("--repeat", type=int, default=3, help="runs per format (fresh each)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "bench_weights.md"))
+    ap.add_argument("--llm-params", type=float, default=1.1e9, help="0: no language model")
+    ap.add_argument("--llm-dir", help="keep the language model's files here (default: deleted)")
     args = ap.parse_args()
     qs = [int(b) for b in args.bits.split(",")]
     spec = shapes(args.params)
@@ -179,6 +253,11 @@ def main() -> None:
               "threads) is what the fingerprint itself costs.", "",
               f"Goal (issue 12): under 10 s, memory of the order of the largest tensor "
               f"({largest * 4 / 2**20:.0f} MiB), not of the model ({total * 4 / 2**20:.0f} MiB).", ""]  # fmt: skip
+    if args.llm_params:
+        with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+            folder = Path(args.llm_dir or tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            lines += llm_lines(llm_rows(args.llm_params, qs[0], folder), qs[0])
     atomic_write(args.out, "\n".join(lines).encode())
     print("\n".join(lines))
 
