@@ -108,11 +108,38 @@ def _fix_layout(arr: np.ndarray, name: str, arch: str, meta: dict[str, Any]) -> 
     return arr
 
 
+_BLOCK_BYTES = 1 << 24  # quantized bytes dequantized at a time
+
+
+def _dequantized(path: Path, t: Any) -> np.ndarray:
+    """``t``'s values as float32 (in GGUF's row layout). Its bytes are read at their offset
+    with ``np.fromfile``: every page of the reader's memory map that is touched counts as
+    the process's resident memory, the whole file by the end. They are dequantized in blocks
+    of rows (each row holds whole quantization blocks, so the values are the same as in one
+    call), since the package's temporaries are several times what they dequantize."""
+    import gguf
+
+    raw = np.fromfile(path, dtype=t.data.dtype, count=t.data.size, offset=int(t.data_offset))
+    if raw.size != t.data.size:
+        raise ModelLoadError(f"{path}: tensor {t.name} is cut short")
+    raw = raw.reshape(t.data.shape)
+    if raw.ndim < 2:
+        return np.asarray(gguf.quants.dequantize(raw, t.tensor_type), dtype=np.float32)
+    step = max(1, _BLOCK_BYTES // max(1, raw[0].nbytes))
+    out = None
+    for r in range(0, raw.shape[0], step):
+        block = gguf.quants.dequantize(raw[r : r + step], t.tensor_type)
+        if out is None:
+            out = np.empty((raw.shape[0], *block.shape[1:]), dtype=np.float32)
+        out[r : r + step] = block
+    assert out is not None  # a tensor has at least one row (checked by _checked)
+    return out
+
+
 def gguf_tensors(path: Path, guard: Any = None) -> Iterator[Tensor]:
     """Every tensor of a GGUF file, dequantized to float32 one at a time, under its Hugging
     Face name and layout (see the module docstring). ``guard``: the read's
     :class:`~hnnframe.weights.guard.ReadGuard`, asked before each tensor is dequantized."""
-    import gguf
 
     reader = open_reader(path)
     meta = metadata(reader)
@@ -126,7 +153,7 @@ def gguf_tensors(path: Path, guard: Any = None) -> Iterator[Tensor]:
         if guard is not None:
             guard.tensor(t.name, int(t.n_elements))
         try:
-            arr = gguf.quants.dequantize(t.data, t.tensor_type)
+            arr = _dequantized(path, t)
         except NotImplementedError:
             raise ModelLoadError(f"{path}: tensor {t.name} is of type {t.tensor_type.name}, "
                                  "which the gguf package cannot dequantize") from None  # fmt: skip
