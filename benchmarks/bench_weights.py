@@ -167,6 +167,29 @@ def llm_rows(params: float, bits: int, folder: Path) -> list[tuple[str, int, flo
     return rows
 
 
+def floors(params: int, file_bytes: int, bits: int) -> tuple[float, float, float, float]:
+    """What no implementation of today's fingerprint can go under on this machine, measured
+    here: the Gram sketch's products (``2 * bits`` flops per parameter: two axes, Q/2 random
+    vectors, a multiply and an add) at this machine's float32 matrix-product rate, and
+    sha256 over the file bytes (the upload's digest) and the float32 tensor bytes (the
+    tensor digests). ``(GFLOP/s, sketch seconds, sha256 MB/s, sha256 seconds)``."""
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8192, 2048), dtype=np.float32)
+    u = rng.standard_normal((8192, bits // 2), dtype=np.float32)
+    x.T @ u  # warm the BLAS threads
+    t0 = time.perf_counter()
+    for _ in range(3):
+        x.T @ u
+    gflops = 3 * 2 * x.size * (bits // 2) / (time.perf_counter() - t0) / 1e9
+    t0 = time.perf_counter()
+    for _ in range(3):
+        hashlib.sha256(x.data).digest()
+    sha = 3 * x.nbytes / (time.perf_counter() - t0) / 1e6
+    return gflops, params * 2 * bits / gflops / 1e9, sha, (file_bytes + 4 * params) / sha / 1e6
+
+
 def llm_lines(rows: list, bits: int) -> list[str]:
     """The 1.1B table and its reading against the targets of issue 21."""
     largest = max(r["largest"] for *_, r in rows)
@@ -190,6 +213,13 @@ def llm_lines(rows: list, bits: int) -> list[str]:
     lines += ["", f"Targets (issue 21): fingerprint within 3x of the cat time; peak memory of the "
               f"order of the largest tensor ({largest * 4 / 2**20:.0f} MiB as float32) plus the "
               "process (the RSS before fingerprinting).", ""]  # fmt: skip
+    _fmt, size, cat, r = rows[0]
+    gflops, t_gram, sha, t_sha = floors(r["params"], size, bits)
+    lines += [f"Floors measured in the same run, for the snapshot: a float32 matrix product runs "
+              f"at {gflops:.0f} GFLOP/s, so the Gram sketch's products alone ({2 * bits} flops "
+              f"per parameter) take at least {t_gram:.1f} CPU-s; sha256 runs at {sha:.0f} MB/s, "
+              f"so the upload digest and the tensor digests (file bytes, then float32 bytes) "
+              f"take at least {t_sha:.1f} s; 3x the cat time is {3 * cat:.2f} s.", ""]  # fmt: skip
     return lines
 
 
