@@ -94,3 +94,45 @@ def test_saved_state_of_another_recipe_or_restart_trains_from_epoch_one(
     assert (out / RESUME_FILE).exists()
     again = Trainer(load_recipe("hnn_net", ov), out, progress=False, resume=False).fit()
     assert again["resumed_after"] == 0 and not (out / RESUME_FILE).exists()
+
+
+def test_train_section_is_typed_and_checked() -> None:
+    from hnnframe.errors import ConfigError
+    from hnnframe.train import DEFAULT_TRAIN, RecipeConfig, TrainConfig
+    from hnnframe.train.config import train_section
+
+    # YAML 1.1 reads 1e-3 as a string and an override may give an int where a float is meant.
+    section = train_section({"train": {"lr": "1e-3", "weight_decay": 0, "epochs": "3"}})
+    assert list(section) == list(DEFAULT_TRAIN)
+    cfg = TrainConfig.from_section(section)
+    assert (cfg.lr, cfg.weight_decay, cfg.epochs) == (1e-3, 0.0, 3)
+    assert isinstance(cfg.weight_decay, float) and isinstance(cfg.epochs, int)
+    assert [e for e in range(1, 4) if cfg.evaluates(e)] == [1, 2, 3]
+    assert [e for e in range(1, 8) if TrainConfig(epochs=7, eval_every=3).evaluates(e)] == [3, 6, 7]
+    with pytest.raises(ConfigError, match="unknown train keys"):
+        train_section({"train": {"epoch": 3}})
+    with pytest.raises(ConfigError, match="ged_on must be"):
+        RecipeConfig.from_recipe({"train": train_section({"train": {"ged_on": "pairs"}})})
+
+
+def test_a_recipe_step_can_be_extended(tmp_path: Path, tiny_onnx_models: list[Path]) -> None:
+    """docs/writing-rules.md's example: a subclass adds a figure to the evaluation step, and it
+    reaches the history, the summary and the callbacks without touching the other steps."""
+    from hnnframe.train import Trainer
+
+    class EntropyTrainer(Trainer):
+        def evaluate(self, s, p, epoch):  # noqa: ANN001, ANN202 - the documented example
+            scalars = super().evaluate(s, p, epoch)
+            share = p.db["codes"].mean(0).clip(1e-6, 1 - 1e-6)
+            bits = -(share * np.log2(share) + (1 - share) * np.log2(1 - share))
+            scalars["bits/entropy"] = float(bits.mean())
+            return scalars
+
+    seen: list[float] = []
+    cfg = load_recipe("hnn_net", tiny_overrides(tiny_onnx_models, tmp_path, epochs=2))
+    record = [lambda e, sc: seen.append(sc["bits/entropy"])]
+    trainer = EntropyTrainer(cfg, tmp_path / "run", progress=False, callbacks=record)
+    summary = trainer.fit()
+    assert len(seen) == 2 and all(0.0 <= v <= 1.0 for v in seen)
+    assert summary["final"]["bits/entropy"] == seen[-1]
+    assert [h["bits/entropy"] for h in trainer.history] == seen
