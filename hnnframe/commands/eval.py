@@ -14,6 +14,7 @@ from typing import Any
 from hnnframe.commands.eval_suites import (
     HubOptions,
     RobustnessOptions,
+    add_hub_arguments,
     add_suite_arguments,
     run_hub_suite,
     run_robustness,
@@ -125,23 +126,5 @@ def register(sub: Any) -> None:
     )
     e.add_argument("--json", action="store_true")
     add_suite_arguments(e)
-    h = e.add_argument_group("protocol (c) (--suite hub)")
-    h.add_argument("--corpus-cache", help="corpus cache (default ~/.cache/hnnframe/corpus)")
-    h.add_argument(
-        "--hub-out",
-        default="runs/hub-eval",
-        help="where evaluations are cached (default runs/hub-eval)",
-    )
-    h.add_argument(
-        "--queries-per-group",
-        type=int,
-        default=2,
-        help="held-out architectures per group with tool-made copies (0: all)",
-    )
-    h.add_argument(
-        "--deletion-copies",
-        type=int,
-        default=2,
-        help="node-deletion copies per held-out architecture",
-    )
+    add_hub_arguments(e)
     e.set_defaults(func=cmd_eval)

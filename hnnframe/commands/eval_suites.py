@@ -284,3 +284,26 @@ def add_suite_arguments(p: Any) -> None:
     g.add_argument("--section", default="main", help="section name in the results block")
     g.add_argument("--title", help="section title")
     g.add_argument("--note", help="a paragraph for the section (how the checkpoints were made)")
+
+
+def add_hub_arguments(p: Any) -> None:
+    """Protocol (c)'s own options of ``hnn eval``."""
+    h = p.add_argument_group("protocol (c) (--suite hub)")
+    h.add_argument("--corpus-cache", help="corpus cache (default ~/.cache/hnnframe/corpus)")
+    h.add_argument(
+        "--hub-out",
+        default="runs/hub-eval",
+        help="where evaluations are cached (default runs/hub-eval)",
+    )
+    h.add_argument(
+        "--queries-per-group",
+        type=int,
+        default=2,
+        help="held-out architectures per group with tool-made copies (0: all)",
+    )
+    h.add_argument(
+        "--deletion-copies",
+        type=int,
+        default=2,
+        help="node-deletion copies per held-out architecture",
+    )
