@@ -36,6 +36,7 @@ from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, WeightCoder, check_weight
 from hnnframe.weights.digests import TensorDigest, digest, informative, set_digest
 from hnnframe.weights.guard import ReadGuard
 from hnnframe.weights.readers import detect_format, iter_tensors
+from hnnframe.weights.signals import EXACT_TENSORS, WEIGHT_MATCH
 
 THRESHOLD_FILE = Path(__file__).with_name("threshold.json")
 #: How :func:`fingerprint`'s error ends for a file that holds no weights (a weight-stripped
@@ -201,7 +202,7 @@ def match(a: WeightFingerprint, b: WeightFingerprint, threshold: int | None = No
         Context(threshold=threshold),
     )
     by = {e.signal: e for e in found}
-    dist, shared = by["weight_match"].distance, by["exact_tensors"].detail["shared"]
+    dist, shared = by[WEIGHT_MATCH].distance, by[EXACT_TENSORS].detail["shared"]
     return Verdict(strongest(found), dist, threshold, shared, a.bits)
 
 

@@ -21,6 +21,11 @@ from hnnframe.codes import hamming
 from hnnframe.evidence import EVIDENCE, Context, Evidence, Finder, Signal, Subject, Tier
 from hnnframe.weights.digests import shared_fraction
 
+#: Names of the signals :func:`hnnframe.weights.fingerprint.match` reads the numbers of; that
+#: module imports this one, so the weight-level signals are registered wherever it is used.
+EXACT_TENSORS = "exact_tensors"
+WEIGHT_MATCH = "weight_match"
+
 #: Share of the smaller model's tensor elements that must be the same tensors for "exact".
 EXACT_SHARE = 0.99
 
@@ -52,7 +57,7 @@ class ExactFile(Signal):
         return finder.exact("hnn_models", "sha256", [value[0]], key="id")
 
 
-@EVIDENCE.register("exact_tensors")
+@EVIDENCE.register(EXACT_TENSORS)
 class ExactTensors(Signal):
     """The same tensors: the weight fingerprint's digests."""
 
@@ -69,7 +74,7 @@ class ExactTensors(Signal):
         return finder.exact("hnn_tensors", "digest", sorted({d.digest for d in value.digests}))
 
 
-@EVIDENCE.register("weight_match")
+@EVIDENCE.register(WEIGHT_MATCH)
 class WeightMatch(Signal):
     """Weight codes within the threshold (``ctx.threshold``)."""
 
