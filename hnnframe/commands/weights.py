@@ -18,17 +18,42 @@ def _bar(total: int, desc: str, quiet: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="model", disable=quiet, leave=False)
 
 
+def _lm_testbed(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The language-model bed (issue 21): its folder and its models."""
+    import shutil
+
+    from hnnframe.files import cache_path
+    from hnnframe.weights.lm_testbed import TINY_LM, LMPlan, build_lm_testbed, load_lm_manifest
+
+    plan = TINY_LM if args.tiny else LMPlan()
+    out = cache_path("weights_lm_testbed_tiny" if args.tiny else "weights_lm_testbed", args.out)
+    if args.force and out.exists():
+        shutil.rmtree(out)
+    with _bar(None, "language-model bed", args.json) as bar:
+        root = build_lm_testbed(out, plan, progress=lambda mid: (bar.set_postfix_str(mid),
+                                                                   bar.update()))  # fmt: skip
+    return root, load_lm_manifest(root)["models"]
+
+
 def cmd_testbed(args: argparse.Namespace) -> int:
     import time
 
     from hnnframe.weights.testbed import FULL, TINY, build_testbed, jobs, load_manifest
 
     t0 = time.perf_counter()
+    if args.lm:
+        root, models = _lm_testbed(args)
+        return _testbed_summary(args, root, models, t0)
     plan = TINY if args.tiny else FULL
     with _bar(len(jobs(plan)), "weight test bed", args.json) as bar:
         root = build_testbed(args.out, tiny=args.tiny, force=args.force,
                              progress=lambda mid: (bar.set_postfix_str(mid), bar.update()))  # fmt: skip
-    models = load_manifest(root)["models"]
+    return _testbed_summary(args, root, load_manifest(root)["models"], t0)
+
+
+def _testbed_summary(args: argparse.Namespace, root: Any, models: dict[str, Any], t0: float) -> int:
+    import time
+
     roles: dict[str, int] = {}
     for e in models.values():
         k = e["kind"] or e["role"]
@@ -164,7 +189,10 @@ def register(sub: Any) -> None:
         "Resumes where an interrupted build stopped.",
     )
     t.add_argument("--tiny", action="store_true", help="the tiny bed for tests (seconds)")
-    t.add_argument("--out", help="folder (default $HNN_CACHE_DIR/weights_testbed[_tiny])")
+    t.add_argument("--lm", action="store_true",
+                   help="the language-model bed instead (tiny Llama, GPT-2, BERT and their "
+                   "copies; benchmarks/lm_weights.py evaluates it)")  # fmt: skip
+    t.add_argument("--out", help="folder (default $HNN_CACHE_DIR/weights_[lm_]testbed[_tiny])")
     t.add_argument("--force", action="store_true", help="delete the bed first and rebuild it")
     t.add_argument("--json", action="store_true", help="print JSON")
     t.set_defaults(func=cmd_testbed)

@@ -17,22 +17,23 @@ VOCAB = 96
 CONTEXT = 64
 
 
-def tiny_model(arch: str, seed: int) -> Any:
-    """A randomly initialised tiny model of ``arch`` (see the module docstring)."""
+def tiny_model(arch: str, seed: int, layers: int = 2) -> Any:
+    """A randomly initialised tiny model of ``arch`` with ``layers`` blocks (see the module
+    docstring)."""
     import torch
     import transformers as T
 
     torch.manual_seed(seed)
     if arch == "llama":
         return T.LlamaForCausalLM(T.LlamaConfig(
-            vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+            vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=CONTEXT))  # fmt: skip
     if arch == "gpt2":
-        return T.GPT2LMHeadModel(T.GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=2,
-                                              n_positions=CONTEXT))  # fmt: skip
+        return T.GPT2LMHeadModel(T.GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=layers,
+                                              n_head=2, n_positions=CONTEXT))  # fmt: skip
     if arch == "bert":
         return T.BertForMaskedLM(T.BertConfig(
-            vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+            vocab_size=VOCAB, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
             intermediate_size=64, max_position_embeddings=CONTEXT))  # fmt: skip
     raise ValueError(f"unknown tiny architecture {arch!r} (known: {', '.join(ARCHS)})")
 

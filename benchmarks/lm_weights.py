@@ -1,0 +1,179 @@
+"""The weight tier on language models (issue 21, deliverable 1): build the language-model bed
+(:mod:`hnnframe.weights.lm_testbed`: tiny Llama, GPT-2 and BERT trained on the standard
+library's source, their copies of every kind, independently trained models), fingerprint
+every saved directory and GGUF file, and report per copy kind and over the independent pairs
+(:mod:`hnnframe.weights.lm_evaluate`).
+
+The bed is cached (``$HNN_CACHE_DIR/weights_lm_testbed`` or ``--bed``): a rerun trains
+nothing, and more ``--seeds`` adds only the new independents.
+
+``--with-baseline`` also scores every pair with the Model Provenance Kit re-implementation
+(``hnnframe.weights.provenance_kit.compare``, deliverable 2 of the issue), imported only then.
+
+    PYTHONPATH=. python benchmarks/lm_weights.py --write-results docs/weights.md \\
+        --write-results docs/results.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BLOCK = "lm-weights"  # docs/*.md: between <!-- lm-weights:begin --> and <!-- lm-weights:end -->
+
+
+def baseline(root: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The Model Provenance Kit's score per copy kind (AUC against the independent pairs)
+    and its verdicts; a copy it cannot read counts as not detected."""
+    from hnnframe.weights.evaluate import auc
+    from hnnframe.weights.lm_evaluate import independent_pairs
+    from hnnframe.weights.provenance_kit import compare
+
+    models = manifest["models"]
+
+    def score(a: str, b: str) -> tuple[float | None, str]:
+        try:
+            r = compare(root / models[a]["path"], root / models[b]["path"])
+        except Exception as e:  # noqa: BLE001 - the baseline's own failure is a figure
+            return None, f"unreadable ({type(e).__name__})"
+        return float(r.score), str(r.verdict)
+
+    neg: dict[str, list[float]] = {}
+    neg_verdicts: dict[str, int] = {}
+    for arch, pairs in independent_pairs(models).items():
+        for a, b in pairs:
+            s, v = score(a, b)
+            neg.setdefault(arch, []).append(-1.0 if s is None else s)
+            neg_verdicts[v] = neg_verdicts.get(v, 0) + 1
+    kinds: dict[str, Any] = {}
+    for mid, e in models.items():
+        if e["role"] == "copy":
+            s, v = score(mid, e["base"])
+            k = kinds.setdefault(e["kind"], {"scores": {}, "verdicts": {}})
+            k["scores"].setdefault(e["arch"], []).append(-1.0 if s is None else s)
+            k["verdicts"][v] = k["verdicts"].get(v, 0) + 1
+    for k in kinds.values():  # a higher score is a copy: AUC of -score as of a distance
+        k["auc"] = min(auc([-x for x in s], [-x for x in neg[a]]) for a, s in k["scores"].items())
+    return {"kinds": kinds, "independent_verdicts": neg_verdicts}
+
+
+def markdown(r: dict[str, Any], command: str, base: dict[str, Any] | None) -> str:
+    """The results block, naming the command that produced it."""
+    from hnnframe.reproduce.report import provenance
+    from hnnframe.weights.lm_testbed import KINDS
+
+    plan = r["plan"]
+    lines = [
+        "## Weight tier on language models (issue 21)",
+        "",
+        provenance(command),
+        "",
+        f"Bed: {r['models']} models (tiny Llama, GPT-2, BERT: hidden 32, {plan['layers']} "
+        f"layers, character vocabulary of 96; bases {plan['steps']} steps on half the standard "
+        f"library's source, fine-tunes {plan['tune_steps']} steps on the other half), built in "
+        f"{r['build_seconds'] / 60:.1f} min. Q = {r['bits']}, shipped threshold "
+        f"{r['threshold']} (from the digits bed, `hnnframe/weights/threshold.json`). "
+        f"Independently trained models per architecture: "
+        + ", ".join(f"{a} {n}" for a, n in r["independents"].items())
+        + f"; {r['pairs']} independent same-architecture pairs, nearest {r['negative_min']} "
+        f"bits, median {r['negative_median']:.0f}.",
+        "",
+        f"**Independent pairs flagged at the shipped threshold: {r['flagged']} of {r['pairs']} "
+        f"(FPR {r['fpr']:.2%}; per architecture "
+        + ", ".join(f"{a} {v:.2%}" for a, v in r["fpr_per_arch"].items())
+        + f"). Expected false weight matches of one upload against 1,000 indexed "
+        f"same-architecture models: {r['false_per_1000']:.1f} (95% upper bound "
+        f"{r['false_per_1000_upper95']:.1f}).** Threshold re-derived on these pairs at "
+        f"{r['fpr_target']:.0%} FPR (as `hnn weights eval` derives it): {r['rederived_threshold']} "
+        f"(measured FPR there {r['fpr_rederived']:.2%}).",
+        "",
+        "| copy kind | n | AUC (worst arch) | detected at threshold "
+        f"{r['threshold']} | named exact | median / max distance to base "
+        f"| detected at re-derived {r['rederived_threshold']} |"
+        + (" MPK baseline AUC | MPK verdicts |" if base else ""),
+        "|---|---|---|---|---|---|---|" + ("---|---|" if base else ""),
+    ]
+    for kind, k in r["kinds"].items():
+        row = (
+            f"| {kind} | {k['n']} | {k['auc']:.3f} | {k['detected']}/{k['n']} | "
+            f"{k['exact']}/{k['n']} | {k['median']:.0f} / {k['max']} | "
+            f"{k['detected_rederived']}/{k['n']} |"
+        )
+        if base:
+            b = base["kinds"].get(kind, {})
+            v = ", ".join(f"{n} {c}" for c, n in sorted(b.get("verdicts", {}).items()))
+            row += f" {b.get('auc', float('nan')):.3f} | {v} |"
+        lines.append(row)
+    lines += ["", "Copy kinds: " + "; ".join(f"`{k}` {KINDS[k]}" for k in r["kinds"]) + "."]
+    if base:
+        v = ", ".join(f"{n} {c}" for c, n in sorted(base["independent_verdicts"].items()))
+        lines += ["", f"MPK verdicts on the {r['pairs']} independent pairs: {v}."]
+    else:
+        lines += [
+            "",
+            "The Model Provenance Kit baseline column comes with `--with-baseline` "
+            "(hnnframe/weights/provenance_kit.py); this run was made without it.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from hnnframe.reproduce.report import write_block
+    from hnnframe.weights.lm_evaluate import evaluate_lm, fingerprint_lm_bed
+    from hnnframe.weights.lm_testbed import LMPlan, build_lm_testbed
+
+    d = LMPlan()
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bed", help="the bed's folder (default $HNN_CACHE_DIR/weights_lm_testbed)")
+    p.add_argument("--bases", type=int, default=d.bases, help="bases per architecture")
+    p.add_argument("--seeds", type=int, default=d.seeds, help="other-seed independents per arch")
+    p.add_argument("--others", type=int, default=d.others, help="other-data independents per arch")
+    p.add_argument("--layers", type=int, default=d.layers)
+    p.add_argument("--steps", type=int, default=d.steps, help="training steps of an original")
+    p.add_argument("--tune-steps", type=int, default=d.tune_steps, help="steps of a fine-tune")
+    p.add_argument("--bits", type=int, default=256)
+    p.add_argument("--fpr", type=float, default=0.01)
+    p.add_argument(
+        "--with-baseline",
+        action="store_true",
+        help="also score with hnnframe.weights.provenance_kit (issue 21, item 2)",
+    )
+    p.add_argument("--write-results", metavar="MD", action="append", default=[])
+    p.add_argument("--json", help="write the figures as JSON here")
+    a = p.parse_args(argv)
+    plan = LMPlan(
+        bases=a.bases,
+        seeds=a.seeds,
+        others=a.others,
+        layers=a.layers,
+        steps=a.steps,
+        tune_steps=a.tune_steps,
+    )
+    t0 = time.perf_counter()
+    root = build_lm_testbed(a.bed, plan, progress=lambda m: print("built", m, flush=True))
+    manifest, prints = fingerprint_lm_bed(root, a.bits)
+    r = evaluate_lm(manifest, prints, a.fpr)
+    r["plan"] = manifest["plan"]
+    r["build_seconds"] = sum(e.get("seconds", 0.0) for e in manifest["models"].values())
+    base = baseline(root, manifest) if a.with_baseline else None
+    args = " ".join(argv if argv is not None else sys.argv[1:])
+    command = f"PYTHONPATH=. python benchmarks/lm_weights.py {args}".strip()
+    block = markdown(r, command, base)
+    print(block)
+    print(f"{time.perf_counter() - t0:.0f} s")
+    for md in a.write_results:
+        write_block(md, BLOCK, block)
+    if a.json:
+        Path(a.json).write_text(json.dumps({"result": r, "baseline": base}, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

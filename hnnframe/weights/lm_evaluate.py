@@ -1,0 +1,128 @@
+"""The weight tier on the language-model bed (:mod:`hnnframe.weights.lm_testbed`), through
+the path ``hnn weights compare`` and ``hnn index check`` use: ``fingerprint`` of each saved
+directory or GGUF file, ``match`` of a copy with its base.
+
+*Independent pairs*: every pair of independently trained models of one architecture (bases,
+other seeds, other data), each unordered pair once. Per copy kind: the AUC of the copy's
+distance to its base against the independent pairs of its architecture (worst architecture),
+the share detected (a verdict other than ``none``) at the shipped threshold, the largest
+distance; and the threshold re-derived from the independent pairs at the stated
+false-positive rate, as ``hnn weights eval`` derives it on the digits bed (at most ``fpr`` of
+every architecture's pairs at or below it), with the detection there. The expected number of
+false weight matches an upload draws against 1,000 indexed models of its architecture is the
+measured FPR times 1,000, with the 95% upper bound when none was seen (3 / pairs, the rule
+of three).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hnnframe.weights.evaluate import auc, threshold_at
+from hnnframe.weights.fingerprint import WeightFingerprint, fingerprint, load_threshold, match
+from hnnframe.weights.lm_testbed import EXACT_KINDS, KINDS, load_lm_manifest
+
+
+def fingerprint_lm_bed(
+    root: Path, bits: int, progress: Callable[[str], None] | None = None
+) -> tuple[dict[str, Any], dict[str, WeightFingerprint]]:
+    """The manifest and the fingerprint of every model of the bed at ``root``."""
+    manifest = load_lm_manifest(root)
+    prints = {}
+    for mid, e in manifest["models"].items():
+        prints[mid] = fingerprint(Path(root) / e["path"], bits)
+        if progress:
+            progress(mid)
+    return manifest, prints
+
+
+def independent_pairs(models: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """Per architecture, every unordered pair of its independently trained models."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for arch in sorted({e["arch"] for e in models.values()}):
+        ids = sorted(m for m, e in models.items() if e["arch"] == arch and e["role"] != "copy")
+        out[arch] = list(combinations(ids, 2))
+    return out
+
+
+def _kind_row(
+    rows: list[dict[str, Any]], neg: dict[str, list[int]], shipped: int, rederived: int
+) -> dict[str, Any]:
+    ds = [r["distance"] for r in rows]
+    archs = sorted({r["arch"] for r in rows})
+    per_arch = {a: auc([r["distance"] for r in rows if r["arch"] == a], neg[a]) for a in archs}
+    return {
+        "n": len(rows),
+        "auc": min(per_arch.values()),
+        "auc_per_arch": per_arch,
+        "detected": sum(r["verdict"] != "none" for r in rows),
+        "exact": sum(r["verdict"] in ("exact file", "exact tensors") for r in rows),
+        "detected_rederived": sum(
+            d <= rederived or r["verdict"].startswith("exact")
+            for d, r in zip(ds, rows, strict=True)
+        ),
+        "median": float(np.median(ds)),
+        "max": int(max(ds)),
+        "missed": [r["copy"] for r in rows if r["verdict"] == "none"],
+        "threshold": shipped,
+    }
+
+
+def evaluate_lm(
+    manifest: dict[str, Any], prints: dict[str, WeightFingerprint], fpr: float = 0.01
+) -> dict[str, Any]:
+    """Per-kind and independent-pair figures (see the module docstring)."""
+    models = manifest["models"]
+    bits = next(iter(prints.values())).bits
+    shipped = int(load_threshold(bits)["threshold"])
+    pairs = independent_pairs(models)
+    verdicts = {a: [match(prints[x], prints[y]) for x, y in p] for a, p in pairs.items()}
+    neg = {a: [v.distance for v in vs] for a, vs in verdicts.items()}
+    flagged = {a: sum(v.verdict != "none" for v in vs) for a, vs in verdicts.items()}
+    rederived = min(threshold_at(v, fpr, bits) for v in neg.values())
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for mid, e in models.items():
+        if e["role"] != "copy":
+            continue
+        v = match(prints[mid], prints[e["base"]])
+        rows.setdefault(e["kind"], []).append(
+            {"copy": mid, "arch": e["arch"], "distance": v.distance, "verdict": v.verdict}
+        )
+    kinds = {k: _kind_row(rows[k], neg, shipped, rederived) for k in KINDS if k in rows}
+    n_pairs = sum(len(p) for p in pairs.values())
+    n_flagged = sum(flagged.values())
+    all_neg = [d for v in neg.values() for d in v]
+    measured = n_flagged / n_pairs if n_pairs else float("nan")
+    return {
+        "bits": bits,
+        "threshold": shipped,
+        "fpr_target": fpr,
+        "rederived_threshold": rederived,
+        "independents": {a: len({m for p in ps for m in p}) for a, ps in pairs.items()},
+        "pairs": n_pairs,
+        "pairs_per_arch": {a: len(p) for a, p in pairs.items()},
+        "flagged": n_flagged,
+        "fpr": measured,
+        "fpr_per_arch": {a: flagged[a] / len(pairs[a]) for a in pairs if pairs[a]},
+        "fpr_rederived": float(np.mean(np.array(all_neg) <= rederived)),
+        "false_per_1000": 1000 * measured,
+        "false_per_1000_upper95": 1000
+        * (3 / n_pairs if n_flagged == 0 else _upper95(n_flagged, n_pairs)),
+        "negative_min": int(min(all_neg)),
+        "negative_median": float(np.median(all_neg)),
+        "kinds": kinds,
+        "exact_missed": {k: kinds[k]["n"] - kinds[k]["exact"] for k in EXACT_KINDS if k in kinds},
+        "models": len(models),
+    }
+
+
+def _upper95(k: int, n: int) -> float:
+    """One-sided 95% upper bound of a binomial rate (Clopper-Pearson)."""
+    from scipy.stats import beta
+
+    return float(beta.ppf(0.95, k + 1, n - k))
