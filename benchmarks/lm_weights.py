@@ -64,37 +64,49 @@ def baseline(root: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     return {"kinds": kinds, "independent_verdicts": neg_verdicts}
 
 
-def markdown(r: dict[str, Any], command: str, base: dict[str, Any] | None) -> str:
-    """The results block, naming the command that produced it."""
+def header(r: dict[str, Any], command: str) -> list[str]:
+    """What the bed holds and the command behind the figures."""
     from hnnframe.reproduce.report import provenance
     from hnnframe.weights.lm_testbed import KINDS
 
     plan = r["plan"]
-    lines = [
+    return [
         "## Weight tier on language models (issue 21)",
         "",
         provenance(command),
         "",
         f"Bed: {r['models']} models (tiny Llama, GPT-2, BERT: hidden 32, {plan['layers']} "
-        f"layers, character vocabulary of 96; bases {plan['steps']} steps on half the standard "
-        f"library's source, fine-tunes {plan['tune_steps']} steps on the other half), built in "
-        f"{r['build_seconds'] / 60:.1f} min. Q = {r['bits']}, shipped threshold "
-        f"{r['threshold']} (from the digits bed, `hnnframe/weights/threshold.json`). "
-        f"Independently trained models per architecture: "
+        f"layers, character vocabulary of 96; originals {plan['steps']} steps, fine-tunes "
+        f"{plan['tune_steps']} steps), built in {r['build_seconds'] / 60:.1f} min. Text A and B: "
+        "the two halves of the standard library's source (every other file). Independently "
+        "trained models per architecture (bases, other seeds on A, other data B): "
         + ", ".join(f"{a} {n}" for a, n in r["independents"].items())
-        + f"; {r['pairs']} independent same-architecture pairs, nearest {r['negative_min']} "
-        f"bits, median {r['negative_median']:.0f}.",
+        + f"; every pair of them once: {r['pairs']} same-architecture pairs. Copy kinds: "
+        + "; ".join(f"`{k}` {KINDS[k]}" for k in r["kinds"])
+        + ". Every copy is compared with its base by `fingerprint` and `match` (what `hnn "
+        'weights compare` and `hnn index check` run); "detected": a verdict other than '
+        "`none`. Thresholds: the shipped one (`hnnframe/weights/threshold.json`, derived on the "
+        "digits bed), and the one re-derived on these independent pairs at the same "
+        f"{r['fpr_target']:.0%} FPR as `hnn weights eval` derives it.",
         "",
-        f"**Independent pairs flagged at the shipped threshold: {r['flagged']} of {r['pairs']} "
-        f"(FPR {r['fpr']:.2%}; per architecture "
+    ]
+
+
+def section(r: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
+    """One Q: the independent pairs and the per-kind table."""
+    lines = [
+        f"### Q = {r['bits']}",
+        "",
+        f"**Independent pairs flagged at the shipped threshold {r['threshold']}: {r['flagged']} "
+        f"of {r['pairs']} (FPR {r['fpr']:.2%}; per architecture "
         + ", ".join(f"{a} {v:.2%}" for a, v in r["fpr_per_arch"].items())
-        + f"). Expected false weight matches of one upload against 1,000 indexed "
+        + "). Expected false weight matches of one upload against 1,000 indexed "
         f"same-architecture models: {r['false_per_1000']:.1f} (95% upper bound "
-        f"{r['false_per_1000_upper95']:.1f}).** Threshold re-derived on these pairs at "
-        f"{r['fpr_target']:.0%} FPR (as `hnn weights eval` derives it): {r['rederived_threshold']} "
-        f"(measured FPR there {r['fpr_rederived']:.2%}).",
+        f"{r['false_per_1000_upper95']:.1f}).** Nearest independent pair {r['negative_min']} "
+        f"bits, median {r['negative_median']:.0f}. Re-derived threshold "
+        f"{r['rederived_threshold']} (FPR there {r['fpr_rederived']:.2%}).",
         "",
-        "| copy kind | n | AUC (worst arch) | detected at threshold "
+        "| copy kind | n | AUC (worst arch) | detected at shipped "
         f"{r['threshold']} | named exact | median / max distance to base "
         f"| detected at re-derived {r['rederived_threshold']} |"
         + (" MPK baseline AUC | MPK verdicts |" if base else ""),
@@ -111,15 +123,22 @@ def markdown(r: dict[str, Any], command: str, base: dict[str, Any] | None) -> st
             v = ", ".join(f"{n} {c}" for c, n in sorted(b.get("verdicts", {}).items()))
             row += f" {b.get('auc', float('nan')):.3f} | {v} |"
         lines.append(row)
-    lines += ["", "Copy kinds: " + "; ".join(f"`{k}` {KINDS[k]}" for k in r["kinds"]) + "."]
+    return lines + [""]
+
+
+def markdown(results: list[dict[str, Any]], command: str, base: dict[str, Any] | None) -> str:
+    """The results block, naming the command that produced it."""
+    lines = header(results[0], command)
+    for r in results:
+        lines += section(r, base)
     if base:
         v = ", ".join(f"{n} {c}" for c, n in sorted(base["independent_verdicts"].items()))
-        lines += ["", f"MPK verdicts on the {r['pairs']} independent pairs: {v}."]
+        lines += [f"MPK verdicts on the {results[0]['pairs']} independent pairs: {v}."]
     else:
         lines += [
-            "",
-            "The Model Provenance Kit baseline column comes with `--with-baseline` "
-            "(hnnframe/weights/provenance_kit.py); this run was made without it.",
+            "The Model Provenance Kit baseline columns come with `--with-baseline` "
+            "(`hnnframe/weights/provenance_kit.py`, issue 21 item 2); this run was made "
+            "without it."
         ]
     return "\n".join(lines) + "\n"
 
@@ -138,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--layers", type=int, default=d.layers)
     p.add_argument("--steps", type=int, default=d.steps, help="training steps of an original")
     p.add_argument("--tune-steps", type=int, default=d.tune_steps, help="steps of a fine-tune")
-    p.add_argument("--bits", type=int, default=256)
+    p.add_argument("--bits", default="256,512", help="comma-separated Q values")
     p.add_argument("--fpr", type=float, default=0.01)
     p.add_argument(
         "--with-baseline",
@@ -158,20 +177,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     t0 = time.perf_counter()
     root = build_lm_testbed(a.bed, plan, progress=lambda m: print("built", m, flush=True))
-    manifest, prints = fingerprint_lm_bed(root, a.bits)
-    r = evaluate_lm(manifest, prints, a.fpr)
-    r["plan"] = manifest["plan"]
-    r["build_seconds"] = sum(e.get("seconds", 0.0) for e in manifest["models"].values())
+    results = []
+    for q in (int(b) for b in a.bits.split(",")):
+        manifest, prints = fingerprint_lm_bed(root, q)
+        results.append(evaluate_lm(manifest, prints, a.fpr))
+    results[0]["plan"] = manifest["plan"]
+    results[0]["build_seconds"] = sum(e.get("seconds", 0.0) for e in manifest["models"].values())
     base = baseline(root, manifest) if a.with_baseline else None
     args = " ".join(argv if argv is not None else sys.argv[1:])
     command = f"PYTHONPATH=. python benchmarks/lm_weights.py {args}".strip()
-    block = markdown(r, command, base)
+    block = markdown(results, command, base)
     print(block)
     print(f"{time.perf_counter() - t0:.0f} s")
     for md in a.write_results:
         write_block(md, BLOCK, block)
     if a.json:
-        Path(a.json).write_text(json.dumps({"result": r, "baseline": base}, indent=1, default=str))
+        Path(a.json).write_text(
+            json.dumps({"results": results, "baseline": base}, indent=1, default=str)
+        )
     return 0
 
 
