@@ -104,7 +104,14 @@ def section(r: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
         f"same-architecture models: {r['false_per_1000']:.1f} (95% upper bound "
         f"{r['false_per_1000_upper95']:.1f}).** Nearest independent pair {r['negative_min']} "
         f"bits, median {r['negative_median']:.0f}. Re-derived threshold "
-        f"{r['rederived_threshold']} (FPR there {r['fpr_rederived']:.2%}).",
+        f"{r['rederived_threshold']} (FPR there {r['fpr_rederived']:.2%}, "
+        f"{1000 * r['fpr_rederived']:.1f} expected false matches per 1,000). Per "
+        "architecture, nearest independent pair / farthest copy of any kind: "
+        + ", ".join(
+            f"{a} {n} / {max(k['max_per_arch'].get(a, 0) for k in r['kinds'].values())}"
+            for a, n in r["negative_min_per_arch"].items()
+        )
+        + ".",
         "",
         "| copy kind | n | AUC (worst arch) | detected at shipped "
         f"{r['threshold']} | named exact | median / max distance to base "
@@ -126,11 +133,40 @@ def section(r: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
     return lines + [""]
 
 
-def markdown(results: list[dict[str, Any]], command: str, base: dict[str, Any] | None) -> str:
+def blocks_table(blocks: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Per architecture, what each block of the code shares between independent models."""
+    lines = [
+        "### What independent models share, block by block (Q = 256)",
+        "",
+        "Mean cosine of a block's features between independently trained models of one "
+        "architecture (the first 12; 66 pairs), and the block's mean norm, its weight in the "
+        "half's sum (`hnnframe.weights.lm_evaluate.block_agreement`). A block near 1 carries "
+        "what every model of this data learns, and pulls independent models together.",
+        "",
+        "| arch | half | tensor shape, axis | cosine between independents | norm |",
+        "|---|---|---|---|---|",
+    ]
+    for arch, rows in blocks.items():
+        for b in rows:
+            lines.append(
+                f"| {arch} | {b['half']} | {tuple(b['shape'])}, {b['axis']} | "
+                f"{b['cosine']:.2f} | {b['norm']:.1f} |"
+            )
+    return lines + [""]
+
+
+def markdown(
+    results: list[dict[str, Any]],
+    command: str,
+    base: dict[str, Any] | None,
+    blocks: dict[str, list[dict[str, Any]]] | None = None,
+) -> str:
     """The results block, naming the command that produced it."""
     lines = header(results[0], command)
     for r in results:
         lines += section(r, base)
+    if blocks:
+        lines += blocks_table(blocks)
     if base:
         v = ", ".join(f"{n} {c}" for c, n in sorted(base["independent_verdicts"].items()))
         lines += [f"MPK verdicts on the {results[0]['pairs']} independent pairs: {v}."]
@@ -164,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also score with hnnframe.weights.provenance_kit (issue 21, item 2)",
     )
+    p.add_argument(
+        "--blocks", action="store_true", help="also tabulate what independents share per block"
+    )
     p.add_argument("--write-results", metavar="MD", action="append", default=[])
     p.add_argument("--json", help="write the figures as JSON here")
     a = p.parse_args(argv)
@@ -186,7 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     base = baseline(root, manifest) if a.with_baseline else None
     args = " ".join(argv if argv is not None else sys.argv[1:])
     command = f"PYTHONPATH=. python benchmarks/lm_weights.py {args}".strip()
-    block = markdown(results, command, base)
+    blocks = None
+    if a.blocks:
+        from hnnframe.weights.lm_evaluate import block_agreement
+
+        blocks = {arch: block_agreement(root, manifest, arch) for arch in plan.archs}
+    block = markdown(results, command, base, blocks)
     print(block)
     print(f"{time.perf_counter() - t0:.0f} s")
     for md in a.write_results:

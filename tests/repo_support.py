@@ -11,17 +11,7 @@ from typing import Any
 import pytest
 
 from hnnframe.weights.lm import tiny_model
-
-
-def save_bin(model: Any, out: Path) -> Path:
-    """The older layout: config.json and ``pytorch_model.bin`` (``torch.save`` of the
-    state dict; transformers 5 writes safetensors whatever it is asked)."""
-    import torch
-
-    out.mkdir(parents=True, exist_ok=True)
-    model.config.to_json_file(str(out / "config.json"))
-    torch.save({k: v.clone() for k, v in model.state_dict().items()}, out / "pytorch_model.bin")
-    return out
+from hnnframe.weights.lm_testbed import save_bin
 
 
 @pytest.fixture(scope="session")

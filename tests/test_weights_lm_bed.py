@@ -106,7 +106,7 @@ def test_linear_merge_is_the_midpoint() -> None:
 
 
 def test_lm_bed_evaluation_counts_pairs_and_kinds(tmp_path) -> None:
-    from hnnframe.weights.lm_evaluate import evaluate_lm, fingerprint_lm_bed
+    from hnnframe.weights.lm_evaluate import block_agreement, evaluate_lm, fingerprint_lm_bed
     from hnnframe.weights.lm_testbed import build_lm_testbed, tiny_plan
 
     kinds = ("exact_shards", "fp16", "gguf_q8_0", "finetune", "permute")
@@ -120,6 +120,9 @@ def test_lm_bed_evaluation_counts_pairs_and_kinds(tmp_path) -> None:
     assert r["exact_missed"] == {"exact_shards": 0}
     assert all(0.0 <= k["auc"] <= 1.0 for k in r["kinds"].values())
     assert r["false_per_1000"] == 1000 * r["flagged"] / 6
+    blocks = block_agreement(root, manifest, "gpt2", limit=3)
+    assert {b["half"] for b in blocks} == {"cloud", "gram"}
+    assert all(-1.0 <= b["cosine"] <= 1.0 and b["norm"] > 0 for b in blocks)
     # a rerun trains nothing: every model is already listed
     seen: list[str] = []
     build_lm_testbed(root, plan, progress=seen.append)

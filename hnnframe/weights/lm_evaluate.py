@@ -68,6 +68,7 @@ def _kind_row(
         ),
         "median": float(np.median(ds)),
         "max": int(max(ds)),
+        "max_per_arch": {a: max(r["distance"] for r in rows if r["arch"] == a) for a in archs},
         "missed": [r["copy"] for r in rows if r["verdict"] == "none"],
         "threshold": shipped,
     }
@@ -114,6 +115,7 @@ def evaluate_lm(
         "false_per_1000_upper95": 1000
         * (3 / n_pairs if n_flagged == 0 else _upper95(n_flagged, n_pairs)),
         "negative_min": int(min(all_neg)),
+        "negative_min_per_arch": {a: int(min(v)) for a, v in neg.items() if v},
         "negative_median": float(np.median(all_neg)),
         "kinds": kinds,
         "exact_missed": {k: kinds[k]["n"] - kinds[k]["exact"] for k in EXACT_KINDS if k in kinds},
@@ -126,3 +128,52 @@ def _upper95(k: int, n: int) -> float:
     from scipy.stats import beta
 
     return float(beta.ppf(0.95, k + 1, n - k))
+
+
+def _coder(path: Path, bits: int) -> Any:
+    """The :class:`~hnnframe.weights.code.WeightCoder` of one model, its per-block features
+    kept (the tensors ``fingerprint`` codes: informative ones, a tied tensor once)."""
+    from hnnframe.weights.code import WeightCoder
+    from hnnframe.weights.digests import digest, informative
+    from hnnframe.weights.readers import iter_tensors
+
+    coder, seen = WeightCoder(bits), set()
+    for _name, arr in iter_tensors(path):
+        if informative(arr) and (d := digest(arr)) not in seen:
+            seen.add(d)
+            coder.add(arr)
+    return coder
+
+
+def block_agreement(
+    root: Path, manifest: dict[str, Any], arch: str, limit: int = 12, bits: int = 256
+) -> list[dict[str, Any]]:
+    """Per block of the code (half, tensor shape, axis): the mean cosine of its features over
+    pairs of ``arch``'s first ``limit`` independent models, and its mean norm (its weight in
+    the half's sum). A block whose features agree between independent models carries what
+    every model of the data learns, not what one model is."""
+    ids = sorted(
+        m for m, e in manifest["models"].items() if e["arch"] == arch and e["role"] != "copy"
+    )[:limit]
+    coders = [_coder(Path(root) / manifest["models"][m]["path"], bits) for m in ids]
+    out = []
+    for half in ("clouds", "grams"):
+        for key in sorted(getattr(coders[0], half), key=repr):
+            fs = [getattr(c, half).get(key) for c in coders]
+            if any(f is None for f in fs):
+                continue
+            cos = [
+                float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+                for a, b in combinations(fs, 2)
+            ]
+            norm = float(np.mean([np.linalg.norm(f) for f in fs]))
+            out.append(
+                {
+                    "half": half[:-1],
+                    "shape": list(key[0]),
+                    "axis": key[1],
+                    "cosine": float(np.mean(cos)),
+                    "norm": norm,
+                }
+            )
+    return out

@@ -239,10 +239,9 @@ def load_lm_manifest(root: PathLike) -> dict[str, Any]:
     Raises:
         HnnError: there is no bed at ``root``.
     """
-    p = Path(root) / MANIFEST
-    if not p.is_file():
-        raise HnnError(f"no language-model bed at {root} (benchmarks/lm_weights.py builds it)")
-    return json.loads(p.read_text())
+    from hnnframe.weights.testbed import load_manifest
+
+    return load_manifest(root, build="hnn weights testbed --lm")
 
 
 def tiny_plan(**changes: Any) -> LMPlan:

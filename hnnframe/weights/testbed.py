@@ -112,15 +112,16 @@ def jobs(plan: Plan) -> list[Job]:
     return out
 
 
-def load_manifest(root: PathLike) -> dict[str, Any]:
-    """The bed's manifest (``{"version", "tiny", "models": {id: entry}}``).
+def load_manifest(root: PathLike, build: str = "hnn weights testbed") -> dict[str, Any]:
+    """The bed's manifest (``{"version", "tiny", "models": {id: entry}}``); ``build``: the
+    command that builds the bed, for the error.
 
     Raises:
         HnnError: there is no bed at ``root``.
     """
     p = Path(root) / MANIFEST
     if not p.is_file():
-        raise HnnError(f"no weight test bed at {root} (build it with `hnn weights testbed`)")
+        raise HnnError(f"no weight test bed at {root} (build it with `{build}`)")
     return json.loads(p.read_text())
 
 
