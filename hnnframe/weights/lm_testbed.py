@@ -56,7 +56,7 @@ ARCHS = ("llama", "gpt2", "bert")
 class LMPlan:
     """How many models of each role per architecture, their sizes and training steps."""
 
-    bases: int = 3
+    bases: int = 5
     seeds: int = 20
     others: int = 4
     layers: int = 4
