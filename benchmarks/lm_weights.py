@@ -34,7 +34,13 @@ def baseline(root: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     and its verdicts; a copy it cannot read counts as not detected."""
     from hnnframe.weights.evaluate import auc
     from hnnframe.weights.lm_evaluate import independent_pairs
-    from hnnframe.weights.provenance_kit import compare
+
+    try:
+        from hnnframe.weights.provenance_kit import compare
+    except ImportError as e:
+        raise SystemExit(
+            f"--with-baseline needs hnnframe/weights/provenance_kit.py (issue 21, item 2): {e}"
+        ) from e
 
     models = manifest["models"]
 
