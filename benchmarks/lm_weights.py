@@ -166,8 +166,9 @@ def mpk_notes(base: dict[str, Any], pairs: int) -> list[str]:
         "it re-implements and its anchor stand-in) on every copy and its base and on every "
         "independent pair, side by side with the weight tier in the tables above (its columns "
         'are the same at every Q). "MPK detected": a verdict of Confirmed, High-Confidence or '
-        "Weak Match. AUC of its score (config screening first, as its verdict) and of its weight "
-        "score alone (`identity`, the five signals); a copy it cannot read (GGUF: no "
+        "Weak Match. AUC (worst architecture, as for the weight tier) of its score (config "
+        "screening first, as its verdict; a tie for every pair whose configs agree) and of its "
+        "weight score alone (`identity`, the five signals); a copy it cannot read (GGUF: no "
         "config.json beside it) scores lowest.",
         "",
         f"**Independent pairs it names related: {base['flagged']} of {pairs}** ({v}). Its "
