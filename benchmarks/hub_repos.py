@@ -16,8 +16,11 @@ models are these bases. Uploads of each base:
   embeddings (want a weight match at least);
 * a fine-tuned copy: the base trained ``--tune-steps`` more on other text (at ``--tune-lr``),
   saved in shards, and its GGUF F16 export (want detected);
-* PEFT adapters of the base (LoRA layout, random matrices): the architecture named, and the
-  bases it fits.
+* PEFT adapters of the base: one with random matrices (the architecture named, and the bases
+  it fits) and one trained ``--adapter-steps`` on other text
+  (``hnnframe.weights.lm_copies.trained_adapter``, rank 4 on PEFT's default modules): which
+  of the bases of its config is its own, by the alignment of its ``lora_A`` rows with each
+  base's weights (``hnnframe.weights.adapter_base``, as ``hnn index check`` does).
 
 Every upload is compared with every indexed base (``hnnframe.weights.fingerprint.match``, the
 comparison of ``hnn weights compare`` and of ``hnn index check``'s weight tiers): "detected"
@@ -72,6 +75,7 @@ def save_all(model: Any, root: Path, tag: str, ft_ids: list[int], a: argparse.Na
 
     from hnnframe.weights.gguf_export import export_gguf
     from hnnframe.weights.lm import train
+    from hnnframe.weights.lm_copies import trained_adapter
 
     out: dict[str, Path] = {}
     base = root / tag
@@ -95,6 +99,8 @@ def save_all(model: Any, root: Path, tag: str, ft_ids: list[int], a: argparse.Na
     out["finetune_gguf_f16"] = export_gguf(out["finetune_shards"], root / f"{tag}-ft.gguf", "F16")
     arch = tag.split("-")[0]
     out["adapter"] = write_adapter(root / f"{tag}-lora", arch, seed=seed)
+    out["adapter_trained"] = trained_adapter(model, ft_ids, a.adapter_steps, seed + 2000,
+                                             root / f"{tag}-lora-trained")  # fmt: skip
     return {"base": base, **out}
 
 
@@ -140,7 +146,7 @@ def _score(row: dict[str, Any], fp: Any, k: str, bases: dict[str, Any]) -> None:
 
 def evaluate(bed: dict[str, dict[str, Path]]) -> dict[str, Any]:
     from hnnframe.frontends.named import hf_config
-    from hnnframe.weights.adapter import fits, parameter_shapes, read_adapter
+    from hnnframe.weights.adapter import parameter_shapes
     from hnnframe.weights.fingerprint import fingerprint, match
 
     bases = {k: fingerprint(v["base"]) for k, v in bed.items()}
@@ -148,7 +154,7 @@ def evaluate(bed: dict[str, dict[str, Path]]) -> dict[str, Any]:
     kinds: dict[str, dict[str, Any]] = {}
     for k, files in bed.items():
         for kind, path in files.items():
-            if kind not in ("base", "adapter"):
+            if not kind.startswith(("base", "adapter")):
                 _score(_row(kinds, kind), fingerprint(path), k, bases)
     for k in bed:  # each base is also an independent model of the others' config
         row = _row(kinds, "independent")
@@ -160,6 +166,39 @@ def evaluate(bed: dict[str, dict[str, Path]]) -> dict[str, Any]:
                 row["fp"] += v.verdict != "none"
                 low = row["min_other"]
                 row["min_other"] = v.distance if low is None else min(low, v.distance)
+    _adapters(bed, shapes, kinds)
+    _trained_adapters(bed, shapes, kinds)
+    return kinds
+
+
+def _trained_adapters(bed: dict[str, dict[str, Path]], shapes: dict[str, Any],
+                      kinds: dict[str, Any]) -> None:  # fmt: skip
+    """Each trained adapter against every base it fits: the bases ``hnn index check`` names
+    (``likely_bases`` of the ``lora_A`` alignments), scored 1/k when its own is one of k."""
+    from hnnframe.weights.adapter import fits, read_adapter
+    from hnnframe.weights.adapter_base import CONV1D_TYPES, alignment, likely_bases
+    from hnnframe.weights.readers import iter_tensors
+
+    row = kinds.setdefault("adapter_trained", {"n": 0, "top1": 0.0, "unique_base": 0,
+                                               "own_z": [], "other_z": []})  # fmt: skip
+    for k, files in bed.items():
+        ad = read_adapter(files["adapter_trained"])
+        conv1d = k.split("-")[0] in CONV1D_TYPES
+        fit = [o for o in bed if fits(ad, shapes[o])]
+        z = {o: alignment(ad.lora_a, iter_tensors(bed[o]["base"]), conv1d) for o in fit}
+        named = likely_bases(fit, z)
+        row["n"] += 1
+        row["top1"] += 1 / len(named) if k in named else 0.0
+        row["unique_base"] += named == [k]
+        row["own_z"].append(z[k].z)
+        row["other_z"] += [z[o].z for o in fit if o != k]
+
+
+def _adapters(bed: dict[str, dict[str, Path]], shapes: dict[str, Any],
+              kinds: dict[str, Any]) -> None:  # fmt: skip
+    """Each random-matrix adapter: the architecture named and the bases it fits."""
+    from hnnframe.weights.adapter import fits, read_adapter
+
     for k, files in bed.items():
         ad = read_adapter(files["adapter"])
         fit = [o for o in bed if fits(ad, shapes[o])]
@@ -171,7 +210,6 @@ def evaluate(bed: dict[str, dict[str, Path]]) -> dict[str, Any]:
         row["base_fits"] += k in fit
         row["fits_same_arch_only"] += all(o.split("-")[0] == arch for o in fit)
         row["unique_base"] += fit == [k]
-    return kinds
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -193,7 +231,7 @@ def markdown(result: dict[str, Any]) -> str:
         "| min distance to another base |", "|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     for kind, r in result["kinds"].items():
-        if kind == "adapter":
+        if kind.startswith("adapter"):
             continue
         det = "-" if kind == "independent" else f"{r['detected']}/{r['n']}"
         exact = "-" if kind == "independent" else f"{r['exact']}/{r['n']}"
@@ -207,11 +245,31 @@ def markdown(result: dict[str, Any]) -> str:
               f"architecture {a['fits_same_arch_only']}/{a['n']}; its base the only fit "
               f"{a['unique_base']}/{a['n']} (every base here shares its config with "
               f"{result['seeds'] - 1} others, which the LoRA shapes cannot tell apart).", ""]  # fmt: skip
-    return "\n".join(lines)
+    return "\n".join(lines + _trained_lines(result))
+
+
+def _trained_lines(result: dict[str, Any]) -> list[str]:
+    from hnnframe.weights.adapter_base import BASE_Z
+
+    t = result["kinds"]["adapter_trained"]
+    own, other = sorted(t["own_z"]), sorted(t["other_z"])
+    return [f"Trained PEFT adapters ({t['n']}, rank 4 on PEFT's default modules, "
+            f"{result['adapter_steps']} steps on other text), each against the "
+            f"{result['seeds']} bases of its config: its own base named alone "
+            f"{t['unique_base']}/{t['n']}, top-1 (1/k for a tie of k) {t['top1']:.2f}/{t['n']}. "
+            f"lora_A alignment z against its own base: min {own[0]:.1f}, median "
+            f"{own[len(own) // 2]:.1f}; against the other bases: median "
+            f"{other[len(other) // 2]:.1f}, max {other[-1]:.1f} (a base is named from "
+            f"z = {BASE_Z:g}; an unrelated model is about N(0, 1)).", ""]  # fmt: skip
 
 
 def report(result: dict[str, Any]) -> None:
     for kind, r in result["kinds"].items():
+        if kind == "adapter_trained":
+            print(f"{kind:<18} n={r['n']} own base alone {r['unique_base']} top-1 "
+                  f"{r['top1']:.2f} own z {sorted(r['own_z'])} other z max "
+                  f"{max(r['other_z'], default=None)}")  # fmt: skip
+            continue
         if kind == "adapter":
             print(f"{kind:<18} n={r['n']} architecture named {r['arch_named']}, its base among "
                   f"the fits {r['base_fits']}, fits its architecture only "
@@ -233,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tune-steps", type=int, default=60, help="fine-tuning steps of a copy")
     p.add_argument("--tune-lr", type=float, default=1e-3,
                    help="fine-tuning learning rate (the bases train at 3e-3)")  # fmt: skip
+    p.add_argument("--adapter-steps", type=int, default=150,
+                   help="training steps of the trained adapters (lr 2e-3)")  # fmt: skip
     p.add_argument("--out", help="write the figures as JSON here")
     p.add_argument("--md", help="write the figures as markdown here (docs/hub_repos.md)")
     a = p.parse_args(argv)
@@ -243,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     args = " ".join(argv if argv is not None else sys.argv[1:])
     result = {"command": f"PYTHONPATH=. python benchmarks/hub_repos.py {args}".strip(),
               "seeds": a.seeds, "steps": a.steps, "tune_steps": a.tune_steps,
-              "tune_lr": a.tune_lr, "kinds": kinds,
+              "tune_lr": a.tune_lr, "adapter_steps": a.adapter_steps, "kinds": kinds,
               "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
     report(result)
     if a.out:

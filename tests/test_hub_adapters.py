@@ -100,3 +100,30 @@ def test_adapters_and_models_in_one_check(url, repos, indexed, tmp_path, capsys)
     rc, out, err = run_cli(capsys, "check", "--db", url, good, bad)
     assert rc == 1 and out.startswith(f"SUSPECT  {good}: adapter for #{indexed['gpt2']};")
     assert err.count("hnn: error:") == 1 and str(bad) in err
+
+
+def test_trained_adapter_names_its_own_base(url, weight_hasher, tiny_checkpoint, tmp_path,
+                                            capsys) -> None:  # fmt: skip
+    """Two trained Llamas of one config: a LoRA trained on the second is named its adapter,
+    by the alignment of its lora_A rows with that model's weights; the other model's z is
+    that of an unrelated model."""
+    from hnnframe.weights.lm import stdlib_text, train
+    from hnnframe.weights.lm import tiny_model as lm_model
+    from hnnframe.weights.lm_copies import trained_adapter
+
+    text, other_text = stdlib_text(0, 60_000), stdlib_text(1, 60_000)
+    bases = [train(lm_model("llama", s), text, 120, s) for s in (10, 11)]
+    for i, m in enumerate(bases):
+        m.save_pretrained(tmp_path / f"base{i}")
+    with hindex.open(url) as idx:
+        res = idx.add_models([tmp_path / "base0", tmp_path / "base1"], weight_hasher,
+                             checkpoint=str(tiny_checkpoint))  # fmt: skip
+    ids = [r.id for r in res]
+    up = trained_adapter(bases[1], other_text, 150, seed=3, out=tmp_path / "lora")
+    rc, out, _ = run_cli(capsys, "check", "--db", url, up, "--json")
+    doc = json.loads(out)[0]
+    assert rc == 1 and doc["bases"] == [ids[1]], doc
+    z = {f["id"]: f["alignment_z"] for f in doc["fits"]}
+    assert z[ids[1]] >= 4 and abs(z[ids[0]]) < 3, z
+    rc, out, _ = run_cli(capsys, "check", "--db", url, up)
+    assert f"adapter for #{ids[1]};" in out and "lora_A alignment z = " in out, out

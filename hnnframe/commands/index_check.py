@@ -149,6 +149,8 @@ def _print_adapter(label: str, v: Any, policy: str) -> None:
     for r in v.fits:
         held = v.shared.get(r.id, 0)
         extra = f", holds {held} of its saved tensors" if held else ""
+        if r.id in v.aligned:  # z of the lora_A rows along its weights (about 0 if unrelated)
+            extra += f", lora_A alignment z = {v.aligned[r.id].z:g}"
         print(f"      fits #{r.id} {_who(r)}{extra} {printable(r.path)}")
 
 

@@ -15,7 +15,8 @@ stranger can write anything there. What the adapter says of its base is:
 device (no weights), must have a parameter at every adapted path whose shape is ``[out, in]``
 (or ``[in, out]``: GPT-2's ``Conv1D``, which PEFT adapts with ``fan_in_fan_out``). Tensors the
 adapter saves whole (``modules_to_save``, say an embedding) are kept as digests, so a caller can
-compare them with the base's exact tensors.
+compare them with the base's exact tensors. The ``lora_A`` matrices are kept too: which of several
+models of one config a trained adapter was trained on is in them (:mod:`.adapter_base`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import PathLike
@@ -51,6 +54,8 @@ class Adapter:
     #: digests (:func:`~hnnframe.weights.digests.digest`) of the informative tensors it saves
     #: whole (``modules_to_save``), kept instead of the tensors: one may be an embedding
     whole: list[str] = field(default_factory=list, repr=False)
+    #: module path -> its ``lora_A`` ``[r, in]`` (float32)
+    lora_a: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def targets(self) -> list[str]:
@@ -96,10 +101,13 @@ def read_adapter(path: PathLike) -> Adapter:
     config = read_json(files[0])
     pairs: dict[str, dict[str, tuple[int, ...]]] = {}
     whole: list[str] = []
+    lora_a: dict[str, np.ndarray] = {}
     for name, arr in iter_tensors(files[1]):
         m = _LORA.match(name)
         if m and arr.ndim == 2:
             pairs.setdefault(m.group(1), {})[m.group(2)] = arr.shape
+            if m.group(2) == "A":
+                lora_a[m.group(1)] = np.asarray(arr, dtype=np.float32)
         elif informative(arr):
             whole.append(digest(arr))
     modules: dict[str, tuple[int, int]] = {}
@@ -112,7 +120,7 @@ def read_adapter(path: PathLike) -> Adapter:
     if not modules:
         raise ModelLoadError(f"{files[1]}: no LoRA tensors (lora_A / lora_B)")
     rank = int(config.get("r") or max(ranks)) if isinstance(config.get("r"), int) else max(ranks)
-    return Adapter(str(d), str(config.get("peft_type") or "LORA"), rank, modules, whole)
+    return Adapter(str(d), str(config.get("peft_type") or "LORA"), rank, modules, whole, lora_a)
 
 
 def parameter_shapes(config: Any) -> dict[str, tuple[int, ...]]:
@@ -129,12 +137,12 @@ def fits(adapter: Adapter, shapes: dict[str, tuple[int, ...]]) -> bool:
     for mod, (out, inp) in adapter.modules.items():
         want = {(out, inp), (inp, out)}
         hits = [s for n, s in shapes.items()
-                if n.endswith(".weight") and _same_path(n[: -len(".weight")], mod)]  # fmt: skip
+                if n.endswith(".weight") and same_path(n[: -len(".weight")], mod)]  # fmt: skip
         if not any(s in want for s in hits):
             return False
     return True
 
 
-def _same_path(param: str, mod: str) -> bool:
+def same_path(param: str, mod: str) -> bool:
     """``model.layers.0.q_proj`` is ``layers.0.q_proj`` under a task model's prefix."""
     return param == mod or param.endswith("." + mod) or mod.endswith("." + param)

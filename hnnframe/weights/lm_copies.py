@@ -18,11 +18,13 @@ import copy
 import re
 from collections import Counter
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hnnframe.errors import HnnError
+from hnnframe.weights import lora
 from hnnframe.weights.lm import CONTEXT, train
 
 #: A block's tensor names: ``model.layers.3.``, ``transformer.h.3.``, ``encoder.layer.3.``.
@@ -49,37 +51,28 @@ def lora_merged(
 ) -> Any:
     """A LoRA delta of ``rank`` on every matrix of the blocks, trained on ``ids`` with the
     base frozen, then merged into the weights."""
-    import torch
-    from torch.nn.utils import parametrize
-
-    class Lora(torch.nn.Module):
-        def __init__(self, shape: tuple[int, int], g: torch.Generator) -> None:
-            super().__init__()
-            self.a = torch.nn.Parameter(torch.randn(rank, shape[1], generator=g) / shape[1] ** 0.5)
-            self.b = torch.nn.Parameter(torch.zeros(shape[0], rank))
-
-        def forward(self, w: torch.Tensor) -> torch.Tensor:
-            return w + (alpha / rank) * (self.b @ self.a)
-
     m = copy.deepcopy(model)
-    for p in m.parameters():
-        p.requires_grad_(False)
-    g = torch.Generator().manual_seed(seed)
-    targets = [
-        mod
-        for name, mod in m.named_modules()
-        if _BLOCK.search(name + ".")
-        and getattr(mod, "weight", None) is not None
-        and mod.weight.ndim == 2
-    ]
-    for mod in targets:
-        parametrize.register_parametrization(mod, "weight", Lora(tuple(mod.weight.shape), g))
+    loras = lora.attach(m, lambda name, _: bool(_BLOCK.search(name + ".")), rank, alpha, seed)
     train(m, ids, steps, seed, lr=lr)  # AdamW sees only the LoRA matrices' gradients
-    for mod in targets:
-        parametrize.remove_parametrizations(mod, "weight", leave_parametrized=True)
-    for p in m.parameters():
-        p.requires_grad_(True)
-    return m
+    return lora.detach(m, loras, merge=True)
+
+
+#: The modules PEFT adapts by default in each family (its ``target_modules`` mapping).
+ADAPTER_TARGETS = {"llama": ("q_proj", "v_proj"), "gpt2": ("c_attn",),
+                   "bert": ("query", "value")}  # fmt: skip
+
+
+def trained_adapter(model: Any, ids: list[int], steps: int, seed: int, out: Path,
+                    rank: int = 4, alpha: float = 8.0, lr: float = 2e-3) -> Path:  # fmt: skip
+    """A PEFT LoRA adapter of ``model`` trained on ``ids`` (the base frozen, never merged),
+    saved at ``out`` (:func:`hnnframe.weights.lora.save_peft`)."""
+    m = copy.deepcopy(model)
+    names = ADAPTER_TARGETS[arch_of(m)]
+    loras = lora.attach(m, lambda name, _: name.rsplit(".", 1)[-1] in names, rank, alpha, seed,
+                        peft_layout=True)  # fmt: skip
+    train(m, ids, steps, seed, lr=lr)
+    task = "FEATURE_EXTRACTION" if "MaskedLM" in type(m).__name__ else "CAUSAL_LM"
+    return lora.save_peft(out, loras, rank, alpha, task)
 
 
 def merge_tokens(ids: list[int], vocab: int, new: int) -> list[int]:
