@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from hnnframe.errors import ModelLoadError
+from hnnframe.sources.guard import ReadGuard
 from hnnframe.weights import copies
 from hnnframe.weights.fingerprint import fingerprint
-from hnnframe.weights.guard import ReadGuard
 from hnnframe.weights.readers import detect_format, iter_tensors
 
 

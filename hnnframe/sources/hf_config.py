@@ -4,6 +4,7 @@ on the meta device (:mod:`hnnframe.frontends.hf`)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from hnnframe.frontends.sources import config_json
 from hnnframe.sources.base import SOURCES, STRUCTURE, Source
@@ -17,3 +18,10 @@ class HfConfig(Source):
 
     def sniff(self, spec: str) -> bool:
         return config_json(spec) is not None and not Path(spec).name.endswith(".index.json")
+
+    def to_onnx(
+        self, spec: str, example_input: Any, opset: int, dynamo: bool, trust_pickle: bool
+    ) -> Any:
+        from hnnframe.frontends.named import export_source
+
+        return export_source(spec, example_input, opset, dynamo)

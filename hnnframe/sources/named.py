@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from hnnframe.frontends.sources import split_source
 from hnnframe.sources.base import SOURCES, STRUCTURE, Source
@@ -17,6 +17,13 @@ class _Named(Source):
     def sniff(self, spec: str) -> bool:
         parts = split_source(spec)
         return parts is not None and parts[0] == self.scheme
+
+    def to_onnx(
+        self, spec: str, example_input: Any, opset: int, dynamo: bool, trust_pickle: bool
+    ) -> Any:
+        from hnnframe.frontends.named import export_source
+
+        return export_source(spec, example_input, opset, dynamo)
 
 
 @SOURCES.register("torchvision")

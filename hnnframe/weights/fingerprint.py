@@ -32,9 +32,9 @@ from hnnframe.errors import ConfigError, HnnError
 from hnnframe.evidence import WEIGHT_TIERS, Context, Subject, Tier, evaluate, signals, strongest
 from hnnframe.files import PathLike
 from hnnframe.repo import upload_sha256
+from hnnframe.sources.guard import ReadGuard
 from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, WeightCoder, check_weight_bits
 from hnnframe.weights.digests import TensorDigest, digest, informative, set_digest
-from hnnframe.weights.guard import ReadGuard
 from hnnframe.weights.readers import detect_format, iter_tensors
 from hnnframe.weights.signals import EXACT_TENSORS, WEIGHT_MATCH
 

@@ -1,6 +1,6 @@
 """Write a Hugging Face snapshot directory as a GGUF file, as llama.cpp's converter
 (``convert_hf_to_gguf.py``) does for the architectures hnnframe maps back
-(:mod:`hnnframe.weights.gguf_tensors`): Llama (q/k rows permuted), GPT-2 (``Conv1D`` weights
+(:mod:`hnnframe.sources.gguf_tensors`): Llama (q/k rows permuted), GPT-2 (``Conv1D`` weights
 transposed) and BERT. Used to make the GGUF copies of tests, the demo and the test bed with
 the real ``gguf`` package (``GGUFWriter``); it is no replacement for the converter (no
 tokenizer is written).
@@ -19,7 +19,7 @@ import numpy as np
 
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import PathLike
-from hnnframe.weights.gguf_tensors import PERMUTED, TRANSPOSED
+from hnnframe.sources.gguf_tensors import PERMUTED, TRANSPOSED
 
 #: transformers model_type -> GGUF architecture, and its metadata keys from config fields.
 ARCHS = {"llama": "llama", "mistral": "llama", "gpt2": "gpt2", "bert": "bert"}
@@ -85,7 +85,7 @@ def export_gguf(directory: PathLike, out: PathLike, qtype: str = "F16") -> Path:
     """
     import gguf
 
-    from hnnframe.weights.gguf_tensors import _hf_names
+    from hnnframe.sources.gguf_tensors import _hf_names
     from hnnframe.weights.readers import iter_tensors
 
     d = Path(directory)

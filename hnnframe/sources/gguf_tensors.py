@@ -139,7 +139,7 @@ def _dequantized(path: Path, t: Any) -> np.ndarray:
 def gguf_tensors(path: Path, guard: Any = None) -> Iterator[Tensor]:
     """Every tensor of a GGUF file, dequantized to float32 one at a time, under its Hugging
     Face name and layout (see the module docstring). ``guard``: the read's
-    :class:`~hnnframe.weights.guard.ReadGuard`, asked before each tensor is dequantized."""
+    :class:`~hnnframe.sources.guard.ReadGuard`, asked before each tensor is dequantized."""
 
     reader = open_reader(path)
     meta = metadata(reader)

@@ -5,7 +5,7 @@ tensor by tensor at its offset (never a whole data file), quantized weights dequ
 An external location is resolved first and must stay inside the model's folder
 (:func:`hnnframe.files.inside`, as onnx's own loader requires); a tensor whose data is outside,
 missing, or shorter than its declared shape is skipped and recorded by the
-:class:`~hnnframe.weights.guard.ReadGuard`, never allocated from its declared dims.
+:class:`~hnnframe.sources.guard.ReadGuard`, never allocated from its declared dims.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from hnnframe import limits
 from hnnframe.errors import LimitError, ModelLoadError
 from hnnframe.files import inside, not_regular
-from hnnframe.weights.guard import ReadGuard
+from hnnframe.sources.guard import ReadGuard
 
 Tensor = tuple[str, np.ndarray]
 
