@@ -5,6 +5,7 @@ other edit (docs/writing-rules.md, "A model source")."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from hnnframe.sources import SOURCES, STRUCTURE, WEIGHTS, Source, kind_of
 from hnnframe.sources.guard import ReadGuard
 from hnnframe.weights import copies
 
-MAGIC = b"TOYNET1\n"
+MAGIC = b"TOYNET\n"  # 7 bytes: a "{" at byte 8 would read as a safetensors header
 
 
 class ToyNet(Source):
@@ -109,3 +110,16 @@ def test_an_unregistered_format_is_refused_as_before(tmp_path: Path) -> None:
     toy = _write(tmp_path / "model.toy", toy_module([(2, 2)]))
     assert kind_of(toy) is None
     assert main(["weights", "fingerprint", str(toy)]) == 1
+
+
+def test_a_fifo_is_refused_before_a_registered_kind_sniffs_it(toynet: None, tmp_path: Path) -> None:
+    from hnnframe.errors import ModelLoadError
+    from hnnframe.weights.readers import iter_tensors
+
+    fifo = tmp_path / "model.toy"
+    os.mkfifo(fifo)  # opening it to read would block forever
+    assert kind_of(fifo) is None
+    with pytest.raises(ModelLoadError, match="model.toy"):
+        to_onnx(fifo)
+    with pytest.raises(ModelLoadError, match="model.toy"):
+        list(iter_tensors(fifo))
