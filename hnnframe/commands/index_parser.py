@@ -7,15 +7,8 @@ import argparse
 import os
 from typing import Any
 
-from hnnframe.commands.index import (
-    EPILOG,
-    cmd_add,
-    cmd_list,
-    cmd_rehash,
-    cmd_remove,
-    cmd_search,
-    cmd_stats,
-)
+from hnnframe.commands import index as handlers  # looked up when the parser is built
+from hnnframe.commands.index import EPILOG
 from hnnframe.commands.index_check import FAIL_ON_HELP, cmd_check
 from hnnframe.commands.index_common import DB_ENV
 from hnnframe.commands.limit_options import add_limit_options
@@ -117,7 +110,7 @@ def _add(isub: Any) -> None:
     )
     _common(a)
     add_limit_options(a)
-    a.set_defaults(func=cmd_add)
+    a.set_defaults(func=handlers.cmd_add)
 
 
 def _search(isub: Any) -> None:
@@ -143,7 +136,7 @@ def _search(isub: Any) -> None:
     _hashing(s, "hash queries with this checkpoint (must be the index's; default: the index's)")
     _common(s)
     add_limit_options(s)
-    s.set_defaults(func=cmd_search)
+    s.set_defaults(func=handlers.cmd_search)
 
 
 def _check(isub: Any) -> None:
@@ -207,7 +200,7 @@ def _list(isub: Any) -> None:
     ls.add_argument("--limit", type=int, help="at most this many")
     ls.add_argument("--offset", type=int, default=0, help="skip this many first")
     _common(ls)
-    ls.set_defaults(func=cmd_list)
+    ls.set_defaults(func=handlers.cmd_list)
 
 
 def _remove(isub: Any) -> None:
@@ -222,7 +215,7 @@ def _remove(isub: Any) -> None:
     rm.add_argument("records", nargs="*", metavar="RECORD", help="record id or sha256")
     rm.add_argument("--label", help="remove every record with this label")
     _common(rm)
-    rm.set_defaults(func=cmd_remove)
+    rm.set_defaults(func=handlers.cmd_remove)
 
 
 def _stats(isub: Any) -> None:
@@ -235,7 +228,7 @@ def _stats(isub: Any) -> None:
     )
     st.add_argument("--verify", action="store_true", help="run a full integrity check")
     _common(st)
-    st.set_defaults(func=cmd_stats)
+    st.set_defaults(func=handlers.cmd_stats)
 
 
 def _rehash(isub: Any) -> None:
@@ -256,4 +249,4 @@ def _rehash(isub: Any) -> None:
         help="remove records whose model file is gone or changed",
     )
     _common(rh)
-    rh.set_defaults(func=cmd_rehash)
+    rh.set_defaults(func=handlers.cmd_rehash)
