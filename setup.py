@@ -12,6 +12,8 @@ setup(
     packages=find_packages(include=["hnnframe", "hnnframe.*"]),
     # The weight tier's threshold, written by `hnn weights eval` from the test bed.
     package_data={"hnnframe.weights": ["threshold.json"],
+                  # The bundled recipes, found by bare name (hnnframe/recipe.py).
+                  "hnnframe": ["recipes/*.yaml"],
                   # hnn serve's review page
                   "hnnframe.serve": ["static/*.html", "static/*.js"]},
     install_requires=[

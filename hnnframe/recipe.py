@@ -6,12 +6,18 @@ overrides are ``dotted.key=value`` with the value parsed as YAML (``hash.bits=64
 another recipe in the same directory, with this file's keys winning. ``imports: [module, ...]``
 names plugin modules that register components (:mod:`hnnframe.plugins`); they are imported
 when the recipe is loaded and again when a checkpoint trained from it is loaded.
+
+The bundled recipes are package data (``hnnframe/recipes/*.yaml``, setup.py's
+``package_data``), so bare names resolve in a wheel install too. The repository root keeps a
+``recipes`` link to that folder, and ``recipes/<name>.yaml`` resolves to the bundled file when
+no such file exists under the working directory, so the commands in docs/ run from anywhere.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +25,9 @@ import yaml
 
 from hnnframe.errors import ConfigError
 
-RECIPE_DIR = Path(__file__).resolve().parent.parent / "recipes"
+# Package data beside this module: importlib.resources is where setuptools installs it, and in
+# a plain (unzipped) install, the one hnnframe supports, that is a real folder.
+RECIPE_DIR = Path(str(resources.files("hnnframe").joinpath("recipes")))
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -33,10 +41,14 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_path(path: str | Path) -> Path:
-    """A recipe path as given, or a bare name looked up in the package's recipes/."""
+    """A recipe path as given, or a bare name (or ``recipes/<name>``) in the package's recipes."""
     p = Path(path)
     if p.exists():
         return p
+    # "recipes/hnn_net.yaml", as docs/ and the recipes' own first lines write it, names the
+    # bundled file when the working directory is not the repository root.
+    if not p.is_absolute() and len(p.parts) == 2 and p.parts[0] == "recipes":
+        p = Path(p.parts[1])
     for cand in (RECIPE_DIR / p, RECIPE_DIR / f"{p}.yaml"):
         if cand.exists():
             return cand
