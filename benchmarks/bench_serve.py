@@ -11,7 +11,8 @@
 4. **Stats**: ``hnn index stats`` of a 100k-record SQLite index, a process per run.
 
 The checkpoint is the tests' tiny one (trained here in a few seconds) unless ``--checkpoint``
-names another; PostgreSQL is ``--postgres-url`` or a throwaway cluster (tests/postgres_server.py).
+names another; PostgreSQL is ``--postgres-url`` or a throwaway cluster
+(tests/support/postgres_server.py).
 
     PYTHONPATH=. python benchmarks/bench_serve.py
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import statistics
 import subprocess
 import sys
@@ -32,8 +32,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from _common import command as bench_command  # noqa: E402
+from _common import sh_block  # noqa: E402
 from bench_serve_load import kill_test, load_test  # noqa: E402
-from serve_support import tiny_checkpoint, tiny_models  # noqa: E402
+from support.models import tiny_checkpoint, tiny_models  # noqa: E402
 
 from hnnframe.files import atomic_write  # noqa: E402
 
@@ -47,7 +49,7 @@ def hnn(*argv: Any) -> subprocess.CompletedProcess[str]:
 
 
 def warm_vs_cli(work: Path, ckpt: Path, models: list[Path], checks: int, cli_runs: int) -> dict:
-    from serve_support import serving
+    from support.serve import serving
 
     db = work / "warm.db"
     r = hnn("index", "add", "--db", db, "--checkpoint", ckpt, *models)
@@ -113,9 +115,7 @@ def report(args: argparse.Namespace, w: dict, load: dict, kill: dict, st: dict) 
         "",
         "Written by `benchmarks/bench_serve.py`; every figure below is from one run of",
         "",
-        "```sh",
-        f"PYTHONPATH=. python benchmarks/bench_serve.py {shlex.join(args.argv)}".rstrip(),
-        "```",
+        *sh_block(bench_command(__file__, args.argv, env="PYTHONPATH=.")),
         "",
         f"on {os.cpu_count()} CPU core(s), load average {load['loadavg']} at the start of the "
         "load test (the machine is shared; figures are wall-clock). The checkpoint: "
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     cluster = None
     url = args.postgres_url
     if not url:
-        from postgres_server import ThrowawayCluster, bindir
+        from support.postgres_server import ThrowawayCluster, bindir
 
         b = bindir()
         if b is None:

@@ -90,8 +90,8 @@ def _send(client: httpx.Client, r: dict[str, Any]) -> httpx.Response:
 
 
 def load_test(work: Path, ckpt: Path, models: list[Path], url: str, n: int, clients: int) -> dict:
-    from index_support import distinct_copies
-    from serve_support import serving
+    from support.index import distinct_copies
+    from support.serve import serving
 
     from hnnframe.files import model_sha256
 
@@ -175,7 +175,7 @@ def weight_models(out: Path, n: int) -> list[Path]:
 
 
 def kill_test(work: Path, ckpt: Path, url: str, n_files: int, clients: int = 4) -> dict:
-    from serve_support import serving
+    from support.serve import serving
 
     import hnnframe.index as hindex
     from hnnframe.files import model_sha256

@@ -23,12 +23,13 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from _common import command as bench_command
+from _common import measured
 
 ROOT = Path(__file__).resolve().parent.parent
 LLAMA_7B = {
@@ -47,29 +48,12 @@ HASH_7B = "hnn hash --json --checkpoint CK CONFIG"
 
 
 def tiny_checkpoint(work: Path) -> Path:
-    """Train the tiny test recipe (tests/conftest.py ``tiny_checkpoint``) into ``work``."""
+    """Train the tiny test recipe (tests/support/models.py ``tiny_checkpoint``) into ``work``."""
     sys.path.insert(0, str(ROOT / "tests"))
-    import torch
-    from conftest import TinyConvNet, TinyMLP, TinyResNet, export, tiny_overrides
+    from support.models import tiny_checkpoint as train
+    from support.models import tiny_models
 
-    from hnnframe.recipe import load_recipe
-    from hnnframe.train import Trainer
-
-    torch.manual_seed(0)
-    models = {
-        "convnet": TinyConvNet(),
-        "resnet_d1": TinyResNet(8, 1),
-        "resnet_d2": TinyResNet(8, 2),
-        "resnet_d3": TinyResNet(16, 3),
-        "mlp_2": TinyMLP(16, 2),
-        "mlp_3": TinyMLP(32, 3),
-    }
-    (work / "tiny").mkdir(exist_ok=True)
-    paths = [export(m, work / "tiny" / f"{name}.onnx") for name, m in models.items()]
-    out = work / "tiny_run"
-    recipe = load_recipe("hnn_net", tiny_overrides(paths, out, epochs=3))
-    Trainer(recipe, out, progress=False).fit()
-    return out / "model.pt"
+    return train(tiny_models(work / "tiny"), work / "tiny_run")
 
 
 def llama_config(work: Path) -> Path:
@@ -84,25 +68,6 @@ def llama_config(work: Path) -> Path:
 def hnn() -> list[str]:
     exe = Path(sys.executable).parent / "hnn"
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "hnnframe.cli"]
-
-
-def measured(args: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run ``args`` in a fresh process; its wall time and its own peak RSS (``os.wait4``)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(args, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return {
-            "seconds": seconds,
-            "peak_rss_mb": usage.ru_maxrss / 1024,  # kilobytes on Linux
-            "rc": proc.returncode,
-            "stdout": out.read().decode(),
-            "stderr": err.read().decode(),
-        }
 
 
 def main() -> None:
@@ -150,13 +115,13 @@ def write_report(path: Path, results: dict[str, dict[str, Any]], load: float) ->
 
     from hnnframe.files import atomic_write
 
-    command = "python benchmarks/bench_sources.py " + " ".join(sys.argv[1:])
+    command = bench_command(__file__)
     h = results[HASH_7B]
     ok = h["seconds"] < TARGET_SECONDS and h["peak_rss_mb"] < TARGET_MB
     lines = [
         "# Model sources: time and memory",
         "",
-        f"Produced by `{command.strip()}` on a {os.cpu_count()}-core CPU machine "
+        f"Produced by `{command}` on a {os.cpu_count()}-core CPU machine "
         f"(load average {load:.1f} at the start; other jobs shared it), Python "
         f"{platform.python_version()}, torch {torch.__version__}, transformers "
         f"{transformers.__version__}, timm {timm.__version__}. Each command ran once in a fresh "

@@ -1,7 +1,7 @@
 """The fuzz suite's longer run (tests/test_fuzz_uploads.py runs the same generator briefly).
 
-Generates ``--cases`` hostile uploads (tests/hostile_files.py: the issue's named regressions and
-seeded mutations of ONNX, safetensors, state-dict, GGUF and config uploads), then
+Generates ``--cases`` hostile uploads (tests/support/hostile_files.py: the issue's named
+regressions and seeded mutations of ONNX, safetensors, state-dict, GGUF and config uploads), then
 
 1. fingerprints every file's weights in this process, each under ``tracemalloc`` and a clock,
    with an audit hook that records any file opened outside the uploads;
@@ -37,7 +37,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import onnx  # noqa: E402
 import torch  # noqa: E402
-from hostile_files import AUDITED_CLI, base_onnx, generate  # noqa: E402
+from support.hostile_files import AUDITED_CLI, base_onnx, generate  # noqa: E402
 
 from hnnframe import limits  # noqa: E402
 from hnnframe.errors import HnnError  # noqa: E402
@@ -85,22 +85,10 @@ def in_process(cases: list) -> dict:
 
 def tiny_checkpoint(work: Path) -> Path:
     """The tests' tiny checkpoint: the paper recipe, 3 epochs on the tiny models."""
-    import conftest
+    from support.models import tiny_checkpoint as train
+    from support.models import tiny_models
 
-    from hnnframe.recipe import load_recipe
-    from hnnframe.train import Trainer
-
-    models = work / "tiny"
-    models.mkdir()
-    torch.manual_seed(0)
-    nets = {"convnet": conftest.TinyConvNet(), "resnet_d1": conftest.TinyResNet(8, 1),
-            "resnet_d2": conftest.TinyResNet(8, 2), "resnet_d3": conftest.TinyResNet(16, 3),
-            "mlp_2": conftest.TinyMLP(16, 2), "mlp_3": conftest.TinyMLP(32, 3)}  # fmt: skip
-    paths = [conftest.export(m, models / f"{name}.onnx") for name, m in nets.items()]
-    out = work / "run"
-    Trainer(load_recipe("hnn_net", conftest.tiny_overrides(paths, out, epochs=3)), out,
-            progress=False).fit()  # fmt: skip
-    return out / "model.pt"
+    return train(tiny_models(work / "tiny"), work / "run")
 
 
 def audited(outside: Path, work: Path, *argv: object) -> dict:

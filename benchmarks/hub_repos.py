@@ -39,6 +39,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import command as bench_command  # noqa: E402
+from _common import sh_block  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
@@ -71,7 +74,7 @@ def save_all(model: Any, root: Path, tag: str, ft_ids: list[int], a: argparse.Na
     import copy
 
     import torch
-    from repo_support import save_bin, write_adapter
+    from support.repo import save_bin, write_adapter
 
     from hnnframe.weights.gguf_export import export_gguf
     from hnnframe.weights.lm import train
@@ -220,7 +223,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Hub repositories: one model in every format (issue 18)", "",
         "Produced by `benchmarks/hub_repos.py` (its docstring says what the bed holds):", "",
-        "```sh", result["command"], "```", "",
+        *sh_block(result["command"]), "",
         f"{result['seeds']} independently trained bases per architecture (tiny Llama, GPT-2, "
         f"BERT; {result['steps']} steps each), fine-tunes of {result['tune_steps']} steps at "
         f"lr {result['tune_lr']:g}; weight code Q = 256, shipped threshold {thr['threshold']}. "
@@ -300,8 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         bed = build(a, Path(tmp))
         kinds = evaluate(bed)
-    args = " ".join(argv if argv is not None else sys.argv[1:])
-    result = {"command": f"PYTHONPATH=. python benchmarks/hub_repos.py {args}".strip(),
+    result = {"command": bench_command(__file__, argv, env="PYTHONPATH=."),
               "seeds": a.seeds, "steps": a.steps, "tune_steps": a.tune_steps,
               "tune_lr": a.tune_lr, "adapter_steps": a.adapter_steps, "kinds": kinds,
               "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip

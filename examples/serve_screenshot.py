@@ -17,8 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from browser_support import check_on_page, chromium, missing  # noqa: E402
-from serve_support import serving, tiny_checkpoint, tiny_models  # noqa: E402
+from support.browser import check_on_page, chromium, missing  # noqa: E402
+from support.models import tiny_checkpoint, tiny_models  # noqa: E402
+from support.serve import serving  # noqa: E402
 
 from hnnframe.cli import main as hnn  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny real models exported to real ONNX files."""
+"""Shared fixtures: tiny real models exported to real ONNX files (tests/support/models.py),
+and a PostgreSQL server (tests/support/postgres_server.py)."""
 
 from __future__ import annotations
 
@@ -6,132 +7,22 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import postgres_server
 import pytest
-import torch
-from torch import nn
-
-
-class TinyConvNet(nn.Module):
-    """Conv(3->4, 3x3, pad 1) -> BN -> ReLU -> global pool -> Linear(4->2) on 1x3x8x8."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3, padding=1)
-        self.bn = nn.BatchNorm2d(4)
-        self.relu = nn.ReLU()
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(4, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(self.relu(self.bn(self.conv(x))))
-        return self.fc(torch.flatten(x, 1))
-
-
-class TinyResNet(nn.Module):
-    """A residual block with two Conv-BN(-ReLU) branches joined by Add."""
-
-    def __init__(self, width: int = 8, depth: int = 2) -> None:
-        super().__init__()
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU()
-        )
-        self.blocks = nn.ModuleList(
-            nn.Sequential(
-                nn.Conv2d(width, width, 3, padding=1),
-                nn.BatchNorm2d(width),
-                nn.ReLU(),
-                nn.Conv2d(width, width, 3, padding=1),
-                nn.BatchNorm2d(width),
-            )  # fmt: skip
-            for _ in range(depth)
-        )
-        self.head = nn.Linear(width, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        for b in self.blocks:
-            x = torch.relu(x + b(x))
-        return self.head(x.mean(dim=(2, 3)))
-
-
-class TinyMLP(nn.Module):
-    def __init__(self, hidden: int = 16, layers: int = 2) -> None:
-        super().__init__()
-        mods: list[nn.Module] = [nn.Flatten()]
-        d = 3 * 8 * 8
-        for _ in range(layers):
-            mods += [nn.Linear(d, hidden), nn.ReLU()]
-            d = hidden
-        mods.append(nn.Linear(d, 2))
-        self.net = nn.Sequential(*mods)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-TINY_INPUT = (1, 3, 8, 8)
-
-
-def export(model: nn.Module, path: Path) -> Path:
-    from hnnframe.frontends import export_module
-
-    proto = export_module(model, torch.zeros(*TINY_INPUT), path.stem)
-    path.write_bytes(proto.SerializeToString())
-    return path
+from support import postgres_server
+from support.models import tiny_checkpoint as train_tiny_checkpoint
+from support.models import tiny_models
 
 
 @pytest.fixture(scope="session")
 def tiny_onnx_models(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Six real (weight-stripped) ONNX files of three tiny architecture families."""
-    d = tmp_path_factory.mktemp("tiny_onnx")
-    torch.manual_seed(0)
-    models = {
-        "convnet": TinyConvNet(),
-        "resnet_d1": TinyResNet(8, 1),
-        "resnet_d2": TinyResNet(8, 2),
-        "resnet_d3": TinyResNet(16, 3),
-        "mlp_2": TinyMLP(16, 2),
-        "mlp_3": TinyMLP(32, 3),
-    }
-    return [export(m, d / f"{name}.onnx") for name, m in models.items()]
-
-
-TINY_CATEGORIES = {
-    "convnet": "convnet",
-    "resnet_d1": "resnet",
-    "resnet_d2": "resnet",
-    "resnet_d3": "resnet",
-    "mlp_2": "mlp",
-    "mlp_3": "mlp",
-}
-
-
-def tiny_overrides(models: list[Path], cache: Path, epochs: int = 1) -> list[str]:
-    """Recipe overrides that train on the tiny ONNX models (3 categories) for a few epochs."""
-    import json
-
-    source = [{"path": str(p), "category": TINY_CATEGORIES[p.stem]} for p in models]
-    return [
-        f"data.source={json.dumps(source)}",
-        "data.copies=3",
-        "data.train_frac=0.67",
-        f"train.epochs={epochs}",
-        "train.ged_jobs=1",
-        f"ged_cache={cache / 'ged.sqlite'}",
-    ]
+    return tiny_models(tmp_path_factory.mktemp("tiny_onnx"))
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, tiny_onnx_models: list[Path]) -> Path:
     """A real checkpoint of the paper recipe trained for 3 epochs on the tiny models."""
-    from hnnframe.recipe import load_recipe
-    from hnnframe.train import Trainer
-
-    out = tmp_path_factory.mktemp("tiny_run")
-    recipe = load_recipe("hnn_net", tiny_overrides(tiny_onnx_models, out, epochs=3))
-    Trainer(recipe, out, progress=False).fit()
-    return out / "model.pt"
+    return train_tiny_checkpoint(tiny_onnx_models, tmp_path_factory.mktemp("tiny_run"))
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------------
@@ -142,7 +33,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL: ``HNN_TEST_POSTGRES_URL``, or a throwaway cluster (see
-    tests/postgres_server.py); skips the test when neither is available."""
+    tests/support/postgres_server.py); skips the test when neither is available."""
     url = os.environ.get(postgres_server.ENV)
     if url:
         yield url

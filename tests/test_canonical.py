@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_INPUT, TinyConvNet, TinyResNet, export
+from support.models import TINY_INPUT, TinyConvNet, TinyResNet, export
 from torch import nn
 
 from hnnframe.canonical import (

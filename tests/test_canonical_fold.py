@@ -1,10 +1,10 @@
 """hnnframe/canonical/fold.py beyond the zoo (``fold_linear``): MatMul + bias against Gemm,
 a layer scale folded into weights, projections merged by onnxsim, on real exports of tiny
-timm and transformers models (tests/hub_support.py)."""
+timm and transformers models (tests/support/hub.py)."""
 
 from __future__ import annotations
 
-from hub_support import ops, prepared, reference, same_after, variant
+from support.hub import ops, prepared, reference, same_after, variant
 
 from hnnframe.canonical import apply_canonical
 

@@ -1,10 +1,10 @@
 """hnnframe/canonical/fused.py: late-opset and onnxruntime contrib fusions as their decomposed
 spelling with ir FLOPs, on real exports of tiny timm and transformers models
-(tests/hub_support.py)."""
+(tests/support/hub.py)."""
 
 from __future__ import annotations
 
-from hub_support import ops, prepared, reference, same_after, variant
+from support.hub import ops, prepared, reference, same_after, variant
 
 from hnnframe.canonical import apply_canonical
 from hnnframe.ir import OpGraph

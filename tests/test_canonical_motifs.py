@@ -1,10 +1,10 @@
 """hnnframe/canonical/motifs.py beyond the zoo: eager against SDPA attention, native opset-23
 attention and rotary embeddings, Transposes moved around attention, a LayerNorm over a 1x1
-map, on real exports of tiny timm and transformers models (tests/hub_support.py)."""
+map, on real exports of tiny timm and transformers models (tests/support/hub.py)."""
 
 from __future__ import annotations
 
-from hub_support import ops, prepared, reference, same_after, variant
+from support.hub import ops, prepared, reference, same_after, variant
 
 from hnnframe.canonical import apply_canonical
 

@@ -1,12 +1,12 @@
 """hnnframe/canonical/plumbing.py beyond the zoo: dynamic quantization, QDQ of GELU networks,
 the dynamo exporter's as_strided Gather, on real exports of tiny timm and transformers
-models (tests/hub_support.py)."""
+models (tests/support/hub.py)."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from hub_support import ops, prepared, reference, same_after, variant
+from support.hub import ops, prepared, reference, same_after, variant
 
 from hnnframe.canonical import apply_canonical
 

@@ -1,10 +1,10 @@
 """hnnframe/canonical/spelling.py beyond the zoo: constants of weightless ops are not
 parameters (rotary tables folded by the dynamo exporter, a slice of GPT-2's position table
-folded by onnxsim), on real exports of tiny transformers (tests/hub_support.py)."""
+folded by onnxsim), on real exports of tiny transformers (tests/support/hub.py)."""
 
 from __future__ import annotations
 
-from hub_support import prepared, reference, same_after, variant
+from support.hub import prepared, reference, same_after, variant
 
 from hnnframe.canonical.spelling import WEIGHTED
 

@@ -59,7 +59,7 @@ def test_corrupted_onnx(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
 def test_absent_external_data_still_gives_structure(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from conftest import TinyConvNet
+    from support.models import TinyConvNet
 
     model = TinyConvNet().eval()
     p = tmp_path / "ext.onnx"
@@ -114,7 +114,7 @@ def test_empty_graph(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
 def test_pickled_module_needs_trust_flag(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from conftest import TinyConvNet
+    from support.models import TinyConvNet
 
     p = tmp_path / "whole.pt"
     torch.save(TinyConvNet(), str(p))

@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from index_support import ROOT, fake
+from support.index import ROOT, fake
 
 import hnnframe.index as hindex
 
-pytest_plugins = ["index_support"]
+pytest_plugins = ["support.index"]
 
 HEAVY = ("torch", "dgl", "onnx", "fastapi", "uvicorn")
 PROBE = (
@@ -60,7 +60,7 @@ def test_commands_without_code_computation_import_no_torch(db, argv):
 
 
 def test_search_by_id_gives_the_record_itself_first(db, capsys):
-    from index_support import run_cli
+    from support.index import run_cli
 
     rc, out, _ = run_cli(capsys, "search", "--db", db, "id:2", "-k", "1", "--json")
     [res] = json.loads(out)

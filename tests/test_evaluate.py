@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_INPUT, TinyResNet
+from support.models import TINY_INPUT, TinyResNet
 
 from hnnframe.baselines import WLSimHash, wl_histogram
 from hnnframe.cli import main

@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import tiny_overrides
+from support.models import tiny_overrides
+
+from hnnframe.recipe import RECIPE_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,7 +118,7 @@ def test_plugins_train_then_hash_in_a_fresh_process(
     (tmp_path / "my_hnn_plugin.py").write_text(PLUGIN)
     recipe = tmp_path / "plugin.yaml"
     recipe.write_text(
-        "_base_: " + str(ROOT / "recipes" / "hnn_net.yaml") + "\n"
+        "_base_: " + str(RECIPE_DIR / "hnn_net.yaml") + "\n"
         "imports: [my_hnn_plugin]\n"
         "graph: {merge: [plugin_gemm_relu, conv_bn_relu]}\n"
         "encoder: {type: plugin_degree}\n"

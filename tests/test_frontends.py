@@ -9,7 +9,7 @@ from typing import Any
 import onnx
 import pytest
 import torch
-from conftest import TINY_INPUT, TinyResNet, export
+from support.models import TINY_INPUT, TinyResNet, export
 
 from hnnframe.errors import ModelLoadError
 from hnnframe.frontends import build_module, example_input, load_onnx_file, model_name, to_onnx

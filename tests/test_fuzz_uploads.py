@@ -1,7 +1,7 @@
 """The fuzz suite of hostile uploads (docs/index-guide.md, "Security"): the named regressions
 of the hostile-uploads issue and a seeded generator's mutations of valid ONNX, safetensors,
-state-dict, GGUF and config uploads (tests/hostile_files.py). Each upload must give one error
-line or a verdict, never a traceback; no file outside the upload may be opened (an audit hook
+state-dict, GGUF and config uploads (tests/support/hostile_files.py). Each upload must give one
+error line or a verdict, never a traceback; no file outside the upload may be opened (an audit hook
 records every open); and nothing may be lost from the batch it came in. The longer run is
 benchmarks/fuzz_uploads.py.
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 import onnx
 import pytest
 import torch
-from hostile_files import AUDITED_CLI, base_onnx, generate
-from index_support import ROOT
+from support.hostile_files import AUDITED_CLI, base_onnx, generate
+from support.index import ROOT
 
 from hnnframe.errors import HnnError
 from hnnframe.weights.fingerprint import fingerprint

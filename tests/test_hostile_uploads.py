@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from hostile_files import SECRET, safetensors_bytes
-from index_support import ROOT
 from onnx import TensorProto, helper, numpy_helper
+from support.hostile_files import SECRET, safetensors_bytes
+from support.index import ROOT
 
 import hnnframe.index as hindex
 from hnnframe.cli import main as hnn
@@ -159,7 +159,7 @@ def test_a_read_only_index_still_answers(tmp_path: Path) -> None:
     """An index whose folder is not writable: stats, list and search work, a write says why."""
     if os.geteuid() != 0 and shutil.which("setpriv") is None:
         pytest.skip("needs root with setpriv to run as another user (root ignores modes)")
-    from index_support import fake
+    from support.index import fake
 
     folder = Path(f"/tmp/hnn-ro-{os.getpid()}")
     shutil.rmtree(folder, ignore_errors=True)

@@ -1,7 +1,7 @@
 """PEFT adapters as uploads (issue 18, item 4): ``check`` names the base architecture from
 the adapter's tensor shapes, module paths and layer count (never from
 ``base_model_name_or_path``), the indexed models it can be applied to, and the verdict
-``adapter for #N``. Adapters are written in PEFT's layout (tests/repo_support.py), and once
+``adapter for #N``. Adapters are written in PEFT's layout (tests/support/repo.py), and once
 by PEFT itself when it is installed."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from index_support import run_cli
-from repo_support import tiny_model, write_adapter
+from support.index import run_cli
+from support.repo import tiny_model, write_adapter
 
 import hnnframe.index as hindex
 from hnnframe.errors import ModelLoadError
 from hnnframe.weights.adapter import read_adapter
 
-pytest_plugins = ["index_support", "repo_support"]
+pytest_plugins = ["support.index", "support.repo"]
 
 
 @pytest.fixture

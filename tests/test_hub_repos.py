@@ -2,7 +2,7 @@
 ``pytorch_model.bin``, fp16, bf16) and GGUF files are one model each in the weight tier and
 the index, and nothing they name is read outside their folder.
 
-Real tiny Llama, GPT-2 and BERT models saved by transformers (tests/repo_support.py); GGUF
+Real tiny Llama, GPT-2 and BERT models saved by transformers (tests/support/repo.py); GGUF
 files written with the ``gguf`` package as llama.cpp's converter writes them (q/k rows
 permuted for Llama, GPT-2's Conv1D weights transposed)."""
 
@@ -12,14 +12,14 @@ import json
 import shutil
 
 import pytest
-from index_support import run_cli
+from support.index import run_cli
 
 import hnnframe.index as hindex
 from hnnframe.errors import ModelLoadError
 from hnnframe.repo import directory_sha256, weight_files
 from hnnframe.weights.fingerprint import fingerprint, match
 
-pytest_plugins = ["index_support", "repo_support"]
+pytest_plugins = ["support.index", "support.repo"]
 ARCHS = ("llama", "gpt2", "bert")
 
 
@@ -146,7 +146,7 @@ def test_cli_hash_and_compare_repositories(repos, tiny_checkpoint, capsys) -> No
 
 
 def test_source_registry_sniffs_every_kind(repos, tmp_path, tiny_onnx_models) -> None:
-    from repo_support import write_adapter
+    from support.repo import write_adapter
 
     from hnnframe.sources import SOURCES, kind_of
 

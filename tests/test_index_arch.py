@@ -22,8 +22,8 @@ import onnx
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import TINY_INPUT, TinyConvNet, TinyMLP, tiny_overrides
-from index_support import make_schema1_index, run_cli
+from support.index import make_schema1_index, run_cli
+from support.models import TINY_INPUT, TinyConvNet, TinyMLP, tiny_overrides
 from torch import nn
 
 import hnnframe.index as hindex
@@ -33,7 +33,7 @@ from hnnframe.hashing import Hasher
 from hnnframe.index.records import FAIL_ON, TIERS, Candidate, IndexRecord, WeightComparison
 from hnnframe.index.sql import SCHEMA_VERSION
 
-pytest_plugins = ["index_support"]
+pytest_plugins = ["support.index"]
 
 
 class HandWrittenMLP(nn.Module):

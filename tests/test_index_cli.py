@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-from index_support import ROOT, brute, distinct_copies, fake, file_digest, hnn_process, run_cli
+from support.index import ROOT, brute, distinct_copies, fake, file_digest, hnn_process, run_cli
 
 import hnnframe.index as hindex
 from hnnframe.index.core import ADD_CHUNK
 
-pytest_plugins = ["index_support"]
+pytest_plugins = ["support.index"]
 
 
 def _stats(capsys, db) -> dict:

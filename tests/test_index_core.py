@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from index_support import FP_A, brute, distinct_copies, fake
+from support.index import FP_A, brute, distinct_copies, fake
 
 import hnnframe.index as hindex
 from hnnframe.errors import IndexStoreError
 from hnnframe.files import model_sha256
 from hnnframe.hashing import Hasher
 
-pytest_plugins = ["index_support"]
+pytest_plugins = ["support.index"]
 
 
 def test_check_verdicts(url: str) -> None:

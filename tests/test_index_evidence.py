@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from index_support import fake, run_cli
+from support.index import fake, run_cli
 
 import hnnframe.index as hindex
 from hnnframe.evidence import (
@@ -30,7 +30,7 @@ from hnnframe.evidence import (
 )
 from hnnframe.weights.fingerprint import fingerprint
 
-pytest_plugins = ["index_support"]
+pytest_plugins = ["support.index"]
 
 
 class TensorCount(Signal):

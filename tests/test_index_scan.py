@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from index_support import brute, expected
+from support.index import brute, expected
 
 from hnnframe.errors import IndexStoreError
 from hnnframe.index.scan import HammingScanner

@@ -3,7 +3,7 @@ checkpoint, removes and stats, concurrent writers, writers killed mid-transactio
 or foreign files.
 
 Records carry random codes: the store is what is under test. Every test runs on SQLite and on
-PostgreSQL (the ``url`` fixture of tests/index_support.py: a schema of its own per test).
+PostgreSQL (the ``url`` fixture of tests/support/index.py: a schema of its own per test).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from index_support import FP_A, FP_B, ROOT, expected, fake, run_cli
+from support.index import FP_A, FP_B, ROOT, expected, fake, run_cli
 
 import hnnframe.index as hindex
 from hnnframe.errors import IndexStoreError
 
-pytest_plugins = ["index_support"]
+pytest_plugins = ["support.index"]
 
 
 # -- store and API, on both backends ----------------------------------------------------------------

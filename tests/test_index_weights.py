@@ -6,7 +6,7 @@ tests/test_index_arch.py) or structure only.
 Real trained models: the MLPs of the weight test bed (:mod:`hnnframe.weights.testbed`, one
 base and two independently trained seeds, with copies of the base made by re-saving,
 fine-tuning, int8 quantization, fp16 and permutation), as ONNX with weights, safetensors and
-state dicts (the ``weight_bed`` fixture of tests/index_support.py); weight-stripped ONNX files
+state dicts (the ``weight_bed`` fixture of tests/support/index.py); weight-stripped ONNX files
 from tests/conftest.py. Every test that takes ``url`` runs on SQLite and on PostgreSQL. The
 storage side (Hamming search of weight codes, migration) is in test_index_weights_store.py.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from index_support import run_cli
+from support.index import run_cli
 
 import hnnframe.index as hindex
 from hnnframe.codes import hamming
@@ -32,7 +32,7 @@ from hnnframe.index.sql import SCHEMA_VERSION
 from hnnframe.index.tiers import stored_fingerprints
 from hnnframe.weights.fingerprint import fingerprint, load_threshold
 
-pytest_plugins = ["index_support"]
+pytest_plugins = ["support.index"]
 
 SHIPPED = load_threshold(256)
 

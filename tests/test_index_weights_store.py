@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from index_support import FP_A, ROOT, fake, make_schema1_index, random_prints
+from support.index import FP_A, ROOT, fake, make_schema1_index, random_prints
 
 import hnnframe.index as hindex
 from hnnframe.codes import hamming
@@ -20,7 +20,7 @@ from hnnframe.hashing import Hasher
 from hnnframe.index.sql import SCHEMA_VERSION
 from hnnframe.weights.fingerprint import fingerprint
 
-pytest_plugins = ["index_support"]
+pytest_plugins = ["support.index"]
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 import onnx
 import pytest
 import torch
-from conftest import TINY_INPUT, TinyConvNet
 from onnx import TensorProto, helper
+from support.models import TINY_INPUT, TinyConvNet
 
 from hnnframe.dgl_compat import to_dgl
 from hnnframe.encoders import PaperEncoder

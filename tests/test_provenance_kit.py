@@ -1,12 +1,12 @@
 """The Model Provenance Kit baseline (issue 21): its documented behaviour on tiny Llama,
-GPT-2 and BERT snapshot directories built by transformers (tests/repo_support.py)."""
+GPT-2 and BERT snapshot directories built by transformers (tests/support/repo.py)."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
-from repo_support import repos  # noqa: F401 - the session fixture
+from support.repo import repos  # noqa: F401 - the session fixture
 
 from hnnframe.weights import provenance_kit as pk
 from hnnframe.weights.lm import tiny_model

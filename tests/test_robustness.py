@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import tiny_overrides
+from support.models import tiny_overrides
 
 ZOO = ["squeezenet1_0", "squeezenet1_1"]
 

@@ -15,10 +15,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from index_support import run_cli
-from serve_support import one_line, serving
+from support.index import run_cli
+from support.serve import one_line, serving
 
-pytest_plugins = ["index_support"]
+pytest_plugins = ["support.index"]
 
 
 @pytest.fixture(scope="module")

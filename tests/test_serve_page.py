@@ -7,11 +7,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from browser_support import check_on_page, chromium, missing
-from serve_support import serving
+from support.browser import check_on_page, chromium, missing
+from support.serve import serving
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
-pytest_plugins = ["index_support"]
+pytest_plugins = ["support.index"]
 
 
 def test_review_page_in_headless_chromium(tmp_path, tiny_checkpoint, tiny_onnx_models):

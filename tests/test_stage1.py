@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_INPUT, TinyConvNet, TinyResNet
+from support.models import TINY_INPUT, TinyConvNet, TinyResNet
 
 from hnnframe.data.augment import delete_nodes
 from hnnframe.encoders import NODE_ENCODERS, PaperEncoder, digit_bucket

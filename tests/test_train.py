@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_overrides
+from support.models import tiny_overrides
 
 from hnnframe.recipe import RECIPE_DIR, load_recipe
 

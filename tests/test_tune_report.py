@@ -11,7 +11,7 @@ import numpy as np
 import optuna
 import pytest
 import yaml
-from tune_helpers import one_line_error, run_cli, trials_of
+from support.tune import one_line_error, run_cli, trials_of
 
 from hnnframe.errors import TuneError
 from hnnframe.recipe import load_recipe
@@ -24,7 +24,7 @@ from hnnframe.tune import (
     write_plots,
 )
 
-pytest_plugins = ["tune_study"]
+pytest_plugins = ["support.tune_study"]
 
 DISTS = {
     "loss.alpha": optuna.distributions.FloatDistribution(1.0, 100.0, log=True),

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tune_helpers import ROOT, one_line_error, run_cli
+from support.tune import one_line_error, run_cli
 
 from hnnframe.errors import ConfigError
-from hnnframe.recipe import load_recipe
+from hnnframe.recipe import RECIPE_DIR, load_recipe
 from hnnframe.tune import parse_param, parse_search_space
 
 
@@ -71,7 +71,7 @@ def test_bad_space_is_one_line_before_any_trial(
     rc, _, err = run_cli(capsys, "tune", "hnn_net", "--trials", "2", "--out", str(tmp_path))
     one_line_error(rc, err, "no search: section")
     bad = tmp_path / "bad.yaml"
-    bad.write_text("# hnn tune bad.yaml\n_base_: " + str(ROOT / "recipes" / "hnn_net.yaml") +
+    bad.write_text("# hnn tune bad.yaml\n_base_: " + str(RECIPE_DIR / "hnn_net.yaml") +
                    "\nsearch:\n  loss.gama: {type: float, low: 0.1, high: 1}\n")  # fmt: skip
     rc, _, err = run_cli(capsys, "tune", str(bad), "--trials", "2", "--out", str(tmp_path))
     one_line_error(rc, err, "unknown recipe key 'loss.gama'")

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tune_helpers import one_line_error, run_cli
+from support.tune import one_line_error, run_cli
 
 from hnnframe.errors import StorageError
 from hnnframe.tune.storage import (

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tune_helpers import ROOT, cli_argv, one_line_error, run_cli, tiny_tune_args, trials_of
+from support.tune import ROOT, cli_argv, one_line_error, run_cli, tiny_tune_args, trials_of
 
-pytest_plugins = ["tune_study"]
+from hnnframe.recipe import RECIPE_DIR
+
+pytest_plugins = ["support.tune_study"]
 
 
 # -- a 4-trial SQLite study ----------------------------------------------------------------------
@@ -64,7 +66,7 @@ def test_failing_trials_stop_the_worker(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_onnx_models: list[Path]
 ) -> None:
     recipe = tmp_path / "badpool.yaml"
-    recipe.write_text(f"# hnn tune {recipe}\n_base_: {ROOT / 'recipes' / 'search_default.yaml'}\n"
+    recipe.write_text(f"# hnn tune {recipe}\n_base_: {RECIPE_DIR / 'search_default.yaml'}\n"
                       "search:\n  model.pooling: [no_such_pool, nor_this]\n")  # fmt: skip
     rc, _, err = run_cli(capsys, "tune", str(recipe), "--trials", "5", "--out", str(tmp_path / "f"),
                          "--json", *tiny_tune_args(tiny_onnx_models, tmp_path, 1))  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hub_support import ops, source, variant
+from support.hub import ops, source, variant
 
 from hnnframe.variants import (
     VariantError,

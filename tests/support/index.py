@@ -1,7 +1,7 @@
 """Helpers of the tests/test_index_*.py modules, and the ``url`` fixture: a fresh index on
 each backend.
 
-A pytest plugin (``pytest_plugins = ["index_support"]``) rather than a conftest fixture, so
+A pytest plugin (``pytest_plugins = ["support.index"]``) rather than a conftest fixture, so
 that the index tests keep their helpers beside them. The PostgreSQL variant takes the server of
 the session fixture ``postgres_url`` (tests/conftest.py) and gives each test a schema of its
 own, dropped afterwards.
@@ -28,7 +28,7 @@ from hnnframe.log import ROOT as LOG_ROOT
 
 FP_A = "a" * 64
 FP_B = "b" * 64
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def schema_url(base: str, schema: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -86,27 +86,3 @@ def one_line(answer: httpx.Response) -> str:
     detail = answer.json()["detail"]
     assert isinstance(detail, str) and "\n" not in detail and "Traceback" not in detail
     return detail
-
-
-def tiny_models(out: Path) -> list[Path]:
-    """The six tiny ONNX models of tests/conftest.py."""
-    import torch
-    from conftest import TinyConvNet, TinyMLP, TinyResNet, export
-
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    models = {"convnet": TinyConvNet(), "resnet_d1": TinyResNet(8, 1), "resnet_d2": TinyResNet(8, 2),
-              "resnet_d3": TinyResNet(16, 3), "mlp_2": TinyMLP(16, 2), "mlp_3": TinyMLP(32, 3)}  # fmt: skip
-    return [export(m, out / f"{n}.onnx") for n, m in models.items()]
-
-
-def tiny_checkpoint(models: list[Path], out: Path) -> Path:
-    """The tests' tiny checkpoint: the paper recipe, 3 epochs on the tiny models."""
-    from conftest import tiny_overrides
-
-    from hnnframe.recipe import load_recipe
-    from hnnframe.train import Trainer
-
-    Trainer(load_recipe("hnn_net", tiny_overrides(models, out, epochs=3)), out,
-            progress=False).fit()  # fmt: skip
-    return out / "model.pt"

@@ -1,7 +1,7 @@
 """The 4-trial SQLite study that the worker and report tests share (tests/test_tune_*.py).
 
-A pytest plugin (``pytest_plugins = ["tune_study"]``) rather than a conftest fixture, so that
-the study trains once per session for both modules.
+A pytest plugin (``pytest_plugins = ["support.tune_study"]``) rather than a conftest fixture,
+so that the study trains once per session for both modules.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tune_helpers import tiny_tune_args
 
 from hnnframe.cli import main
+from support.tune import tiny_tune_args
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import tiny_overrides
 
 from hnnframe.cli import main
 from hnnframe.tune import open_storage
+from support.models import tiny_overrides
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_tune_args(models: list[Path], cache: Path, epochs: int = 2, *extra: str) -> list[str]:
