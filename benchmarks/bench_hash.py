@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _common import command as bench_command
+from _common import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,10 +90,10 @@ def child(mode: str, ckpt: str, zoo: Path, repeats: int) -> None:
     # One intra-op thread: these graphs are small, and a second thread only spins against
     # other jobs on a shared 2-core machine.
     torch.set_num_threads(1)
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss0 = peak_rss_mb()
     res = (run_single if mode == "single" else run_batch)(ckpt, zoo, repeats)
-    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    res["rss_after_imports_mb"] = rss0 / 1024
+    res["peak_rss_mb"] = peak_rss_mb()
+    res["rss_after_imports_mb"] = rss0
     print(json.dumps(res))
 
 
@@ -119,7 +121,7 @@ def main() -> None:
         results[mode] = json.loads(r.stdout.strip().splitlines()[-1])
     print(json.dumps(results, indent=1))
     s, b = results["single"], results["batch"]
-    command = "python benchmarks/bench_hash.py " + " ".join(sys.argv[1:])
+    command = bench_command(__file__)
     lines = [
         "# Hashing speed and memory",
         "",

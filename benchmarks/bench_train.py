@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import command as bench_command
+from _common import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,7 +80,7 @@ def main() -> None:
         rows.append({"model": model, "category": own, "own": mean_by_cat[own], "nearest_other": other,
                      "nearer_own": mean_by_cat[own] < other})  # fmt: skip
     nearer = sum(r["nearer_own"] for r in rows)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     fin = summary["final"]
     result = {
         "dataset_seconds": t_data, "fit_seconds": t_total, "train_seconds": t_train,
@@ -88,7 +88,7 @@ def main() -> None:
         "peak_rss_mb": peak, "nearer_own": nearer, "models": len(rows), "final": fin,
     }  # fmt: skip
     print(json.dumps(result, indent=1, default=float))
-    command = "python benchmarks/bench_train.py " + " ".join(sys.argv[1:])
+    command = bench_command(__file__)
     k = recipe.get("train", {}).get("eval_k", 10)
     lines = [
         f"# Training on the augmented zoo ({recipe['name']}, Q={recipe['hash']['bits']})",

@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import command as bench_command  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -266,8 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     results[0]["plan"] = manifest["plan"]
     results[0]["build_seconds"] = sum(e.get("seconds", 0.0) for e in manifest["models"].values())
     base = baseline(root, manifest) if a.with_baseline else None
-    args = " ".join(argv if argv is not None else sys.argv[1:])
-    command = f"PYTHONPATH=. python benchmarks/lm_weights.py {args}".strip()
+    command = bench_command(__file__, argv, env="PYTHONPATH=.")
     blocks = None
     if a.blocks:
         from hnnframe.weights.lm_evaluate import block_agreement
