@@ -29,12 +29,13 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import sys
 import time
 import warnings
 from itertools import combinations
 from pathlib import Path
 from typing import Any
+
+from _common import command as bench_command
 
 RECIPES = ("hnn_net_robust", "hnn_net")
 MODES = ("unfolded", "folded")
@@ -203,10 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     transforms = [t for t in args.transforms.split(",") if t]
     res = measure(names, twins, transforms, cache)  # type: ignore[arg-type]
-    command = "python benchmarks/arch_tier.py " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:])
-    )
-    text = markdown(res, command.strip(), time.perf_counter() - t0)
+    command = bench_command(__file__, argv)
+    text = markdown(res, command, time.perf_counter() - t0)
     if args.out:
         args.out.write_text(text)
     print(text)

@@ -22,15 +22,14 @@ import argparse
 import json
 import os
 import platform
-import shlex
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import command as bench_command
 
 
 def _timeit(fn: Any, repeats: int) -> float:
@@ -289,9 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     load_start = os.getloadavg()[0]
     raw = [(e.name, g) for e, g in load_zoo(args.zoo_cache)]
     zoo = dict(raw)
-    command = "python benchmarks/bench_ged.py " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
-    )
+    command = bench_command(__file__, argv)
     print("single pairs")
     single = bench_single(zoo, args.repeats)
     print("against exact")

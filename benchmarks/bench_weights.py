@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _common import command as bench_command  # noqa: E402
 from bench_llm import llama_spec, write_snapshot  # noqa: E402
 
 from hnnframe.files import atomic_write  # noqa: E402
@@ -255,7 +256,7 @@ def main() -> None:
                  "max_s": runs[-1]["fingerprint_s"], "bits": bits}  # fmt: skip
             parts = [path] + ([path.with_suffix(".bin")] if fmt == "onnx" else [])
             rows.append((fmt, sum(p.stat().st_size for p in parts), r))
-    cmd = shlex.join(["python", "benchmarks/bench_weights.py", *sys.argv[1:]])
+    cmd = bench_command(__file__)
     lines = [
         "# Weight fingerprint: speed and memory",
         "",

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import command as bench_command
 
 TIMM = [
     "vit_tiny_patch16_224", "deit_tiny_patch16_224", "convnext_atto", "mixer_s32_224",
@@ -269,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
               "timm": len(timm_names), "hf": len(hf_types),
               "baseline": "-" if args.no_baseline else args.baseline_rev, "summary": summ,
               "details": details}  # fmt: skip
-    command = "python benchmarks/canonical_hub.py " + " ".join(argv or sys.argv[1:])
+    command = bench_command(__file__, argv or None)
     text = markdown(result, command.strip())
     if args.out:
         Path(args.out).write_text(text)

@@ -24,7 +24,6 @@ import collections
 import io
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import onnx  # noqa: E402
 import torch  # noqa: E402
+from _common import command as bench_command  # noqa: E402
 from support.hostile_files import AUDITED_CLI, base_onnx, generate  # noqa: E402
 
 from hnnframe import limits  # noqa: E402
@@ -181,7 +181,7 @@ def main() -> None:
     ap.add_argument("--checkpoint", type=Path, help="default: train the tests' tiny checkpoint")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "fuzz_uploads.md")
     args = ap.parse_args()
-    args.command = shlex.join(["python", "benchmarks/fuzz_uploads.py", *sys.argv[1:]])
+    args.command = bench_command(__file__)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         buf = io.BytesIO()

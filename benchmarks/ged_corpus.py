@@ -14,12 +14,12 @@ process, one thread: the numbers are CPU seconds of this machine.
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import command as bench_command
 
 
 def main() -> int:
@@ -77,7 +77,7 @@ def main() -> int:
         for y in range(x + 1, n):
             wl.distance(prepared[x], prepared[y])
     t_wl = time.process_time() - t0
-    cmd = shlex.join(["python", "benchmarks/ged_corpus.py", *sys.argv[1:]])
+    cmd = bench_command(__file__)
     text = "\n".join(
         [
             "# Topology targets on the hub corpus: bipartite GED against the WL-kernel distance",
