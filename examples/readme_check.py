@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-BEGIN, END = "<!-- readme-check:begin -->", "<!-- readme-check:end -->"
+BLOCK = "readme-check"  # README.md: between <!-- readme-check:begin --> and its end marker
 
 
 def export(arch: str, seed: int, path: Path) -> Path:
@@ -88,12 +88,13 @@ def session(checkpoint: Path, arch: str, other: str, work: Path) -> str:
     return intro + "\n\n```console\n" + "\n\n".join(blocks) + "\n```\n"
 
 
-def write_block(path: Path, text: str) -> None:
-    doc = path.read_text()
-    if BEGIN not in doc or END not in doc:
-        raise SystemExit(f"{path} has no {BEGIN} ... {END} block")
-    head, rest = doc.split(BEGIN, 1)
-    path.write_text(head + BEGIN + "\n" + text + END + rest.split(END, 1)[1])
+def write_readme_block(path: Path, text: str) -> None:
+    """Replace the readme-check block of ``path``, which must already have one."""
+    from hnnframe.files import read_block, write_block
+
+    if read_block(path, BLOCK) is None:
+        raise SystemExit(f"{path} has no <!-- {BLOCK}:begin --> ... <!-- {BLOCK}:end --> block")
+    write_block(path, BLOCK, text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as d:
         text = session(ckpt, args.arch, args.other, Path(d))
     if args.write:
-        write_block(Path(args.write), text)
+        write_readme_block(Path(args.write), text)
     print(text)
     return 0
 

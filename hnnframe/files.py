@@ -152,3 +152,42 @@ def source_digest(*packages: str, extra: str = "") -> str:
         for f in sorted(d.glob("*.py")) if d.is_dir() else [d.with_suffix(".py")]:
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
+
+
+# -- Markdown blocks ------------------------------------------------------------------------------
+# Generated figures live in docs/ and README.md between `<!-- NAME:begin -->` and
+# `<!-- NAME:end -->` markers; the text around them is written by hand and never touched, so
+# the commands that write figures share this one writer.
+def block_markers(name: str) -> tuple[str, str]:
+    """``<!-- name:begin -->`` and ``<!-- name:end -->``."""
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+
+
+def read_block(path: PathLike, name: str) -> str | None:
+    """The text between the markers of block ``name`` in ``path``; None when it has none."""
+    p = Path(path)
+    begin, end = block_markers(name)
+    doc = p.read_text() if p.exists() else ""
+    if begin not in doc or end not in doc:
+        return None
+    return doc.split(begin, 1)[1].split(end, 1)[0].removeprefix("\n")
+
+
+def write_block(path: PathLike, name: str, text: str, new_file: str = "") -> None:
+    """Replace block ``name`` of ``path`` with ``text``, or append it when absent.
+
+    ``text`` goes in as given, with a line break added when it lacks one; one blank line
+    follows the end marker. A missing file starts as ``new_file``.
+    """
+    p = Path(path)
+    begin, end = block_markers(name)
+    newline = "" if text.endswith("\n") else "\n"
+    body = f"{begin}\n{text}{newline}{end}\n"
+    old = p.read_text() if p.exists() else new_file
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        new = head + body + ("\n" + tail if tail else "")
+    else:
+        new = (old.rstrip() + "\n\n" if old.strip() else "") + body
+    atomic_write(p, new.encode())

@@ -35,11 +35,10 @@ from typing import Any
 import numpy as np
 
 from hnnframe.errors import HnnError
-from hnnframe.files import atomic_write
+from hnnframe.files import read_block, write_block
 
 GOAL_NN_OWN = 0.95
 GOAL_MEDIAN_BITS = 2.0
-BEGIN, END = "<!-- robustness:begin -->", "<!-- robustness:end -->"
 
 
 def resolve_transforms(spec: str | Sequence[str] | None) -> list[str]:
@@ -357,26 +356,19 @@ def write_results(path: str | os.PathLike[str], section: str, text: str) -> Path
     """Replace (or add) one named section inside the robustness block of ``path``.
 
     Only the text between ``<!-- robustness:begin -->`` and ``<!-- robustness:end -->`` is
-    touched; the block (and the file) are created when absent.
+    touched (:func:`hnnframe.files.write_block`); the block (and the file) are created when
+    absent.
     """
-    p = Path(path)
-    content = p.read_text() if p.exists() else ""
     sections: dict[str, str] = {}
-    if BEGIN in content and END in content:
-        head, rest = content.split(BEGIN, 1)
-        block, tail = rest.split(END, 1)
-        for m in re.finditer(
-            r"<!-- robustness:section:(\S+) -->\n(.*?)\n<!-- robustness:section-end -->",
-            block,
-            re.S,
-        ):
-            sections[m.group(1)] = m.group(2)
-    else:
-        head, tail = (content.rstrip("\n") + "\n\n" if content else ""), "\n"
+    for m in re.finditer(
+        r"<!-- robustness:section:(\S+) -->\n(.*?)\n<!-- robustness:section-end -->",
+        read_block(path, "robustness") or "",
+        re.S,
+    ):
+        sections[m.group(1)] = m.group(2)
     sections[section] = text.strip("\n")
-    body = [BEGIN, _INTRO, ""]
+    body = [_INTRO, ""]
     for name, sec in sections.items():
         body += [f"<!-- robustness:section:{name} -->", sec, "<!-- robustness:section-end -->", ""]
-    body.append(END)
-    atomic_write(p, (head + "\n".join(body) + tail).encode())
-    return p
+    write_block(path, "robustness", "\n".join(body) + "\n")
+    return Path(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hnnframe.files import read_block
 from hnnframe.reproduce import (
     RECIPE_CANDIDATES,
     recipe_runs,
@@ -11,6 +12,7 @@ from hnnframe.reproduce import (
     wall_clock_line,
     write_block,
 )
+from hnnframe.robustness import write_results
 
 
 def test_write_block_replaces_only_its_block(tmp_path: Path) -> None:
@@ -21,6 +23,26 @@ def test_write_block_replaces_only_its_block(tmp_path: Path) -> None:
     text = p.read_text()
     assert "first, again" in text and "second" in text and text.count("<!-- one:begin -->") == 1
     assert text.index("first, again") < text.index("second")
+
+
+def test_one_block_writer_keeps_the_hand_written_text(tmp_path: Path) -> None:
+    """docs/results.md blocks, the robustness block's sections and README's block share
+    hnnframe.files.write_block: the text around a block stays byte for byte."""
+    p = tmp_path / "doc.md"
+    p.write_text("# Doc\n\nby hand above\n")
+    write_block(p, "one", "first")
+    write_results(p, "a", "section a")
+    write_results(p, "b", "section b")
+    p.write_text(p.read_text() + "\nby hand below\n")
+    write_results(p, "a", "section a, again")
+    write_block(p, "one", "first, again")
+    text = p.read_text()
+    assert text.startswith("# Doc\n\nby hand above\n\n<!-- one:begin -->\nfirst, again\n")
+    assert text.endswith("<!-- robustness:end -->\n\nby hand below\n")
+    block = read_block(p, "robustness")
+    assert block is not None and "section a, again" in block and "section b" in block
+    assert block.index("section a, again") < block.index("section b")
+    assert read_block(p, "absent") is None
 
 
 def test_recipe_comparison_runs_and_table() -> None:

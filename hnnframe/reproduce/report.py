@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hnnframe.files import atomic_write
+from hnnframe import files
 
 
 def provenance(command: str) -> str:
@@ -31,23 +31,12 @@ def provenance(command: str) -> str:
     return f"Produced by `{command}` at commit {commit}."
 
 
+RESULTS_HEAD = "# Results\n\nEvery number here is written by the command named above it.\n\n"
+
+
 def write_block(path: str | os.PathLike[str], name: str, text: str) -> None:
-    """Replace (or append) the block between ``<!-- name:begin -->`` and ``<!-- name:end -->``."""
-    p = Path(path)
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    body = f"{begin}\n{text.rstrip()}\n{end}\n"
-    old = (
-        p.read_text()
-        if p.exists()
-        else "# Results\n\nEvery number here is written by the command named above it.\n\n"
-    )
-    if begin in old and end in old:
-        head, rest = old.split(begin, 1)
-        tail = rest.split(end, 1)[1].lstrip("\n")
-        new = head + body + ("\n" + tail if tail else "")
-    else:
-        new = old.rstrip() + "\n\n" + body
-    atomic_write(p, new.encode())
+    """Replace (or append) block ``name`` of docs/results.md (:func:`hnnframe.files.write_block`)."""
+    files.write_block(path, name, text.rstrip(), new_file=RESULTS_HEAD)
 
 
 def time_footer(results: Sequence[dict[str, Any]]) -> list[str]:
