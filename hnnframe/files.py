@@ -176,8 +176,9 @@ def read_block(path: PathLike, name: str) -> str | None:
 def write_block(path: PathLike, name: str, text: str, new_file: str = "") -> None:
     """Replace block ``name`` of ``path`` with ``text``, or append it when absent.
 
-    ``text`` goes in as given, with a line break added when it lacks one; one blank line
-    follows the end marker. A missing file starts as ``new_file``.
+    ``text`` goes in as given, with a line break added when it lacks one; the text around the
+    block stays byte for byte. An appended block follows a blank line; a missing file starts as
+    ``new_file``.
     """
     p = Path(path)
     begin, end = block_markers(name)
@@ -186,8 +187,7 @@ def write_block(path: PathLike, name: str, text: str, new_file: str = "") -> Non
     old = p.read_text() if p.exists() else new_file
     if begin in old and end in old:
         head, rest = old.split(begin, 1)
-        tail = rest.split(end, 1)[1].lstrip("\n")
-        new = head + body + ("\n" + tail if tail else "")
+        new = head + body.removesuffix("\n") + rest.split(end, 1)[1]
     else:
         new = (old.rstrip() + "\n\n" if old.strip() else "") + body
     atomic_write(p, new.encode())
