@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hnnframe.index.signal_store import orphan_values
+from hnnframe.index.signal_store import orphan_rows, orphan_values
 from hnnframe.index.sql import iso
 from hnnframe.index.store import Store
 
@@ -84,15 +84,7 @@ def problems(store: Store) -> list[str]:
 
 def _weight_problems(store: Store, cur: Any, weight_bits: int | None) -> list[str]:
     """Weight rows without their record, of another Q, or whose digests do not add up."""
-    found = []
-    for table in ("hnn_weights", "hnn_tensors"):
-        cur.execute(
-            f"SELECT COUNT(*) FROM {table} t WHERE NOT EXISTS"
-            " (SELECT 1 FROM hnn_models m WHERE m.id = t.model_id)"
-        )
-        k = int(cur.fetchone()[0])
-        if k:
-            found.append(f"{k} {table} rows whose record is gone")
+    found = orphan_rows(cur, ["hnn_weights", "hnn_tensors"])
     cur.execute("SELECT COUNT(*), MIN(bits), MAX(bits) FROM hnn_weights")
     n, lo, hi = cur.fetchone()
     if n and (weight_bits is None or lo != weight_bits or hi != weight_bits):

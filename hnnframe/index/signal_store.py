@@ -113,8 +113,13 @@ def delete_values(store: Any, cur: Any, part: Sequence[int], marks: str) -> None
 
 def orphan_values(store: Any, cur: Any) -> list[str]:
     """Signal rows whose record is gone (``hnn index stats --verify``)."""
+    return orphan_rows(cur, sorted(t for t in store.tables(cur) if t.startswith(PREFIX)))
+
+
+def orphan_rows(cur: Any, tables: list[str]) -> list[str]:
+    """One line per table of ``tables`` with rows whose ``model_id`` names no record."""
     found = []
-    for table in sorted(t for t in store.tables(cur) if t.startswith(PREFIX)):
+    for table in tables:
         cur.execute(
             f"SELECT COUNT(*) FROM {table} t WHERE NOT EXISTS"
             " (SELECT 1 FROM hnn_models m WHERE m.id = t.model_id)"
