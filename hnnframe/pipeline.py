@@ -25,8 +25,9 @@ def graph_and_counts(
     if isinstance(model, OpGraph):
         graph = model
     else:
-        from hnnframe.frontends import model_name, to_onnx
+        from hnnframe.frontends import model_name
         from hnnframe.ir import from_onnx
+        from hnnframe.sources import to_onnx
 
         # Validate names before the (slow) export so a typo fails at once.
         check_names(merge, canonical)

@@ -27,7 +27,8 @@ def graph(proto: object, name: str = "m") -> OpGraph:
     """Read an exported ModelProto as an upload would be read (weights stripped)."""
     import onnx
 
-    from hnnframe.frontends import strip_weights, to_onnx
+    from hnnframe.frontends import strip_weights
+    from hnnframe.sources import to_onnx
 
     copy = onnx.ModelProto()
     copy.CopyFrom(proto)

@@ -12,11 +12,12 @@ import torch
 from support.models import TINY_INPUT, TinyResNet, export
 
 from hnnframe.errors import ModelLoadError
-from hnnframe.frontends import build_module, example_input, load_onnx_file, model_name, to_onnx
+from hnnframe.frontends import build_module, example_input, load_onnx_file, model_name
 from hnnframe.frontends.hf import TEXT_TOKENS
 from hnnframe.frontends.sources import config_json, parse_hf, source_label, split_source
 from hnnframe.ir import OpGraph, from_onnx
 from hnnframe.pipeline import graph_of
+from hnnframe.sources import to_onnx
 
 
 def real_params(spec: str) -> int:

@@ -118,7 +118,7 @@ def test_weights_only_directory_takes_structure(url, repos, weight_hasher, tmp_p
         # or its structure from the one ONNX graph inside it
         import onnx
 
-        from hnnframe.frontends import to_onnx
+        from hnnframe.sources import to_onnx
 
         with_graph = tmp_path / "with_graph"
         shutil.copytree(repos["gpt2-other"], with_graph)
@@ -190,7 +190,7 @@ def test_gguf_metadata_within_limits(tmp_path) -> None:
     import numpy as np
 
     from hnnframe.errors import HnnError
-    from hnnframe.frontends import to_onnx
+    from hnnframe.sources import to_onnx
 
     path = tmp_path / "huge.gguf"
     w = gguf.GGUFWriter(str(path), "llama")

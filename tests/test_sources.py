@@ -18,8 +18,7 @@ from torch import nn
 
 from hnnframe.cli import main
 from hnnframe.formats import head
-from hnnframe.frontends import to_onnx
-from hnnframe.sources import SOURCES, STRUCTURE, WEIGHTS, Source, kind_of
+from hnnframe.sources import SOURCES, STRUCTURE, WEIGHTS, Source, kind_of, to_onnx
 from hnnframe.sources.guard import ReadGuard
 from hnnframe.weights import copies
 

@@ -83,8 +83,8 @@ def export_candidate(c: dict[str, str], out_dir: str, limits: dict[str, int]) ->
     import torch
 
     torch.set_num_threads(1)
-    from hnnframe.frontends import to_onnx
     from hnnframe.ir import from_onnx
+    from hnnframe.sources import to_onnx
 
     out = Path(out_dir)
     rec: dict[str, Any] = {"format": RECORD_FORMAT, **c, "status": "ok", "error": ""}
@@ -176,7 +176,7 @@ def build_corpus(
     todo = [c for c in mine if not _done(out, c.key, retry_failed)]
     limits = {"max_params": max_params, "max_nodes": max_nodes, "timeout": timeout}
     # The paper's zoo is always in the corpus, whatever the size limits (vgg16 has 138M).
-    from hnnframe.data.zoo import TABLE1
+    from hnnframe.frontends.torchvision import TABLE1
 
     zoo = {f"torchvision:{e.name}" for e in TABLE1}
     unlimited = {**limits, "max_params": 0, "max_nodes": 0}

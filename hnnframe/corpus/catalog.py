@@ -57,7 +57,7 @@ class Candidate:
 
     Attributes:
         key: file-safe identifier, unique in the corpus (``timm--resnet50``).
-        spec: the model source :func:`hnnframe.frontends.to_onnx` reads (``timm:resnet50``).
+        spec: the model source :func:`hnnframe.sources.to_onnx` reads (``timm:resnet50``).
         source: ``torchvision``, ``timm`` or ``hf``.
         family: the library's family label (``timm.resnet``, ``hf.bert``).
         name: the architecture's name in its library (with the size for transformers).
@@ -202,7 +202,7 @@ DEMO_HF = ("bert", "gpt2", "llama", "roberta")
 def demo_candidates() -> list[Candidate]:
     """The demo's slice: the zoo, resnet50, :data:`DEMO_TIMM` and two sizes of each
     :data:`DEMO_HF` type."""
-    from hnnframe.data.zoo import TABLE1
+    from hnnframe.frontends.torchvision import TABLE1
 
     out = [candidate_for(f"torchvision:{e.name}") for e in TABLE1]
     out.append(candidate_for("torchvision:resnet50"))

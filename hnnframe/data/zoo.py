@@ -16,44 +16,19 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hnnframe.errors import HnnError
 from hnnframe.files import atomic_write, cache_path
+from hnnframe.frontends.torchvision import CATEGORIES, CATEGORY_OF, TABLE1, ZooEntry
 from hnnframe.ir import OpGraph
 from hnnframe.log import get_logger
 
 log = get_logger(__name__)
 
-
-@dataclass(frozen=True)
-class ZooEntry:
-    name: str
-    category: str
-
-
-# Table 1: 21 distinct architectures in 10 categories. The table's third SqueezeNet entry
-# ("v2_x0_5") names a ShuffleNet model, which is already in the ShuffleNet row.
-TABLE1: tuple[ZooEntry, ...] = tuple(
-    ZooEntry(n, c)
-    for c, names in [
-        ("vgg", ["vgg11", "vgg13", "vgg16"]),
-        ("resnet", ["resnet18", "resnet34", "resnet101"]),
-        ("mnasnet", ["mnasnet0_75", "mnasnet1_0", "mnasnet1_3"]),
-        ("densenet", ["densenet121", "densenet161", "densenet201"]),
-        ("squeezenet", ["squeezenet1_0", "squeezenet1_1"]),
-        ("shufflenet", ["shufflenet_v2_x0_5", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]),
-        ("alexnet", ["alexnet"]),
-        ("inception", ["inception_v3"]),
-        ("mobilenet", ["mobilenet_v2"]),
-        ("googlenet", ["googlenet"]),
-    ]
-    for n in names
-)
-CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(e.category for e in TABLE1))
-CATEGORY_OF: dict[str, str] = {e.name: e.category for e in TABLE1}
+# The zoo's list lives beside the torchvision frontend, below the hub corpus that draws on it
+__all__ = ["CATEGORIES", "CATEGORY_OF", "TABLE1", "ZooEntry", "build_zoo", "load_zoo", "zoo_dir"]
 
 
 def zoo_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -67,8 +42,8 @@ def export_one(name: str, out_dir: str) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    from hnnframe.frontends import to_onnx
     from hnnframe.ir import from_onnx
+    from hnnframe.sources import to_onnx
 
     t0 = time.perf_counter()
     out = Path(out_dir)

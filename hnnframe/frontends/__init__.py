@@ -20,7 +20,8 @@ Accepted sources (specs are parsed in :mod:`hnnframe.frontends.sources`):
   because unpickling runs arbitrary code.
 
 Each kind of path is one registered source kind (:mod:`hnnframe.sources`), which exports
-its own structure; :func:`to_onnx` dispatches to it.
+its own structure with the pieces here; :func:`hnnframe.sources.to_onnx` dispatches to it
+(it lives one layer up, so that this package never imports the registry that imports it).
 
 Every returned model has inferred shapes and may have its weights stripped
 (:func:`strip_weights`), so downstream stages only ever see structure.
@@ -28,12 +29,8 @@ Every returned model has inferred shapes and may have its weights stripped
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
-from hnnframe.errors import ModelLoadError
-from hnnframe.files import not_regular
 from hnnframe.frontends.export import (
     DEFAULT_OPSET,
     export_module,
@@ -42,8 +39,8 @@ from hnnframe.frontends.export import (
     trigger_input,
 )
 from hnnframe.frontends.named import build_module, example_input, export_source
-from hnnframe.frontends.paths import load_onnx_file, unclaimed
-from hnnframe.frontends.sources import config_json, is_named, source_label, split_source
+from hnnframe.frontends.paths import load_onnx_file
+from hnnframe.frontends.sources import source_label, split_source
 from hnnframe.frontends.torchvision import INPUT_SIZES, torchvision_model
 from hnnframe.log import get_logger
 
@@ -62,55 +59,11 @@ __all__ = [
     "prepare",
     "split_source",
     "strip_weights",
-    "to_onnx",
     "torchvision_model",
     "trigger_input",
 ]
 
 ModelSource = Any  # nn.Module | str | os.PathLike
-
-
-def to_onnx(
-    source: ModelSource,
-    example_input: Any = None,
-    *,
-    trust_pickle: bool = False,
-    opset: int = DEFAULT_OPSET,
-    dynamo: bool = False,
-) -> Any:
-    """Turn any supported model source into a shape-inferred ONNX ModelProto (f_onnx).
-
-    A path or name goes to the exporter of its source kind (:data:`hnnframe.sources.SOURCES`,
-    the first kind that sniffs it); no file is opened before it is known to be a regular,
-    non-empty file (a FIFO would block forever).
-    """
-    import onnx
-
-    if isinstance(source, onnx.ModelProto):
-        return prepare(source)
-    try:
-        import torch
-
-        if isinstance(source, torch.nn.Module):
-            return export_module(source, example_input, type(source).__name__, opset, dynamo)
-    except ImportError:  # pragma: no cover
-        pass
-    if not isinstance(source, (str, os.PathLike)):
-        raise ModelLoadError(f"cannot read a model from a {type(source).__name__}")
-    s = str(source)
-    path = Path(s)
-    if not is_named(s) and config_json(s) is None and not path.is_dir():
-        why = not_regular(path)  # before anything opens it
-        if why:
-            raise ModelLoadError(f"{path}: {why}")
-        if path.stat().st_size == 0:
-            raise ModelLoadError(f"{path}: empty file")
-    from hnnframe.sources import sniff
-
-    kind = sniff(s)
-    if kind is None:
-        return unclaimed(s, example_input, opset, dynamo)
-    return kind.to_onnx(s, example_input, opset, dynamo, trust_pickle)
 
 
 def model_name(source: ModelSource) -> str:

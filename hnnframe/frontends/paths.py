@@ -4,7 +4,7 @@ that name why a path is no model.
 The source kinds (:mod:`hnnframe.sources`) share these: an ONNX file is read here
 (:func:`load_onnx_file`), a weights file or a file no kind claims is tried as ONNX and else
 refused (:func:`onnx_or_refuse`), and a directory exports its ``config.json`` or is refused
-(:func:`directory_to_onnx`). :func:`unclaimed` is what :func:`hnnframe.frontends.to_onnx`
+(:func:`directory_to_onnx`). :func:`unclaimed` is what :func:`hnnframe.sources.to_onnx`
 does with a path no registered kind claims.
 """
 

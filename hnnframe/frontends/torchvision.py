@@ -7,6 +7,7 @@ traces, so ``model.parameters()`` equals the exported parameters.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from hnnframe.errors import ModelLoadError
@@ -35,3 +36,31 @@ def torchvision_model(name: str) -> Any:
 def torchvision_input_size(name: str) -> tuple[int, int, int]:
     """(C, H, W) of the paper's zero-image trigger for a torchvision model."""
     return INPUT_SIZES.get(name, (3, 224, 224))
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    category: str
+
+
+# Table 1: 21 distinct architectures in 10 categories. The table's third SqueezeNet entry
+# ("v2_x0_5") names a ShuffleNet model, which is already in the ShuffleNet row.
+TABLE1: tuple[ZooEntry, ...] = tuple(
+    ZooEntry(n, c)
+    for c, names in [
+        ("vgg", ["vgg11", "vgg13", "vgg16"]),
+        ("resnet", ["resnet18", "resnet34", "resnet101"]),
+        ("mnasnet", ["mnasnet0_75", "mnasnet1_0", "mnasnet1_3"]),
+        ("densenet", ["densenet121", "densenet161", "densenet201"]),
+        ("squeezenet", ["squeezenet1_0", "squeezenet1_1"]),
+        ("shufflenet", ["shufflenet_v2_x0_5", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]),
+        ("alexnet", ["alexnet"]),
+        ("inception", ["inception_v3"]),
+        ("mobilenet", ["mobilenet_v2"]),
+        ("googlenet", ["googlenet"]),
+    ]
+    for n in names
+)
+CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(e.category for e in TABLE1))
+CATEGORY_OF: dict[str, str] = {e.name: e.category for e in TABLE1}

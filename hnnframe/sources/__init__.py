@@ -19,5 +19,6 @@ from hnnframe.sources import (  # noqa: F401 - registration
     torchscript,
 )
 from hnnframe.sources.base import SOURCES, STRUCTURE, WEIGHTS, Source, kind_of, sniff
+from hnnframe.sources.dispatch import to_onnx
 
-__all__ = ["SOURCES", "STRUCTURE", "WEIGHTS", "Source", "kind_of", "sniff"]
+__all__ = ["SOURCES", "STRUCTURE", "WEIGHTS", "Source", "kind_of", "sniff", "to_onnx"]

@@ -2,7 +2,7 @@
 
 A source kind says what it gives (``structure``, ``weights`` or both), sniffs its own files
 (from their first bytes, a suffix, a directory's layout, or a ``SCHEME:`` prefix), exports its
-structure (:meth:`Source.to_onnx`, which :func:`hnnframe.frontends.to_onnx` dispatches to) and
+structure (:meth:`Source.to_onnx`, which :func:`hnnframe.sources.to_onnx` dispatches to) and
 yields its weights one tensor at a time as ``(name, float32 array)`` pairs
 (:meth:`Source.tensors`, which :func:`hnnframe.sources.read.iter_tensors` dispatches to).
 Kinds are tried in ``order`` (lower first): the more specific layout before the more general

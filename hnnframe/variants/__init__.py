@@ -10,7 +10,7 @@ another input size) do not apply to files and raise :class:`VariantUnavailable`.
 
 Weights matter only inside the tools: every variant is weight-stripped
 (:func:`hnnframe.frontends.strip_weights`) and read as the platform would read an upload
-(:func:`hnnframe.frontends.to_onnx`, then :func:`hnnframe.ir.from_onnx`).
+(:func:`hnnframe.sources.to_onnx`, then :func:`hnnframe.ir.from_onnx`).
 
 ``listed`` transforms are those named in the robustness issue
 (:mod:`~hnnframe.variants.transforms`); the others (:mod:`~hnnframe.variants.unlisted`) are

@@ -58,8 +58,9 @@ def make_variant(name: str, src: VariantSource) -> tuple[Any, OpGraph, dict[str,
     """
     import onnx
 
-    from hnnframe.frontends import strip_weights, to_onnx
+    from hnnframe.frontends import strip_weights
     from hnnframe.ir import from_onnx
+    from hnnframe.sources import to_onnx
 
     t = get_transform(name)
     if t.needs_module and not src.is_module:

@@ -27,8 +27,9 @@ def reference(spec: str) -> OpGraph:
     """The raw graph of the source's TorchScript export, read as an upload."""
     import onnx
 
-    from hnnframe.frontends import strip_weights, to_onnx
+    from hnnframe.frontends import strip_weights
     from hnnframe.ir import from_onnx
+    from hnnframe.sources import to_onnx
 
     m = onnx.ModelProto()
     m.CopyFrom(source(spec).reference())
