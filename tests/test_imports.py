@@ -129,25 +129,7 @@ def test_no_submodule_imports_its_own_package() -> None:
 
 
 def test_import_graph_has_no_cycles() -> None:
-    g = graph()
-    state: dict[str, int] = {}
-    stack: list[str] = []
-    cycles: list[str] = []
-
-    def visit(m: str) -> None:
-        state[m] = 1
-        stack.append(m)
-        for d in sorted(g[m]):
-            if state.get(d) == 1:
-                cycles.append(" -> ".join([*stack[stack.index(d) :], d]))
-            elif d not in state:
-                visit(d)
-        stack.pop()
-        state[m] = 2
-
-    for m in sorted(g):
-        if m not in state:
-            visit(m)
+    cycles = _cycles(graph())
     assert not cycles, "import circles:\n" + "\n".join(cycles)
 
 
