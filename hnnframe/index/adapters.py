@@ -128,7 +128,8 @@ def check_adapter(store: Store, records: list[IndexRecord], upload: str) -> Adap
             configs[rec.id] = known[0]
     own = Counter(adapter.whole)
     shared: dict[int, int] = {}
-    held = stored_fingerprints(store, fitting)
+    # the fits' stored fingerprints: needed for saved whole tensors, or to choose among fits
+    held = stored_fingerprints(store, fitting) if own or len(fitting) > 1 else {}
     if own:
         for rid, fp in held.items():
             theirs = Counter(d.digest for d in fp.digests)
