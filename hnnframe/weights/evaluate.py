@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,17 +70,47 @@ def evaluate(
     """Per-kind AUC, detection and false-positive rates at the threshold for ``fpr``."""
     models = manifest["models"]
     bits = next(iter(prints.values())).bits
+    d = _distances(models, prints, bits)
+    all_neg = [x for v in d.neg.values() for x in v]
+    # at most ``fpr`` flagged in every architecture, not only over all of them pooled
+    thr = min(threshold_at(v, fpr, bits) for v in d.neg.values())
+    verdicts, exact_named = _verdicts(d.pairs, prints, thr)
+    kinds = {k: _kind_row(d, k, thr, verdicts.get(k, {})) for k in KINDS if k in d.pos}
+    return {
+        "bits": bits,
+        "fpr_target": fpr,
+        "threshold": thr,
+        "fpr": float(np.mean(np.array(all_neg) <= thr)),
+        "fpr_per_arch": {a: float(np.mean(np.array(v) <= thr)) for a, v in d.neg.items()},
+        "negatives": len(all_neg),
+        "negative_min": int(min(all_neg)),
+        "negative_median": float(np.median(all_neg)),
+        "kinds": kinds,
+        "exact_missed": exact_named,
+        "models": len(models),
+        "build_seconds": round(sum(e.get("seconds", 0.0) for e in models.values()), 1),
+        "tiny": bool(manifest.get("tiny")),
+    }
 
-    def lineage(mid: str) -> str:
-        return models[mid]["base"] or mid
 
-    pos: dict[str, list[tuple[str, int]]] = {}
-    neg: dict[str, list[int]] = {}
-    # the two halves alone (unit clouds, Grams): what each contributes, per kind
-    half_pos: dict[str, list[tuple[str, int, int]]] = {}
-    half_neg: dict[str, list[tuple[int, int]]] = {}
+@dataclass
+class _Distances:
+    """Every base's code distance to each model of its architecture: its own copies
+    (``pos``, by kind) and the independent models (``neg``, by architecture), whole and by
+    half (unit clouds, Grams: what each contributes)."""
+
+    pos: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    neg: dict[str, list[int]] = field(default_factory=dict)
+    half_pos: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)
+    half_neg: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    pairs: list[tuple[str, str, str]] = field(default_factory=list)  # (base, copy, kind)
+
+
+def _distances(
+    models: dict[str, Any], prints: dict[str, WeightFingerprint], bits: int
+) -> _Distances:
+    out = _Distances()
     unpacked = {m: unpack_code(p.code, bits) for m, p in prints.items()}
-    pairs: list[tuple[str, str, str]] = []  # (base, copy, kind)
     for b, e in models.items():
         if e["role"] != "base":
             continue
@@ -90,16 +121,20 @@ def evaluate(
             d = hamming(prints[b].code, prints[mid].code)
             diff = unpacked[b] != unpacked[mid]
             halves = (int(diff[: bits // 2].sum()), int(diff[bits // 2 :].sum()))
-            if lineage(mid) != b:
-                neg.setdefault(arch, []).append(d)
-                half_neg.setdefault(arch, []).append(halves)
+            if (models[mid]["base"] or mid) != b:  # another lineage: an independent model
+                out.neg.setdefault(arch, []).append(d)
+                out.half_neg.setdefault(arch, []).append(halves)
             else:
-                pos.setdefault(f["kind"], []).append((arch, d))
-                half_pos.setdefault(f["kind"], []).append((arch, *halves))
-                pairs.append((b, mid, f["kind"]))
-    all_neg = [d for v in neg.values() for d in v]
-    # at most ``fpr`` flagged in every architecture, not only over all of them pooled
-    thr = min(threshold_at(v, fpr, bits) for v in neg.values())
+                out.pos.setdefault(f["kind"], []).append((arch, d))
+                out.half_pos.setdefault(f["kind"], []).append((arch, *halves))
+                out.pairs.append((b, mid, f["kind"]))
+    return out
+
+
+def _verdicts(
+    pairs: list[tuple[str, str, str]], prints: dict[str, WeightFingerprint], thr: int
+) -> tuple[dict[str, dict[str, int]], dict[str, list[str]]]:
+    """Each kind's verdict counts at ``thr``, and the exact copies not named exact."""
     exact_named: dict[str, list[str]] = {}
     verdicts: dict[str, dict[str, int]] = {}
     for b, mid, kind in pairs:
@@ -109,45 +144,42 @@ def evaluate(
         verdicts[kind][v] += 1
         if kind in EXACT_KINDS and not tier.exact:
             exact_named.setdefault(kind, []).append(mid)
-    kinds = {}
-    for kind in [k for k in KINDS if k in pos]:
-        ds = [d for _, d in pos[kind]]
-        per_arch = {}
-        for arch in neg:
-            a = [d for ar, d in pos[kind] if ar == arch]
-            if a:
-                per_arch[arch] = {"auc": auc(a, neg[arch]), "tpr": float(np.mean(np.array(a) <= thr)),
-                                  "max": int(max(a)), "n": len(a)}  # fmt: skip
-        half_auc = []
-        for h in (0, 1):
-            half_auc.append(min(
-                auc([x[1 + h] for x in half_pos[kind] if x[0] == arch], [x[h] for x in half_neg[arch]])
-                for arch in per_arch))  # fmt: skip
-        kinds[kind] = {
-            "n": len(ds),
-            "auc_cloud_half": half_auc[0],
-            "auc_gram_half": half_auc[1],
-            "auc": min(v["auc"] for v in per_arch.values()),
-            "tpr": float(np.mean(np.array(ds) <= thr)),
-            "median": float(np.median(ds)),
-            "max": int(max(ds)),
-            "verdicts": verdicts.get(kind, {}),
-            "per_arch": per_arch,
-        }
+    return verdicts, exact_named
+
+
+def _kind_row(d: _Distances, kind: str, thr: int, verdicts: dict[str, int]) -> dict[str, Any]:
+    """One copy kind's figures: AUC (worst architecture, whole and per half), detection."""
+    ds = [x for _, x in d.pos[kind]]
+    per_arch = {}
+    for arch in d.neg:
+        a = [x for ar, x in d.pos[kind] if ar == arch]
+        if a:
+            per_arch[arch] = {
+                "auc": auc(a, d.neg[arch]),
+                "tpr": float(np.mean(np.array(a) <= thr)),
+                "max": int(max(a)),
+                "n": len(a),
+            }
+    half_auc = [
+        min(
+            auc(
+                [x[1 + h] for x in d.half_pos[kind] if x[0] == arch],
+                [x[h] for x in d.half_neg[arch]],
+            )
+            for arch in per_arch
+        )
+        for h in (0, 1)
+    ]
     return {
-        "bits": bits,
-        "fpr_target": fpr,
-        "threshold": thr,
-        "fpr": float(np.mean(np.array(all_neg) <= thr)),
-        "fpr_per_arch": {a: float(np.mean(np.array(v) <= thr)) for a, v in neg.items()},
-        "negatives": len(all_neg),
-        "negative_min": int(min(all_neg)),
-        "negative_median": float(np.median(all_neg)),
-        "kinds": kinds,
-        "exact_missed": exact_named,
-        "models": len(models),
-        "build_seconds": round(sum(e.get("seconds", 0.0) for e in models.values()), 1),
-        "tiny": bool(manifest.get("tiny")),
+        "n": len(ds),
+        "auc_cloud_half": half_auc[0],
+        "auc_gram_half": half_auc[1],
+        "auc": min(v["auc"] for v in per_arch.values()),
+        "tpr": float(np.mean(np.array(ds) <= thr)),
+        "median": float(np.median(ds)),
+        "max": int(max(ds)),
+        "verdicts": verdicts,
+        "per_arch": per_arch,
     }
 
 
