@@ -161,76 +161,85 @@ def build_lm_testbed(
     """
     import torch
 
-    from hnnframe.weights.lm import stdlib_text, tiny_model, train
-
     torch.set_num_threads(1)
-    plan = plan or LMPlan()
-    root = cache_path("weights_lm_testbed", out)
-    root.mkdir(parents=True, exist_ok=True)
-    mpath = root / MANIFEST
-    manifest = json.loads(mpath.read_text()) if mpath.is_file() else {}
-    recipe = {k: v for k, v in asdict(plan).items() if k in ("layers", "steps", "tune_steps")}
-    if manifest.get("recipe", recipe) != recipe:
-        raise HnnError(f"{root} holds a bed of {manifest['recipe']}, not {recipe}; use --out")
-    manifest["recipe"] = recipe
-    manifest["plan"] = asdict(plan)
-    models: dict[str, Any] = manifest.setdefault("models", {})
-    texts = [stdlib_text(0), stdlib_text(1)]
+    bed = _Bed(cache_path("weights_lm_testbed", out), plan or LMPlan(), progress)
+    for arch in bed.plan.archs:
+        for o in _originals(bed.plan, arch):
+            base = bed.original(arch, o)
+            if o["role"] == "base":
+                bed.copies(arch, o, base)
+    return bed.root
 
-    def done(mid: str, entry: dict[str, Any], t0: float) -> None:
-        models[mid] = {**entry, "seconds": round(time.perf_counter() - t0, 3)}
-        atomic_write(mpath, json.dumps(manifest, indent=1).encode())
-        log.info("lm testbed: %s (%.1f s)", mid, models[mid]["seconds"])
-        if progress:
-            progress(mid)
 
-    for arch in plan.archs:
-        for o in _originals(plan, arch):
-            path = root / arch / o["id"]
-            entry = {
-                "arch": arch,
-                "role": o["role"],
-                "base": None,
-                "kind": None,
-                "path": f"{arch}/{o['id']}",
-                "seed": o["seed"],
-                "data": "AB"[o["data"]],
-            }
-            base = None
-            t0 = time.perf_counter()
-            if o["id"] not in models or not path.is_dir():
-                base = train(
-                    tiny_model(arch, o["seed"], plan.layers),
-                    texts[o["data"]],
-                    plan.steps,
-                    o["seed"],
-                )
-                base.save_pretrained(path)
-                done(o["id"], entry, t0)
-            if o["role"] != "base":
+class _Bed:
+    """The bed being built: its folder, its manifest (written after every model) and the
+    two texts."""
+
+    def __init__(self, root: Path, plan: LMPlan, progress: Callable[[str], None] | None) -> None:
+        from hnnframe.weights.lm import stdlib_text
+
+        root.mkdir(parents=True, exist_ok=True)
+        self.root, self.plan, self.progress = root, plan, progress
+        self.mpath = root / MANIFEST
+        manifest = json.loads(self.mpath.read_text()) if self.mpath.is_file() else {}
+        recipe = {k: v for k, v in asdict(plan).items() if k in ("layers", "steps", "tune_steps")}
+        if manifest.get("recipe", recipe) != recipe:
+            raise HnnError(f"{root} holds a bed of {manifest['recipe']}, not {recipe}; use --out")
+        manifest["recipe"] = recipe
+        manifest["plan"] = asdict(plan)
+        self.manifest = manifest
+        self.models: dict[str, Any] = manifest.setdefault("models", {})
+        self.texts = [stdlib_text(0), stdlib_text(1)]
+
+    def done(self, mid: str, entry: dict[str, Any], t0: float) -> None:
+        self.models[mid] = {**entry, "seconds": round(time.perf_counter() - t0, 3)}
+        atomic_write(self.mpath, json.dumps(self.manifest, indent=1).encode())
+        log.info("lm testbed: %s (%.1f s)", mid, self.models[mid]["seconds"])
+        if self.progress:
+            self.progress(mid)
+
+    @staticmethod
+    def entry(arch: str, o: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "arch": arch,
+            "role": o["role"],
+            "base": None,
+            "kind": None,
+            "path": f"{arch}/{o['id']}",
+            "seed": o["seed"],
+            "data": "AB"[o["data"]],
+        }
+
+    def original(self, arch: str, o: dict[str, Any]) -> Any:
+        """Train and save an original unless it is there; the model when it was trained."""
+        from hnnframe.weights.lm import tiny_model, train
+
+        path = self.root / arch / o["id"]
+        if o["id"] in self.models and path.is_dir():
+            return None
+        t0 = time.perf_counter()
+        model = tiny_model(arch, o["seed"], self.plan.layers)
+        base = train(model, self.texts[o["data"]], self.plan.steps, o["seed"])
+        base.save_pretrained(path)
+        self.done(o["id"], self.entry(arch, o), t0)
+        return base
+
+    def copies(self, arch: str, o: dict[str, Any], base: Any) -> None:
+        """Every copy kind of the plan of base ``o`` that is not there yet."""
+        path = self.root / arch / o["id"]
+        for kind in self.plan.kinds:
+            mid = f"{o['id']}-{kind}"
+            have = self.models.get(mid)
+            if have and (self.root / have["path"]).exists():
                 continue
-            for kind in plan.kinds:
-                mid = f"{o['id']}-{kind}"
-                have = models.get(mid)
-                if have and (root / have["path"]).exists():
-                    continue
-                t0 = time.perf_counter()
-                if base is None:
-                    base = _model_class(arch).from_pretrained(path).eval()
-                target = root / arch / mid
-                written = make_copy(kind, base, path, target, o["seed"], plan, texts)
-                done(
-                    mid,
-                    {
-                        **entry,
-                        "role": "copy",
-                        "kind": kind,
-                        "base": o["id"],
-                        "path": str(written.relative_to(root)),
-                    },
-                    t0,
-                )
-    return root
+            t0 = time.perf_counter()
+            if base is None:
+                base = _model_class(arch).from_pretrained(path).eval()
+            target = self.root / arch / mid
+            written = make_copy(kind, base, path, target, o["seed"], self.plan, self.texts)
+            rel = str(written.relative_to(self.root))
+            entry = {**self.entry(arch, o), "role": "copy", "kind": kind, "base": o["id"]}
+            self.done(mid, {**entry, "path": rel}, t0)
 
 
 def load_lm_manifest(root: PathLike) -> dict[str, Any]:
