@@ -120,7 +120,6 @@ def robustness_suite(
     Each row has the summary fields and ``details``: one dict per model (its Hamming
     distance, nearest neighbour, nearest category, predicted category).
     """
-    from hnnframe.evaluate import rank
     from hnnframe.variants import build_variants, get_transform
 
     names_t = resolve_transforms(transforms)
@@ -131,7 +130,6 @@ def robustness_suite(
     db_graphs = [hasher.graph(g) for g in graphs]
     db = hasher.hash_graphs(db_graphs)
     db_structure = [g.structure_hash() for g in db_graphs]
-    index = {n: i for i, n in enumerate(names)}
     variants = build_variants(
         [(n, specs[n]) for n in queries], names_t, variant_cache, progress=progress
     )
@@ -142,41 +140,65 @@ def robustness_suite(
         tr = get_transform(t)
         ok = [(n, variants[(t, n)].graph) for n in queries if variants[(t, n)].ok]
         failed = len(queries) - len(ok)
-        details: list[dict[str, Any]] = []
-        if ok:
-            q_graphs = [hasher.graph(g) for _, g in ok]
-            q = hasher.hash_graphs(q_graphs)
-            order, ham = rank(q["codes"], db["codes"], q["embedding"], db["embedding"])
-            for k, (n, _) in enumerate(ok):
-                i = index[n]
-                nn = names[int(order[k, 0])]
-                pred = hasher.categories[int(q["pred"][k])] if hasher.categories else ""
-                details.append(
-                    {
-                        "model": n,
-                        "hamming": int(ham[k, i]),
-                        "nearest": nn,
-                        "own": nn == n,
-                        "nearest_category": cats[nn],
-                        "category_ok": cats[nn] == cats[n],
-                        "predicted": pred,
-                        "class_ok": pred in labels[n],
-                        "same_graph": q_graphs[k].structure_hash() == db_structure[i],
-                    }
-                )
+        details = _details(hasher, ok, db, db_structure, names, cats, labels) if ok else []
         row = _summary(t, tr.listed, tr.description, details, failed)
         row["details"] = details
         row["errors"] = {n: variants[(t, n)].error for n in queries if not variants[(t, n)].ok}
         rows.append(row)
         groups[tr.listed] += details
         fails[tr.listed] += failed
+    return rows + _group_rows(rows, groups, fails)
+
+
+def _details(
+    hasher: Any,
+    ok: list[tuple[str, Any]],
+    db: dict[str, Any],
+    db_structure: list[str],
+    names: list[str],
+    cats: dict[str, str],
+    labels: dict[str, set[str]],
+) -> list[dict[str, Any]]:
+    """One transformation's variants (``ok``: model name, graph) against the database."""
+    from hnnframe.evaluate import rank
+
+    index = {n: i for i, n in enumerate(names)}
+    q_graphs = [hasher.graph(g) for _, g in ok]
+    q = hasher.hash_graphs(q_graphs)
+    order, ham = rank(q["codes"], db["codes"], q["embedding"], db["embedding"])
+    details = []
+    for k, (n, _) in enumerate(ok):
+        i = index[n]
+        nn = names[int(order[k, 0])]
+        pred = hasher.categories[int(q["pred"][k])] if hasher.categories else ""
+        details.append(
+            {
+                "model": n,
+                "hamming": int(ham[k, i]),
+                "nearest": nn,
+                "own": nn == n,
+                "nearest_category": cats[nn],
+                "category_ok": cats[nn] == cats[n],
+                "predicted": pred,
+                "class_ok": pred in labels[n],
+                "same_graph": q_graphs[k].structure_hash() == db_structure[i],
+            }
+        )
+    return details
+
+
+def _group_rows(
+    rows: list[dict[str, Any]], groups: dict[bool, list[dict[str, Any]]], fails: dict[bool, int]
+) -> list[dict[str, Any]]:
+    """The summary rows of the listed and the unlisted transformations."""
+    out = []
     for listed, label in ((True, "all listed"), (False, "all unlisted")):
         if any(r["listed"] == listed for r in rows):
             summary = _summary(label, listed, "every variant of the group", groups[listed], 0)
             summary["failed"] = fails[listed]
             summary["group"] = True
-            rows.append(summary)
-    return rows
+            out.append(summary)
+    return out
 
 
 # (names, category of each, labels a classifier may name for each, raw graphs, source spec of
