@@ -69,8 +69,9 @@ def save_onnx(model: Any, path: Path, dynamo: bool) -> Path:
 TUNED = ("finetune_shards", "finetune_gguf_f16")
 
 
-def save_all(model: Any, root: Path, tag: str, ft_ids: list[int], a: argparse.Namespace,
-             seed: int) -> dict[str, Path]:  # fmt: skip
+def save_all(
+    model: Any, root: Path, tag: str, ft_ids: list[int], a: argparse.Namespace, seed: int
+) -> dict[str, Path]:
     import copy
 
     import torch
@@ -102,8 +103,9 @@ def save_all(model: Any, root: Path, tag: str, ft_ids: list[int], a: argparse.Na
     out["finetune_gguf_f16"] = export_gguf(out["finetune_shards"], root / f"{tag}-ft.gguf", "F16")
     arch = tag.split("-")[0]
     out["adapter"] = write_adapter(root / f"{tag}-lora", arch, seed=seed)
-    out["adapter_trained"] = trained_adapter(model, ft_ids, a.adapter_steps, seed + 2000,
-                                             root / f"{tag}-lora-trained")  # fmt: skip
+    out["adapter_trained"] = trained_adapter(
+        model, ft_ids, a.adapter_steps, seed + 2000, root / f"{tag}-lora-trained"
+    )
     return {"base": base, **out}
 
 
@@ -122,8 +124,19 @@ def build(a: argparse.Namespace, root: Path) -> dict[str, dict[str, Path]]:
 
 
 def _row(kinds: dict[str, dict[str, Any]], kind: str) -> dict[str, Any]:
-    return kinds.setdefault(kind, {"n": 0, "exact": 0, "detected": 0, "fp": 0, "pairs": 0,
-                                   "missed": [], "max_own": 0, "min_other": None})  # fmt: skip
+    return kinds.setdefault(
+        kind,
+        {
+            "n": 0,
+            "exact": 0,
+            "detected": 0,
+            "fp": 0,
+            "pairs": 0,
+            "missed": [],
+            "max_own": 0,
+            "min_other": None,
+        },
+    )
 
 
 def _score(row: dict[str, Any], fp: Any, k: str, bases: dict[str, Any]) -> None:
@@ -174,16 +187,18 @@ def evaluate(bed: dict[str, dict[str, Path]]) -> dict[str, Any]:
     return kinds
 
 
-def _trained_adapters(bed: dict[str, dict[str, Path]], shapes: dict[str, Any],
-                      kinds: dict[str, Any]) -> None:  # fmt: skip
+def _trained_adapters(
+    bed: dict[str, dict[str, Path]], shapes: dict[str, Any], kinds: dict[str, Any]
+) -> None:
     """Each trained adapter against every base it fits: the bases ``hnn index check`` names
     (``likely_bases`` of the ``lora_A`` alignments), scored 1/k when its own is one of k."""
     from hnnframe.weights.adapter import fits, read_adapter
     from hnnframe.weights.adapter_base import CONV1D_TYPES, alignment, likely_bases
     from hnnframe.weights.readers import iter_tensors
 
-    row = kinds.setdefault("adapter_trained", {"n": 0, "top1": 0.0, "unique_base": 0,
-                                               "own_z": [], "other_z": []})  # fmt: skip
+    row = kinds.setdefault(
+        "adapter_trained", {"n": 0, "top1": 0.0, "unique_base": 0, "own_z": [], "other_z": []}
+    )
     for k, files in bed.items():
         ad = read_adapter(files["adapter_trained"])
         conv1d = k.split("-")[0] in CONV1D_TYPES
@@ -197,16 +212,19 @@ def _trained_adapters(bed: dict[str, dict[str, Path]], shapes: dict[str, Any],
         row["other_z"] += [z[o].z for o in fit if o != k]
 
 
-def _adapters(bed: dict[str, dict[str, Path]], shapes: dict[str, Any],
-              kinds: dict[str, Any]) -> None:  # fmt: skip
+def _adapters(
+    bed: dict[str, dict[str, Path]], shapes: dict[str, Any], kinds: dict[str, Any]
+) -> None:
     """Each random-matrix adapter: the architecture named and the bases it fits."""
     from hnnframe.weights.adapter import fits, read_adapter
 
     for k, files in bed.items():
         ad = read_adapter(files["adapter"])
         fit = [o for o in bed if fits(ad, shapes[o])]
-        row = kinds.setdefault("adapter", {"n": 0, "arch_named": 0, "base_fits": 0,
-                                           "fits_same_arch_only": 0, "unique_base": 0})  # fmt: skip
+        row = kinds.setdefault(
+            "adapter",
+            {"n": 0, "arch_named": 0, "base_fits": 0, "fits_same_arch_only": 0, "unique_base": 0},
+        )
         arch = k.split("-")[0]
         row["n"] += 1
         row["arch_named"] += ad.family.split("-")[0].split(" ")[0] == arch
@@ -221,33 +239,44 @@ def markdown(result: dict[str, Any]) -> str:
 
     thr = load_threshold(256)
     lines = [
-        "# Hub repositories: one model in every format (issue 18)", "",
-        "Produced by `benchmarks/hub_repos.py` (its docstring says what the bed holds):", "",
-        *sh_block(result["command"]), "",
+        "# Hub repositories: one model in every format (issue 18)",
+        "",
+        "Produced by `benchmarks/hub_repos.py` (its docstring says what the bed holds):",
+        "",
+        *sh_block(result["command"]),
+        "",
         f"{result['seeds']} independently trained bases per architecture (tiny Llama, GPT-2, "
         f"BERT; {result['steps']} steps each), fine-tunes of {result['tune_steps']} steps at "
         f"lr {result['tune_lr']:g}; weight code Q = 256, shipped threshold {thr['threshold']}. "
-        "\"detected\": a verdict other than `none` against its own base; \"false "
-        "positives\": verdicts other than `none` against another base of its architecture. "
-        f"Wall time {result['seconds']:.0f} s.", "",
+        '"detected": a verdict other than `none` against its own base; "false '
+        'positives": verdicts other than `none` against another base of its architecture. '
+        f"Wall time {result['seconds']:.0f} s.",
+        "",
         "| upload | n | named exact | detected | false positives | max distance to its base "
-        "| min distance to another base |", "|---|---|---|---|---|---|---|",
-    ]  # fmt: skip
+        "| min distance to another base |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for kind, r in result["kinds"].items():
         if kind.startswith("adapter"):
             continue
         det = "-" if kind == "independent" else f"{r['detected']}/{r['n']}"
         exact = "-" if kind == "independent" else f"{r['exact']}/{r['n']}"
         own = "-" if kind == "independent" else str(r["max_own"])
-        lines.append(f"| {kind} | {r['n']} | {exact} | {det} | "
-                     f"{r['fp']}/{r['pairs']} | {own} | {r['min_other']} |")  # fmt: skip
+        lines.append(
+            f"| {kind} | {r['n']} | {exact} | {det} | "
+            f"{r['fp']}/{r['pairs']} | {own} | {r['min_other']} |"
+        )
     a = result["kinds"]["adapter"]
-    lines += ["", f"PEFT adapters ({a['n']}, LoRA layout with random matrices): base "
-              f"architecture named {a['arch_named']}/{a['n']}; the adapter's own base among the "
-              f"indexed models it fits {a['base_fits']}/{a['n']}; fits only models of its "
-              f"architecture {a['fits_same_arch_only']}/{a['n']}; its base the only fit "
-              f"{a['unique_base']}/{a['n']} (every base here shares its config with "
-              f"{result['seeds'] - 1} others, which the LoRA shapes cannot tell apart).", ""]  # fmt: skip
+    lines += [
+        "",
+        f"PEFT adapters ({a['n']}, LoRA layout with random matrices): base "
+        f"architecture named {a['arch_named']}/{a['n']}; the adapter's own base among the "
+        f"indexed models it fits {a['base_fits']}/{a['n']}; fits only models of its "
+        f"architecture {a['fits_same_arch_only']}/{a['n']}; its base the only fit "
+        f"{a['unique_base']}/{a['n']} (every base here shares its config with "
+        f"{result['seeds'] - 1} others, which the LoRA shapes cannot tell apart).",
+        "",
+    ]
     return "\n".join(lines + _trained_lines(result))
 
 
@@ -256,32 +285,41 @@ def _trained_lines(result: dict[str, Any]) -> list[str]:
 
     t = result["kinds"]["adapter_trained"]
     own, other = sorted(t["own_z"]), sorted(t["other_z"])
-    return [f"Trained PEFT adapters ({t['n']}, rank 4 on PEFT's default modules, "
-            f"{result['adapter_steps']} steps on other text), each against the "
-            f"{result['seeds']} bases of its config: its own base named alone "
-            f"{t['unique_base']}/{t['n']}, top-1 (1/k for a tie of k) {t['top1']:.2f}/{t['n']}. "
-            f"lora_A alignment z against its own base: min {own[0]:.1f}, median "
-            f"{own[len(own) // 2]:.1f}; against the other bases: median "
-            f"{other[len(other) // 2]:.1f}, max {other[-1]:.1f} (a base is named from "
-            f"z = {BASE_Z:g}; an unrelated model is about N(0, 1)).", ""]  # fmt: skip
+    return [
+        f"Trained PEFT adapters ({t['n']}, rank 4 on PEFT's default modules, "
+        f"{result['adapter_steps']} steps on other text), each against the "
+        f"{result['seeds']} bases of its config: its own base named alone "
+        f"{t['unique_base']}/{t['n']}, top-1 (1/k for a tie of k) {t['top1']:.2f}/{t['n']}. "
+        f"lora_A alignment z against its own base: min {own[0]:.1f}, median "
+        f"{own[len(own) // 2]:.1f}; against the other bases: median "
+        f"{other[len(other) // 2]:.1f}, max {other[-1]:.1f} (a base is named from "
+        f"z = {BASE_Z:g}; an unrelated model is about N(0, 1)).",
+        "",
+    ]
 
 
 def report(result: dict[str, Any]) -> None:
     for kind, r in result["kinds"].items():
         if kind == "adapter_trained":
-            print(f"{kind:<18} n={r['n']} own base alone {r['unique_base']} top-1 "
-                  f"{r['top1']:.2f} own z {sorted(r['own_z'])} other z max "
-                  f"{max(r['other_z'], default=None)}")  # fmt: skip
+            print(
+                f"{kind:<18} n={r['n']} own base alone {r['unique_base']} top-1 "
+                f"{r['top1']:.2f} own z {sorted(r['own_z'])} other z max "
+                f"{max(r['other_z'], default=None)}"
+            )
             continue
         if kind == "adapter":
-            print(f"{kind:<18} n={r['n']} architecture named {r['arch_named']}, its base among "
-                  f"the fits {r['base_fits']}, fits its architecture only "
-                  f"{r['fits_same_arch_only']}, base unique {r['unique_base']}")  # fmt: skip
+            print(
+                f"{kind:<18} n={r['n']} architecture named {r['arch_named']}, its base among "
+                f"the fits {r['base_fits']}, fits its architecture only "
+                f"{r['fits_same_arch_only']}, base unique {r['unique_base']}"
+            )
             continue
-        print(f"{kind:<18} n={r['n']} exact {r['exact']} detected {r['detected']} "
-              f"false positives {r['fp']}/{r['pairs']} max own distance {r['max_own']} "
-              f"min other distance {r['min_other']}"
-              + (f" missed {r['missed']}" if r["missed"] else ""))  # fmt: skip
+        print(
+            f"{kind:<18} n={r['n']} exact {r['exact']} detected {r['detected']} "
+            f"false positives {r['fp']}/{r['pairs']} max own distance {r['max_own']} "
+            f"min other distance {r['min_other']}"
+            + (f" missed {r['missed']}" if r["missed"] else "")
+        )
     print(f"{result['seconds']:.0f} s")
 
 
@@ -292,10 +330,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=3, help="independent bases per architecture")
     p.add_argument("--steps", type=int, default=120, help="training steps of a base")
     p.add_argument("--tune-steps", type=int, default=60, help="fine-tuning steps of a copy")
-    p.add_argument("--tune-lr", type=float, default=1e-3,
-                   help="fine-tuning learning rate (the bases train at 3e-3)")  # fmt: skip
-    p.add_argument("--adapter-steps", type=int, default=150,
-                   help="training steps of the trained adapters (lr 2e-3)")  # fmt: skip
+    p.add_argument(
+        "--tune-lr",
+        type=float,
+        default=1e-3,
+        help="fine-tuning learning rate (the bases train at 3e-3)",
+    )
+    p.add_argument(
+        "--adapter-steps",
+        type=int,
+        default=150,
+        help="training steps of the trained adapters (lr 2e-3)",
+    )
     p.add_argument("--out", help="write the figures as JSON here")
     p.add_argument("--md", help="write the figures as markdown here (docs/hub_repos.md)")
     a = p.parse_args(argv)
@@ -303,10 +349,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         bed = build(a, Path(tmp))
         kinds = evaluate(bed)
-    result = {"command": bench_command(__file__, argv, env="PYTHONPATH=."),
-              "seeds": a.seeds, "steps": a.steps, "tune_steps": a.tune_steps,
-              "tune_lr": a.tune_lr, "adapter_steps": a.adapter_steps, "kinds": kinds,
-              "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+    result = {
+        "command": bench_command(__file__, argv, env="PYTHONPATH=."),
+        "seeds": a.seeds,
+        "steps": a.steps,
+        "tune_steps": a.tune_steps,
+        "tune_lr": a.tune_lr,
+        "adapter_steps": a.adapter_steps,
+        "kinds": kinds,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     report(result)
     if a.out:
         Path(a.out).write_text(json.dumps(result, indent=1, default=str))

@@ -24,8 +24,9 @@ def indexed(url, repos, weight_hasher, tiny_checkpoint) -> dict[str, int]:
     """An index of the three tiny bases and an independent Llama of the same config."""
     names = ["llama", "gpt2", "bert", "llama-other"]
     with hindex.open(url) as idx:
-        res = idx.add_models([repos[n] for n in names], weight_hasher,
-                             checkpoint=str(tiny_checkpoint))  # fmt: skip
+        res = idx.add_models(
+            [repos[n] for n in names], weight_hasher, checkpoint=str(tiny_checkpoint)
+        )
     assert all(r.ok for r in res), [r.error for r in res]
     return {n: r.id for n, r in zip(names, res, strict=True)}
 
@@ -92,8 +93,11 @@ def test_adapters_and_models_in_one_check(url, repos, indexed, tmp_path, capsys)
     (bad / "adapter_model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{" * 3)
     rc, out, err = run_cli(capsys, "check", "--db", url, "--json", good, bad, repos["gpt2-shards"])
     rows = json.loads(out)
-    assert rc == 1 and [r["upload"] for r in rows] == [str(good), str(bad),
-                                                         str(repos["gpt2-shards"])]  # fmt: skip
+    assert rc == 1 and [r["upload"] for r in rows] == [
+        str(good),
+        str(bad),
+        str(repos["gpt2-shards"]),
+    ]
     assert rows[0]["verdict"] == f"adapter for #{indexed['gpt2']}" and rows[0]["suspect"]
     assert rows[1]["unreadable"] and rows[1]["error"].startswith(str(bad))
     assert rows[2]["tier"] == "exact tensors"
@@ -102,8 +106,9 @@ def test_adapters_and_models_in_one_check(url, repos, indexed, tmp_path, capsys)
     assert err.count("hnn: error:") == 1 and str(bad) in err
 
 
-def test_trained_adapter_names_its_own_base(url, weight_hasher, tiny_checkpoint, tmp_path,
-                                            capsys) -> None:  # fmt: skip
+def test_trained_adapter_names_its_own_base(
+    url, weight_hasher, tiny_checkpoint, tmp_path, capsys
+) -> None:
     """Two trained Llamas of one config: a LoRA trained on the second is named its adapter,
     by the alignment of its lora_A rows with that model's weights; the other model's z is
     that of an unrelated model."""
@@ -116,8 +121,9 @@ def test_trained_adapter_names_its_own_base(url, weight_hasher, tiny_checkpoint,
     for i, m in enumerate(bases):
         m.save_pretrained(tmp_path / f"base{i}")
     with hindex.open(url) as idx:
-        res = idx.add_models([tmp_path / "base0", tmp_path / "base1"], weight_hasher,
-                             checkpoint=str(tiny_checkpoint))  # fmt: skip
+        res = idx.add_models(
+            [tmp_path / "base0", tmp_path / "base1"], weight_hasher, checkpoint=str(tiny_checkpoint)
+        )
     ids = [r.id for r in res]
     up = trained_adapter(bases[1], other_text, 150, seed=3, out=tmp_path / "lora")
     rc, out, _ = run_cli(capsys, "check", "--db", url, up, "--json")

@@ -19,12 +19,13 @@ def test_rows_along_the_weight_score_high_random_rows_do_not() -> None:
     rng = np.random.default_rng(0)
     ws = {f"layers.{i}.q_proj": _weight(rng) for i in range(4)}
     tensors = [(f"{k}.weight", w) for k, w in ws.items()]
-    along = {k: rng.standard_normal((4, 64)) @ w + 0.5 * rng.standard_normal((4, 96))
-             for k, w in ws.items()}  # fmt: skip
+    along = {
+        k: rng.standard_normal((4, 64)) @ w + 0.5 * rng.standard_normal((4, 96))
+        for k, w in ws.items()
+    }
     aligned = alignment(along, tensors)
     assert aligned.modules == 4 and aligned.z > 3 * BASE_Z
-    nulls = [alignment({k: rng.standard_normal((4, 96)) for k in ws}, tensors).z
-             for _ in range(40)]  # fmt: skip
+    nulls = [alignment({k: rng.standard_normal((4, 96)) for k in ws}, tensors).z for _ in range(40)]
     assert max(abs(z) for z in nulls) < BASE_Z and abs(float(np.mean(nulls))) < 0.6
 
 

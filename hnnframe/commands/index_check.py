@@ -37,8 +37,10 @@ def _weights_line(c: Any, upload_has_weights: bool) -> str | None:
     w = c.weights
     if w.compared:
         fpr = f", FPR {w.fpr:.2%}" if w.fpr is not None else ", threshold given"
-        return (f"      weights: code distance {w.distance} of {w.bits} bits (threshold "
-                f"{w.threshold}{fpr}); {w.shared:.1%} of the tensors identical")  # fmt: skip
+        return (
+            f"      weights: code distance {w.distance} of {w.bits} bits (threshold "
+            f"{w.threshold}{fpr}); {w.shared:.1%} of the tensors identical"
+        )
     if upload_has_weights or c.record.weights is not None:
         return f"      weights: not compared ({w.reason})"
     return None
@@ -67,8 +69,10 @@ def _missing_line(v: Any) -> str | None:
     w = v.weights or {}
     if not w.get("missing"):
         return None
-    return (f"      upload: {w['missing']} of {w['missing'] + w['tensors']} weight tensors "
-            "missing or unreadable; compared on the rest")  # fmt: skip
+    return (
+        f"      upload: {w['missing']} of {w['missing'] + w['tensors']} weight tensors "
+        "missing or unreadable; compared on the rest"
+    )
 
 
 def _print_verdict(label: str, v: Any, nearest: list[Any], policy: str) -> None:
@@ -93,8 +97,10 @@ def _print_verdict(label: str, v: Any, nearest: list[Any], policy: str) -> None:
     for c in v.candidates:
         r = c.record
         fam = printable(r.label) if r.label else "-"
-        print(f"{c.distance:>4}  #{r.id:<6} {printable(r.name):<24} {fam:<12} "
-              f"{c.tier:<17} {printable(r.path)}")  # fmt: skip
+        print(
+            f"{c.distance:>4}  #{r.id:<6} {printable(r.name):<24} {fam:<12} "
+            f"{c.tier:<17} {printable(r.path)}"
+        )
         line = _weights_line(c, v.weights is not None)
         if line:
             print(line)
@@ -130,8 +136,9 @@ def render(
         from hnnframe.index.report import verdict_dict
 
         rows = {label: verdict_dict(label, v, nearest, policy) for label, v, nearest in verdicts}
-        rows.update({label: {"upload": label, "error": err, "unreadable": True}
-                     for label, err in failures})  # fmt: skip
+        rows.update(
+            {label: {"upload": label, "error": err, "unreadable": True} for label, err in failures}
+        )
         print_json([rows[label] for label in (order or list(rows))])
         return status
     for label, v, nearest in verdicts:
@@ -180,10 +187,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             hasher, _ = hasher_of(args, idx)
             fp = hasher.fingerprint
             pairs = idx.check_models(
-                models, hasher, args.radius, weights=not args.no_weights,
-                structure=args.structure, weight_threshold=args.weight_threshold,
-                progress=len(models) > 3, errors="collect",
-            )  # fmt: skip
+                models,
+                hasher,
+                args.radius,
+                weights=not args.no_weights,
+                structure=args.structure,
+                weight_threshold=args.weight_threshold,
+                progress=len(models) > 3,
+                errors="collect",
+            )
             for label, (q, res) in zip(models, pairs, strict=True):
                 if res is None:
                     failures.append((label, q.error))

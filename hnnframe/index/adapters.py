@@ -73,18 +73,33 @@ class AdapterVerdict:
 
     def to_dict(self, policy: str = "auto") -> dict[str, Any]:
         a = self.adapter
-        return {"upload": self.upload, "tier": "adapter", "verdict": self.verdict,
-                "suspect": self.fails(policy), "fail_on": policy,
-                "architecture": {"family": a.family, "width": a.hidden, "layers_at_least":
-                                 a.layers, "targets": a.targets, "rank": a.rank},
-                "bases": [r.id for r in self.bases],
-                "fits": [self._fit_dict(r) for r in self.fits]}  # fmt: skip
+        return {
+            "upload": self.upload,
+            "tier": "adapter",
+            "verdict": self.verdict,
+            "suspect": self.fails(policy),
+            "fail_on": policy,
+            "architecture": {
+                "family": a.family,
+                "width": a.hidden,
+                "layers_at_least": a.layers,
+                "targets": a.targets,
+                "rank": a.rank,
+            },
+            "bases": [r.id for r in self.bases],
+            "fits": [self._fit_dict(r) for r in self.fits],
+        }
 
     def _fit_dict(self, r: IndexRecord) -> dict[str, Any]:
         a = self.aligned.get(r.id)
-        return {"id": r.id, "name": r.name, "path": r.path, "label": r.label,
-                "shared_tensors": self.shared.get(r.id, 0),
-                "alignment_z": a.z if a else None}  # fmt: skip
+        return {
+            "id": r.id,
+            "name": r.name,
+            "path": r.path,
+            "label": r.label,
+            "shared_tensors": self.shared.get(r.id, 0),
+            "alignment_z": a.z if a else None,
+        }
 
 
 def record_config(rec: IndexRecord) -> Any:
@@ -148,8 +163,9 @@ def _z(aligned: dict[int, Alignment], rid: int) -> float:
     return a.z if a is not None and a.is_base else float("-inf")
 
 
-def _alignments(adapter: Adapter, records: list[IndexRecord], configs: dict[int, Any]
-                ) -> dict[int, Alignment]:  # fmt: skip
+def _alignments(
+    adapter: Adapter, records: list[IndexRecord], configs: dict[int, Any]
+) -> dict[int, Alignment]:
     """Each record's alignment with the adapter, read from the weights at its path (a record
     whose weights moved or cannot be read is left out, with a warning)."""
     from hnnframe.weights.readers import iter_tensors
@@ -160,6 +176,7 @@ def _alignments(adapter: Adapter, records: list[IndexRecord], configs: dict[int,
         try:
             out[rec.id] = alignment(adapter.lora_a, iter_tensors(rec.path), conv1d)
         except HnnError as e:
-            log.warning("#%d %s: its weights cannot be read to test the adapter (%s)",
-                        rec.id, rec.name, e)  # fmt: skip
+            log.warning(
+                "#%d %s: its weights cannot be read to test the adapter (%s)", rec.id, rec.name, e
+            )
     return out

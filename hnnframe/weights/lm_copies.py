@@ -58,18 +58,26 @@ def lora_merged(
 
 
 #: The modules PEFT adapts by default in each family (its ``target_modules`` mapping).
-ADAPTER_TARGETS = {"llama": ("q_proj", "v_proj"), "gpt2": ("c_attn",),
-                   "bert": ("query", "value")}  # fmt: skip
+ADAPTER_TARGETS = {"llama": ("q_proj", "v_proj"), "gpt2": ("c_attn",), "bert": ("query", "value")}
 
 
-def trained_adapter(model: Any, ids: list[int], steps: int, seed: int, out: Path,
-                    rank: int = 4, alpha: float = 8.0, lr: float = 2e-3) -> Path:  # fmt: skip
+def trained_adapter(
+    model: Any,
+    ids: list[int],
+    steps: int,
+    seed: int,
+    out: Path,
+    rank: int = 4,
+    alpha: float = 8.0,
+    lr: float = 2e-3,
+) -> Path:
     """A PEFT LoRA adapter of ``model`` trained on ``ids`` (the base frozen, never merged),
     saved at ``out`` (:func:`hnnframe.weights.lora.save_peft`)."""
     m = copy.deepcopy(model)
     names = ADAPTER_TARGETS[arch_of(m)]
-    loras = lora.attach(m, lambda name, _: name.rsplit(".", 1)[-1] in names, rank, alpha, seed,
-                        peft_layout=True)  # fmt: skip
+    loras = lora.attach(
+        m, lambda name, _: name.rsplit(".", 1)[-1] in names, rank, alpha, seed, peft_layout=True
+    )
     train(m, ids, steps, seed, lr=lr)
     task = "FEATURE_EXTRACTION" if "MaskedLM" in type(m).__name__ else "CAUSAL_LM"
     return lora.save_peft(out, loras, rank, alpha, task)

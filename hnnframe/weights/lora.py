@@ -25,8 +25,14 @@ def _lora_class() -> type:
     class Lora(torch.nn.Module):
         """The parametrization ``w -> w + (alpha / r) B A`` (transposed for ``Conv1D``)."""
 
-        def __init__(self, shape: tuple[int, int], rank: int, alpha: float,
-                     g: torch.Generator, conv1d: bool | None) -> None:  # fmt: skip
+        def __init__(
+            self,
+            shape: tuple[int, int],
+            rank: int,
+            alpha: float,
+            g: torch.Generator,
+            conv1d: bool | None,
+        ) -> None:
             super().__init__()
             out, n = (shape[1], shape[0]) if conv1d else shape
             a = torch.empty(rank, n)
@@ -45,8 +51,14 @@ def _lora_class() -> type:
     return Lora
 
 
-def attach(model: Any, select: Callable[[str, Any], bool], rank: int, alpha: float,
-           seed: int, peft_layout: bool = False) -> dict[str, Any]:  # fmt: skip
+def attach(
+    model: Any,
+    select: Callable[[str, Any], bool],
+    rank: int,
+    alpha: float,
+    seed: int,
+    peft_layout: bool = False,
+) -> dict[str, Any]:
     """Freeze ``model`` and put a LoRA on the weight of every module ``select(name, module)``
     keeps; returns them by module path. ``peft_layout``: as PEFT makes them (``A`` of a
     ``Conv1D`` weight on its input axis, PEFT's initialisation); otherwise ``A`` on the
@@ -59,9 +71,13 @@ def attach(model: Any, select: Callable[[str, Any], bool], rank: int, alpha: flo
         p.requires_grad_(False)
     g = torch.Generator().manual_seed(seed)
     out = {}
-    chosen = [(name, mod) for name, mod in model.named_modules()  # before any is parametrized
-              if isinstance(getattr(mod, "weight", None), torch.Tensor) and mod.weight.ndim == 2
-              and select(name, mod)]  # fmt: skip
+    chosen = [
+        (name, mod)
+        for name, mod in model.named_modules()  # before any is parametrized
+        if isinstance(getattr(mod, "weight", None), torch.Tensor)
+        and mod.weight.ndim == 2
+        and select(name, mod)
+    ]
     for name, mod in chosen:
         conv1d = type(mod).__name__ == "Conv1D" if peft_layout else None
         out[name] = lora(tuple(mod.weight.shape), rank, alpha, g, conv1d)
@@ -92,8 +108,14 @@ def save_peft(out: Path, loras: dict[str, Any], rank: int, alpha: float, task: s
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "adapter_model.safetensors", save(tensors))
     targets = sorted({n.rsplit(".", 1)[-1] for n in loras})
-    config = {"peft_type": "LORA", "r": rank, "lora_alpha": alpha, "target_modules": targets,
-              "fan_in_fan_out": any(lo.conv1d for lo in loras.values()),
-              "base_model_name_or_path": "base", "task_type": task}  # fmt: skip
+    config = {
+        "peft_type": "LORA",
+        "r": rank,
+        "lora_alpha": alpha,
+        "target_modules": targets,
+        "fan_in_fan_out": any(lo.conv1d for lo in loras.values()),
+        "base_model_name_or_path": "base",
+        "task_type": task,
+    }
     atomic_write(out / "adapter_config.json", json.dumps(config, indent=1).encode())
     return out
