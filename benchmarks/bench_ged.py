@@ -135,7 +135,8 @@ def bench_deletion(raw: list[tuple[str, Any]], copies: int, frac: float) -> dict
 
 def augmented_zoo(raw: list[tuple[str, Any]], copies: int, frac: float) -> list[Any]:
     from hnnframe.data.augment import delete_nodes
-    from hnnframe.merge import DEFAULT_RULES, apply_rules
+    from hnnframe.merge import apply_rules
+    from hnnframe.presets import DEFAULT_RULES
 
     graphs = []
     for _, g in raw:

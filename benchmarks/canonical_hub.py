@@ -105,11 +105,11 @@ def prepared_codes(paths: list[str]) -> dict[str, Any]:
     the hnnframe that is imported (this checkout, or the baseline revision)."""
     import torch
 
-    from hnnframe.canonical import ROBUST_PASSES
     from hnnframe.frontends import load_onnx_file
     from hnnframe.ir import from_onnx
     from hnnframe.pipeline import prepare_graph
-    from hnnframe.protocol_c.coders import ROBUST_MERGE, WLCoder
+    from hnnframe.presets import ROBUST_MERGE, ROBUST_PASSES
+    from hnnframe.protocol_c.coders import WLCoder
 
     torch.set_num_threads(1)
     coder = WLCoder(BITS, canonical=True)

@@ -63,7 +63,7 @@ def _prepare(graph: Any, canonical: list[str], merge: list[str]) -> Any:
 def fingerprint(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
-    from hnnframe.canonical import INVARIANT_PASSES, ROBUST_PASSES
+    from hnnframe.presets import INVARIANT_PASSES, ROBUST_PASSES
     from hnnframe.recipe import load_recipe
 
     robust = load_recipe("hnn_net_robust")

@@ -36,12 +36,12 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    from hnnframe.canonical import ROBUST_PASSES
     from hnnframe.corpus import load_corpus
     from hnnframe.ged import GED_METHODS
     from hnnframe.pipeline import prepare_graph
+    from hnnframe.presets import ROBUST_MERGE, ROBUST_PASSES
 
-    cfg = {"canonical": list(ROBUST_PASSES), "merge": ["conv_relu", "bn_relu", "gemm_relu"]}
+    cfg = {"canonical": list(ROBUST_PASSES), "merge": list(ROBUST_MERGE)}
     entries = load_corpus(args.corpus_cache)
     graphs = [prepare_graph(e.graph, cfg)[0] for e in entries]
     sizes = np.array([g.num_nodes for g in graphs])

@@ -1,4 +1,8 @@
-"""Stage 1 end to end: G = f_merg(f_onnx(M(I))) (paper eq. 2), with canonicalisation first."""
+"""Stage 1 end to end: G = f_merg(f_onnx(M(I))) (paper eq. 2), with canonicalisation first.
+
+The named pipelines (passes and merge rules a recipe's ``graph: {preset: NAME}`` names) are
+in :mod:`hnnframe.presets`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 from hnnframe import limits
 from hnnframe.errors import GraphError
 from hnnframe.ir import OpGraph
+from hnnframe.presets import resolve_graph
 
 
 def graph_and_counts(
@@ -76,9 +81,15 @@ def graph_of(
 
 
 def prepare_graph(graph: OpGraph, graph_cfg: Mapping[str, Any]) -> tuple[OpGraph, dict[str, int]]:
-    """Apply the recipe's canonicalisation passes and merge rules to a raw graph."""
+    """Apply the recipe's canonicalisation passes and merge rules to a raw graph.
+
+    ``graph_cfg`` is a recipe's ``graph`` section: explicit ``canonical`` and ``merge`` lists
+    (as a loaded recipe or a checkpoint holds them), or a preset (``{"preset": "robust"}``,
+    :mod:`hnnframe.presets`).
+    """
     from hnnframe.canonical import apply_canonical
     from hnnframe.merge import apply_rules
 
-    g = apply_canonical(graph, graph_cfg.get("canonical") or [])
-    return apply_rules(g, graph_cfg.get("merge") or [])
+    section = resolve_graph(graph_cfg)
+    g = apply_canonical(graph, section.get("canonical") or [])
+    return apply_rules(g, section.get("merge") or [])

@@ -7,6 +7,11 @@ another recipe in the same directory, with this file's keys winning. ``imports: 
 names plugin modules that register components (:mod:`hnnframe.plugins`); they are imported
 when the recipe is loaded and again when a checkpoint trained from it is loaded.
 
+``graph: {preset: robust}`` names a graph preset (:mod:`hnnframe.presets`). The loaded recipe
+holds the preset's passes and merge rules as explicit lists, resolved after the overrides
+(:func:`hnnframe.presets.resolve_graph`): ``graph.preset=invariant`` picks another preset,
+``graph.merge=[...]`` replaces the preset's merge rules.
+
 The bundled recipes are package data (``hnnframe/recipes/*.yaml``, setup.py's
 ``package_data``), so bare names resolve in a wheel install too. The repository root keeps a
 ``recipes`` link to that folder, and ``recipes/<name>.yaml`` resolves to the bundled file when
@@ -24,6 +29,7 @@ from typing import Any
 import yaml
 
 from hnnframe.errors import ConfigError
+from hnnframe.presets import resolve_graph
 
 # Package data beside this module: importlib.resources is where setuptools installs it, and in
 # a plain (unzipped) install, the one hnnframe supports, that is a real folder.
@@ -133,6 +139,10 @@ def load_recipe(
     # Plugins first, so that the recipe's component names resolve (they travel inside the
     # checkpoint and are imported again when it is loaded).
     import_modules(cfg.get("imports") or [], search=[p.parent.resolve()])
+    # After the plugins, which may register presets, and after the overrides, which may name
+    # another preset or replace its lists.
+    if "graph" in cfg:
+        cfg["graph"] = resolve_graph(cfg["graph"])
     if zoo_cache:
         cfg.setdefault("data", {})["cache_dir"] = zoo_cache
     return cfg

@@ -12,14 +12,13 @@ from torch import nn
 
 from hnnframe.canonical import (
     CANONICALISERS,
-    INVARIANT_PASSES,
-    ROBUST_PASSES,
     apply_canonical,
     bypass,
     contract_groups,
 )
 from hnnframe.errors import RegistryError
 from hnnframe.ir import OpGraph, OpNode, from_onnx
+from hnnframe.presets import INVARIANT_PASSES, ROBUST_PASSES
 from hnnframe.variants import VariantSource, dynamo_export, make_variant, ts_export
 
 

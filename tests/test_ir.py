@@ -14,8 +14,8 @@ from support.models import TINY_INPUT, TinyConvNet
 from hnnframe.dgl_compat import to_dgl
 from hnnframe.encoders import PaperEncoder
 from hnnframe.ir import OpGraph, OpNode, flops_unknown, from_onnx, node_flops
-from hnnframe.merge import DEFAULT_RULES
 from hnnframe.pipeline import graph_of
+from hnnframe.presets import DEFAULT_RULES
 
 
 def tiny_graph() -> OpGraph:

@@ -5,9 +5,10 @@ the merge rules of the paper (section 3.2.2). The same network reaches a platfor
 different exporters and tools (the TorchScript or the dynamo exporter, constant folding,
 onnxsim, quantization, another opset), and each of them spells the graph differently; the
 passes bring such spellings to one form, so that the node features of eq. 3 (op type, FLOPs
-and parameter digits) agree. :data:`ROBUST_PASSES` is the recommended list and order;
-:data:`INVARIANT_PASSES` adds two passes that buy more invariance with discrimination. The
-passes are described in ``docs/robustness.md``.
+and parameter digits) agree. The recommended lists and order are graph presets
+(:mod:`hnnframe.presets`: ``ROBUST_PASSES``, and ``INVARIANT_PASSES``, which adds two passes
+that buy more invariance with discrimination). The passes are described in
+``docs/robustness.md``.
 
 Invariants every pass keeps: Constant nodes and initializers are not nodes; a removed node's
 predecessors are connected to its successors (:func:`bypass`) unless the node carried no data
@@ -46,39 +47,10 @@ from hnnframe.canonical.base import (
     spatial,
 )
 
-# The recommended order (recipes/hnn_net_robust.yaml): constants and quantization first, so
-# that later passes see plain float operators; fused operators as their decomposed spelling
-# (normalise_fused) before the patterns that fuse decompositions; plumbing before the
-# op-sequence patterns, so that a pattern never has to skip a Reshape; linear layers in one
-# spelling (fold_linear) while biases and scales still carry their parameters, before
-# normalise_spelling drops the constants of weightless ops; spellings and no-ops; then BN
-# folding, which needs every BN right after its producer. None of these loses information that tells two
-# architectures apart. The optional passes that do (absorb_activation, normalise_resolution)
-# go after them, resolution last because it rescales FLOPs that the folds sum: see
-# INVARIANT_PASSES.
-ROBUST_PASSES: list[str] = [
-    "fold_constants",
-    "fold_qdq",
-    "normalise_fused",
-    "drop_plumbing",
-    "fuse_decompositions",
-    "fold_linear",
-    "normalise_spelling",
-    "drop_noop",
-    "strip_preprocessing",
-    "fold_bn",
-    "drop_classifier_pool",
-]
-# Also identical graphs for QDQ quantization (which deletes ReLUs) and another input
-# resolution, at the price of ReLU against ReLU6 and of absolute FLOPs.
-INVARIANT_PASSES: list[str] = [*ROBUST_PASSES, "absorb_activation", "normalise_resolution"]
-
 __all__ = [
     "CANONICALISERS",
     "CanonicalPass",
     "DropIdentity",
-    "INVARIANT_PASSES",
-    "ROBUST_PASSES",
     "WINDOW_OPS",
     "apply_canonical",
     "bypass",

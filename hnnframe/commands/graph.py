@@ -25,7 +25,7 @@ def _passes(args: argparse.Namespace, overrides: list[str]) -> tuple[list[Any], 
         merge = list(recipe.get("graph", {}).get("merge", []) or [])
         canonical = list(recipe.get("graph", {}).get("canonical", []) or [])
     if args.merge is not None:
-        from hnnframe.merge import DEFAULT_RULES, PAPER_RULES
+        from hnnframe.presets import DEFAULT_RULES, PAPER_RULES
 
         named = {"default": DEFAULT_RULES, "paper": PAPER_RULES, "none": []}
         merge = []

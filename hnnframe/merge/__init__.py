@@ -148,7 +148,7 @@ def apply_rules(
     return graph, counts
 
 
-# -- built-in rules (paper section 3.2.2, longest first in DEFAULT_RULES) ----------------------
+# -- built-in rules (paper section 3.2.2; hnnframe.presets lists them longest first) -------------
 
 _ACT = ("Relu", "Clip")  # ReLU6 is exported as Clip(0, 6)
 
@@ -209,23 +209,10 @@ class GemmRelu(MergeRule):
     merged_op = "GemmRelu"
 
 
-PAPER_RULES = ["conv_conv_bn_relu", "conv_bn_relu", "conv_bn", "conv_relu"]
-DEFAULT_RULES = [
-    "conv_conv_bn_relu",
-    "conv_bn_relu",
-    "conv_bn_relu6",
-    "conv_bn",
-    "conv_relu",
-    "bn_relu",
-    "gemm_relu",
-]
-
 __all__ = [
     "MERGE_RULES",
     "MergeRule",
     "apply_rules",
     "build_rules",
     "contract",
-    "PAPER_RULES",
-    "DEFAULT_RULES",
 ]

@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from hnnframe.ir import OpGraph
-
-ROBUST_MERGE = ["conv_relu", "bn_relu", "gemm_relu"]
+from hnnframe.presets import ROBUST_MERGE
 
 # Canonicalising a large graph takes a good fraction of a second, and several coders of one
 # run share a pipeline (the canonical WL baseline and the robust recipes): prepare each graph
@@ -79,7 +78,7 @@ class WLCoder:
 
     def __call__(self, graphs: Sequence[OpGraph]) -> np.ndarray:
         if self.canonical:
-            from hnnframe.canonical import ROBUST_PASSES
+            from hnnframe.presets import ROBUST_PASSES
 
             cfg = {"canonical": list(ROBUST_PASSES), "merge": ROBUST_MERGE}
             graphs = prepared_all(graphs, cfg, self.progress)

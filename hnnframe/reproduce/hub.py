@@ -166,8 +166,8 @@ def run_hub(
     # code. The WL baseline on canonical graphs meets this bound when its code is unique.
     from collections import Counter
 
-    from hnnframe.canonical import ROBUST_PASSES
-    from hnnframe.protocol_c.coders import ROBUST_MERGE, prepared_all
+    from hnnframe.presets import ROBUST_MERGE, ROBUST_PASSES
+    from hnnframe.protocol_c.coders import prepared_all
 
     cfg = {"canonical": list(ROBUST_PASSES), "merge": ROBUST_MERGE}
     canon = [g.structure_hash() for g in prepared_all([e.graph for e in entries], cfg, progress)]

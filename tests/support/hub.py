@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections import Counter
 from functools import cache
 
-from hnnframe.canonical import ROBUST_PASSES
 from hnnframe.ir import OpGraph
 from hnnframe.pipeline import prepare_graph
-from hnnframe.protocol_c.coders import ROBUST_MERGE
+from hnnframe.presets import ROBUST_MERGE, ROBUST_PASSES
 from hnnframe.variants import VariantSource, make_variant
 
 
