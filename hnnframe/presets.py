@@ -24,7 +24,7 @@ of its own as the built-in ones are::
 
     from hnnframe.presets import PRESETS, ROBUST_MERGE, ROBUST_PASSES, Preset
 
-    PRESETS.register("robust_nop", Preset((*ROBUST_PASSES, "drop_nop"), ROBUST_MERGE))
+    PRESETS.register("robust_nop", Preset((*ROBUST_PASSES, "drop_nop"), tuple(ROBUST_MERGE)))
 """
 
 from __future__ import annotations
