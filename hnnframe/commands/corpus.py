@@ -18,26 +18,44 @@ def cmd_corpus_build(args: argparse.Namespace) -> int:
     if args.spec:
         cands = [candidate_for(s) for s in args.spec]
     else:
-        cands = candidates([s.strip() for s in args.sources.split(",") if s.strip()],
-                           per_family=args.per_family)  # fmt: skip
+        cands = candidates(
+            [s.strip() for s in args.sources.split(",") if s.strip()], per_family=args.per_family
+        )
     t0 = time.perf_counter()
-    manifest = build_corpus(cands, args.cache, jobs=args.jobs, shard=shard,
-                            max_params=args.max_params, max_nodes=args.max_nodes,
-                            timeout=args.timeout, retry_failed=args.retry_failed,
-                            progress=not args.json)  # fmt: skip
+    manifest = build_corpus(
+        cands,
+        args.cache,
+        jobs=args.jobs,
+        shard=shard,
+        max_params=args.max_params,
+        max_nodes=args.max_nodes,
+        timeout=args.timeout,
+        retry_failed=args.retry_failed,
+        progress=not args.json,
+    )
     manifest["this_build"]["seconds"] = round(time.perf_counter() - t0, 1)
     if args.json:
-        print_json({"cache": str(corpus_dir(args.cache)), "summary": manifest["summary"],
-                    "this_build": manifest["this_build"], "failed": manifest["failed"]})  # fmt: skip
+        print_json(
+            {
+                "cache": str(corpus_dir(args.cache)),
+                "summary": manifest["summary"],
+                "this_build": manifest["this_build"],
+                "failed": manifest["failed"],
+            }
+        )
         return 0
     s, b = manifest["summary"], manifest["this_build"]
-    print(f"corpus {corpus_dir(args.cache)}: {s['architectures']} architectures "
-          f"({s['aliases']} aliases) in {s['families']} families ({s['groups']} groups); "
-          f"{s['failed']} failed, {s['filtered']} filtered by size; "
-          f"{s['cache_bytes'] / 1e6:.1f} MB")  # fmt: skip
-    print(f"this build (shard {b['shard']}): {b['exported_now']} of {b['candidates']} exported "
-          f"now in {b['seconds']:.0f} s ({b['ok']} ok, {b['failed']} failed, "
-          f"{b['filtered']} filtered)")  # fmt: skip
+    print(
+        f"corpus {corpus_dir(args.cache)}: {s['architectures']} architectures "
+        f"({s['aliases']} aliases) in {s['families']} families ({s['groups']} groups); "
+        f"{s['failed']} failed, {s['filtered']} filtered by size; "
+        f"{s['cache_bytes'] / 1e6:.1f} MB"
+    )
+    print(
+        f"this build (shard {b['shard']}): {b['exported_now']} of {b['candidates']} exported "
+        f"now in {b['seconds']:.0f} s ({b['ok']} ok, {b['failed']} failed, "
+        f"{b['filtered']} filtered)"
+    )
     return 0
 
 
@@ -45,8 +63,9 @@ def cmd_corpus_list(args: argparse.Namespace) -> int:
     from hnnframe.corpus import read_manifest
 
     m = read_manifest(args.cache)
-    rows = [a for a in m["architectures"] if not args.family or args.family in
-            (a["family"], a["group"])]  # fmt: skip
+    rows = [
+        a for a in m["architectures"] if not args.family or args.family in (a["family"], a["group"])
+    ]
     if args.json:
         print_json(rows)
         return 0
@@ -64,8 +83,14 @@ def cmd_corpus_stats(args: argparse.Namespace) -> int:
     m = read_manifest(args.cache)
     groups = Counter(a["group"] for a in m["architectures"])
     if args.json:
-        print_json({**m["summary"], "per_group": dict(groups.most_common()),
-                    "failed": m["failed"], "versions": m["versions"]})  # fmt: skip
+        print_json(
+            {
+                **m["summary"],
+                "per_group": dict(groups.most_common()),
+                "failed": m["failed"],
+                "versions": m["versions"],
+            }
+        )
         return 0
     for k, v in m["summary"].items():
         print(f"{k:<16} {v}")
@@ -76,10 +101,13 @@ def cmd_corpus_stats(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    c = sub.add_parser("corpus", help="the hub corpus: hundreds of architectures, graphs only",
-                       description="Build and inspect the hub corpus of protocol (c): "
-                       "torchvision, timm and transformers architectures exported without "
-                       "weights, with a family label each.")  # fmt: skip
+    c = sub.add_parser(
+        "corpus",
+        help="the hub corpus: hundreds of architectures, graphs only",
+        description="Build and inspect the hub corpus of protocol (c): "
+        "torchvision, timm and transformers architectures exported without "
+        "weights, with a family label each.",
+    )
     csub = c.add_subparsers(dest="corpus_command", metavar="CORPUS_COMMAND", required=True)
     b = csub.add_parser(
         "build",
@@ -90,32 +118,55 @@ def register(sub: Any) -> None:
         "--shard I/N builds one share of the candidates so several machines can fill one "
         "shared cache; the manifest is rebuilt from all records at the end.",
     )
-    b.add_argument("--sources", default="torchvision,timm,hf",
-                   help="comma-separated sources (default torchvision,timm,hf)")  # fmt: skip
-    b.add_argument("--spec", action="append",
-                   help="build exactly this named source (repeatable), e.g. timm:resnet18")  # fmt: skip
-    b.add_argument("--per-family", type=int, default=4,
-                   help="timm names per model module, spread over its sizes (default 4)")  # fmt: skip
-    b.add_argument("--max-params", type=int, default=100_000_000,
-                   help="skip architectures with more parameters (default 100M; 0: no limit)")  # fmt: skip
-    b.add_argument("--max-nodes", type=int, default=5000,
-                   help="skip graphs with more ONNX nodes (default 5000; 0: no limit)")  # fmt: skip
+    b.add_argument(
+        "--sources",
+        default="torchvision,timm,hf",
+        help="comma-separated sources (default torchvision,timm,hf)",
+    )
+    b.add_argument(
+        "--spec",
+        action="append",
+        help="build exactly this named source (repeatable), e.g. timm:resnet18",
+    )
+    b.add_argument(
+        "--per-family",
+        type=int,
+        default=4,
+        help="timm names per model module, spread over its sizes (default 4)",
+    )
+    b.add_argument(
+        "--max-params",
+        type=int,
+        default=100_000_000,
+        help="skip architectures with more parameters (default 100M; 0: no limit)",
+    )
+    b.add_argument(
+        "--max-nodes",
+        type=int,
+        default=5000,
+        help="skip graphs with more ONNX nodes (default 5000; 0: no limit)",
+    )
     b.add_argument("--timeout", type=int, default=600, help="seconds per export (default 600)")
-    b.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                   help="parallel exports")  # fmt: skip
+    b.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="parallel exports")
     b.add_argument("--shard", metavar="I/N", help="build only share I of N (0-based)")
     b.add_argument("--retry-failed", action="store_true", help="export failed ones again")
     b.add_argument("--cache", help="corpus cache (default ~/.cache/hnnframe/corpus)")
     b.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
     b.set_defaults(func=cmd_corpus_build)
-    ls = csub.add_parser("list", help="the corpus's architectures",
-                         description="One line per distinct architecture of the manifest.")  # fmt: skip
+    ls = csub.add_parser(
+        "list",
+        help="the corpus's architectures",
+        description="One line per distinct architecture of the manifest.",
+    )
     ls.add_argument("--family", help="only this family or group")
     ls.add_argument("--cache", help="corpus cache")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=cmd_corpus_list)
-    st = csub.add_parser("stats", help="the manifest's summary, groups and failures",
-                         description="Counts, sizes, groups and the failure log.")  # fmt: skip
+    st = csub.add_parser(
+        "stats",
+        help="the manifest's summary, groups and failures",
+        description="Counts, sizes, groups and the failure log.",
+    )
     st.add_argument("--cache", help="corpus cache")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=cmd_corpus_stats)

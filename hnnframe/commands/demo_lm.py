@@ -32,8 +32,10 @@ def uploads(root: Path, say: Any) -> tuple[Path, list[tuple[str, Path]]]:
     text, other = stdlib_text(0), stdlib_text(1)
     base = train(tiny_model("llama", 0), text, STEPS, seed=0)
     base.save_pretrained(root / "tiny-llama")
-    say(f"      trained a tiny Llama ({sum(p.numel() for p in base.parameters()):,} parameters, "
-        f"{STEPS} steps) in {time.perf_counter() - t0:.0f} s -> {root / 'tiny-llama'}")  # fmt: skip
+    say(
+        f"      trained a tiny Llama ({sum(p.numel() for p in base.parameters()):,} parameters, "
+        f"{STEPS} steps) in {time.perf_counter() - t0:.0f} s -> {root / 'tiny-llama'}"
+    )
     tuned = train(copy.deepcopy(base), other, TUNE_STEPS, seed=1, lr=TUNE_LR)
     tuned.save_pretrained(root / "finetune-shards", max_shard_size="40KB")
     gguf = export_gguf(root / "finetune-shards", root / "finetune-F16.gguf", "F16")
@@ -59,16 +61,28 @@ def run(out: str, hasher: Any, say: Any) -> list[dict[str, Any]]:
     verdicts = []
     with hindex.open(str(root / "index.db")) as idx:
         (rec,) = idx.add_models([base], hasher, checkpoint=None)
-        say(f"      indexed #{rec.id} {rec.name} as a snapshot directory "
-            f"({rec.weights['tensors']} weight tensors)")  # fmt: skip
+        say(
+            f"      indexed #{rec.id} {rec.name} as a snapshot directory "
+            f"({rec.weights['tensors']} weight tensors)"
+        )
         pairs = idx.check_models([p for _, p in ups], hasher)
     for (what, path), (_, res) in zip(ups, pairs, strict=True):
         word = "SUSPECT" if res.fails("auto") else "clean"
         top = res.candidates[0] if res.candidates else None
         w = top.weights if top is not None else None
-        detail = (f"weight code distance {w.distance} of {w.bits} bits (threshold {w.threshold})"
-                  if w is not None and w.compared else "")  # fmt: skip
+        detail = (
+            f"weight code distance {w.distance} of {w.bits} bits (threshold {w.threshold})"
+            if w is not None and w.compared
+            else ""
+        )
         say(f"  {word:<8} {what}: {res.tier}" + (f"; {detail}" if detail else ""))
-        verdicts.append({"upload": what, "path": str(path), "tier": res.tier,
-                         "suspect": res.fails("auto"), "weights": detail})  # fmt: skip
+        verdicts.append(
+            {
+                "upload": what,
+                "path": str(path),
+                "tier": res.tier,
+                "suspect": res.fails("auto"),
+                "weights": detail,
+            }
+        )
     return verdicts

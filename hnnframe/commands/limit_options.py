@@ -26,8 +26,13 @@ def add_limit_options(p: argparse.ArgumentParser) -> None:
     default = Limits()
     for name, flag in FLAGS.items():
         kind = float if name == "max_seconds" else int
-        g.add_argument(flag, type=kind, default=None, metavar="N",
-                       help=_HELP[name].format(getattr(default, name)))  # fmt: skip
+        g.add_argument(
+            flag,
+            type=kind,
+            default=None,
+            metavar="N",
+            help=_HELP[name].format(getattr(default, name)),
+        )
 
 
 def limits_of(args: argparse.Namespace) -> Limits:

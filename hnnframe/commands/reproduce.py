@@ -27,41 +27,70 @@ def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
         names = args.recipes.split(",")
         unknown = [n for n in names if n not in {r for r, _ in HUB_RECIPES.values()}]
         if unknown:
-            raise ConfigError(f"--recipes: unknown hub recipe(s) {unknown}; valid: "
-                              f"{[r for r, _ in HUB_RECIPES.values()]}")  # fmt: skip
+            raise ConfigError(
+                f"--recipes: unknown hub recipe(s) {unknown}; valid: "
+                f"{[r for r, _ in HUB_RECIPES.values()]}"
+            )
         chosen = {k: v for k, v in HUB_RECIPES.items() if v[0] in names}
     runs = [] if args.baselines_only else hub_runs(args.epochs, chosen, bits=bits)
-    res = run_hub(out, runs, corpus_cache=args.corpus_cache, variant_cache=args.variant_cache,
-                  zoo_cache=args.zoo_cache, ged_cache=args.ged_cache,
-                  queries_per_group=args.queries_per_group or None,
-                  transforms=args.transforms.split(",") if args.transforms else None,
-                  deletion_copies=args.deletion_copies, wl_bits=bits, jobs=args.jobs,
-                  progress=not args.json)  # fmt: skip
+    res = run_hub(
+        out,
+        runs,
+        corpus_cache=args.corpus_cache,
+        variant_cache=args.variant_cache,
+        zoo_cache=args.zoo_cache,
+        ged_cache=args.ged_cache,
+        queries_per_group=args.queries_per_group or None,
+        transforms=args.transforms.split(",") if args.transforms else None,
+        deletion_copies=args.deletion_copies,
+        wl_bits=bits,
+        jobs=args.jobs,
+        progress=not args.json,
+    )
     plot = plot_histograms(res["rows"], docs / "hub_distances.png")
     train = [r for r in res["rows"] if "train_seconds" in r and r.get("part", "all") == "all"]
-    notes = [f"Training time per recipe run (2-core CPU; {args.jobs} runs train at a time and "
-             "share the cores with each other and with anything else running, so these are "
-             "upper bounds for a machine of one's own): " + ", ".join(
-        f"{r['name']} Q={r['bits']} {r['train_seconds'] / 60:.1f} min ({r['epochs']} epochs)"
-        for r in train)] if train else []  # fmt: skip
-    notes.insert(0, f"{100 * res['unique_ceiling']:.1f}% of the architectures have a "
-                 "canonical graph (ROBUST_PASSES) that no other architecture has: the rest are "
-                 "the same network under two names after canonicalisation (timm's and "
-                 "torchvision's efficientnet_b0, Llama and Mistral at one size), which no code "
-                 "of the canonical graph can tell apart.")  # fmt: skip
+    notes = (
+        [
+            f"Training time per recipe run (2-core CPU; {args.jobs} runs train at a time and "
+            "share the cores with each other and with anything else running, so these are "
+            "upper bounds for a machine of one's own): "
+            + ", ".join(
+                f"{r['name']} Q={r['bits']} {r['train_seconds'] / 60:.1f} min ({r['epochs']} epochs)"
+                for r in train
+            )
+        ]
+        if train
+        else []
+    )
+    notes.insert(
+        0,
+        f"{100 * res['unique_ceiling']:.1f}% of the architectures have a "
+        "canonical graph (ROBUST_PASSES) that no other architecture has: the rest are "
+        "the same network under two names after canonicalisation (timm's and "
+        "torchvision's efficientnet_b0, Llama and Mistral at one size), which no code "
+        "of the canonical graph can tell apart.",
+    )
     recommended = next((k for k, (r, _) in HUB_RECIPES.items() if r == "hnn_hub"), "")
     table = goal_table(res["rows"], recommended, int(load_recipe("hnn_hub")["hash"]["bits"]))
     if table:
         notes.append("\n".join(table))
-    text = hub_markdown(res["rows"], provenance_line=provenance(args.command_line),
-                        corpus=res["corpus"], split=res["split"], queries=res["queries"],
-                        notes=notes, plot=plot.name)  # fmt: skip
+    text = hub_markdown(
+        res["rows"],
+        provenance_line=provenance(args.command_line),
+        corpus=res["corpus"],
+        split=res["split"],
+        queries=res["queries"],
+        notes=notes,
+        plot=plot.name,
+    )
     write_block(docs / "results.md", "hub", text)
     if args.json:
         print_json(res)
     else:
-        print(f"wrote the protocol (c) block of {docs / 'results.md'} and {plot} "
-              f"({len(res['rows'])} coders, {res['queries']['total']} queries)")  # fmt: skip
+        print(
+            f"wrote the protocol (c) block of {docs / 'results.md'} and {plot} "
+            f"({len(res['rows'])} coders, {res['queries']['total']} queries)"
+        )
     return 0
 
 
@@ -86,8 +115,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         runs = rp.fig7_runs(epochs)
     if args.smoke:
         runs = runs[:2]
-    results = rp.run_all(runs, out, jobs=args.jobs, zoo_cache=args.zoo_cache, ged_cache=args.ged_cache,
-                         progress=not args.json)  # fmt: skip
+    results = rp.run_all(
+        runs,
+        out,
+        jobs=args.jobs,
+        zoo_cache=args.zoo_cache,
+        ged_cache=args.ged_cache,
+        progress=not args.json,
+    )
     ep = results[0]["epochs"] if results else (epochs or 0)
     if args.experiment == "table2":
         text = rp.table2_markdown(results, command, ep, rp.perfect_ranking_bounds(args.zoo_cache))
@@ -135,17 +170,33 @@ def register(sub: Any) -> None:
     h.add_argument("--corpus-cache", help="corpus cache (default ~/.cache/hnnframe/corpus)")
     h.add_argument("--variant-cache", help="variant cache (default ~/.cache/hnnframe/variants)")
     h.add_argument("--bits", help="comma-separated Q values (default 32,64,128)")
-    h.add_argument("--queries-per-group", type=int, default=2,
-                   help="held-out architectures per group that get tool-made copies "
-                   "(default 2; 0: all)")  # fmt: skip
-    h.add_argument("--deletion-copies", type=int, default=2,
-                   help="node-deletion copies of every held-out architecture (default 2)")  # fmt: skip
-    h.add_argument("--transforms", help="comma-separated transformations that make the "
-                   "tool-made copies (default every one of `hnn list`'s transforms)")  # fmt: skip
-    h.add_argument("--recipes", help="comma-separated hub recipes to train and evaluate "
-                   "(default all: hnn_net,hnn_net_robust,hnn_hub); finished runs of the "
-                   "others are not reported")  # fmt: skip
-    h.add_argument("--baselines-only", action="store_true",
-                   help="evaluate the WL baselines only, train nothing")  # fmt: skip
+    h.add_argument(
+        "--queries-per-group",
+        type=int,
+        default=2,
+        help="held-out architectures per group that get tool-made copies (default 2; 0: all)",
+    )
+    h.add_argument(
+        "--deletion-copies",
+        type=int,
+        default=2,
+        help="node-deletion copies of every held-out architecture (default 2)",
+    )
+    h.add_argument(
+        "--transforms",
+        help="comma-separated transformations that make the "
+        "tool-made copies (default every one of `hnn list`'s transforms)",
+    )
+    h.add_argument(
+        "--recipes",
+        help="comma-separated hub recipes to train and evaluate "
+        "(default all: hnn_net,hnn_net_robust,hnn_hub); finished runs of the "
+        "others are not reported",
+    )
+    h.add_argument(
+        "--baselines-only",
+        action="store_true",
+        help="evaluate the WL baselines only, train nothing",
+    )
     r.add_argument("--json", action="store_true", help="print the run results as JSON")
     r.set_defaults(func=cmd_reproduce)

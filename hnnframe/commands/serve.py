@@ -28,17 +28,24 @@ def _config(args: argparse.Namespace) -> Any:
     if args.storage_root and not os.path.isdir(args.storage_root):
         raise ConfigError(f"--storage-root {args.storage_root}: no such folder")
     data = args.data_dir or os.path.join(tempfile.gettempdir(), f"hnn-serve-{os.getuid()}")
-    limits = Limits(upload_bytes=args.max_upload_mb * MB, members=args.max_members,
-                    unpacked_bytes=args.max_unpacked_mb * MB,
-                    sync_bytes=min(args.sync_upload_mb, args.max_upload_mb) * MB)  # fmt: skip
+    limits = Limits(
+        upload_bytes=args.max_upload_mb * MB,
+        members=args.max_members,
+        unpacked_bytes=args.max_unpacked_mb * MB,
+        sync_bytes=min(args.sync_upload_mb, args.max_upload_mb) * MB,
+    )
     return ServeConfig(
-        db=args.db, data_dir=os.path.abspath(data),
+        db=args.db,
+        data_dir=os.path.abspath(data),
         checkpoint=os.path.abspath(args.checkpoint) if args.checkpoint else None,
         storage_root=os.path.abspath(args.storage_root) if args.storage_root else None,
-        token_file=args.token_file, device=args.device, fail_on=args.fail_on,
-        jobs=args.job_threads, limits=limits,
+        token_file=args.token_file,
+        device=args.device,
+        fail_on=args.fail_on,
+        jobs=args.job_threads,
+        limits=limits,
         reading=dict(vars(limits_of(args))),
-    )  # fmt: skip
+    )
 
 
 def _check_setup(args: argparse.Namespace, cfg: Any) -> None:
@@ -71,11 +78,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     Service(cfg).close()  # a bad index or checkpoint is one line here, not in every worker
     os.environ[CONFIG_ENV] = cfg.to_env()
     backend = "PostgreSQL" if is_postgres_url(args.db) else "SQLite (one writer: one worker)"
-    print(f"hnn serve: {backend} index, {args.workers} worker(s), data in {cfg.data_dir}; "
-          f"review page at http://{args.host}:{args.port}/", flush=True)  # fmt: skip
-    uvicorn.run("hnnframe.serve.app:from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level, access_log=args.access_log,
-                timeout_graceful_shutdown=10)  # fmt: skip
+    print(
+        f"hnn serve: {backend} index, {args.workers} worker(s), data in {cfg.data_dir}; "
+        f"review page at http://{args.host}:{args.port}/",
+        flush=True,
+    )
+    uvicorn.run(
+        "hnnframe.serve.app:from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        timeout_graceful_shutdown=10,
+    )
     return 0
 
 
@@ -92,39 +109,81 @@ def register(sub: Any) -> None:
         "$HNN_SERVE_TOKEN) the server binds to localhost only. Several workers need a "
         "PostgreSQL index: SQLite serves one writer. See docs/serve.md.",
     )
-    p.add_argument("--db", default=os.environ.get(DB_ENV),
-                   help=f"index file or postgresql:// URL (${DB_ENV})")  # fmt: skip
-    p.add_argument("--checkpoint", metavar="CKPT",
-                   help="model.pt (default: the checkpoint the index is bound to)")  # fmt: skip
+    p.add_argument(
+        "--db", default=os.environ.get(DB_ENV), help=f"index file or postgresql:// URL (${DB_ENV})"
+    )
+    p.add_argument(
+        "--checkpoint",
+        metavar="CKPT",
+        help="model.pt (default: the checkpoint the index is bound to)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="worker processes (more than 1 needs a postgresql:// index)")  # fmt: skip
-    p.add_argument("--token-file", metavar="FILE",
-                   help="a file holding the bearer token (default: $HNN_SERVE_TOKEN)")  # fmt: skip
-    p.add_argument("--storage-root", metavar="DIR",
-                   help='uploads may be named by a path under this folder (JSON {"path": ...})')  # fmt: skip
-    p.add_argument("--data-dir", metavar="DIR",
-                   help="uploads, added models, jobs and metrics (default: a folder in the "
-                   "system's temporary directory); give a lasting one in production: added "
-                   "models are kept there")  # fmt: skip
-    p.add_argument("--max-upload-mb", type=int, default=512, metavar="MB",
-                   help="largest upload, through a job (default 512)")  # fmt: skip
-    p.add_argument("--sync-upload-mb", type=int, default=64, metavar="MB",
-                   help="largest upload /v1/check and /v1/models take directly (default 64)")  # fmt: skip
-    p.add_argument("--max-members", type=int, default=1000, metavar="N",
-                   help="most entries in an uploaded archive (default 1000)")  # fmt: skip
-    p.add_argument("--max-unpacked-mb", type=int, default=2048, metavar="MB",
-                   help="most bytes an archive may unpack to (default 2048)")  # fmt: skip
-    p.add_argument("--fail-on", default="auto",
-                   choices=["auto", "exact", "weights", "structure", "none"],
-                   help="the policy behind a check's `suspect` (see `hnn index check`)")  # fmt: skip
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes (more than 1 needs a postgresql:// index)",
+    )
+    p.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="a file holding the bearer token (default: $HNN_SERVE_TOKEN)",
+    )
+    p.add_argument(
+        "--storage-root",
+        metavar="DIR",
+        help='uploads may be named by a path under this folder (JSON {"path": ...})',
+    )
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="uploads, added models, jobs and metrics (default: a folder in the "
+        "system's temporary directory); give a lasting one in production: added "
+        "models are kept there",
+    )
+    p.add_argument(
+        "--max-upload-mb",
+        type=int,
+        default=512,
+        metavar="MB",
+        help="largest upload, through a job (default 512)",
+    )
+    p.add_argument(
+        "--sync-upload-mb",
+        type=int,
+        default=64,
+        metavar="MB",
+        help="largest upload /v1/check and /v1/models take directly (default 64)",
+    )
+    p.add_argument(
+        "--max-members",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="most entries in an uploaded archive (default 1000)",
+    )
+    p.add_argument(
+        "--max-unpacked-mb",
+        type=int,
+        default=2048,
+        metavar="MB",
+        help="most bytes an archive may unpack to (default 2048)",
+    )
+    p.add_argument(
+        "--fail-on",
+        default="auto",
+        choices=["auto", "exact", "weights", "structure", "none"],
+        help="the policy behind a check's `suspect` (see `hnn index check`)",
+    )
     add_limit_options(p)
     p.add_argument(
         "--job-threads", type=int, default=1, metavar="N", help="jobs each worker runs at once"
     )
     p.add_argument("--device", default="cpu", help="torch device for hashing (default cpu)")
-    p.add_argument("--log-level", default="warning",
-                   choices=["critical", "error", "warning", "info", "debug"])  # fmt: skip
+    p.add_argument(
+        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
+    )
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=cmd_serve)

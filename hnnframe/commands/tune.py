@@ -147,33 +147,68 @@ def register(sub: Any) -> None:
         "the word `report` summarises a study instead",
     )
     t.add_argument("overrides", nargs="*", help="key=value recipe overrides, e.g. train.epochs=30")
-    t.add_argument("--trials", type=int, metavar="N",
-                   help="finished (complete or pruned) trials the study should have")  # fmt: skip
-    t.add_argument("--storage", metavar="URL",
-                   help="database URL or SQLite file (default OUT/study.db)")  # fmt: skip
+    t.add_argument(
+        "--trials",
+        type=int,
+        metavar="N",
+        help="finished (complete or pruned) trials the study should have",
+    )
+    t.add_argument(
+        "--storage", metavar="URL", help="database URL or SQLite file (default OUT/study.db)"
+    )
     t.add_argument("--study", metavar="NAME", help="study name (default: the recipe's name)")
-    t.add_argument("--jobs", type=int, default=1, metavar="J",
-                   help="worker processes on this machine (default 1)")  # fmt: skip
-    t.add_argument("--out", metavar="DIR",
-                   help="trials, TensorBoard runs, best.yaml (default runs/tune/NAME); "
-                   "for report: where plots go (default runs/tune/NAME/report)")  # fmt: skip
-    t.add_argument("--space", metavar="RECIPE",
-                   help="take the search: section from this recipe (e.g. search_default)")  # fmt: skip
-    t.add_argument("--objective", choices=["single", "multi"],
-                   help="single: max unseen/mAP (default); multi: also min Q, Pareto front")  # fmt: skip
-    t.add_argument("--pruner", choices=["median", "hyperband", "none"],
-                   help="pruner (default tune.pruner, median); ignored for --objective multi")  # fmt: skip
-    t.add_argument("--sampler", choices=["tpe", "random", "nsgaii", "gp"],
-                   help="sampler (default tune.sampler, tpe)")  # fmt: skip
-    t.add_argument("--holdout", metavar="A,B",
-                   help="architectures held out for unseen/mAP (default data.holdout, else "
-                   "tune.holdout: resnet34,vgg13,densenet161,mnasnet1_0,shufflenet_v2_x1_5)")  # fmt: skip
+    t.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="J",
+        help="worker processes on this machine (default 1)",
+    )
+    t.add_argument(
+        "--out",
+        metavar="DIR",
+        help="trials, TensorBoard runs, best.yaml (default runs/tune/NAME); "
+        "for report: where plots go (default runs/tune/NAME/report)",
+    )
+    t.add_argument(
+        "--space",
+        metavar="RECIPE",
+        help="take the search: section from this recipe (e.g. search_default)",
+    )
+    t.add_argument(
+        "--objective",
+        choices=["single", "multi"],
+        help="single: max unseen/mAP (default); multi: also min Q, Pareto front",
+    )
+    t.add_argument(
+        "--pruner",
+        choices=["median", "hyperband", "none"],
+        help="pruner (default tune.pruner, median); ignored for --objective multi",
+    )
+    t.add_argument(
+        "--sampler",
+        choices=["tpe", "random", "nsgaii", "gp"],
+        help="sampler (default tune.sampler, tpe)",
+    )
+    t.add_argument(
+        "--holdout",
+        metavar="A,B",
+        help="architectures held out for unseen/mAP (default data.holdout, else "
+        "tune.holdout: resnet34,vgg13,densenet161,mnasnet1_0,shufflenet_v2_x1_5)",
+    )
     t.add_argument("--zoo-cache", help="zoo cache directory (default ~/.cache/hnnframe/zoo)")
-    t.add_argument("--no-wait", action="store_true",
-                   help="exit when no trial is left to start instead of waiting for other "
-                   "workers' running trials (to take over if one dies)")  # fmt: skip
+    t.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="exit when no trial is left to start instead of waiting for other "
+        "workers' running trials (to take over if one dies)",
+    )
     t.add_argument("--top", type=int, default=5, help="report: best trials to list (default 5)")
-    t.add_argument("--plots", choices=["png", "html", "none"], default="png",
-                   help="report: plot format (html needs plotly; default png)")  # fmt: skip
+    t.add_argument(
+        "--plots",
+        choices=["png", "html", "none"],
+        default="png",
+        help="report: plot format (html needs plotly; default png)",
+    )
     t.add_argument("--json", action="store_true", help="print a JSON summary, no progress")
     t.set_defaults(func=cmd_tune)

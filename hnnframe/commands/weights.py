@@ -30,8 +30,9 @@ def _lm_testbed(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     if args.force and out.exists():
         shutil.rmtree(out)
     with _bar(None, "language-model bed", args.json) as bar:
-        root = build_lm_testbed(out, plan, progress=lambda mid: (bar.set_postfix_str(mid),
-                                                                   bar.update()))  # fmt: skip
+        root = build_lm_testbed(
+            out, plan, progress=lambda mid: (bar.set_postfix_str(mid), bar.update())
+        )
     return root, load_lm_manifest(root)["models"]
 
 
@@ -46,8 +47,12 @@ def cmd_testbed(args: argparse.Namespace) -> int:
         return _testbed_summary(args, root, models, t0)
     plan = TINY if args.tiny else FULL
     with _bar(len(jobs(plan)), "weight test bed", args.json) as bar:
-        root = build_testbed(args.out, tiny=args.tiny, force=args.force,
-                             progress=lambda mid: (bar.set_postfix_str(mid), bar.update()))  # fmt: skip
+        root = build_testbed(
+            args.out,
+            tiny=args.tiny,
+            force=args.force,
+            progress=lambda mid: (bar.set_postfix_str(mid), bar.update()),
+        )
     return _testbed_summary(args, root, load_manifest(root)["models"], t0)
 
 
@@ -58,13 +63,20 @@ def _testbed_summary(args: argparse.Namespace, root: Any, models: dict[str, Any]
     for e in models.values():
         k = e["kind"] or e["role"]
         roles[k] = roles.get(k, 0) + 1
-    result = {"testbed": str(root), "tiny": args.tiny, "models": len(models), "by_kind": roles,
-              "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+    result = {
+        "testbed": str(root),
+        "tiny": args.tiny,
+        "models": len(models),
+        "by_kind": roles,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     if args.json:
         print_json(result)
     else:
-        print(f"{len(models)} models in {root} ({result['seconds']:.0f} s): "
-              + ", ".join(f"{k} {n}" for k, n in roles.items()))  # fmt: skip
+        print(
+            f"{len(models)} models in {root} ({result['seconds']:.0f} s): "
+            + ", ".join(f"{k} {n}" for k, n in roles.items())
+        )
     return 0
 
 
@@ -89,8 +101,10 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
     else:
         for r in rows:
             miss = f", {r.missing} tensor(s) missing or unreadable" if r.missing else ""
-            print(f"{printable(r.path)}: {r.format}, {r.tensors} tensors, {r.params:,} "
-                  f"parameters{miss}, {r.seconds:.2f} s")  # fmt: skip
+            print(
+                f"{printable(r.path)}: {r.format}, {r.tensors} tensors, {r.params:,} "
+                f"parameters{miss}, {r.seconds:.2f} s"
+            )
             print(f"  sha256      {r.sha256}")
             print(f"  tensor set  {r.tensor_set}")
             print(f"  code Q={r.bits} {r.code.hex()}")
@@ -109,9 +123,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"a": args.a, "b": args.b, **v.to_dict()})
     else:
-        print(f"{v.verdict}: Hamming distance {v.distance} of {v.bits} bits (threshold "
-              f"{v.threshold}); {v.shared:.1%} of the smaller model's weights in the same "
-              "tensors")  # fmt: skip
+        print(
+            f"{v.verdict}: Hamming distance {v.distance} of {v.bits} bits (threshold "
+            f"{v.threshold}); {v.shared:.1%} of the smaller model's weights in the same "
+            "tensors"
+        )
     return 0 if v.verdict == "none" else 1
 
 
@@ -150,15 +166,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print_json({"results": results, "threshold_file": str(threshold_file or "")})
         return 0
     for r in results:
-        print(f"Q={r['bits']}: threshold {r['threshold']}, FPR {r['fpr']:.2%} pooled, "
-              + ", ".join(f"{a} {v:.2%}" for a, v in r["fpr_per_arch"].items())
-              + f" ({r['negatives']} independent pairs)")  # fmt: skip
+        print(
+            f"Q={r['bits']}: threshold {r['threshold']}, FPR {r['fpr']:.2%} pooled, "
+            + ", ".join(f"{a} {v:.2%}" for a, v in r["fpr_per_arch"].items())
+            + f" ({r['negatives']} independent pairs)"
+        )
         print(f"  {'copy kind':<18} {'n':>3} {'AUC':>6} {'detected':>9} {'max dist':>9}")
         for kind, k in r["kinds"].items():
             print(f"  {kind:<18} {k['n']:>3} {k['auc']:>6.3f} {k['tpr']:>9.0%} {k['max']:>9}")
         if r["exact_missed"]:
-            print("  exact copies NOT named exact: " + ", ".join(
-                f"{kind} {len(v)}" for kind, v in r["exact_missed"].items()))  # fmt: skip
+            print(
+                "  exact copies NOT named exact: "
+                + ", ".join(f"{kind} {len(v)}" for kind, v in r["exact_missed"].items())
+            )
     if threshold_file:
         print(f"thresholds written to {threshold_file}")
     elif results[0]["tiny"]:
@@ -189,9 +209,12 @@ def register(sub: Any) -> None:
         "Resumes where an interrupted build stopped.",
     )
     t.add_argument("--tiny", action="store_true", help="the tiny bed for tests (seconds)")
-    t.add_argument("--lm", action="store_true",
-                   help="the language-model bed instead (tiny Llama, GPT-2, BERT and their "
-                   "copies; benchmarks/lm_weights.py evaluates it)")  # fmt: skip
+    t.add_argument(
+        "--lm",
+        action="store_true",
+        help="the language-model bed instead (tiny Llama, GPT-2, BERT and their "
+        "copies; benchmarks/lm_weights.py evaluates it)",
+    )
     t.add_argument("--out", help="folder (default $HNN_CACHE_DIR/weights_[lm_]testbed[_tiny])")
     t.add_argument("--force", action="store_true", help="delete the bed first and rebuild it")
     t.add_argument("--json", action="store_true", help="print JSON")
@@ -232,11 +255,19 @@ def register(sub: Any) -> None:
     )
     e.add_argument("--testbed", help="the bed's folder (default $HNN_CACHE_DIR/weights_testbed)")
     e.add_argument("--bits", default="64,128,256,512", help="comma-separated Q values")
-    e.add_argument("--default-bits", type=int, default=DEFAULT_WEIGHT_BITS,
-                   help="the Q reported per kind in the results block")  # fmt: skip
+    e.add_argument(
+        "--default-bits",
+        type=int,
+        default=DEFAULT_WEIGHT_BITS,
+        help="the Q reported per kind in the results block",
+    )
     e.add_argument("--fpr", type=float, default=0.01, help="false-positive rate of the threshold")
     e.add_argument("--threshold-file", help="write the thresholds here instead")
-    e.add_argument("--write-results", metavar="MD", action="append",
-                   help="write the weights block of this file (repeatable)")  # fmt: skip
+    e.add_argument(
+        "--write-results",
+        metavar="MD",
+        action="append",
+        help="write the weights block of this file (repeatable)",
+    )
     e.add_argument("--json", action="store_true", help="print JSON")
     e.set_defaults(func=cmd_eval)

@@ -19,18 +19,26 @@ def cmd_zoo_build(args: argparse.Namespace) -> int:
     zoo = load_zoo(args.cache)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     rows = [
-        {"name": e.name, "category": e.category, "nodes": g.num_nodes, "edges": g.num_edges,
-         "params": g.total_params, "flops": g.total_flops}
+        {
+            "name": e.name,
+            "category": e.category,
+            "nodes": g.num_nodes,
+            "edges": g.num_edges,
+            "params": g.total_params,
+            "flops": g.total_flops,
+        }
         for e, g in zoo
-    ]  # fmt: skip
+    ]
     result = {"cache": str(out), "models": rows, "bytes": size, "seconds": time.perf_counter() - t0}
     if args.json:
         print_json(result)
         return 0
     print(f"{'model':<20} {'category':<11} {'nodes':>6} {'params':>12} {'GFLOPs':>8}")
     for r in rows:
-        print(f"{r['name']:<20} {r['category']:<11} {r['nodes']:>6} {r['params']:>12,} "
-              f"{r['flops'] / 1e9:>8.2f}")  # fmt: skip
+        print(
+            f"{r['name']:<20} {r['category']:<11} {r['nodes']:>6} {r['params']:>12,} "
+            f"{r['flops'] / 1e9:>8.2f}"
+        )
     print(f"{len(rows)} models in {out} ({size / 1e6:.1f} MB) in {result['seconds']:.0f} s")
     return 0
 

@@ -31,9 +31,17 @@ JSON_BYTES = 1 << 16
 
 async def _answer(send: Send, status: int, detail: str, headers: list[Any] | None = None) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()), *(headers or [])]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -72,8 +80,12 @@ class Guard:
             await self.app(scope, receive, send)
             return
         if not self._authorised(scope):
-            await _answer(send, 401, "a bearer token is required (Authorization: Bearer TOKEN)",
-                          [(b"www-authenticate", b"Bearer")])  # fmt: skip
+            await _answer(
+                send,
+                401,
+                "a bearer token is required (Authorization: Bearer TOKEN)",
+                [(b"www-authenticate", b"Bearer")],
+            )
             return
         headers = dict(scope.get("headers") or [])
         ctype = headers.get(b"content-type", b"").decode("latin-1").lower()

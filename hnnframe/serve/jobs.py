@@ -56,18 +56,29 @@ class Jobs:
         job["updated_at"] = time.time()
         atomic_write(self._path(job["id"]), json.dumps(job).encode())
 
-    def submit(self, action: str, upload: str, work: Callable[[], Outcome],
-               cleanup: Callable[[], None]) -> dict[str, Any]:  # fmt: skip
+    def submit(
+        self, action: str, upload: str, work: Callable[[], Outcome], cleanup: Callable[[], None]
+    ) -> dict[str, Any]:
         """Queue ``work`` (which answers like the synchronous endpoint would); the job."""
-        job = {"id": uuid.uuid4().hex, "action": action, "upload": upload, "state": "queued",
-               "stage": "queued", "pid": os.getpid(), "created_at": time.time(),
-               "status_code": None, "result": None, "detail": None}  # fmt: skip
+        job = {
+            "id": uuid.uuid4().hex,
+            "action": action,
+            "upload": upload,
+            "state": "queued",
+            "stage": "queued",
+            "pid": os.getpid(),
+            "created_at": time.time(),
+            "status_code": None,
+            "result": None,
+            "detail": None,
+        }
         self._write(job)
         self.pool.submit(self._run, job, work, cleanup)
         return job
 
-    def _run(self, job: dict[str, Any], work: Callable[[], Outcome],
-             cleanup: Callable[[], None]) -> None:  # fmt: skip
+    def _run(
+        self, job: dict[str, Any], work: Callable[[], Outcome], cleanup: Callable[[], None]
+    ) -> None:
         job.update(state="running", stage="hashing and reading weights")
         self._write(job)
         try:
@@ -78,9 +89,13 @@ class Jobs:
         finally:
             cleanup()
         ok = status < 400
-        job.update(state="done" if ok else "failed", stage="done", status_code=status,
-                   result=body if ok else None,
-                   detail=None if ok else (body or {}).get("detail"))  # fmt: skip
+        job.update(
+            state="done" if ok else "failed",
+            stage="done",
+            status_code=status,
+            result=body if ok else None,
+            detail=None if ok else (body or {}).get("detail"),
+        )
         self._write(job)
 
     def get(self, job_id: str) -> dict[str, Any] | None:
@@ -92,8 +107,12 @@ class Jobs:
         except (OSError, ValueError):
             return None
         if job["state"] in ("queued", "running") and not _alive(int(job["pid"])):
-            job.update(state="failed", stage="done", status_code=503,
-                       detail="the worker that ran this job stopped; send the upload again")  # fmt: skip
+            job.update(
+                state="failed",
+                stage="done",
+                status_code=503,
+                detail="the worker that ran this job stopped; send the upload again",
+            )
         return job
 
     def close(self) -> None:

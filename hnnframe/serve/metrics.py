@@ -96,18 +96,24 @@ class Metrics:
         with self.lock:
             self._dump()
         t = self._gather()
-        out = ["# HELP hnn_requests_total HTTP requests answered, by route and status.",
-               "# TYPE hnn_requests_total counter"]  # fmt: skip
+        out = [
+            "# HELP hnn_requests_total HTTP requests answered, by route and status.",
+            "# TYPE hnn_requests_total counter",
+        ]
         out += [f"hnn_requests_total{_labels(k)} {v}" for k, v in sorted(t["requests"].items())]
-        out += ["# HELP hnn_request_seconds Time to answer a request, by route.",
-                "# TYPE hnn_request_seconds histogram"]  # fmt: skip
+        out += [
+            "# HELP hnn_request_seconds Time to answer a request, by route.",
+            "# TYPE hnn_request_seconds histogram",
+        ]
         for k, h in sorted(t["latency"].items()):
             for b, n in [*zip(BUCKETS, h, strict=False), ("+Inf", h[-1])]:
                 le = f'le="{b}"'
                 out.append(f"hnn_request_seconds_bucket{_labels(k, le)} {n:g}")
             out.append(f"hnn_request_seconds_sum{_labels(k)} {h[-2]:.6f}")
             out.append(f"hnn_request_seconds_count{_labels(k)} {h[-1]:g}")
-        out += ["# HELP hnn_verdicts_total Checks answered, by strongest tier and suspect.",
-                "# TYPE hnn_verdicts_total counter"]  # fmt: skip
+        out += [
+            "# HELP hnn_verdicts_total Checks answered, by strongest tier and suspect.",
+            "# TYPE hnn_verdicts_total counter",
+        ]
         out += [f"hnn_verdicts_total{_labels(k)} {v}" for k, v in sorted(t["verdicts"].items())]
         return "\n".join(out) + "\n"

@@ -39,8 +39,13 @@ def check(svc: Service, metrics: Metrics, up: Upload) -> Outcome:
         policy = f.get("fail_on") or None
         if policy is not None and policy not in POLICIES:
             raise UploadError(f"fail_on must be one of {', '.join(POLICIES)}, not {policy!r}")
-        v = svc.check(up.source, up.shown, radius=int_field(f, "radius"), fail_on=policy,
-                      weight_threshold=int_field(f, "weight_threshold"))  # fmt: skip
+        v = svc.check(
+            up.source,
+            up.shown,
+            radius=int_field(f, "radius"),
+            fail_on=policy,
+            weight_threshold=int_field(f, "weight_threshold"),
+        )
         if _truthy(f.get("explain")):
             v["explain"] = explain(svc, up, v)
     except HnnError as e:
@@ -60,8 +65,10 @@ def add(svc: Service, up: Upload) -> Outcome:
     rec = svc.get(res.id).to_dict()
     if res.added:
         return 201, {"added": True, "record": rec}
-    return 409, {"detail": f"{up.shown} is already indexed as #{rec['id']} ({rec['name']})",
-                 "record": rec}  # fmt: skip
+    return 409, {
+        "detail": f"{up.shown} is already indexed as #{rec['id']} ({rec['name']})",
+        "record": rec,
+    }
 
 
 def explain(svc: Service, up: Upload, verdict: dict[str, Any]) -> dict[str, Any]:
@@ -83,8 +90,11 @@ def explain(svc: Service, up: Upload, verdict: dict[str, Any]) -> dict[str, Any]
                 ops = None
         diff = None
         if ops is not None:
-            diff = {op: mine.get(op, 0) - ops.get(op, 0) for op in sorted(set(mine) | set(ops))
-                    if mine.get(op, 0) != ops.get(op, 0)}  # fmt: skip
+            diff = {
+                op: mine.get(op, 0) - ops.get(op, 0)
+                for op in sorted(set(mine) | set(ops))
+                if mine.get(op, 0) != ops.get(op, 0)
+            }
         out.append({"id": r["id"], "name": r["name"], "ops": ops, "diff": diff})
     return {"upload_ops": mine, "candidates": out}
 
@@ -101,6 +111,8 @@ def search(svc: Service, query: Any, k: int, radius: int | None, shown: str | No
     # the indexed models of its architecture (equal digests), as `hnn index search --json`
     arch = [r.to_dict() for r in svc.same_architecture(q)]
     ids = {r["id"] for r in arch}
-    return 200, {"query": desc, "same_architecture": arch,
-                 "matches": [{**m.to_dict(), "same_architecture": m.record.id in ids}
-                             for m in matches]}  # fmt: skip
+    return 200, {
+        "query": desc,
+        "same_architecture": arch,
+        "matches": [{**m.to_dict(), "same_architecture": m.record.id in ids} for m in matches],
+    }

@@ -66,8 +66,12 @@ async def receive_upload(request: Any, cfg: ServeConfig, under: str = "uploads")
         body = await json_body(request)
         if not isinstance(body.get("path"), str) or not body["path"]:
             raise UploadError('send the model as the multipart field "file", or JSON {"path": ...}')
-        return Upload(under_root(cfg.storage_root, body["path"]), body["path"], None,
-                      {k: body[k] for k in FIELDS if k in body})  # fmt: skip
+        return Upload(
+            under_root(cfg.storage_root, body["path"]),
+            body["path"],
+            None,
+            {k: body[k] for k in FIELDS if k in body},
+        )
     raise UploadError('send multipart/form-data with a field "file", or application/json', 415)
 
 

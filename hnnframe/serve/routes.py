@@ -81,9 +81,13 @@ async def metrics(request: Request) -> PlainTextResponse:
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
-@router.post("/v1/check", response_model=Verdict, tags=["index"],
-             responses=errors(400, 401, 403, 404, 413, 415, 422),
-             openapi_extra=upload_body())  # fmt: skip
+@router.post(
+    "/v1/check",
+    response_model=Verdict,
+    tags=["index"],
+    responses=errors(400, 401, 403, 404, 413, 415, 422),
+    openapi_extra=upload_body(),
+)
 async def check(request: Request) -> JSONResponse:
     """Is the upload a copy of an indexed model, and on which tier? The object of ``hnn
     index check --json``, ``suspect`` included."""
@@ -95,9 +99,14 @@ async def check(request: Request) -> JSONResponse:
         up.discard()
 
 
-@router.post("/v1/models", status_code=201, response_model=Added, tags=["index"],
-             responses={409: {"model": Exists}, **errors(400, 401, 403, 404, 413, 415, 422)},
-             openapi_extra=upload_body())  # fmt: skip
+@router.post(
+    "/v1/models",
+    status_code=201,
+    response_model=Added,
+    tags=["index"],
+    responses={409: {"model": Exists}, **errors(400, 401, 403, 404, 413, 415, 422)},
+    openapi_extra=upload_body(),
+)
 async def add_model(request: Request) -> JSONResponse:
     """Hash the upload and add it (with ``label`` and ``meta``); 409 with the record already
     in when its file is."""
@@ -111,15 +120,17 @@ async def add_model(request: Request) -> JSONResponse:
     return _answer(status, body)
 
 
-@router.get("/v1/models/{record_id}", response_model=Record, tags=["index"],
-            responses=errors(401, 404))  # fmt: skip
+@router.get(
+    "/v1/models/{record_id}", response_model=Record, tags=["index"], responses=errors(401, 404)
+)
 async def get_model(request: Request, record_id: int) -> JSONResponse:
     """One indexed model."""
     return _answer(200, await _record(request, record_id))
 
 
-@router.delete("/v1/models/{record_id}", response_model=Removed, tags=["index"],
-               responses=errors(401, 404))  # fmt: skip
+@router.delete(
+    "/v1/models/{record_id}", response_model=Removed, tags=["index"], responses=errors(401, 404)
+)
 async def remove_model(request: Request, record_id: int) -> JSONResponse:
     """Remove one indexed model."""
     st = _state(request)
@@ -135,11 +146,21 @@ async def remove_model(request: Request, record_id: int) -> JSONResponse:
     return _answer(200, {"removed": removed})
 
 
-@router.post("/v1/search", response_model=SearchAnswer, tags=["index"],
-             responses=errors(400, 401, 404, 413, 415, 422),
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": SearchRequest.model_json_schema()},
-                 **upload_body({"k": {"type": "integer"}})["requestBody"]["content"]}}})  # fmt: skip
+@router.post(
+    "/v1/search",
+    response_model=SearchAnswer,
+    tags=["index"],
+    responses=errors(400, 401, 404, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": SearchRequest.model_json_schema()},
+                **upload_body({"k": {"type": "integer"}})["requestBody"]["content"],
+            },
+        }
+    },
+)
 async def search(request: Request) -> JSONResponse:
     """The k indexed models nearest to a stored record (``id``), a code (``code``) or an
     upload (multipart ``file``)."""
@@ -148,8 +169,9 @@ async def search(request: Request) -> JSONResponse:
         up = await _taken(request)
         try:
             k, radius = int_field(up.fields, "k", 10), int_field(up.fields, "radius")
-            return _answer(*await run_in_threadpool(ops.search, svc, up.source, k, radius,
-                                                    up.shown))  # fmt: skip
+            return _answer(
+                *await run_in_threadpool(ops.search, svc, up.source, k, radius, up.shown)
+            )
         finally:
             up.discard()
     req = SearchRequest.model_validate(await json_body(request))
@@ -167,10 +189,22 @@ async def stats(request: Request) -> dict[str, Any]:
     return await run_in_threadpool(_state(request).service.stats)
 
 
-@router.post("/v1/jobs", status_code=202, response_model=Job, tags=["jobs"],
-             responses=errors(400, 401, 403, 404, 413, 415, 422),
-             openapi_extra=upload_body({"action": {"type": "string", "enum": ["check", "add"],
-                                                   "description": "what to do (default check)"}}))  # fmt: skip
+@router.post(
+    "/v1/jobs",
+    status_code=202,
+    response_model=Job,
+    tags=["jobs"],
+    responses=errors(400, 401, 403, 404, 413, 415, 422),
+    openapi_extra=upload_body(
+        {
+            "action": {
+                "type": "string",
+                "enum": ["check", "add"],
+                "description": "what to do (default check)",
+            }
+        }
+    ),
+)
 async def submit_job(request: Request) -> JSONResponse:
     """Take a large upload and check or add it in the background; ``GET /v1/jobs/{id}``
     gives its progress and, once done, the answer the synchronous endpoint would give."""

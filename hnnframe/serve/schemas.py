@@ -113,17 +113,40 @@ _FIELDS: dict[str, Any] = {
 def upload_body(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The OpenAPI ``requestBody`` of an endpoint that takes an upload in either form."""
     props = {**_FIELDS, **(extra or {})}
-    return {"requestBody": {"required": True, "content": {
-        "multipart/form-data": {"schema": {
-            "type": "object", "required": ["file"],
-            "properties": {"file": {"type": "string", "format": "binary",
-                                    "description": "a model file, or a tar or zip archive"},
-                           **props}}},
-        "application/json": {"schema": {
-            "type": "object", "required": ["path"],
-            "properties": {"path": {"type": "string",
-                                    "description": "a file under the storage root"}, **props}}},
-    }}}  # fmt: skip
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "a model file, or a tar or zip archive",
+                            },
+                            **props,
+                        },
+                    }
+                },
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["path"],
+                        "properties": {
+                            "path": {
+                                "type": "string",
+                                "description": "a file under the storage root",
+                            },
+                            **props,
+                        },
+                    }
+                },
+            },
+        }
+    }
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:

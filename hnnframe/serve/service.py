@@ -63,23 +63,30 @@ class Service:
 
     # -- the index's operations ------------------------------------------------------------------
     def check(
-        self, source: Path, shown: str, *, radius: int | None = None,
-        fail_on: str | None = None, weight_threshold: int | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        source: Path,
+        shown: str,
+        *,
+        radius: int | None = None,
+        fail_on: str | None = None,
+        weight_threshold: int | None = None,
+    ) -> dict[str, Any]:
         """The verdict of one upload: the object of ``hnn index check --json``."""
         policy = fail_on or self.cfg.fail_on
         fp = self.hasher.fingerprint
         with self.lock, limits.applied(self.reading):
-            [(r, v)] = self.idx.check_models([source], self.hasher, radius,
-                                             weight_threshold=weight_threshold)  # fmt: skip
+            [(r, v)] = self.idx.check_models(
+                [source], self.hasher, radius, weight_threshold=weight_threshold
+            )
             nearest = v.matches[:1] or self.idx.search(r, k=1, fingerprint=fp)
         return verdict_dict(shown, v, nearest, policy)
 
     def add(self, source: Path, label: str | None, meta: dict[str, Any]) -> Any:
         """Add one model; its :class:`hnnframe.index.AddResult`."""
         with self.lock, limits.applied(self.reading):
-            [res] = self.idx.add_models([source], self.hasher, checkpoint=self.checkpoint,
-                                        label=label, meta=meta)  # fmt: skip
+            [res] = self.idx.add_models(
+                [source], self.hasher, checkpoint=self.checkpoint, label=label, meta=meta
+            )
         return res
 
     def search(self, query: Any, k: int, radius: int | None) -> tuple[Any, list[Any]]:

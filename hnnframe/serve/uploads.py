@@ -118,8 +118,9 @@ def unpack(archive: Path, dest: Path, limits: Limits) -> Path:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             assert reader is not None
-            total += copy_limited(reader, target, limits.unpacked_bytes - total,
-                                  "the unpacked archive")  # fmt: skip
+            total += copy_limited(
+                reader, target, limits.unpacked_bytes - total, "the unpacked archive"
+            )
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as e:
         raise UploadError(f"the archive cannot be unpacked: {e}") from None
     return dest
