@@ -10,11 +10,14 @@ each one that failed on stderr and exits with status 1 when any did.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import pkgutil
 import shlex
 import sys
 from collections.abc import Callable, Sequence
 
+import hnnframe.commands as commands
 from hnnframe import limits
 from hnnframe.commands.limit_options import limits_of
 from hnnframe.commands.output import EXIT_ERROR, EXIT_INTERNAL, printable
@@ -35,11 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Each module in hnnframe/commands/ adds its subcommands through register(subparsers), so
     # features can add commands without touching this file. Imports there stay cheap.
-    import importlib
-    import pkgutil
-
-    import hnnframe.commands as commands
-
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"hnnframe.commands.{info.name}")
         if hasattr(module, "register"):  # output.py is a helper, not a command

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
+from collections import Counter
 from typing import Any
 
+from hnnframe.commands.options import add_cache_option, add_jobs_option, add_json_option
 from hnnframe.commands.output import print_json
 
 
@@ -76,8 +77,6 @@ def cmd_corpus_list(args: argparse.Namespace) -> int:
 
 
 def cmd_corpus_stats(args: argparse.Namespace) -> int:
-    from collections import Counter
-
     from hnnframe.corpus import read_manifest
 
     m = read_manifest(args.cache)
@@ -109,6 +108,28 @@ def register(sub: Any) -> None:
         "weights, with a family label each.",
     )
     csub = c.add_subparsers(dest="corpus_command", metavar="CORPUS_COMMAND", required=True)
+    _build(csub)
+    ls = csub.add_parser(
+        "list",
+        help="the corpus's architectures",
+        description="One line per distinct architecture of the manifest.",
+    )
+    ls.add_argument("--family", help="only this family or group")
+    add_cache_option(ls, "corpus", flag="--cache")
+    add_json_option(ls)
+    ls.set_defaults(func=cmd_corpus_list)
+    st = csub.add_parser(
+        "stats",
+        help="the manifest's summary, groups and failures",
+        description="Counts, sizes, groups and the failure log.",
+    )
+    add_cache_option(st, "corpus", flag="--cache")
+    add_json_option(st)
+    st.set_defaults(func=cmd_corpus_stats)
+
+
+def _build(csub: Any) -> None:
+    """The parser of ``hnn corpus build``."""
     b = csub.add_parser(
         "build",
         help="export the candidate architectures and cache their graphs (resumable)",
@@ -147,26 +168,9 @@ def register(sub: Any) -> None:
         help="skip graphs with more ONNX nodes (default 5000; 0: no limit)",
     )
     b.add_argument("--timeout", type=int, default=600, help="seconds per export (default 600)")
-    b.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="parallel exports")
+    add_jobs_option(b, "exports")
     b.add_argument("--shard", metavar="I/N", help="build only share I of N (0-based)")
     b.add_argument("--retry-failed", action="store_true", help="export failed ones again")
-    b.add_argument("--cache", help="corpus cache (default ~/.cache/hnnframe/corpus)")
-    b.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
+    add_cache_option(b, "corpus", flag="--cache")
+    add_json_option(b, "print a JSON summary, no progress bar")
     b.set_defaults(func=cmd_corpus_build)
-    ls = csub.add_parser(
-        "list",
-        help="the corpus's architectures",
-        description="One line per distinct architecture of the manifest.",
-    )
-    ls.add_argument("--family", help="only this family or group")
-    ls.add_argument("--cache", help="corpus cache")
-    ls.add_argument("--json", action="store_true")
-    ls.set_defaults(func=cmd_corpus_list)
-    st = csub.add_parser(
-        "stats",
-        help="the manifest's summary, groups and failures",
-        description="Counts, sizes, groups and the failure log.",
-    )
-    st.add_argument("--cache", help="corpus cache")
-    st.add_argument("--json", action="store_true")
-    st.set_defaults(func=cmd_corpus_stats)

@@ -14,9 +14,12 @@ here, indexed as a snapshot directory, and three uploads checked against it.
 from __future__ import annotations
 
 import copy
+import shutil
 import time
 from pathlib import Path
 from typing import Any
+
+from hnnframe.weights.lm import stdlib_text, tiny_model, train
 
 STEPS = 150  # training steps of the base and of the independent model
 TUNE_STEPS = 100  # fine-tuning steps of the copy
@@ -26,7 +29,6 @@ TUNE_LR = 1e-3  # a fine-tune's learning rate, a third of the base's
 def uploads(root: Path, say: Any) -> tuple[Path, list[tuple[str, Path]]]:
     """Train the base and make the three uploads under ``root``; ``(base, [(what, path)])``."""
     from hnnframe.weights.gguf_export import export_gguf
-    from hnnframe.weights.lm import stdlib_text, tiny_model, train
 
     t0 = time.perf_counter()
     text, other = stdlib_text(0), stdlib_text(1)
@@ -50,8 +52,6 @@ def uploads(root: Path, say: Any) -> tuple[Path, list[tuple[str, Path]]]:
 
 def run(out: str, hasher: Any, say: Any) -> list[dict[str, Any]]:
     """Steps 1-3 of the module docstring; one verdict per upload."""
-    import shutil
-
     import hnnframe.index as hindex
 
     root = Path(out) / "lm"

@@ -19,7 +19,14 @@ from hnnframe.commands.eval_suites import (
     run_hub_suite,
     run_robustness,
 )
+from hnnframe.commands.options import (
+    add_cache_option,
+    add_checkpoint_option,
+    add_json_option,
+    add_overrides_argument,
+)
 from hnnframe.commands.output import print_json
+from hnnframe.recipe import apply_overrides
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,6 @@ def run_protocols(opts: ProtocolOptions) -> int:
     from hnnframe.data.dataset import build_dataset
     from hnnframe.evaluate import evaluate_protocols
     from hnnframe.hashing import Hasher
-    from hnnframe.recipe import apply_overrides
 
     hasher = Hasher.from_checkpoint(opts.checkpoint)
     recipe = apply_overrides(hasher.recipe, opts.overrides)
@@ -106,15 +112,15 @@ def register(sub: Any) -> None:
         "Hamming distance, ties broken by embedding distance, then database order. Relevance "
         "is the same category.",
     )
-    e.add_argument("overrides", nargs="*", help="recipe overrides key=value for the dataset")
-    e.add_argument("--checkpoint", required=True)
+    add_overrides_argument(e, "data.seed=1", " for the dataset")
+    add_checkpoint_option(e, "model.pt written by hnn train", required=True)
     e.add_argument(
         "-k", "--k", type=int, default=10, help="cutoff for precision/recall/F1 (default 10)"
     )
     e.add_argument(
         "--radius", type=int, default=2, help="Hamming radius for precision@r (default 2)"
     )
-    e.add_argument("--zoo-cache", help="zoo cache directory")
+    add_cache_option(e, "zoo")
     e.add_argument("--no-baseline", action="store_true", help="skip the WL SimHash baseline")
     e.add_argument(
         "--suite",
@@ -124,7 +130,7 @@ def register(sub: Any) -> None:
         "simplified and quantized variants of every zoo model against the zoo; hub: protocol "
         "(c), copies of held-out families' architectures against the hub corpus",
     )
-    e.add_argument("--json", action="store_true")
+    add_json_option(e)
     add_suite_arguments(e)
     add_hub_arguments(e)
     e.set_defaults(func=cmd_eval)

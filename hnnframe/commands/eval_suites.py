@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hnnframe.commands.options import add_cache_option
 from hnnframe.commands.output import print_json
 from hnnframe.errors import HnnError
+from hnnframe.reproduce import provenance
+from hnnframe.reproduce.hub import run_hub
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,6 @@ def run_hub_suite(opts: HubOptions) -> int:
     """Protocol (c) for the checkpoint(s) beside the WL baselines."""
     from hnnframe.hashing import Hasher
     from hnnframe.protocol_c.report import hub_markdown
-    from hnnframe.reproduce import provenance
-    from hnnframe.reproduce.hub import run_hub
 
     labels = []
     for path in opts.checkpoints:
@@ -271,7 +272,7 @@ def add_suite_arguments(p: Any) -> None:
         help="the database is every architecture of the hub corpus (--corpus-cache) "
         "instead of the zoo, the queries the variants of --models",
     )
-    g.add_argument("--variant-cache", help="variant cache (default ~/.cache/hnnframe/variants)")
+    add_cache_option(g, "variant")
     g.add_argument(
         "--holdout-only",
         action="store_true",
@@ -289,7 +290,7 @@ def add_suite_arguments(p: Any) -> None:
 def add_hub_arguments(p: Any) -> None:
     """Protocol (c)'s own options of ``hnn eval``."""
     h = p.add_argument_group("protocol (c) (--suite hub)")
-    h.add_argument("--corpus-cache", help="corpus cache (default ~/.cache/hnnframe/corpus)")
+    add_cache_option(h, "corpus")
     h.add_argument(
         "--hub-out",
         default="runs/hub-eval",

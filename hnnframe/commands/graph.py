@@ -8,8 +8,10 @@ import sys
 from typing import Any
 
 from hnnframe.commands.limit_options import add_limit_options
+from hnnframe.commands.options import add_json_option
 from hnnframe.commands.output import print_json, report_failures
 from hnnframe.errors import HnnError
+from hnnframe.recipe import load_recipe
 
 _OVERRIDE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*=")
 
@@ -19,8 +21,6 @@ def _passes(args: argparse.Namespace, overrides: list[str]) -> tuple[list[Any], 
     merge: list[Any] = []
     canonical: list[Any] = []
     if args.recipe:
-        from hnnframe.recipe import load_recipe
-
         recipe = load_recipe(args.recipe, overrides)
         merge = list(recipe.get("graph", {}).get("merge", []) or [])
         canonical = list(recipe.get("graph", {}).get("canonical", []) or [])
@@ -122,10 +122,9 @@ def register(sub: Any) -> None:
     g.add_argument("--canonical", metavar="PASSES", help="comma-separated canonicalisation passes")
     g.add_argument("--recipe", help="take merge rules and passes from a recipe YAML")
     g.add_argument("--graphml", metavar="OUT", help="also write the graph as GraphML")
-    g.add_argument(
-        "--json",
-        action="store_true",
-        help="print JSON instead of text (an object for one model, a list for several; a "
+    add_json_option(
+        g,
+        "print JSON instead of text (an object for one model, a list for several; a "
         "model that failed has 'error'; flops_unknown_nodes counts nodes without FLOPs)",
     )
     g.add_argument(

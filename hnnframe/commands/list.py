@@ -9,20 +9,21 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from hnnframe.commands.options import add_json_option
 from hnnframe.commands.output import print_json
+from hnnframe.evidence import EVIDENCE
+from hnnframe.plugins import load_entry_points
 
 
 def registries() -> dict[str, Any]:
     """Every registry of the package by the name ``hnn list`` prints."""
     from hnnframe.canonical import CANONICALISERS
     from hnnframe.encoders import NODE_ENCODERS
-    from hnnframe.evidence import EVIDENCE
     from hnnframe.ged import GED_METHODS
     from hnnframe.index import signals  # noqa: F401  (registers the built-in evidence signals)
     from hnnframe.losses import LOSSES
     from hnnframe.merge import MERGE_RULES
     from hnnframe.nn import BACKBONES, POOLINGS
-    from hnnframe.plugins import load_entry_points
     from hnnframe.sources import SOURCES
     from hnnframe.variants import TRANSFORMS
 
@@ -64,5 +65,5 @@ def register(sub: Any) -> None:
         "(each with what it gives: structure, weights or both), including those of "
         "installed plugins (entry-point group hnnframe.plugins).",
     )
-    ls.add_argument("--json", action="store_true", help="print JSON")
+    add_json_option(ls, "print JSON")
     ls.set_defaults(func=cmd_list)

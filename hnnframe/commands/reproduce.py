@@ -4,35 +4,70 @@ behind ``make demo``'s default, in one command each."""
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import Any
 
+from hnnframe import reproduce as rp
+from hnnframe.commands.options import add_cache_option, add_jobs_option, add_json_option
 from hnnframe.commands.output import print_json
+from hnnframe.errors import ConfigError
+from hnnframe.recipe import load_recipe
+from hnnframe.reproduce import provenance, write_block
+from hnnframe.reproduce.hub import HUB_BITS, HUB_RECIPES, hub_runs, run_hub
 
 DEFAULT_DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
-    from hnnframe.errors import ConfigError
-    from hnnframe.protocol_c.report import goal_table, hub_markdown, plot_histograms
-    from hnnframe.recipe import load_recipe
-    from hnnframe.reproduce import provenance, write_block
-    from hnnframe.reproduce.hub import HUB_BITS, HUB_RECIPES, hub_runs, run_hub
-
+def _hub_runs(args: argparse.Namespace) -> tuple[list[Any], list[int]]:
+    """The recipe runs of ``--recipes`` (none with ``--baselines-only``) and the Q values."""
     bits = [int(b) for b in args.bits.split(",")] if args.bits else list(HUB_BITS)
     chosen = None
     if args.recipes:
         names = args.recipes.split(",")
-        unknown = [n for n in names if n not in {r for r, _ in HUB_RECIPES.values()}]
+        valid = [r for r, _ in HUB_RECIPES.values()]
+        unknown = [n for n in names if n not in valid]
         if unknown:
-            raise ConfigError(
-                f"--recipes: unknown hub recipe(s) {unknown}; valid: "
-                f"{[r for r, _ in HUB_RECIPES.values()]}"
-            )
+            raise ConfigError(f"--recipes: unknown hub recipe(s) {unknown}; valid: {valid}")
         chosen = {k: v for k, v in HUB_RECIPES.items() if v[0] in names}
     runs = [] if args.baselines_only else hub_runs(args.epochs, chosen, bits=bits)
+    return runs, bits
+
+
+def _hub_notes(args: argparse.Namespace, res: dict[str, Any]) -> list[str]:
+    """The paragraphs under the protocol (c) table: the ceiling on unique codes, the training
+    times, and the goal table of the recommended recipe."""
+    from hnnframe.protocol_c.report import goal_table
+
+    notes = [
+        f"{100 * res['unique_ceiling']:.1f}% of the architectures have a "
+        "canonical graph (ROBUST_PASSES) that no other architecture has: the rest are "
+        "the same network under two names after canonicalisation (timm's and "
+        "torchvision's efficientnet_b0, Llama and Mistral at one size), which no code "
+        "of the canonical graph can tell apart."
+    ]
+    train = [r for r in res["rows"] if "train_seconds" in r and r.get("part", "all") == "all"]
+    if train:
+        notes.append(
+            f"Training time per recipe run (2-core CPU; {args.jobs} runs train at a time and "
+            "share the cores with each other and with anything else running, so these are "
+            "upper bounds for a machine of one's own): "
+            + ", ".join(
+                f"{r['name']} Q={r['bits']} {r['train_seconds'] / 60:.1f} min ({r['epochs']} epochs)"
+                for r in train
+            )
+        )
+    recommended = next((k for k, (r, _) in HUB_RECIPES.items() if r == "hnn_hub"), "")
+    table = goal_table(res["rows"], recommended, int(load_recipe("hnn_hub")["hash"]["bits"]))
+    if table:
+        notes.append("\n".join(table))
+    return notes
+
+
+def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
+    from hnnframe.protocol_c.report import hub_markdown, plot_histograms
+
+    runs, bits = _hub_runs(args)
     res = run_hub(
         out,
         runs,
@@ -48,39 +83,13 @@ def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
         progress=not args.json,
     )
     plot = plot_histograms(res["rows"], docs / "hub_distances.png")
-    train = [r for r in res["rows"] if "train_seconds" in r and r.get("part", "all") == "all"]
-    notes = (
-        [
-            f"Training time per recipe run (2-core CPU; {args.jobs} runs train at a time and "
-            "share the cores with each other and with anything else running, so these are "
-            "upper bounds for a machine of one's own): "
-            + ", ".join(
-                f"{r['name']} Q={r['bits']} {r['train_seconds'] / 60:.1f} min ({r['epochs']} epochs)"
-                for r in train
-            )
-        ]
-        if train
-        else []
-    )
-    notes.insert(
-        0,
-        f"{100 * res['unique_ceiling']:.1f}% of the architectures have a "
-        "canonical graph (ROBUST_PASSES) that no other architecture has: the rest are "
-        "the same network under two names after canonicalisation (timm's and "
-        "torchvision's efficientnet_b0, Llama and Mistral at one size), which no code "
-        "of the canonical graph can tell apart.",
-    )
-    recommended = next((k for k, (r, _) in HUB_RECIPES.items() if r == "hnn_hub"), "")
-    table = goal_table(res["rows"], recommended, int(load_recipe("hnn_hub")["hash"]["bits"]))
-    if table:
-        notes.append("\n".join(table))
     text = hub_markdown(
         res["rows"],
         provenance_line=provenance(args.command_line),
         corpus=res["corpus"],
         split=res["split"],
         queries=res["queries"],
-        notes=notes,
+        notes=_hub_notes(args, res),
         plot=plot.name,
     )
     write_block(docs / "results.md", "hub", text)
@@ -95,8 +104,6 @@ def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from hnnframe import reproduce as rp
-
     command = args.command_line
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
@@ -160,16 +167,18 @@ def register(sub: Any) -> None:
     r.add_argument(
         "--epochs", type=int, default=None, help="epochs per run (default: the recipe's 200)"
     )
-    r.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="parallel runs")
+    add_jobs_option(r, "runs")
     r.add_argument("--out", help="run directory (default runs/EXPERIMENT)")
     r.add_argument("--docs", default=str(DEFAULT_DOCS), help="where results.md and figures go")
-    r.add_argument("--zoo-cache", help="zoo cache directory")
-    r.add_argument("--ged-cache", help="GED cache file (default ~/.cache/hnnframe/ged.sqlite)")
+    add_cache_option(r, "zoo")
+    add_cache_option(r, "ged")
     r.add_argument("--smoke", action="store_true", help="only two runs (for tests)")
     h = r.add_argument_group("hub (protocol c)")
-    h.add_argument("--corpus-cache", help="corpus cache (default ~/.cache/hnnframe/corpus)")
-    h.add_argument("--variant-cache", help="variant cache (default ~/.cache/hnnframe/variants)")
-    h.add_argument("--bits", help="comma-separated Q values (default 32,64,128)")
+    add_cache_option(h, "corpus")
+    add_cache_option(h, "variant")
+    h.add_argument(
+        "--bits", help=f"comma-separated Q values (default {','.join(map(str, HUB_BITS))})"
+    )
     h.add_argument(
         "--queries-per-group",
         type=int,
@@ -198,5 +207,5 @@ def register(sub: Any) -> None:
         action="store_true",
         help="evaluate the WL baselines only, train nothing",
     )
-    r.add_argument("--json", action="store_true", help="print the run results as JSON")
+    add_json_option(r, "print the run results as JSON")
     r.set_defaults(func=cmd_reproduce)

@@ -9,17 +9,26 @@ import os
 import tempfile
 from typing import Any
 
+from hnnframe.commands.index_check import FAIL_ON_HELP
 from hnnframe.commands.index_common import DB_ENV
-from hnnframe.commands.limit_options import add_limit_options
+from hnnframe.commands.limit_options import add_limit_options, limits_of
+from hnnframe.commands.options import (
+    add_checkpoint_option,
+    add_db_option,
+    add_device_option,
+)
 from hnnframe.errors import ConfigError
+from hnnframe.serve.config import (
+    CONFIG_ENV,
+    MB,
+    TOKEN_ENV,
+    Limits,
+    ServeConfig,
+    is_loopback,
+)
 
-MB = 1 << 20
 
-
-def _config(args: argparse.Namespace) -> Any:
-    from hnnframe.commands.limit_options import limits_of
-    from hnnframe.serve.config import Limits, ServeConfig
-
+def _config(args: argparse.Namespace) -> ServeConfig:
     if not args.db:
         raise ConfigError(f"no index given: pass --db DB or set ${DB_ENV}")
     for name in ("max_upload_mb", "max_members", "max_unpacked_mb", "sync_upload_mb"):
@@ -48,9 +57,8 @@ def _config(args: argparse.Namespace) -> Any:
     )
 
 
-def _check_setup(args: argparse.Namespace, cfg: Any) -> None:
+def _check_setup(args: argparse.Namespace, cfg: ServeConfig) -> None:
     from hnnframe.index import is_postgres_url
-    from hnnframe.serve.config import TOKEN_ENV, is_loopback
 
     if cfg.token() is None and not is_loopback(args.host):
         raise ConfigError(
@@ -70,7 +78,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from hnnframe.index import is_postgres_url
-    from hnnframe.serve.config import CONFIG_ENV
     from hnnframe.serve.service import Service
 
     cfg = _config(args)
@@ -106,17 +113,11 @@ def register(sub: Any) -> None:
         "large uploads (/v1/jobs), /healthz, Prometheus /metrics, the OpenAPI document at "
         "/openapi.json and a review page at /. The checkpoint and the index stay loaded, so a "
         "check costs the hashing of one upload. Without a bearer token (--token-file or "
-        "$HNN_SERVE_TOKEN) the server binds to localhost only. Several workers need a "
+        f"${TOKEN_ENV}) the server binds to localhost only. Several workers need a "
         "PostgreSQL index: SQLite serves one writer. See docs/serve.md.",
     )
-    p.add_argument(
-        "--db", default=os.environ.get(DB_ENV), help=f"index file or postgresql:// URL (${DB_ENV})"
-    )
-    p.add_argument(
-        "--checkpoint",
-        metavar="CKPT",
-        help="model.pt (default: the checkpoint the index is bound to)",
-    )
+    add_db_option(p)
+    add_checkpoint_option(p, "model.pt (default: the checkpoint the index is bound to)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument(
@@ -129,7 +130,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--token-file",
         metavar="FILE",
-        help="a file holding the bearer token (default: $HNN_SERVE_TOKEN)",
+        help=f"a file holding the bearer token (default: ${TOKEN_ENV})",
     )
     p.add_argument(
         "--storage-root",
@@ -143,47 +144,56 @@ def register(sub: Any) -> None:
         "system's temporary directory); give a lasting one in production: added "
         "models are kept there",
     )
-    p.add_argument(
-        "--max-upload-mb",
-        type=int,
-        default=512,
-        metavar="MB",
-        help="largest upload, through a job (default 512)",
-    )
-    p.add_argument(
-        "--sync-upload-mb",
-        type=int,
-        default=64,
-        metavar="MB",
-        help="largest upload /v1/check and /v1/models take directly (default 64)",
-    )
-    p.add_argument(
-        "--max-members",
-        type=int,
-        default=1000,
-        metavar="N",
-        help="most entries in an uploaded archive (default 1000)",
-    )
-    p.add_argument(
-        "--max-unpacked-mb",
-        type=int,
-        default=2048,
-        metavar="MB",
-        help="most bytes an archive may unpack to (default 2048)",
-    )
+    _upload_options(p)
     p.add_argument(
         "--fail-on",
         default="auto",
-        choices=["auto", "exact", "weights", "structure", "none"],
+        choices=list(FAIL_ON_HELP),
         help="the policy behind a check's `suspect` (see `hnn index check`)",
     )
     add_limit_options(p)
     p.add_argument(
         "--job-threads", type=int, default=1, metavar="N", help="jobs each worker runs at once"
     )
-    p.add_argument("--device", default="cpu", help="torch device for hashing (default cpu)")
+    add_device_option(p)
     p.add_argument(
-        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
     )
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=cmd_serve)
+
+
+def _upload_options(p: argparse.ArgumentParser) -> None:
+    """The bounds on one request's upload (docs/serve.md, "Limits"); their defaults are
+    :class:`hnnframe.serve.config.Limits`'s."""
+    d = Limits()
+    p.add_argument(
+        "--max-upload-mb",
+        type=int,
+        default=d.upload_bytes // MB,
+        metavar="MB",
+        help=f"largest upload, through a job (default {d.upload_bytes // MB})",
+    )
+    p.add_argument(
+        "--sync-upload-mb",
+        type=int,
+        default=d.sync_bytes // MB,
+        metavar="MB",
+        help=f"largest upload /v1/check and /v1/models take directly (default {d.sync_bytes // MB})",
+    )
+    p.add_argument(
+        "--max-members",
+        type=int,
+        default=d.members,
+        metavar="N",
+        help=f"most entries in an uploaded archive (default {d.members})",
+    )
+    p.add_argument(
+        "--max-unpacked-mb",
+        type=int,
+        default=d.unpacked_bytes // MB,
+        metavar="MB",
+        help=f"most bytes an archive may unpack to (default {d.unpacked_bytes // MB})",
+    )

@@ -6,11 +6,18 @@ import argparse
 from typing import Any
 
 from hnnframe.commands.limit_options import add_limit_options
+from hnnframe.commands.options import (
+    add_cache_option,
+    add_checkpoint_option,
+    add_device_option,
+    add_json_option,
+    add_overrides_argument,
+)
 from hnnframe.commands.output import print_json, printable, report_failures
+from hnnframe.recipe import dump_recipe, load_recipe
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from hnnframe.recipe import dump_recipe, load_recipe
     from hnnframe.train import Trainer
 
     recipe = load_recipe(args.recipe, args.overrides, args.zoo_cache)
@@ -62,12 +69,10 @@ def register(sub: Any) -> None:
         "again after a kill and training continues from the last finished epoch.",
     )
     t.add_argument("recipe", help="recipe YAML path, or a name in recipes/ (e.g. hnn_net)")
-    t.add_argument(
-        "overrides", nargs="*", help="key=value recipe overrides, e.g. hash.bits=64 loss.beta=0"
-    )
+    add_overrides_argument(t, "hash.bits=64 loss.beta=0")
     t.add_argument("--out", default="runs/train", help="output directory (default runs/train)")
-    t.add_argument("--zoo-cache", help="zoo cache directory (default ~/.cache/hnnframe/zoo)")
-    t.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
+    add_cache_option(t, "zoo")
+    add_json_option(t, "print a JSON summary, no progress bar")
     t.add_argument(
         "--restart",
         action="store_true",
@@ -86,12 +91,8 @@ def register(sub: Any) -> None:
         "when any model failed.",
     )
     h.add_argument("models", nargs="+", metavar="MODEL")
-    h.add_argument("--checkpoint", required=True, help="model.pt written by hnn train")
-    h.add_argument("--device", default="cpu", help="torch device (cuda needs DGL's CUDA build)")
-    h.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON object per line: path, code, bits (or path, error)",
-    )
+    add_checkpoint_option(h, "model.pt written by hnn train", required=True)
+    add_device_option(h, "torch device (default cpu; cuda needs DGL's CUDA build)")
+    add_json_option(h, "one JSON object per line: path, code, bits (or path, error)")
     add_limit_options(h)
     h.set_defaults(func=cmd_hash)

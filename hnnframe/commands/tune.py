@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hnnframe.commands.options import add_cache_option, add_json_option, add_overrides_argument
 from hnnframe.commands.output import print_json
 from hnnframe.errors import ConfigError
+from hnnframe.recipe import load_recipe
 
 DESCRIPTION = """\
 Search recipe fields with Optuna. The recipe's search: section maps dotted recipe keys to
@@ -49,7 +51,6 @@ def _default_out(study: str) -> str:
 def cmd_tune(args: argparse.Namespace) -> int:
     if args.recipe == "report":
         return cmd_report(args)
-    from hnnframe.recipe import load_recipe
     from hnnframe.tune import TuneConfig, format_summary, prepare_recipe, run_study, storage_url
 
     if args.trials is None:
@@ -146,7 +147,7 @@ def register(sub: Any) -> None:
         help="recipe YAML with a search: section, or a name in recipes/ (search_default); "
         "the word `report` summarises a study instead",
     )
-    t.add_argument("overrides", nargs="*", help="key=value recipe overrides, e.g. train.epochs=30")
+    add_overrides_argument(t, "train.epochs=30")
     t.add_argument(
         "--trials",
         type=int,
@@ -170,6 +171,27 @@ def register(sub: Any) -> None:
         help="trials, TensorBoard runs, best.yaml (default runs/tune/NAME); "
         "for report: where plots go (default runs/tune/NAME/report)",
     )
+    _search_options(t)
+    add_cache_option(t, "zoo")
+    t.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="exit when no trial is left to start instead of waiting for other "
+        "workers' running trials (to take over if one dies)",
+    )
+    t.add_argument("--top", type=int, default=5, help="report: best trials to list (default 5)")
+    t.add_argument(
+        "--plots",
+        choices=["png", "html", "none"],
+        default="png",
+        help="report: plot format (html needs plotly; default png)",
+    )
+    add_json_option(t, "print a JSON summary, no progress")
+    t.set_defaults(func=cmd_tune)
+
+
+def _search_options(t: argparse.ArgumentParser) -> None:
+    """What a study searches and how: overrides of the recipe's search: and tune: sections."""
     t.add_argument(
         "--space",
         metavar="RECIPE",
@@ -196,19 +218,3 @@ def register(sub: Any) -> None:
         help="architectures held out for unseen/mAP (default data.holdout, else "
         "tune.holdout: resnet34,vgg13,densenet161,mnasnet1_0,shufflenet_v2_x1_5)",
     )
-    t.add_argument("--zoo-cache", help="zoo cache directory (default ~/.cache/hnnframe/zoo)")
-    t.add_argument(
-        "--no-wait",
-        action="store_true",
-        help="exit when no trial is left to start instead of waiting for other "
-        "workers' running trials (to take over if one dies)",
-    )
-    t.add_argument("--top", type=int, default=5, help="report: best trials to list (default 5)")
-    t.add_argument(
-        "--plots",
-        choices=["png", "html", "none"],
-        default="png",
-        help="report: plot format (html needs plotly; default png)",
-    )
-    t.add_argument("--json", action="store_true", help="print a JSON summary, no progress")
-    t.set_defaults(func=cmd_tune)

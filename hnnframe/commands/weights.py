@@ -6,10 +6,17 @@ test bed of trained models and copies, and its evaluation."""
 from __future__ import annotations
 
 import argparse
+import shutil
+import time
 from typing import Any
 
 from hnnframe.commands.limit_options import add_limit_options
+from hnnframe.commands.options import add_json_option
 from hnnframe.commands.output import print_json, printable, report_failures
+from hnnframe.errors import ConfigError, HnnError
+from hnnframe.files import cache_path
+from hnnframe.reproduce.report import provenance, write_block
+from hnnframe.weights.lm_testbed import TINY_LM, LMPlan, build_lm_testbed, load_lm_manifest
 
 
 def _bar(total: int, desc: str, quiet: bool) -> Any:
@@ -20,11 +27,6 @@ def _bar(total: int, desc: str, quiet: bool) -> Any:
 
 def _lm_testbed(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The language-model bed (issue 21): its folder and its models."""
-    import shutil
-
-    from hnnframe.files import cache_path
-    from hnnframe.weights.lm_testbed import TINY_LM, LMPlan, build_lm_testbed, load_lm_manifest
-
     plan = TINY_LM if args.tiny else LMPlan()
     out = cache_path("weights_lm_testbed_tiny" if args.tiny else "weights_lm_testbed", args.out)
     if args.force and out.exists():
@@ -37,8 +39,6 @@ def _lm_testbed(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 
 def cmd_testbed(args: argparse.Namespace) -> int:
-    import time
-
     from hnnframe.weights.testbed import FULL, TINY, build_testbed, jobs, load_manifest
 
     t0 = time.perf_counter()
@@ -57,8 +57,6 @@ def cmd_testbed(args: argparse.Namespace) -> int:
 
 
 def _testbed_summary(args: argparse.Namespace, root: Any, models: dict[str, Any], t0: float) -> int:
-    import time
-
     roles: dict[str, int] = {}
     for e in models.values():
         k = e["kind"] or e["role"]
@@ -81,7 +79,6 @@ def _testbed_summary(args: argparse.Namespace, root: Any, models: dict[str, Any]
 
 
 def cmd_fingerprint(args: argparse.Namespace) -> int:
-    from hnnframe.errors import HnnError
     from hnnframe.weights.code import check_weight_bits
     from hnnframe.weights.fingerprint import fingerprint
 
@@ -132,8 +129,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from hnnframe.errors import ConfigError
-    from hnnframe.files import cache_path
     from hnnframe.weights.code import check_weight_bits
     from hnnframe.weights.evaluate import evaluate, fingerprint_bed, markdown, write_threshold
     from hnnframe.weights.fingerprint import THRESHOLD_FILE
@@ -157,14 +152,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if threshold_file:
         write_threshold(results, args.command_line, threshold_file)
     if args.write_results:
-        from hnnframe.reproduce.report import provenance, write_block
-
         block = markdown(results, provenance(args.command_line), default)
         for path in args.write_results:
             write_block(path, "weights", block)
     if args.json:
         print_json({"results": results, "threshold_file": str(threshold_file or "")})
         return 0
+    _print_eval(results)
+    if threshold_file:
+        print(f"thresholds written to {threshold_file}")
+    elif results[0]["tiny"]:
+        print("tiny bed: the shipped thresholds were left as they are (--threshold-file to write)")
+    return 0
+
+
+def _print_eval(results: list[dict[str, Any]]) -> None:
+    """Per Q: the threshold and its false-positive rates, then one row per copy kind."""
     for r in results:
         print(
             f"Q={r['bits']}: threshold {r['threshold']}, FPR {r['fpr']:.2%} pooled, "
@@ -179,14 +182,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 "  exact copies NOT named exact: "
                 + ", ".join(f"{kind} {len(v)}" for kind, v in r["exact_missed"].items())
             )
-    if threshold_file:
-        print(f"thresholds written to {threshold_file}")
-    elif results[0]["tiny"]:
-        print("tiny bed: the shipped thresholds were left as they are (--threshold-file to write)")
-    return 0
 
 
 def register(sub: Any) -> None:
+    # numpy comes with the default Q: the one import of the parser that is not cheap
     from hnnframe.weights.code import DEFAULT_WEIGHT_BITS
 
     w = sub.add_parser(
@@ -199,7 +198,19 @@ def register(sub: Any) -> None:
         "independently. See docs/weights.md.",
     )
     ws = w.add_subparsers(dest="weights_command", metavar="WEIGHTS_COMMAND", required=True)
+    _testbed_parser(ws)
+    _fingerprint_parser(ws, DEFAULT_WEIGHT_BITS)
+    _compare_parser(ws, DEFAULT_WEIGHT_BITS)
+    _eval_parser(ws, DEFAULT_WEIGHT_BITS)
 
+
+def _bits_option(p: argparse.ArgumentParser, default: int) -> None:
+    p.add_argument(
+        "--bits", type=int, default=default, help=f"Q of the weight code (default {default})"
+    )
+
+
+def _testbed_parser(ws: Any) -> None:
     t = ws.add_parser(
         "testbed",
         help="train the test bed of models, copies and distractors",
@@ -217,21 +228,25 @@ def register(sub: Any) -> None:
     )
     t.add_argument("--out", help="folder (default $HNN_CACHE_DIR/weights_[lm_]testbed[_tiny])")
     t.add_argument("--force", action="store_true", help="delete the bed first and rebuild it")
-    t.add_argument("--json", action="store_true", help="print JSON")
+    add_json_option(t, "print JSON")
     t.set_defaults(func=cmd_testbed)
 
+
+def _fingerprint_parser(ws: Any, bits: int) -> None:
     f = ws.add_parser(
         "fingerprint",
         help="file sha256, tensor digests and weight code of model files",
         description="Read each file's weights tensor by tensor and print its fingerprint.",
     )
     f.add_argument("files", nargs="+", metavar="FILE")
-    f.add_argument("--bits", type=int, default=DEFAULT_WEIGHT_BITS, help="Q of the weight code")
+    _bits_option(f, bits)
     f.add_argument("--digests", action="store_true", help="also list every tensor digest")
-    f.add_argument("--json", action="store_true", help="print JSON")
+    add_json_option(f, "print JSON")
     add_limit_options(f)
     f.set_defaults(func=cmd_fingerprint)
 
+
+def _compare_parser(ws: Any, bits: int) -> None:
     c = ws.add_parser(
         "compare",
         help="which tier two model files agree on",
@@ -240,12 +255,14 @@ def register(sub: Any) -> None:
     )
     c.add_argument("a", metavar="A")
     c.add_argument("b", metavar="B")
-    c.add_argument("--bits", type=int, default=DEFAULT_WEIGHT_BITS, help="Q of the weight code")
+    _bits_option(c, bits)
     c.add_argument("--threshold", type=int, help="Hamming threshold (default: the shipped one)")
-    c.add_argument("--json", action="store_true", help="print JSON")
+    add_json_option(c, "print JSON")
     add_limit_options(c)
     c.set_defaults(func=cmd_compare)
 
+
+def _eval_parser(ws: Any, bits: int) -> None:
     e = ws.add_parser(
         "eval",
         help="per-kind AUC, detection and false positives on the test bed; the threshold",
@@ -258,8 +275,8 @@ def register(sub: Any) -> None:
     e.add_argument(
         "--default-bits",
         type=int,
-        default=DEFAULT_WEIGHT_BITS,
-        help="the Q reported per kind in the results block",
+        default=bits,
+        help=f"the Q reported per kind in the results block (default {bits})",
     )
     e.add_argument("--fpr", type=float, default=0.01, help="false-positive rate of the threshold")
     e.add_argument("--threshold-file", help="write the thresholds here instead")
@@ -269,5 +286,5 @@ def register(sub: Any) -> None:
         action="append",
         help="write the weights block of this file (repeatable)",
     )
-    e.add_argument("--json", action="store_true", help="print JSON")
+    add_json_option(e, "print JSON")
     e.set_defaults(func=cmd_eval)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
+import time
 from typing import Any
 
+from hnnframe.commands.options import add_cache_option, add_jobs_option, add_json_option
 from hnnframe.commands.output import print_json
 
 
 def cmd_zoo_build(args: argparse.Namespace) -> int:
-    import time
-
     from hnnframe.data.zoo import build_zoo, load_zoo
 
     t0 = time.perf_counter()
@@ -52,12 +51,8 @@ def register(sub: Any) -> None:
         description="Export the paper's Table-1 models with weights=None, strip weights, and "
         "cache their ONNX structure and raw graphs (a few MB). Cached models are skipped.",
     )
-    zb.add_argument(
-        "--cache", help="cache directory (default $HNN_CACHE_DIR/zoo or ~/.cache/hnnframe/zoo)"
-    )
-    zb.add_argument(
-        "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="parallel exports"
-    )
+    add_cache_option(zb, "zoo", flag="--cache")
+    add_jobs_option(zb, "exports")
     zb.add_argument("--force", action="store_true", help="re-export models already cached")
-    zb.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json_option(zb, "print JSON instead of a table")
     zb.set_defaults(func=cmd_zoo_build)

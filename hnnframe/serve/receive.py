@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
 from hnnframe.serve.config import ServeConfig
 from hnnframe.serve.uploads import (
     MODEL_SUFFIXES,
@@ -87,9 +90,6 @@ async def json_body(request: Any) -> dict[str, Any]:
 
 
 async def _multipart(request: Any, cfg: ServeConfig, under: str) -> Upload:
-    from starlette.concurrency import run_in_threadpool
-    from starlette.datastructures import UploadFile
-
     async with request.form(max_files=1, max_fields=len(FIELDS) + 1) as form:
         f = form.get("file")
         if not isinstance(f, UploadFile):

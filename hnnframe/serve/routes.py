@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hnnframe.errors import IndexStoreError
 from hnnframe.serve import operations as ops
+from hnnframe.serve.page import review_page, review_script
 from hnnframe.serve.receive import Upload, int_field, json_body, receive_upload
 from hnnframe.serve.schemas import (
     Added,
@@ -56,15 +57,11 @@ async def _taken(request: Request, under: str = "uploads") -> Upload:
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def page() -> HTMLResponse:
-    from hnnframe.serve.page import review_page
-
     return HTMLResponse(review_page())
 
 
 @router.get("/static/review.js", include_in_schema=False)
 async def page_script() -> PlainTextResponse:
-    from hnnframe.serve.page import review_script
-
     return PlainTextResponse(review_script(), media_type="text/javascript")
 
 

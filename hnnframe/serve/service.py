@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import hnnframe.index
 from hnnframe import limits
 from hnnframe.errors import ConfigError, IndexStoreError
+from hnnframe.hashing import Hasher
+from hnnframe.index.batch import read_uploads
 from hnnframe.index.report import verdict_dict
 from hnnframe.log import get_logger
 from hnnframe.serve.config import ServeConfig
@@ -37,9 +41,6 @@ class Service:
     """
 
     def __init__(self, cfg: ServeConfig) -> None:
-        import hnnframe.index
-        from hnnframe.hashing import Hasher
-
         self.cfg = cfg
         self.lock = threading.RLock()
         self.reading = cfg.reader_limits()
@@ -94,8 +95,6 @@ class Service:
         fp = self.hasher.fingerprint
         with self.lock, limits.applied(self.reading):
             if isinstance(query, Path):
-                from hnnframe.index.batch import read_uploads
-
                 self.idx.ensure_compatible(self.hasher.bits, fp)
                 [(query, _)] = read_uploads([query], self.hasher)
             elif isinstance(query, int):
@@ -132,8 +131,6 @@ class Service:
 
     def op_histogram(self, source: str | Path) -> dict[str, int]:
         """Operator counts of a model's prepared graph (the page's structural comparison)."""
-        from collections import Counter
-
         with self.lock, limits.applied(self.reading):
             g = self.hasher.graph(os.fspath(source))
         return dict(Counter(n.op for n in g.nodes))
