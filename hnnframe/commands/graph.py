@@ -11,6 +11,7 @@ from hnnframe.commands.limit_options import add_limit_options
 from hnnframe.commands.options import add_json_option
 from hnnframe.commands.output import print_json, report_failures
 from hnnframe.errors import HnnError
+from hnnframe.presets import DEFAULT_RULES, PAPER_RULES
 from hnnframe.recipe import load_recipe
 
 _OVERRIDE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*=")
@@ -25,8 +26,6 @@ def _passes(args: argparse.Namespace, overrides: list[str]) -> tuple[list[Any], 
         merge = list(recipe.get("graph", {}).get("merge", []) or [])
         canonical = list(recipe.get("graph", {}).get("canonical", []) or [])
     if args.merge is not None:
-        from hnnframe.presets import DEFAULT_RULES, PAPER_RULES
-
         named = {"default": DEFAULT_RULES, "paper": PAPER_RULES, "none": []}
         merge = []
         for part in (p.strip() for p in args.merge.split(",") if p.strip()):
