@@ -118,10 +118,13 @@ class Subject:
 
 @dataclass(frozen=True)
 class Context:
-    """The settings a comparison needs: the weight-code threshold and the structural radius."""
+    """The settings a comparison needs: the weight-code threshold and the structural radius;
+    ``limits``: other signals' thresholds by signal name, where a caller sets them (an
+    evaluation deriving them); a signal without one here uses its shipped value."""
 
     threshold: int | None = None
     radius: int | None = None
+    limits: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ def test_fold_takes_the_strongest_hit() -> None:
     assert strongest(ev) is Tier.WEIGHT_MATCH
     assert strongest(ev[1:2]) is Tier.NONE
     names = [s.name for s in signals()]
-    assert names[:3] == ["exact_file", "exact_tensors", "weight_match"]
+    assert names[:4] == ["exact_file", "exact_tensors", "block_match", "weight_match"]
     assert names.index("same_architecture") < names.index("structure_only")
 
 

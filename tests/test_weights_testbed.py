@@ -11,7 +11,7 @@ import pytest
 
 from hnnframe.cli import main
 from hnnframe.codes import hamming
-from hnnframe.weights.evaluate import evaluate, fingerprint_bed, threshold_at
+from hnnframe.weights.evaluate import FPR, evaluate, fingerprint_bed, threshold_at
 from hnnframe.weights.readers import detect_format
 from hnnframe.weights.testbed import EXACT_KINDS, TINY_KINDS, load_manifest
 
@@ -91,7 +91,9 @@ def test_eval_command_writes_threshold_and_block(bed: Path, tmp_path: Path, caps
     out = json.loads(capsys.readouterr().out)
     assert [r["bits"] for r in out["results"]] == [64, 256]
     data = json.loads(thr.read_text())
-    assert data["fpr_target"] == 0.01 and set(data["thresholds"]) == {"64", "256"}
+    assert data["fpr_target"] == FPR and set(data["thresholds"]) == {"64", "256"}
+    for entry in data["thresholds"].values():  # both thresholds of the verdict, per Q
+        assert {"threshold", "block_threshold"} <= set(entry)
     assert data["command"].startswith("hnn weights eval")
     text = md.read_text()
     assert "STALE-BLOCK" not in text and text.rstrip().endswith("tail")

@@ -120,33 +120,46 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"a": args.a, "b": args.b, **v.to_dict()})
     else:
+        block = (
+            f"; nearest shared hidden-axis block {v.block_distance} bits apart"
+            if v.block_distance is not None
+            else ""
+        )
         print(
             f"{v.verdict}: Hamming distance {v.distance} of {v.bits} bits (threshold "
-            f"{v.threshold}); {v.shared:.1%} of the smaller model's weights in the same "
-            "tensors"
+            f"{v.threshold}){block}; {v.shared:.1%} of the smaller model's weights in the "
+            "same tensors"
         )
     return 0 if v.verdict == "none" else 1
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from hnnframe.weights.code import check_weight_bits
-    from hnnframe.weights.evaluate import evaluate, fingerprint_bed, markdown, write_threshold
+    from hnnframe.weights.evaluate import FPR, evaluate, fingerprint_bed, markdown, write_threshold
     from hnnframe.weights.fingerprint import THRESHOLD_FILE
+    from hnnframe.weights.lm_evaluate import lm_negatives
     from hnnframe.weights.testbed import load_manifest
 
     try:
         bits = [check_weight_bits(int(b)) for b in args.bits.split(",")]
     except ValueError as e:
         raise ConfigError(f"--bits takes comma-separated integers, got {args.bits!r}") from e
+    if args.fpr is None:
+        args.fpr = FPR
     if not 0 < args.fpr < 1:
         raise ConfigError(f"--fpr must be between 0 and 1, got {args.fpr}")
     root = cache_path("weights_testbed", args.testbed)
     n = len(load_manifest(root)["models"])
+    lm_root = None if args.lm_bed is None else cache_path("weights_lm_testbed", args.lm_bed or None)
     results = []
     for q in bits:
         with _bar(n, f"fingerprints Q={q}", args.json) as bar:
             manifest, prints = fingerprint_bed(root, q, progress=lambda _m: bar.update())
-        results.append(evaluate(manifest, prints, args.fpr))
+        more = None
+        if lm_root is not None:
+            with _bar(None, f"language-model bed Q={q}", args.json) as bar:
+                more = lm_negatives(lm_root, q, progress=lambda _m: bar.update())
+        results.append(evaluate(manifest, prints, args.fpr, more))
     default = args.default_bits if args.default_bits in bits else bits[-1]
     threshold_file = args.threshold_file or (None if results[0]["tiny"] else THRESHOLD_FILE)
     if threshold_file:
@@ -278,7 +291,20 @@ def _eval_parser(ws: Any, bits: int) -> None:
         default=bits,
         help=f"the Q reported per kind in the results block (default {bits})",
     )
-    e.add_argument("--fpr", type=float, default=0.01, help="false-positive rate of the threshold")
+    e.add_argument(
+        "--fpr",
+        type=float,
+        help="false-positive rate of the thresholds, per architecture (default 0.001, "
+        "hnnframe.weights.evaluate.FPR)",
+    )
+    e.add_argument(
+        "--lm-bed",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="pool the independent pairs of the language-model bed (`hnn weights testbed --lm`; "
+        "default folder $HNN_CACHE_DIR/weights_lm_testbed) into the thresholds",
+    )
     e.add_argument("--threshold-file", help="write the thresholds here instead")
     e.add_argument(
         "--write-results",

@@ -23,6 +23,17 @@ seeded Gaussian ``u``; an anchored axis (input pixels, classes, vocabulary, kern
 positions) keeps its order under every function-preserving permutation, as in HuRef's
 invariants anchored on the vocabulary (Zeng et al., NeurIPS 2024).
 
+*Block codes*, for the verdict rather than the search (:meth:`WeightCoder.blocks`): the
+Gram sketch of each block whose axis is the network's own hidden basis, signed on its own.
+A basis that tensors of several shapes share (the residual stream's width, a CNN's channels)
+is arbitrary at initialisation, so two independently trained models' Grams over it are
+unrelated and their block codes differ in about half their bits; a copy that keeps any such
+block (LoRA leaves the embeddings, a dropped layer leaves the others, a permutation of MLP
+units leaves the residual axis) keeps that block's code nearly bit for bit, however far the
+sum of every block has moved. An axis of one shape only (the vocabulary, positions, classes,
+input pixels) is the data's basis, which independently trained models share, and is left
+out.
+
 Each half is a SimHash (Charikar 2002): seeded Gaussian projections of the concatenated,
 per-block normalised features, one bit per sign. Blocks are keyed by the canonical shape of
 their tensor (and axis), never by name, and blocks of one key are summed, so the code does
@@ -33,6 +44,7 @@ size-1 axes) take part; identical tensors (tied weights) count once.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +57,9 @@ DEFAULT_WEIGHT_BITS = 256
 FOURIER = 32  # random Fourier features per unit cloud
 FREQUENCY = 1.0  # their scale, in normal-score units
 MIN_UNITS = 8  # a cloud of fewer units says little and is left out
+#: A block code needs this many units on its axis: a Gram of fewer units has so few distinct
+#: entries that independently trained models' sketches agree by chance.
+BLOCK_MIN_UNITS = 16
 _CROSS = 3  # cross statistics: against the other axis's sums, norms, maxima
 
 
@@ -202,6 +217,7 @@ class WeightCoder:
     bits: int = DEFAULT_WEIGHT_BITS
     clouds: dict[tuple, np.ndarray] = field(default_factory=dict)
     grams: dict[tuple, np.ndarray] = field(default_factory=dict)
+    shapes: set[tuple[int, ...]] = field(default_factory=set)
     tensors: int = 0
 
     def __post_init__(self) -> None:
@@ -232,6 +248,7 @@ class WeightCoder:
             key = (a.shape, "square" if square and axis < 2 else axis)
             norm = rows[0] if axis == 0 else cols[0] if axis == 1 else None
             self._accumulate(self.grams, key, _gram_sketch(a, axis, key, half, norm))
+        self.shapes.add(a.shape)
         self.tensors += 1
         return True
 
@@ -253,6 +270,25 @@ class WeightCoder:
         for _key, g in sorted(self.grams.items(), key=lambda kv: repr(kv[0])):
             z += g  # each Gram sketch is already a seeded random projection
         return pack_code(np.concatenate([y > 0, z > 0]))
+
+    def blocks(self) -> dict[str, bytes]:
+        """The block codes: ``block name -> Q/2 packed bits``, for every Gram block over a
+        hidden axis (an axis size that tensors of two or more shapes have, of at least
+        :data:`BLOCK_MIN_UNITS` units; module docstring)."""
+        shared = Counter(n for shape in self.shapes for n in set(shape))
+        out = {}
+        for key, g in self.grams.items():
+            shape, axis = key
+            sizes = shape[:2] if axis == "square" else (shape[axis],)
+            if all(shared[n] >= 2 and n >= BLOCK_MIN_UNITS for n in sizes):
+                out[block_name(key)] = pack_code(g > 0)
+        return dict(sorted(out.items()))
+
+
+def block_name(key: tuple) -> str:
+    """A Gram block's key as text: ``"96x32/1"``, ``"32x32/square"``."""
+    shape, axis = key
+    return f"{'x'.join(map(str, shape))}/{axis}"
 
 
 def weight_code(tensors: list[np.ndarray], bits: int = DEFAULT_WEIGHT_BITS) -> bytes:

@@ -19,11 +19,9 @@ Both are plain library code on numpy; torch is imported only to read a state dic
 
 from __future__ import annotations
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,12 +31,16 @@ from hnnframe.evidence import WEIGHT_TIERS, Context, Subject, Tier, evaluate, si
 from hnnframe.files import PathLike
 from hnnframe.repo import upload_sha256
 from hnnframe.sources.guard import ReadGuard
+from hnnframe.weights.block_signal import BLOCK_MATCH
 from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, WeightCoder, check_weight_bits
 from hnnframe.weights.digests import TensorDigest, digest, informative, set_digest
 from hnnframe.weights.readers import detect_format, iter_tensors
 from hnnframe.weights.signals import EXACT_TENSORS, WEIGHT_MATCH
 
-THRESHOLD_FILE = Path(__file__).with_name("threshold.json")
+# re-exported: callers read the shipped thresholds from here as before
+from hnnframe.weights.threshold import THRESHOLD_FILE as THRESHOLD_FILE
+from hnnframe.weights.threshold import load_threshold as load_threshold
+
 #: How :func:`fingerprint`'s error ends for a file that holds no weights (a weight-stripped
 #: model), so a caller can tell it from a file it could not read.
 NO_WEIGHTS = "no floating-point weight tensors"
@@ -59,6 +61,9 @@ class WeightFingerprint:
     largest: int = 0  # elements of the largest tensor
     seconds: float = 0.0
     missing: int = 0  # weight tensors the file names but whose data is absent or unreadable
+    #: block name -> hex of its block code (``WeightCoder.blocks``; empty for a model without
+    #: hidden-axis blocks, and for fingerprints written before block codes existed)
+    blocks: dict[str, str] = field(default_factory=dict)
 
     @property
     def tensor_set(self) -> str:
@@ -76,6 +81,7 @@ class WeightFingerprint:
     def from_dict(cls, d: dict[str, Any]) -> WeightFingerprint:
         d = {k: v for k, v in d.items() if k != "tensor_set"}
         d.setdefault("missing", 0)
+        d.setdefault("blocks", {})
         d["code"] = bytes.fromhex(d["code"])
         d["digests"] = [TensorDigest(h, int(n)) for h, n in d["digests"]]
         return cls(**d)
@@ -136,6 +142,7 @@ def fingerprint(
         sha256=file_sha.result() if file_sha else str(sha256),
         bits=coder.bits,
         code=_code(coder),
+        blocks={k: v.hex() for k, v in coder.blocks().items()},
         digests=digests,
         tensors=len(digests),
         params=sum(t.numel for t in digests),
@@ -150,23 +157,6 @@ def _code(coder: WeightCoder) -> bytes:
         return coder.code()
 
 
-def load_threshold(bits: int, path: PathLike | None = None) -> dict[str, Any]:
-    """The shipped threshold for ``bits``-bit codes, with the FPR and the command behind it.
-
-    Raises:
-        ConfigError: no threshold was measured for this Q.
-    """
-    p = Path(path) if path else THRESHOLD_FILE
-    if not p.is_file():
-        raise ConfigError(f"no weight-code threshold at {p}; run `hnn weights eval`")
-    data = json.loads(p.read_text())
-    entry = data.get("thresholds", {}).get(str(bits))
-    if entry is None:
-        known = ", ".join(sorted(data.get("thresholds", {}), key=int)) or "none"
-        raise ConfigError(f"no weight-code threshold for Q = {bits} (measured: {known})")
-    return {**entry, "fpr_target": data.get("fpr_target"), "command": data.get("command")}
-
-
 @dataclass(frozen=True)
 class Verdict:
     """Which tier two fingerprints agree on, with the numbers behind it."""
@@ -176,17 +166,27 @@ class Verdict:
     threshold: int | None
     shared: float  # share of the smaller model's elements in the same tensors
     bits: int | None
+    #: distance of the nearest shared hidden-axis block (``block_signal``), when both have one
+    block_distance: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "verdict": str(self.verdict)}
 
 
-def match(a: WeightFingerprint, b: WeightFingerprint, threshold: int | None = None) -> Verdict:
+def match(
+    a: WeightFingerprint,
+    b: WeightFingerprint,
+    threshold: int | None = None,
+    block_threshold: int | None = None,
+) -> Verdict:
     """Compare two fingerprints: one fold over the weight-level evidence signals, strongest
     first (:mod:`hnnframe.weights.signals`; the index's check folds over the same ones).
 
     Args:
-        threshold: Hamming threshold for "weight match"; default the shipped one for Q.
+        threshold: Hamming threshold of the weight codes for "weight match"; default the
+            shipped one for Q.
+        block_threshold: the same for the nearest shared block (:mod:`.block_signal`);
+            default the shipped one.
 
     Raises:
         HnnError: the codes have different lengths.
@@ -199,11 +199,14 @@ def match(a: WeightFingerprint, b: WeightFingerprint, threshold: int | None = No
         signals(WEIGHT_TIERS),
         Subject(a.sha256, weights=a),
         Subject(b.sha256, weights=b),
-        Context(threshold=threshold),
+        Context(
+            threshold, limits={} if block_threshold is None else {BLOCK_MATCH: block_threshold}
+        ),
     )
     by = {e.signal: e for e in found}
     dist, shared = by[WEIGHT_MATCH].distance, by[EXACT_TENSORS].detail["shared"]
-    return Verdict(strongest(found), dist, threshold, shared, a.bits)
+    block = by[BLOCK_MATCH].distance if BLOCK_MATCH in by else None
+    return Verdict(strongest(found), dist, threshold, shared, a.bits, block)
 
 
 def validate_threshold(value: Any) -> int:

@@ -23,7 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from hnnframe.weights.evaluate import auc, threshold_at
+from hnnframe.codes import hamming
+from hnnframe.weights.block_signal import block_distance
+from hnnframe.weights.calibrate import Pair, Thresholds, derive, flagged
+from hnnframe.weights.evaluate import FPR, auc
 from hnnframe.weights.fingerprint import WeightFingerprint, fingerprint, load_threshold, match
 from hnnframe.weights.lm_testbed import EXACT_KINDS, KINDS, load_lm_manifest
 
@@ -51,72 +54,108 @@ def independent_pairs(models: dict[str, Any]) -> dict[str, list[tuple[str, str]]
 
 
 def _kind_row(
-    rows: list[dict[str, Any]], neg: dict[str, list[int]], shipped: int, rederived: int
+    rows: list[dict[str, Any]], neg: dict[str, list[int]], shipped: int, rederived: Thresholds
 ) -> dict[str, Any]:
     ds = [r["distance"] for r in rows]
     archs = sorted({r["arch"] for r in rows})
     per_arch = {a: auc([r["distance"] for r in rows if r["arch"] == a], neg[a]) for a in archs}
+    again = flagged([(r["distance"], r["block"]) for r in rows], rederived.code, rederived.block)
     return {
         "n": len(rows),
         "auc": min(per_arch.values()),
         "auc_per_arch": per_arch,
         "detected": sum(r["verdict"] != "none" for r in rows),
+        "detected_code_alone": sum(r["distance"] <= shipped for r in rows),
         "exact": sum(r["verdict"] in ("exact file", "exact tensors") for r in rows),
         "detected_rederived": sum(
-            d <= rederived or r["verdict"].startswith("exact")
-            for d, r in zip(ds, rows, strict=True)
+            bool(hit) or r["verdict"].startswith("exact")
+            for hit, r in zip(again, rows, strict=True)
         ),
         "median": float(np.median(ds)),
         "max": int(max(ds)),
+        "max_block": max((r["block"] for r in rows if r["block"] is not None), default=None),
         "max_per_arch": {a: max(r["distance"] for r in rows if r["arch"] == a) for a in archs},
         "missed": [r["copy"] for r in rows if r["verdict"] == "none"],
         "threshold": shipped,
     }
 
 
+def lm_negatives(
+    root: Path, bits: int, progress: Callable[[str], None] | None = None
+) -> dict[str, list[Pair]]:
+    """Per architecture, ``(code distance, nearest block distance)`` of every pair of the
+    bed's independently trained models (what ``hnn weights eval --lm-bed`` pools into the
+    shipped thresholds)."""
+    models = load_lm_manifest(root)["models"]
+    pairs = independent_pairs(models)
+    prints = {}
+    for m in sorted({m for ps in pairs.values() for p in ps for m in p}):
+        prints[m] = fingerprint(Path(root) / models[m]["path"], bits)
+        if progress:
+            progress(m)
+    return {a: [_pair(prints[x], prints[y]) for x, y in ps] for a, ps in pairs.items()}
+
+
+def _pair(a: WeightFingerprint, b: WeightFingerprint) -> Pair:
+    return hamming(a.code, b.code), block_distance(a, b)
+
+
 def evaluate_lm(
-    manifest: dict[str, Any], prints: dict[str, WeightFingerprint], fpr: float = 0.01
+    manifest: dict[str, Any], prints: dict[str, WeightFingerprint], fpr: float = FPR
 ) -> dict[str, Any]:
     """Per-kind and independent-pair figures (see the module docstring)."""
     models = manifest["models"]
     bits = next(iter(prints.values())).bits
-    shipped = int(load_threshold(bits)["threshold"])
+    shipped = load_threshold(bits)
     pairs = independent_pairs(models)
     verdicts = {a: [match(prints[x], prints[y]) for x, y in p] for a, p in pairs.items()}
     neg = {a: [v.distance for v in vs] for a, vs in verdicts.items()}
-    flagged = {a: sum(v.verdict != "none" for v in vs) for a, vs in verdicts.items()}
-    rederived = min(threshold_at(v, fpr, bits) for v in neg.values())
+    flagged_n = {a: sum(v.verdict != "none" for v in vs) for a, vs in verdicts.items()}
+    neg_pairs = {a: [_pair(prints[x], prints[y]) for x, y in p] for a, p in pairs.items()}
+    rederived = derive(neg_pairs, fpr, bits)
     rows: dict[str, list[dict[str, Any]]] = {}
     for mid, e in models.items():
         if e["role"] != "copy":
             continue
         v = match(prints[mid], prints[e["base"]])
         rows.setdefault(e["kind"], []).append(
-            {"copy": mid, "arch": e["arch"], "distance": v.distance, "verdict": v.verdict}
+            {
+                "copy": mid,
+                "arch": e["arch"],
+                "distance": v.distance,
+                "verdict": v.verdict,
+                "block": v.block_distance,
+            }
         )
-    kinds = {k: _kind_row(rows[k], neg, shipped, rederived) for k in KINDS if k in rows}
+    code_thr = int(shipped["threshold"])
+    kinds = {k: _kind_row(rows[k], neg, code_thr, rederived) for k in KINDS if k in rows}
     n_pairs = sum(len(p) for p in pairs.values())
-    n_flagged = sum(flagged.values())
+    n_flagged = sum(flagged_n.values())
     all_neg = [d for v in neg.values() for d in v]
+    blocks = [b for v in neg_pairs.values() for _, b in v if b is not None]
     measured = n_flagged / n_pairs if n_pairs else float("nan")
     return {
         "bits": bits,
-        "threshold": shipped,
+        "threshold": code_thr,
+        "block_threshold": shipped.get("block_threshold"),
         "fpr_target": fpr,
-        "rederived_threshold": rederived,
+        "rederived_threshold": rederived.code,
+        "rederived_block_threshold": rederived.block,
         "independents": {a: len({m for p in ps for m in p}) for a, ps in pairs.items()},
         "pairs": n_pairs,
         "pairs_per_arch": {a: len(p) for a, p in pairs.items()},
         "flagged": n_flagged,
         "fpr": measured,
-        "fpr_per_arch": {a: flagged[a] / len(pairs[a]) for a in pairs if pairs[a]},
-        "fpr_rederived": float(np.mean(np.array(all_neg) <= rederived)),
+        "fpr_per_arch": {a: flagged_n[a] / len(pairs[a]) for a in pairs if pairs[a]},
+        "fpr_rederived": rederived.fpr,
         "false_per_1000": 1000 * measured,
         "false_per_1000_upper95": 1000
         * (3 / n_pairs if n_flagged == 0 else _upper95(n_flagged, n_pairs)),
         "negative_min": int(min(all_neg)),
         "negative_min_per_arch": {a: int(min(v)) for a, v in neg.items() if v},
         "negative_median": float(np.median(all_neg)),
+        "block_negative_min": min(blocks, default=None),
+        "block_negative_median": float(np.median(blocks)) if blocks else None,
         "kinds": kinds,
         "exact_missed": {k: kinds[k]["n"] - kinds[k]["exact"] for k in EXACT_KINDS if k in kinds},
         "models": len(models),
