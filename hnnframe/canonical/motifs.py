@@ -139,15 +139,30 @@ def _rotary(c: Counter[str], region: list[OpNode]) -> bool:
     ops = {"Mul", "Add", "Neg", "Concat", "Slice", "Split", "Gather", "Transpose"}
     cuts = c["Slice"] + c["Split"] + c["Gather"]
     return (
-        c["Neg"] == 1 and c["Concat"] == 1 and c["Add"] == 1 and c["Mul"] == 2
-        and 1 <= cuts <= 2 and c["Transpose"] <= 3 and _subset(c, ops)
-    )  # fmt: skip
+        c["Neg"] == 1
+        and c["Concat"] == 1
+        and c["Add"] == 1
+        and c["Mul"] == 2
+        and 1 <= cuts <= 2
+        and c["Transpose"] <= 3
+        and _subset(c, ops)
+    )
 
 
 _ADAPTIVE_OPS = {
-    "Transpose", "GatherND", "Gather", "Where", "Add", "Div", "Concat", "Slice", "ReduceMean",
-    "Unsqueeze", "Mul", "Sum",
-}  # fmt: skip
+    "Transpose",
+    "GatherND",
+    "Gather",
+    "Where",
+    "Add",
+    "Div",
+    "Concat",
+    "Slice",
+    "ReduceMean",
+    "Unsqueeze",
+    "Mul",
+    "Sum",
+}
 
 
 def _adaptive_pool(c: Counter[str], region: list[OpNode]) -> bool:
@@ -171,11 +186,36 @@ MOTIFS: list[Motif] = [
     Motif("RotaryEmbedding", _rotary, ROTARY_FLOPS),
     Motif("AveragePool", _adaptive_pool, input_flops=True, multi_use=False),
 ]
-REGION_OPS = frozenset({
-    "ReduceMean", "ReduceSum", "ReduceMax", "Sub", "Pow", "Mul", "Add", "Sqrt", "Div",
-    "Reciprocal", "Erf", "Tanh", "HardSigmoid", "Clip", "Softplus", "Exp", "Transpose",
-    "GatherND", "Gather", "Where", "Concat", "Slice", "Unsqueeze", "Sum", "Neg", "Split",
-})  # fmt: skip
+REGION_OPS = frozenset(
+    {
+        "ReduceMean",
+        "ReduceSum",
+        "ReduceMax",
+        "Sub",
+        "Pow",
+        "Mul",
+        "Add",
+        "Sqrt",
+        "Div",
+        "Reciprocal",
+        "Erf",
+        "Tanh",
+        "HardSigmoid",
+        "Clip",
+        "Softplus",
+        "Exp",
+        "Transpose",
+        "GatherND",
+        "Gather",
+        "Where",
+        "Concat",
+        "Slice",
+        "Unsqueeze",
+        "Sum",
+        "Neg",
+        "Split",
+    }
+)
 MAX_REGION = 256
 
 
@@ -374,7 +414,7 @@ def absorb_transposes(graph: OpGraph, ops: frozenset[str] = frozenset({"Attentio
             if all(
                 s == i or s in drop or (graph.nodes[s].op in through and only_into(s, i))
                 for s in feeds
-            ):  # fmt: skip
+            ):
                 drop.add(p)
                 stack.extend(graph.predecessors(p))
     return bypass(graph, drop)

@@ -33,12 +33,43 @@ from hnnframe.canonical.base import (
 from hnnframe.ir import OpGraph, OpNode
 
 # Ops that compute on small integer shape tensors (Shape -> Gather -> Div -> Unsqueeze ...).
-SHAPE_ARITH = frozenset({
-    "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Add", "Sub", "Mul", "Div", "Slice",
-    "Range", "ConstantOfShape", "Equal", "Where", "Reshape", "Expand", "ReduceProd", "Max",
-    "Min", "Floor", "Ceil", "Sqrt", "Reciprocal", "Neg", "Abs", "Mod", "Less", "Greater", "Not",
-    "Identity", "CastLike", "Shape", "Size",
-})  # fmt: skip
+SHAPE_ARITH = frozenset(
+    {
+        "Gather",
+        "Unsqueeze",
+        "Squeeze",
+        "Concat",
+        "Cast",
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Slice",
+        "Range",
+        "ConstantOfShape",
+        "Equal",
+        "Where",
+        "Reshape",
+        "Expand",
+        "ReduceProd",
+        "Max",
+        "Min",
+        "Floor",
+        "Ceil",
+        "Sqrt",
+        "Reciprocal",
+        "Neg",
+        "Abs",
+        "Mod",
+        "Less",
+        "Greater",
+        "Not",
+        "Identity",
+        "CastLike",
+        "Shape",
+        "Size",
+    }
+)
 
 
 def _with_params(node: OpNode, extra: int) -> OpNode:
@@ -142,10 +173,21 @@ class FoldQdq(CanonicalPass):
     """
 
     # Producers after which onnxruntime deletes an activation; their output has either sign.
-    SIGNED = frozenset({
-        "Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "BatchNormalization",
-        "QLinearConv", "QLinearMatMul", "QLinearAdd", "QGemm",
-    })  # fmt: skip
+    SIGNED = frozenset(
+        {
+            "Conv",
+            "ConvTranspose",
+            "Gemm",
+            "MatMul",
+            "Add",
+            "Sub",
+            "BatchNormalization",
+            "QLinearConv",
+            "QLinearMatMul",
+            "QLinearAdd",
+            "QGemm",
+        }
+    )
 
     def __call__(self, graph: OpGraph) -> OpGraph:
         extra: dict[int, int] = defaultdict(int)
@@ -169,8 +211,18 @@ class FoldQdq(CanonicalPass):
                 nodes.append(OpNode(relu[i], n.name, numel(n.shape) or n.flops, 0, n.shape))
                 continue
             op = QUANTIZED_OPS.get(n.op, n.op)
-            nodes.append(OpNode(op, n.name, n.flops, n.params + extra.get(i, 0), n.shape, n.const,
-                                activation=n.activation, sum_out=n.sum_out))  # fmt: skip
+            nodes.append(
+                OpNode(
+                    op,
+                    n.name,
+                    n.flops,
+                    n.params + extra.get(i, 0),
+                    n.shape,
+                    n.const,
+                    activation=n.activation,
+                    sum_out=n.sum_out,
+                )
+            )
         # The scale products carry no data: cut their edges, so removing them bridges nothing.
         edges = [(s, d) for s, d in graph.edges if s not in scales and d not in scales]
         return bypass(OpGraph(nodes, edges, graph.name), drop | scales)
@@ -259,10 +311,22 @@ class DropPlumbing(DropIdentity):
         ops: the op types to drop (default :attr:`OPS`).
     """
 
-    OPS = frozenset({
-        "Identity", "Dropout", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Cast", "CastLike",
-        "Expand", "SequenceAt", "Optional", "OptionalGetElement",
-    })  # fmt: skip
+    OPS = frozenset(
+        {
+            "Identity",
+            "Dropout",
+            "Reshape",
+            "Flatten",
+            "Squeeze",
+            "Unsqueeze",
+            "Cast",
+            "CastLike",
+            "Expand",
+            "SequenceAt",
+            "Optional",
+            "OptionalGetElement",
+        }
+    )
 
     def __init__(self, ops: list[str] | None = None) -> None:
         self.ops = frozenset(ops) if ops is not None else self.OPS
@@ -295,10 +359,21 @@ class DropNoop(CanonicalPass):
     read (a re-laid-out copy the TorchScript exporter leaves behind as an output), goes too.
     """
 
-    SAME = frozenset({
-        "Concat", "Sum", "Max", "Min", "Mean", "Split", "Slice", "Pad", "Tile", "Resize",
-        "Upsample",
-    })  # fmt: skip
+    SAME = frozenset(
+        {
+            "Concat",
+            "Sum",
+            "Max",
+            "Min",
+            "Mean",
+            "Split",
+            "Slice",
+            "Pad",
+            "Tile",
+            "Resize",
+            "Upsample",
+        }
+    )
     POOLS = frozenset({"AveragePool", "MaxPool", "LpPool"})
 
     def __call__(self, graph: OpGraph) -> OpGraph:
@@ -332,11 +407,28 @@ class StripPreprocessing(CanonicalPass):
     The first Conv, Gemm or MatMul (or any other operator) stops it.
     """
 
-    OPS = frozenset({
-        "Sub", "Div", "Mul", "Add", "Cast", "Identity", "Transpose", "Reshape", "Unsqueeze",
-        "Squeeze", "Gather", "Slice", "Concat", "BatchNormalization", "Clip", "Neg",
-        "Reciprocal", "Sqrt",
-    })  # fmt: skip
+    OPS = frozenset(
+        {
+            "Sub",
+            "Div",
+            "Mul",
+            "Add",
+            "Cast",
+            "Identity",
+            "Transpose",
+            "Reshape",
+            "Unsqueeze",
+            "Squeeze",
+            "Gather",
+            "Slice",
+            "Concat",
+            "BatchNormalization",
+            "Clip",
+            "Neg",
+            "Reciprocal",
+            "Sqrt",
+        }
+    )
 
     def __call__(self, graph: OpGraph) -> OpGraph:
         while True:
