@@ -44,22 +44,61 @@ from typing import Any
 VERSION = 1
 
 #: Fields left out by name (see the module docstring).
-IGNORED = frozenset({
-    "name_or_path", "transformers_version", "dtype", "torch_dtype", "use_bfloat16",
-    "use_cache", "attn_implementation", "return_dict", "id2label", "label2id",
-    "problem_type", "finetuning_task", "tokenizer_class", "prefix", "task_specific_params",
-    "initializer_range", "initializer_factor", "init_std", "gradient_checkpointing",
-    "drop_path_rate", "layerdrop", "forced_decoder_ids",
-})  # fmt: skip
+IGNORED = frozenset(
+    {
+        "name_or_path",
+        "transformers_version",
+        "dtype",
+        "torch_dtype",
+        "use_bfloat16",
+        "use_cache",
+        "attn_implementation",
+        "return_dict",
+        "id2label",
+        "label2id",
+        "problem_type",
+        "finetuning_task",
+        "tokenizer_class",
+        "prefix",
+        "task_specific_params",
+        "initializer_range",
+        "initializer_factor",
+        "init_std",
+        "gradient_checkpointing",
+        "drop_path_rate",
+        "layerdrop",
+        "forced_decoder_ids",
+    }
+)
 #: Generation settings that transformers before 4.41 wrote into every ``config.json``.
-GENERATION = frozenset({
-    "max_length", "min_length", "do_sample", "early_stopping", "num_beams", "num_beam_groups",
-    "diversity_penalty", "temperature", "top_k", "top_p", "typical_p", "repetition_penalty",
-    "length_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids",
-    "num_return_sequences", "output_scores", "return_dict_in_generate",
-    "remove_invalid_values", "exponential_decay_length_penalty", "suppress_tokens",
-    "begin_suppress_tokens", "max_new_tokens",
-})  # fmt: skip
+GENERATION = frozenset(
+    {
+        "max_length",
+        "min_length",
+        "do_sample",
+        "early_stopping",
+        "num_beams",
+        "num_beam_groups",
+        "diversity_penalty",
+        "temperature",
+        "top_k",
+        "top_p",
+        "typical_p",
+        "repetition_penalty",
+        "length_penalty",
+        "no_repeat_ngram_size",
+        "encoder_no_repeat_ngram_size",
+        "bad_words_ids",
+        "num_return_sequences",
+        "output_scores",
+        "return_dict_in_generate",
+        "remove_invalid_values",
+        "exponential_decay_length_penalty",
+        "suppress_tokens",
+        "begin_suppress_tokens",
+        "max_new_tokens",
+    }
+)
 
 
 def ignored(key: str) -> bool:
