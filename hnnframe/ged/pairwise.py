@@ -134,11 +134,28 @@ def pairwise_ged(
         todo = sorted(need - values.keys())
         log.info(
             "GED %s: %d pairs, %d distinct, %d cached, %d to compute",
-            mkey, len(keys), len(need), len(values), len(todo),
-        )  # fmt: skip
+            mkey,
+            len(keys),
+            len(need),
+            len(values),
+            len(todo),
+        )
         if todo:
-            values.update(_compute(graphs, hashes, todo, m, jobs, store, progress, chunk_size,
-                                   mp_context, done=len(values), total=len(need)))  # fmt: skip
+            values.update(
+                _compute(
+                    graphs,
+                    hashes,
+                    todo,
+                    m,
+                    jobs,
+                    store,
+                    progress,
+                    chunk_size,
+                    mp_context,
+                    done=len(values),
+                    total=len(need),
+                )
+            )
     finally:
         if own_cache and store is not None:
             store.close()
@@ -184,8 +201,13 @@ def _compute(
     chunks = [order[s : s + chunk_size] for s in range(0, len(order), chunk_size)]
 
     results: dict[Key, float] = {}
-    bar = tqdm(total=total, initial=done, disable=not progress, unit="pair",
-               desc=f"GED {method.name or type(method).__name__}")  # fmt: skip
+    bar = tqdm(
+        total=total,
+        initial=done,
+        disable=not progress,
+        unit="pair",
+        desc=f"GED {method.name or type(method).__name__}",
+    )
 
     def collect(chunk: list[int], vals: list[float]) -> None:
         items = [(todo[t], v) for t, v in zip(chunk, vals, strict=True)]
@@ -202,8 +224,9 @@ def _compute(
         else:
             ctx = multiprocessing.get_context(mp_context)
             workers = min(jobs, len(chunks))
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(sub, method)) as ex:  # fmt: skip
+            with ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=_init_worker, initargs=(sub, method)
+            ) as ex:
                 pending: dict[Future[list[float]], list[int]] = {}
                 try:
                     for chunk in chunks:

@@ -107,9 +107,11 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
     for vi in list(graph.input) + list(graph.value_info) + list(graph.output):
         shapes[vi.name] = _shape_of(vi)
     float_types = {
-        onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
+        onnx.TensorProto.FLOAT,
+        onnx.TensorProto.FLOAT16,
+        onnx.TensorProto.DOUBLE,
         onnx.TensorProto.BFLOAT16,
-    }  # fmt: skip
+    }
     inits: dict[str, tuple[tuple[int, ...], bool]] = {}
     int8_inits: set[str] = set()
     for t in graph.initializer:
