@@ -35,11 +35,13 @@ from hnnframe.weights.digests import digest, informative
 
 #: Module names -> the family that spells its projections so (transformers' naming).
 FAMILIES: tuple[tuple[str, frozenset[str]], ...] = (
-    ("llama-family (Llama, Mistral, Qwen2)", frozenset({"q_proj", "k_proj", "v_proj", "o_proj",
-                                                        "gate_proj", "up_proj", "down_proj"})),
+    (
+        "llama-family (Llama, Mistral, Qwen2)",
+        frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}),
+    ),
     ("gpt2", frozenset({"c_attn", "c_proj", "c_fc"})),
     ("bert-family (BERT, RoBERTa)", frozenset({"query", "key", "value", "dense"})),
-)  # fmt: skip
+)
 _LORA = re.compile(r"^(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.[^.]+)?\.weight$")
 
 
@@ -79,9 +81,10 @@ class Adapter:
         return best[0] if names & best[1] else "unknown family (" + ", ".join(sorted(names)) + ")"
 
     def describe(self) -> str:
-        return (f"a {self.peft_type} adapter (r={self.rank}) for a {self.family} model of width "
-                f"{self.hidden} and at least {self.layers} layers; adapts "
-                + ", ".join(self.targets))  # fmt: skip
+        return (
+            f"a {self.peft_type} adapter (r={self.rank}) for a {self.family} model of width "
+            f"{self.hidden} and at least {self.layers} layers; adapts " + ", ".join(self.targets)
+        )
 
 
 def read_adapter(path: PathLike) -> Adapter:
@@ -136,8 +139,11 @@ def fits(adapter: Adapter, shapes: dict[str, tuple[int, ...]]) -> bool:
     docstring); module paths may lack or add a task model's prefix (``model.``)."""
     for mod, (out, inp) in adapter.modules.items():
         want = {(out, inp), (inp, out)}
-        hits = [s for n, s in shapes.items()
-                if n.endswith(".weight") and same_path(n[: -len(".weight")], mod)]  # fmt: skip
+        hits = [
+            s
+            for n, s in shapes.items()
+            if n.endswith(".weight") and same_path(n[: -len(".weight")], mod)
+        ]
         if not any(s in want for s in hits):
             return False
     return True

@@ -194,9 +194,16 @@ def export_onnx(
     if dynamo:
         proto = dynamo_export(model, x, opset=20, input_names=["x"], output_names=["y"])
     else:
-        proto = ts_export(model, x, opset=20, training=torch.onnx.TrainingMode.EVAL,
-                          do_constant_folding=fold, dynamic_batch=True, input_names=["x"],
-                          output_name="y")  # fmt: skip
+        proto = ts_export(
+            model,
+            x,
+            opset=20,
+            training=torch.onnx.TrainingMode.EVAL,
+            do_constant_folding=fold,
+            dynamic_batch=True,
+            input_names=["x"],
+            output_name="y",
+        )
     atomic_write(path, proto.SerializeToString(), mkdir=True)
 
 
@@ -270,8 +277,15 @@ def quantize_static(src: Path, dst: Path, calibration: list[np.ndarray]) -> None
 
     tmp = _atomic_path(dst)
     with _quiet():
-        qs(str(src), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-           weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)  # fmt: skip
+        qs(
+            str(src),
+            str(tmp),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8,
+        )
     os.replace(tmp, dst)
 
 
