@@ -240,8 +240,10 @@ def _corpus_database(
     queries = list(models) if models else names
     unknown = sorted(set(queries) - set(names))
     if unknown:
-        raise HnnError(f"not corpus architectures: {unknown[:10]}"
-                       + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""))  # fmt: skip
+        raise HnnError(
+            f"not corpus architectures: {unknown[:10]}"
+            + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        )
     cats = {e.key: e.family for e in entries}
     labels = {e.key: {e.family, e.group} for e in entries}
     specs = {e.key: e.spec for e in entries}
@@ -308,8 +310,10 @@ def markdown_section(
     if note:
         lines += [note, ""]
     for res in results:
-        lines.append(f"- **{res['label']}**: `{res['checkpoint']}` (recipe `{res['recipe']}`, "
-                     f"Q = {res['bits']}, sha256 {res['fingerprint'][:12]})")  # fmt: skip
+        lines.append(
+            f"- **{res['label']}**: `{res['checkpoint']}` (recipe `{res['recipe']}`, "
+            f"Q = {res['bits']}, sha256 {res['fingerprint'][:12]})"
+        )
     lines.append("")
     head = ["transform", "listed", "models"]
     for res in results:
@@ -335,29 +339,47 @@ def markdown_section(
         for r in res["rows"]:
             for d in r.get("details", []):
                 if not d["own"]:
-                    misses.append(f"{res['label']}/{r['transform']}: {d['model']} -> "
-                                  f"{d['nearest']} (d = {d['hamming']})")  # fmt: skip
+                    misses.append(
+                        f"{res['label']}/{r['transform']}: {d['model']} -> "
+                        f"{d['nearest']} (d = {d['hamming']})"
+                    )
     if misses:
-        lines += ["", "<details><summary>Variants whose nearest neighbour is another "
-                  f"architecture ({len(misses)})</summary>", "", *[f"- {m}" for m in misses],
-                  "", "</details>"]  # fmt: skip
+        lines += [
+            "",
+            "<details><summary>Variants whose nearest neighbour is another "
+            f"architecture ({len(misses)})</summary>",
+            "",
+            *[f"- {m}" for m in misses],
+            "",
+            "</details>",
+        ]
     errors = {
         f"{r['transform']}: {m}": e
         for r in results[0]["rows"]
         for m, e in (r.get("errors") or {}).items()
     }
     if errors:
-        lines += ["", "Variants that could not be produced: "
-                  + "; ".join(f"{k} ({v})" for k, v in errors.items())]  # fmt: skip
+        lines += [
+            "",
+            "Variants that could not be produced: "
+            + "; ".join(f"{k} ({v})" for k, v in errors.items()),
+        ]
     if protocols:
-        lines += ["", "Retrieval protocols (a) and (b) of `hnn eval` on the same checkpoints "
-                  "(database: the training copies without variant copies):", "",
-                  f"| checkpoint | protocol | P@{k} | R@{k} | mAP | P@r2 |", "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            "Retrieval protocols (a) and (b) of `hnn eval` on the same checkpoints "
+            "(database: the training copies without variant copies):",
+            "",
+            f"| checkpoint | protocol | P@{k} | R@{k} | mAP | P@r2 |",
+            "|---|---|---|---|---|---|",
+        ]
         for label, prow in protocols.items():
             for p in prow:
-                lines.append(f"| {label} | {p['protocol']} | {p[f'precision@{k}']:.3f} | "
-                             f"{p[f'recall@{k}']:.3f} | {p['mAP']:.3f} | "
-                             f"{p['precision@r2']:.3f} |")  # fmt: skip
+                lines.append(
+                    f"| {label} | {p['protocol']} | {p[f'precision@{k}']:.3f} | "
+                    f"{p[f'recall@{k}']:.3f} | {p['mAP']:.3f} | "
+                    f"{p['precision@r2']:.3f} |"
+                )
     return "\n".join(lines)
 
 

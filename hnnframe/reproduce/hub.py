@@ -27,8 +27,13 @@ HUB_BITS = (32, 64, 128)
 # Label -> (recipe, overrides) trained on the corpus's training groups. All-pairs GED is
 # unaffordable on the corpus (docs/ged_scale.md), so the existing recipes get 4 GED partners
 # per training graph (train.partners) and 4 node-deletion copies per architecture.
-CORPUS_DATA = ["data.source=corpus", "data.copies=4", "data.train_frac=0.75",
-               "train.partners=4", "data.variants=[]"]  # fmt: skip
+CORPUS_DATA = [
+    "data.source=corpus",
+    "data.copies=4",
+    "data.train_frac=0.75",
+    "train.partners=4",
+    "data.variants=[]",
+]
 HUB_RECIPES: dict[str, tuple[str, list[str]]] = {
     "hnn_net (paper recipe)": ("hnn_net", CORPUS_DATA),
     "hnn_net_robust": ("hnn_net_robust", CORPUS_DATA),
@@ -39,8 +44,11 @@ DEFAULT_QUERIES_PER_GROUP = 2
 DEFAULT_DELETION_COPIES = 2
 
 
-def hub_runs(epochs: int | None, recipes: dict[str, tuple[str, list[str]]] | None = None,
-             bits: Sequence[int] = HUB_BITS) -> list[Run]:  # fmt: skip
+def hub_runs(
+    epochs: int | None,
+    recipes: dict[str, tuple[str, list[str]]] | None = None,
+    bits: Sequence[int] = HUB_BITS,
+) -> list[Run]:
     from hnnframe.checkpoint import code_layout
     from hnnframe.recipe import load_recipe
 
@@ -55,8 +63,14 @@ def hub_runs(epochs: int | None, recipes: dict[str, tuple[str, list[str]]] | Non
             if structural:
                 k_bits = max(8, 8 * round(b * structural / (learned + structural) / 8))
                 part = [f"hash.structural_bits={k_bits}"]
-            runs.append(Run(f"hub-c{k}-{recipe}-{b}", recipe, [*ov, f"hash.bits={b}", *part, *ep],
-                            {"label": label, "recipe": recipe, "bits": b}))  # fmt: skip
+            runs.append(
+                Run(
+                    f"hub-c{k}-{recipe}-{b}",
+                    recipe,
+                    [*ov, f"hash.bits={b}", *part, *ep],
+                    {"label": label, "recipe": recipe, "bits": b},
+                )
+            )
     return runs
 
 
@@ -122,24 +136,44 @@ def run_hub(
     names = list(transforms) if transforms is not None else transform_names()
     # Every held-out architecture gets node-deletion copies; the tool-made copies go to a
     # few per group (each costs a real export with the tool, seconds to a minute).
-    queries, errors = hub_queries(entries, q_idx, names, deletion_copies=0,
-                                  variant_cache=variant_cache, progress=progress)  # fmt: skip
+    queries, errors = hub_queries(
+        entries, q_idx, names, deletion_copies=0, variant_cache=variant_cache, progress=progress
+    )
     deletions, _ = hub_queries(entries, split.test, [], deletion_copies=deletion_copies)
     queries += deletions
     # The code that turns a raw graph into a code's input is part of the key: a fix in the
     # reader or the canonical passes changes graphs that content_hash (op, FLOPs, params,
     # edges of the raw graph) cannot see, such as a FusedConv's activation.
     code = source_digest("frontends", "ir", "canonical", "merge", "wl", "baselines")
-    qsig = _signature([e.key for e in entries], list(split.holdout), code,
-                      [(q.arch, q.transform, q.graph.content_hash()) for q in queries])  # fmt: skip
-    results = run_all(runs, out / "runs", jobs=jobs, zoo_cache=zoo_cache, ged_cache=ged_cache,
-                      progress=progress) if runs else []  # fmt: skip
+    qsig = _signature(
+        [e.key for e in entries],
+        list(split.holdout),
+        code,
+        [(q.arch, q.transform, q.graph.content_hash()) for q in queries],
+    )
+    results = (
+        run_all(
+            runs,
+            out / "runs",
+            jobs=jobs,
+            zoo_cache=zoo_cache,
+            ged_cache=ged_cache,
+            progress=progress,
+        )
+        if runs
+        else []
+    )
     rows: list[dict[str, Any]] = []
     for bits in wl_bits:
         for canonical in (False, True):
             coder = WLCoder(bits, canonical, progress=progress)
-            rows.append(_cached_eval(out / "eval" / f"{coder.key}-{bits}.json", qsig,
-                                     lambda c=coder: evaluate_coder(c, split, queries)))  # fmt: skip
+            rows.append(
+                _cached_eval(
+                    out / "eval" / f"{coder.key}-{bits}.json",
+                    qsig,
+                    lambda c=coder: evaluate_coder(c, split, queries),
+                )
+            )
 
     def checkpoint_rows(path: Path | str, label: str, stem: str) -> list[dict[str, Any]]:
         """The checkpoint's row and, for a hybrid code, a row for each part alone."""
@@ -149,14 +183,18 @@ def run_hub(
         for part in parts:
             coder = CheckpointCoder(hasher, label, part, progress=progress)
             sig = _signature(qsig, hasher.fingerprint, part)
-            row = _cached_eval(out / "eval" / f"{stem}-{part}.json", sig,
-                               lambda c=coder: evaluate_coder(c, split, queries))  # fmt: skip
+            row = _cached_eval(
+                out / "eval" / f"{stem}-{part}.json",
+                sig,
+                lambda c=coder: evaluate_coder(c, split, queries),
+            )
             out_rows.append({**row, "name": coder.name, "part": part})
         return out_rows
 
     for run, res in zip(runs, results, strict=True):
-        for row in checkpoint_rows(out / "runs" / run.name / "model.pt", run.meta["label"],
-                                   run.name):  # fmt: skip
+        for row in checkpoint_rows(
+            out / "runs" / run.name / "model.pt", run.meta["label"], run.name
+        ):
             rows.append({**row, "train_seconds": res["seconds"], "epochs": res["epochs"]})
     for label, path in checkpoints:
         rows += checkpoint_rows(path, label, f"ckpt-{Path(path).parent.name}")
@@ -181,13 +219,13 @@ def run_hub(
         "corpus": {
             **manifest["summary"],
             "sources": ", ".join(f"{v} {k}" for k, v in manifest["summary"]["by_source"].items()),
-        },  # fmt: skip
+        },
         "split": {
             "train_groups": split.train_groups,
             "test_groups": split.test_groups,
             "train_archs": len(split.train),
             "test_archs": len(split.test),
-        },  # fmt: skip
+        },
         "queries": {
             "total": len(queries),
             "per_transform": per_t,
@@ -196,7 +234,7 @@ def run_hub(
             f"{len(names)} transformations, and {deletion_copies} node-deletion "
             f"copies (10%) of each of the {len(split.test)} held-out architectures",
             "errors": errors,
-        },  # fmt: skip
+        },
         "unique_ceiling": ceiling,
         "seconds": time.perf_counter() - t0,
     }
