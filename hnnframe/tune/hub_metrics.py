@@ -31,11 +31,17 @@ class HubFigures:
         self.split = split_corpus(entries, h.get("holdout"))
         idx = query_arches(self.split, int(h.get("queries_per_group", 2)) or None)
         names = h.get("transforms")
-        queries, _ = hub_queries(entries, idx, transform_names() if names is None else names,
-                                 deletion_copies=0, variant_cache=h.get("variant_cache"),
-                                 progress=False)  # fmt: skip
-        dels, _ = hub_queries(entries, self.split.test, [],
-                              deletion_copies=int(h.get("deletion_copies", 2)))  # fmt: skip
+        queries, _ = hub_queries(
+            entries,
+            idx,
+            transform_names() if names is None else names,
+            deletion_copies=0,
+            variant_cache=h.get("variant_cache"),
+            progress=False,
+        )
+        dels, _ = hub_queries(
+            entries, self.split.test, [], deletion_copies=int(h.get("deletion_copies", 2))
+        )
         self.queries = queries + dels
 
     def __call__(self, checkpoint: str | os.PathLike[str]) -> dict[str, float]:

@@ -215,13 +215,22 @@ class Worker:
             with Heartbeat(self.storage, trial._trial_id, int(self.cfg.settings["heartbeat"])):
                 dataset = self._dataset_for(recipe)
                 logger = TrialLogger(out / "tb" / f"trial_{number:04d}", number, params)
-                trainer = Trainer(recipe, run_dir, progress=False, dataset=dataset,
-                                  logger=logger, callbacks=[self._reporter(trial)])  # fmt: skip
+                trainer = Trainer(
+                    recipe,
+                    run_dir,
+                    progress=False,
+                    dataset=dataset,
+                    logger=logger,
+                    callbacks=[self._reporter(trial)],
+                )
                 trial.set_user_attr("recipe", training_recipe(trainer.recipe))
                 run_dir.mkdir(parents=True, exist_ok=True)
                 path = run_dir / "recipe.yaml"
-                dump_recipe(training_recipe(trainer.recipe), path,
-                            command=f"hnn train {path} --out {run_dir}")  # fmt: skip
+                dump_recipe(
+                    training_recipe(trainer.recipe),
+                    path,
+                    command=f"hnn train {path} --out {run_dir}",
+                )
                 summary = trainer.fit()
                 final = dict(summary["final"])
                 if any(m.startswith("hub/") for m in self.metrics):
