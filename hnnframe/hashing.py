@@ -61,8 +61,13 @@ class HashResult:
     def as_dict(self) -> dict[str, Any]:
         # (no predicted category: the network's groups say nothing of a model outside them,
         # so a CLI that printed one named GPT-2, BERT and a ViT alike; issue 18)
-        return {"path": self.path, "code": self.hex, "bits": self.bits,
-                "graph_digest": self.graph_digest, "config_digest": self.config_digest}  # fmt: skip
+        return {
+            "path": self.path,
+            "code": self.hex,
+            "bits": self.bits,
+            "graph_digest": self.graph_digest,
+            "config_digest": self.config_digest,
+        }
 
 
 @dataclass

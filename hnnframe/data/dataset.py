@@ -280,6 +280,10 @@ def build_dataset(
             per_variant[s.variant] = per_variant.get(s.variant, 0) + 1
     log.info(
         "dataset: %d training copies (%d database, variants %s), %d test, %d unseen",
-        len(ds.train), len(ds.database), per_variant or "none", len(ds.test), len(ds.unseen),
-    )  # fmt: skip
+        len(ds.train),
+        len(ds.database),
+        per_variant or "none",
+        len(ds.test),
+        len(ds.unseen),
+    )
     return ds

@@ -70,8 +70,13 @@ def build_zoo(
     (out / "graphs").mkdir(parents=True, exist_ok=True)
     wanted = list(names) if names else [e.name for e in TABLE1]
     todo = [n for n in wanted if force or not (out / "graphs" / f"{n}.json").exists()]
-    bar = tqdm(total=len(wanted), initial=len(wanted) - len(todo), desc="zoo export",
-               unit="model", disable=not progress)  # fmt: skip
+    bar = tqdm(
+        total=len(wanted),
+        initial=len(wanted) - len(todo),
+        desc="zoo export",
+        unit="model",
+        disable=not progress,
+    )
     # Biggest models first so that the slowest export does not start last.
     todo.sort(key=lambda n: ("vgg" not in n and "densenet" not in n and "inception" not in n, n))
     if jobs <= 1:

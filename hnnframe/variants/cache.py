@@ -189,9 +189,14 @@ def build_variants(
     for k, (t, name, src) in enumerate(todo):
         bar.set_postfix_str(f"{t}:{name}")
         path = root / t / f"{src.key}.json"
-        record: dict[str, Any] = {"format": VARIANT_FORMAT, "transform": t, "model": name,
-                                  "source": src.spec, "reader": reader_version(),
-                                  "maker": maker_version()}  # fmt: skip
+        record: dict[str, Any] = {
+            "format": VARIANT_FORMAT,
+            "transform": t,
+            "model": name,
+            "source": src.spec,
+            "reader": reader_version(),
+            "maker": maker_version(),
+        }
         try:
             proto, graph, info = make_variant(t, src)
             record.update(graph=graph.to_dict(), info=info)

@@ -245,9 +245,7 @@ def _normalize(src: VariantSource) -> Any:
     inp = input_name(model)
     rng = np.random.default_rng(src.seed)
     mean = numpy_helper.from_array(rng.random((1, c, 1, 1), dtype=np.float32), "norm_mean")
-    std = numpy_helper.from_array(
-        rng.random((1, c, 1, 1), dtype=np.float32) + 0.5, "norm_std"
-    )  # fmt: skip
+    std = numpy_helper.from_array(rng.random((1, c, 1, 1), dtype=np.float32) + 0.5, "norm_std")
     rewire_input(model.graph, inp, "norm_out")
     pre = [
         helper.make_node("Sub", [inp, "norm_mean"], ["norm_centred"]),
