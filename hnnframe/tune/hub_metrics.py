@@ -14,18 +14,18 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from hnnframe.corpus import load_corpus, split_corpus
+from hnnframe.hashing import Hasher
+from hnnframe.protocol_c import CheckpointCoder, evaluate_coder, hub_queries
+from hnnframe.reproduce.hub import query_arches
 from hnnframe.tune.settings import HUB_FIGURES
+from hnnframe.variants import transform_names
 
 
 class HubFigures:
     """``checkpoint -> {"hub/<figure>": value}`` on one fixed protocol (c) setting."""
 
     def __init__(self, options: Mapping[str, Any]) -> None:
-        from hnnframe.corpus import load_corpus, split_corpus
-        from hnnframe.protocol_c import hub_queries
-        from hnnframe.reproduce.hub import query_arches
-        from hnnframe.variants import transform_names
-
         h = dict(options)
         entries = load_corpus(h.get("corpus_cache"))
         self.split = split_corpus(entries, h.get("holdout"))
@@ -45,9 +45,6 @@ class HubFigures:
         self.queries = queries + dels
 
     def __call__(self, checkpoint: str | os.PathLike[str]) -> dict[str, float]:
-        from hnnframe.hashing import Hasher
-        from hnnframe.protocol_c import CheckpointCoder, evaluate_coder
-
         coder = CheckpointCoder(Hasher.from_checkpoint(checkpoint))
         row = evaluate_coder(coder, self.split, self.queries)
         return {f"hub/{k}": float(row[k]) for k in HUB_FIGURES}
