@@ -27,7 +27,11 @@ from hnnframe.corpus.catalog import Candidate
 from hnnframe.corpus.store import corpus_dir, write_manifest
 from hnnframe.errors import ConfigError, HnnError
 from hnnframe.files import atomic_write
+from hnnframe.frontends import build_module
+from hnnframe.frontends.torchvision import TABLE1
+from hnnframe.ir import from_onnx
 from hnnframe.log import get_logger
+from hnnframe.sources import to_onnx
 
 log = get_logger(__name__)
 
@@ -68,8 +72,6 @@ def _count_params(spec: str) -> int | None:
     """Parameters of a named source built on the meta device (no memory, no init cost)."""
     import torch
 
-    from hnnframe.frontends import build_module
-
     try:
         with torch.device("meta"):
             module = build_module(spec)
@@ -83,8 +85,6 @@ def export_candidate(c: dict[str, str], out_dir: str, limits: dict[str, int]) ->
     import torch
 
     torch.set_num_threads(1)
-    from hnnframe.ir import from_onnx
-    from hnnframe.sources import to_onnx
 
     out = Path(out_dir)
     rec: dict[str, Any] = {"format": RECORD_FORMAT, **c, "status": "ok", "error": ""}
@@ -190,7 +190,6 @@ def build_corpus(
     todo = [c for c in mine if not _done(out, c.key, retry_failed)]
     limits = {"max_params": max_params, "max_nodes": max_nodes, "timeout": timeout}
     # The paper's zoo is always in the corpus, whatever the size limits (vgg16 has 138M).
-    from hnnframe.frontends.torchvision import TABLE1
 
     zoo = {f"torchvision:{e.name}" for e in TABLE1}
     unlimited = {**limits, "max_params": 0, "max_nodes": 0}

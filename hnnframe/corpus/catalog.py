@@ -24,6 +24,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
+from hnnframe.errors import ConfigError
+from hnnframe.frontends.sources import split_source
+from hnnframe.frontends.torchvision import TABLE1
+
 # Names of one design that libraries spell differently (the group is the right-hand side).
 GROUP_ALIASES: dict[str, str] = {
     "vit": "vision_transformer",
@@ -244,8 +248,6 @@ DEMO_HF = ("bert", "gpt2", "llama", "roberta")
 def demo_candidates() -> list[Candidate]:
     """The demo's slice: the zoo, resnet50, :data:`DEMO_TIMM` and two sizes of each
     :data:`DEMO_HF` type."""
-    from hnnframe.frontends.torchvision import TABLE1
-
     out = [candidate_for(f"torchvision:{e.name}") for e in TABLE1]
     out.append(candidate_for("torchvision:resnet50"))
     out += [candidate_for(f"timm:{n}") for n in DEMO_TIMM]
@@ -255,9 +257,6 @@ def demo_candidates() -> list[Candidate]:
 
 def candidate_for(spec: str) -> Candidate:
     """The candidate of one named source, its family looked up as the catalog does."""
-    from hnnframe.errors import ConfigError
-    from hnnframe.frontends.sources import split_source
-
     named = split_source(spec)
     if named is None:
         raise ConfigError(f"{spec}: a corpus candidate is a named source (SCHEME:NAME)")
@@ -293,7 +292,5 @@ def candidates(sources: Iterable[str] = SOURCES, per_family: int = 4) -> list[Ca
         elif s == "hf":
             out += hf_candidates()
         else:
-            from hnnframe.errors import ConfigError
-
             raise ConfigError(f"unknown corpus source {s!r}; valid: {', '.join(SOURCES)}")
     return sorted({c.key: c for c in out}.values(), key=lambda c: c.key)

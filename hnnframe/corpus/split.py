@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from hnnframe.corpus.catalog import family_group
 from hnnframe.corpus.store import CorpusEntry
 from hnnframe.errors import ConfigError
 
@@ -80,8 +81,6 @@ def split_corpus(entries: Sequence[CorpusEntry], holdout: Iterable[str] | None =
     :data:`DEFAULT_HOLDOUT`; groups it names that the corpus lacks are ignored). Names go
     through :func:`~hnnframe.corpus.catalog.family_group`; a given group that the corpus does
     not have is an error, so a misspelt family never silently goes into training."""
-    from hnnframe.corpus.catalog import family_group
-
     # A family name or an alias holds out its group (deit -> vision_transformer).
     held = tuple(
         dict.fromkeys(family_group(h) for h in (DEFAULT_HOLDOUT if holdout is None else holdout))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hnnframe.corpus.catalog import family_group
 from hnnframe.errors import HnnError
 from hnnframe.files import atomic_write, cache_path
 from hnnframe.ir import OpGraph
@@ -82,7 +83,6 @@ def write_manifest(cache_dir: str | os.PathLike[str] | None = None) -> dict[str,
     import platform
 
     out = corpus_dir(cache_dir)
-    from hnnframe.corpus.catalog import family_group
 
     # Groups come from the family labels as the catalog maps them now, so a corrected alias
     # reaches records exported before it.
@@ -154,8 +154,6 @@ def load_corpus(
     cache_dir: str | os.PathLike[str] | None = None, keys: set[str] | None = None
 ) -> list[CorpusEntry]:
     """One :class:`CorpusEntry` per distinct architecture (graphs read from the records)."""
-    from hnnframe.corpus.catalog import family_group
-
     out = corpus_dir(cache_dir)
     manifest = read_manifest(out)
     entries = []
