@@ -45,11 +45,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hnnframe.corpus import load_corpus, split_corpus
 from hnnframe.data.augment import delete_nodes
+from hnnframe.data.zoo import TABLE1, load_zoo
 from hnnframe.errors import ConfigError
+from hnnframe.frontends import model_name
 from hnnframe.ir import OpGraph
 from hnnframe.log import get_logger
-from hnnframe.pipeline import prepare_graph
+from hnnframe.pipeline import graph_of, prepare_graph
+from hnnframe.variants import build_variants, get_transform
 
 log = get_logger(__name__)
 
@@ -101,8 +105,6 @@ def _copy_seed(seed: int, model: str, copy: int) -> int:
 def corpus_training_entries(data_cfg: Mapping[str, Any]) -> list[Any]:
     """The corpus architectures a ``source: corpus`` recipe trains on (training groups only,
     at most ``per_group`` per group, in key order)."""
-    from hnnframe.corpus import load_corpus, split_corpus
-
     keys = data_cfg.get("keys")
     entries = load_corpus(data_cfg.get("corpus_cache"), set(keys) if keys else None)
     split = split_corpus(entries, data_cfg.get("holdout_groups"))
@@ -125,16 +127,11 @@ def source_graphs(data_cfg: Mapping[str, Any]) -> list[tuple[str, str, OpGraph]]
     if source == "corpus":
         return [(e.key, e.group, e.graph) for e in corpus_training_entries(data_cfg)]
     if source == "zoo":
-        from hnnframe.data.zoo import load_zoo
-
         return [
             (e.name, e.category, g)
             for e, g in load_zoo(data_cfg.get("cache_dir"), data_cfg.get("models"))
         ]
     if isinstance(source, Sequence) and not isinstance(source, str):
-        from hnnframe.frontends import model_name
-        from hnnframe.pipeline import graph_of
-
         out = []
         for item in source:
             if not isinstance(item, Mapping) or "path" not in item or "category" not in item:
@@ -153,12 +150,9 @@ def variant_sources(data_cfg: Mapping[str, Any]) -> dict[str, str]:
     """Model name -> source spec (``torchvision:NAME`` or a path) for producing variants."""
     source = data_cfg.get("source", "zoo")
     if source == "zoo":
-        from hnnframe.data.zoo import TABLE1
-
         return {e.name: f"torchvision:{e.name}" for e in TABLE1}
     if source == "corpus":
         return {e.key: e.spec for e in corpus_training_entries(data_cfg)}
-    from hnnframe.frontends import model_name
 
     out = {}
     for item in source if isinstance(source, Sequence) and not isinstance(source, str) else []:
@@ -172,8 +166,6 @@ def variant_graphs(
 ) -> dict[tuple[str, str], OpGraph]:
     """Raw variant graphs ``{(transform, model): graph}`` for the recipe's ``data.variants``."""
     import sys
-
-    from hnnframe.variants import build_variants, get_transform
 
     transforms = list(data_cfg.get("variants") or [])
     if not transforms:

@@ -22,8 +22,9 @@ from typing import Any
 from hnnframe.errors import HnnError
 from hnnframe.files import atomic_write, cache_path
 from hnnframe.frontends.torchvision import CATEGORIES, CATEGORY_OF, TABLE1, ZooEntry
-from hnnframe.ir import OpGraph
+from hnnframe.ir import OpGraph, from_onnx
 from hnnframe.log import get_logger
+from hnnframe.sources import to_onnx
 
 log = get_logger(__name__)
 
@@ -42,8 +43,6 @@ def export_one(name: str, out_dir: str) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    from hnnframe.ir import from_onnx
-    from hnnframe.sources import to_onnx
 
     t0 = time.perf_counter()
     out = Path(out_dir)
