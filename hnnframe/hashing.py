@@ -24,7 +24,10 @@ from typing import Any
 import numpy as np
 
 from hnnframe import limits
+from hnnframe.baselines import WLSimHash
+from hnnframe.checkpoint import build_model, code_layout, load_checkpoint
 from hnnframe.codes import pack_code
+from hnnframe.encoders import encoder_from_state
 from hnnframe.errors import (
     CheckpointError,
     ConfigError,
@@ -33,7 +36,11 @@ from hnnframe.errors import (
     upload_error,
 )
 from hnnframe.files import file_sha256, model_sha256
+from hnnframe.frontends import hf_arch, model_name
+from hnnframe.ir import OpGraph
 from hnnframe.log import get_logger
+from hnnframe.pipeline import graph_of, prepare_graph
+from hnnframe.repo import directory_sha256, is_adapter, is_snapshot
 
 log = get_logger(__name__)
 
@@ -99,17 +106,13 @@ def graph_digest(graph: Any) -> str:
 def source_config_digest(source: Any) -> str | None:
     """The architecture digest of a config source (``hf:NAME``, ``config.json``, a snapshot
     directory; :mod:`hnnframe.frontends.hf_arch`), else None."""
-    from hnnframe.frontends.hf_arch import source_config_digest as digest
-
-    return digest(source)
+    return hf_arch.source_config_digest(source)
 
 
 def source_sha256(source: Any) -> str | None:
     """sha256 of a model file's bytes, or the digest of a repository directory's weights
     (:func:`hnnframe.repo.directory_sha256`); None for a named model, an in-memory module
     or a directory that holds only a config."""
-    from hnnframe.repo import directory_sha256, is_adapter, is_snapshot
-
     s = str(source) if isinstance(source, (str, os.PathLike)) else ""
     if s and (is_snapshot(s) or is_adapter(s)):
         return directory_sha256(s)
@@ -126,9 +129,6 @@ class Hasher:
     """
 
     def __init__(self, ckpt: dict[str, Any], fingerprint: str, device: str = "cpu") -> None:
-        from hnnframe.checkpoint import build_model, code_layout
-        from hnnframe.encoders import encoder_from_state
-
         self.recipe: dict[str, Any] = json.loads(ckpt["recipe_json"])
         self.encoder = encoder_from_state(json.loads(ckpt["encoder_json"]))
         self.categories: list[str] = list(ckpt["categories"])
@@ -155,8 +155,6 @@ class Hasher:
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], device: str = "cpu") -> Hasher:
-        from hnnframe.checkpoint import load_checkpoint
-
         if str(device).startswith("cuda"):
             import torch
 
@@ -168,10 +166,6 @@ class Hasher:
     def graph(self, source: Any) -> Any:
         """The recipe's prepared OpGraph of a model source (no augmentation): the canonical
         graph whose :func:`graph_digest` an index stores."""
-        from hnnframe.frontends import model_name
-        from hnnframe.ir import OpGraph
-        from hnnframe.pipeline import graph_of, prepare_graph
-
         raw = source if isinstance(source, OpGraph) else graph_of(source)
         g, _ = prepare_graph(raw, self.recipe.get("graph", {}))
         g.name = raw.name or model_name(source)
@@ -186,8 +180,6 @@ class Hasher:
         dgl_graphs = [to_dgl(g, self.encoder.encode(g)) for g in graphs]
         out = infer(self.model, dgl_graphs, self.device, batch_size)
         if self.structural_bits:
-            from hnnframe.baselines import WLSimHash
-
             cfg = dict(self.recipe.get("hash", {}).get("structural") or {})
             wl = WLSimHash(self.structural_bits, labels=cfg.pop("labels", "op_digits"), **cfg)
             out["learned_codes"] = out["codes"]
@@ -217,8 +209,6 @@ class Hasher:
             source, in order.
         """
         from tqdm import tqdm
-
-        from hnnframe.frontends import model_name
 
         if errors not in ("raise", "collect"):
             raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
