@@ -40,6 +40,9 @@ import hashlib
 import json
 from typing import Any
 
+from hnnframe.frontends.hf import model_class
+from hnnframe.frontends.named import hf_config
+
 #: Bumped when the fields left out change, so that old and new digests never compare equal.
 VERSION = 1
 
@@ -132,8 +135,6 @@ def built_class(config: Any) -> str:
     """The name of the class hnnframe builds from ``config``: the one its ``architectures``
     names when transformers has it (:func:`.hf.model_class`), else the model type's base
     model, so that ``["GPT2Model"]`` and no ``architectures`` at all are one class."""
-    from hnnframe.frontends.hf import model_class
-
     cls = model_class(config)
     if cls is not None:
         return str(cls.__name__)
@@ -160,7 +161,5 @@ def config_digest(config: Any) -> str:
 def source_config_digest(source: Any) -> str | None:
     """:func:`config_digest` of a config source (``hf:NAME``, a ``config.json``, a snapshot
     directory), else None (a model file, ``torchvision:``/``timm:`` names, a module)."""
-    from hnnframe.frontends.named import hf_config
-
     config = hf_config(source)
     return config_digest(config) if config is not None else None

@@ -34,6 +34,7 @@ import numpy as np
 from hnnframe import limits
 from hnnframe.errors import ModelLoadError
 from hnnframe.frontends.gguf import metadata, open_reader
+from hnnframe.limits import element_count
 
 Tensor = tuple[str, np.ndarray]
 #: Architectures whose q/k rows llama.cpp's converter permutes (its ``LlamaModel`` family).
@@ -85,8 +86,6 @@ def unpermute(w: np.ndarray, heads: int) -> np.ndarray:
 def _checked(path: Path, t: Any) -> None:
     """Refuse a tensor whose declared size does not match the bytes the file holds for it."""
     import gguf
-
-    from hnnframe.limits import element_count
 
     block, type_size = gguf.GGML_QUANT_SIZES.get(t.tensor_type, (0, 0))
     n = element_count([int(d) for d in t.shape], path, t.name)  # exact, no overflow

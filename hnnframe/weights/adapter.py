@@ -31,7 +31,10 @@ import numpy as np
 
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import PathLike
+from hnnframe.frontends.hf import build_model
+from hnnframe.repo import adapter_files, read_json
 from hnnframe.weights.digests import digest, informative
+from hnnframe.weights.readers import iter_tensors
 
 #: Module names -> the family that spells its projections so (transformers' naming).
 FAMILIES: tuple[tuple[str, frozenset[str]], ...] = (
@@ -94,9 +97,6 @@ def read_adapter(path: PathLike) -> Adapter:
         ModelLoadError: not an adapter, no LoRA tensors, or a lora_A/lora_B pair that does not
             fit together.
     """
-    from hnnframe.repo import adapter_files, read_json
-    from hnnframe.weights.readers import iter_tensors
-
     d = Path(path)
     files = adapter_files(d)
     if files is None:
@@ -128,8 +128,6 @@ def read_adapter(path: PathLike) -> Adapter:
 
 def parameter_shapes(config: Any) -> dict[str, tuple[int, ...]]:
     """Every parameter's shape of a config's model, built on the meta device (no weights)."""
-    from hnnframe.frontends.hf import build_model
-
     model = build_model(config, device="meta")
     return {n: tuple(p.shape) for n, p in model.named_parameters()}
 

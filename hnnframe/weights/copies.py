@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from hnnframe.files import atomic_write
+from hnnframe.frontends.torch_export import dynamo_export, ts_export
 
 State = dict[str, torch.Tensor]
 
@@ -186,8 +187,6 @@ def export_onnx(
     BatchNorm) the Linear weights of 3-D inputs are stored transposed for ``MatMul``, which
     onnxruntime's quantizers need. The dynamo exporter (its own opset and optimiser) folds
     BatchNorm into the convolutions (a re-export that changes tensors)."""
-    from hnnframe.frontends.torch_export import dynamo_export, ts_export
-
     model.eval()
     # opset 20, torch's default when these copies were first made: the bed's files and
     # figures stay as they were

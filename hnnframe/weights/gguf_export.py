@@ -19,7 +19,8 @@ import numpy as np
 
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import PathLike
-from hnnframe.sources.gguf_tensors import PERMUTED, TRANSPOSED
+from hnnframe.sources.gguf_tensors import PERMUTED, TRANSPOSED, _hf_names
+from hnnframe.weights.readers import iter_tensors
 
 #: transformers model_type -> GGUF architecture, and its metadata keys from config fields.
 ARCHS = {"llama": "llama", "mistral": "llama", "gpt2": "gpt2", "bert": "bert"}
@@ -100,9 +101,6 @@ def export_gguf(directory: PathLike, out: PathLike, qtype: str = "F16") -> Path:
         ModelLoadError: an architecture this writer does not map, or an unknown type.
     """
     import gguf
-
-    from hnnframe.sources.gguf_tensors import _hf_names
-    from hnnframe.weights.readers import iter_tensors
 
     d = Path(directory)
     config = json.loads((d / "config.json").read_text())
