@@ -17,9 +17,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hnnframe.canonical import ROBUST_PASSES
+from hnnframe.checkpoint import code_layout
+from hnnframe.corpus import load_corpus, read_manifest, split_corpus
+from hnnframe.corpus.catalog import spread
 from hnnframe.files import atomic_write, source_digest
+from hnnframe.hashing import Hasher
 from hnnframe.log import get_logger
+from hnnframe.protocol_c import CheckpointCoder, WLCoder, evaluate_coder, hub_queries
+from hnnframe.protocol_c.coders import ROBUST_MERGE, prepared_all
+from hnnframe.recipe import load_recipe
 from hnnframe.reproduce.plans import Run
+from hnnframe.reproduce.runner import run_all
+from hnnframe.variants import transform_names
 
 log = get_logger(__name__)
 
@@ -49,9 +59,6 @@ def hub_runs(
     recipes: dict[str, tuple[str, list[str]]] | None = None,
     bits: Sequence[int] = HUB_BITS,
 ) -> list[Run]:
-    from hnnframe.checkpoint import code_layout
-    from hnnframe.recipe import load_recipe
-
     ep = [f"train.epochs={epochs}"] if epochs else []
     runs = []
     for label, (recipe, ov) in (recipes or HUB_RECIPES).items():
@@ -91,8 +98,6 @@ def _cached_eval(path: Path, signature: str, compute: Any) -> dict[str, Any]:
 def query_arches(split: Any, per_group: int | None) -> list[int]:
     """The held-out architectures whose transformed copies are queries: at most ``per_group``
     per group (all with None), spread over the group in key order."""
-    from hnnframe.corpus.catalog import spread
-
     by_group: dict[str, list[int]] = {}
     for i in split.test:
         by_group.setdefault(split.entries[i].group, []).append(i)
@@ -122,12 +127,6 @@ def run_hub(
 ) -> dict[str, Any]:
     """Train (or reuse) the runs, then evaluate every coder on protocol (c): the WL baselines
     at ``wl_bits``, the runs' checkpoints and any further ``(label, path)`` checkpoints."""
-    from hnnframe.corpus import load_corpus, read_manifest, split_corpus
-    from hnnframe.hashing import Hasher
-    from hnnframe.protocol_c import CheckpointCoder, WLCoder, evaluate_coder, hub_queries
-    from hnnframe.reproduce.runner import run_all
-    from hnnframe.variants import transform_names
-
     out = Path(out)
     t0 = time.perf_counter()
     entries = load_corpus(corpus_cache)
@@ -203,9 +202,6 @@ def run_hub(
     # graph (the same network in two libraries, Llama and Mistral at one size) share any such
     # code. The WL baseline on canonical graphs meets this bound when its code is unique.
     from collections import Counter
-
-    from hnnframe.canonical import ROBUST_PASSES
-    from hnnframe.protocol_c.coders import ROBUST_MERGE, prepared_all
 
     cfg = {"canonical": list(ROBUST_PASSES), "merge": ROBUST_MERGE}
     canon = [g.structure_hash() for g in prepared_all([e.graph for e in entries], cfg, progress)]
