@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,23 +135,10 @@ def run_hub(
     split = split_corpus(entries, holdout)
     q_idx = query_arches(split, queries_per_group)
     names = list(transforms) if transforms is not None else transform_names()
-    # Every held-out architecture gets node-deletion copies; the tool-made copies go to a
-    # few per group (each costs a real export with the tool, seconds to a minute).
-    queries, errors = hub_queries(
-        entries, q_idx, names, deletion_copies=0, variant_cache=variant_cache, progress=progress
+    queries, errors = _queries(
+        entries, split, q_idx, names, deletion_copies, variant_cache, progress
     )
-    deletions, _ = hub_queries(entries, split.test, [], deletion_copies=deletion_copies)
-    queries += deletions
-    # The code that turns a raw graph into a code's input is part of the key: a fix in the
-    # reader or the canonical passes changes graphs that content_hash (op, FLOPs, params,
-    # edges of the raw graph) cannot see, such as a FusedConv's activation.
-    code = source_digest("frontends", "ir", "canonical", "merge", "wl", "baselines")
-    qsig = _signature(
-        [e.key for e in entries],
-        list(split.holdout),
-        code,
-        [(q.arch, q.transform, q.graph.content_hash()) for q in queries],
-    )
+    bench = _Bench(out, split, queries, _query_signature(entries, split, queries), progress)
     results = (
         run_all(
             runs,
@@ -162,54 +151,15 @@ def run_hub(
         if runs
         else []
     )
-    rows: list[dict[str, Any]] = []
-    for bits in wl_bits:
-        for canonical in (False, True):
-            coder = WLCoder(bits, canonical, progress=progress)
-            rows.append(
-                _cached_eval(
-                    out / "eval" / f"{coder.key}-{bits}.json",
-                    qsig,
-                    lambda c=coder: evaluate_coder(c, split, queries),
-                )
-            )
-
-    def checkpoint_rows(path: Path | str, label: str, stem: str) -> list[dict[str, Any]]:
-        """The checkpoint's row and, for a hybrid code, a row for each part alone."""
-        hasher = Hasher.from_checkpoint(path)
-        parts = ["all", "learned", "structural"] if hasher.structural_bits else ["all"]
-        out_rows = []
-        for part in parts:
-            coder = CheckpointCoder(hasher, label, part, progress=progress)
-            sig = _signature(qsig, hasher.fingerprint, part)
-            row = _cached_eval(
-                out / "eval" / f"{stem}-{part}.json",
-                sig,
-                lambda c=coder: evaluate_coder(c, split, queries),
-            )
-            out_rows.append({**row, "name": coder.name, "part": part})
-        return out_rows
-
+    rows = _wl_rows(bench, wl_bits)
     for run, res in zip(runs, results, strict=True):
-        for row in checkpoint_rows(
-            out / "runs" / run.name / "model.pt", run.meta["label"], run.name
-        ):
+        model = out / "runs" / run.name / "model.pt"
+        for row in _checkpoint_rows(bench, model, run.meta["label"], run.name):
             rows.append({**row, "train_seconds": res["seconds"], "epochs": res["epochs"]})
     for label, path in checkpoints:
-        rows += checkpoint_rows(path, label, f"ckpt-{Path(path).parent.name}")
+        rows += _checkpoint_rows(bench, path, label, f"ckpt-{Path(path).parent.name}")
     manifest = read_manifest(corpus_cache)
-    # What no code of the canonical graph can beat: architectures that canonicalise to one
-    # graph (the same network in two libraries, Llama and Mistral at one size) share any such
-    # code. The WL baseline on canonical graphs meets this bound when its code is unique.
-    from collections import Counter
-
-    cfg = {"canonical": list(ROBUST_PASSES), "merge": ROBUST_MERGE}
-    canon = [g.structure_hash() for g in prepared_all([e.graph for e in entries], cfg, progress)]
-    counts = Counter(canon)
-    ceiling = sum(counts[h] == 1 for h in canon) / len(canon)
-    per_t: dict[str, int] = {}
-    for q in queries:
-        per_t[q.transform] = per_t.get(q.transform, 0) + 1
+    ceiling = _unique_ceiling(entries, progress)
     return {
         "rows": rows,
         "corpus": {
@@ -224,7 +174,7 @@ def run_hub(
         },
         "queries": {
             "total": len(queries),
-            "per_transform": per_t,
+            "per_transform": _per_transform(queries),
             "summary": f"tool-made copies of {len(q_idx)} architectures "
             f"(at most {queries_per_group} per held-out group) under "
             f"{len(names)} transformations, and {deletion_copies} node-deletion "
@@ -234,3 +184,108 @@ def run_hub(
         "unique_ceiling": ceiling,
         "seconds": time.perf_counter() - t0,
     }
+
+
+@dataclass
+class _Bench:
+    """What every coder is evaluated on: the split, the queries and their signature, with the
+    folder whose ``eval/`` caches each coder's evaluation."""
+
+    out: Path
+    split: Any
+    queries: list[Any]
+    signature: str
+    progress: bool
+
+    def evaluate(self, coder: Any, stem: str, signature: str) -> dict[str, Any]:
+        """The coder's protocol (c) row, from ``eval/<stem>.json`` when its signature holds."""
+        return _cached_eval(
+            self.out / "eval" / f"{stem}.json",
+            signature,
+            lambda: evaluate_coder(coder, self.split, self.queries),
+        )
+
+
+def _queries(
+    entries: list[Any],
+    split: Any,
+    q_idx: list[int],
+    names: list[str],
+    deletion_copies: int,
+    variant_cache: str | None,
+    progress: bool,
+) -> tuple[list[Any], dict[str, dict[str, str]]]:
+    """The queries and the copies that could not be made.
+
+    Every held-out architecture gets node-deletion copies; the tool-made copies go to a few per
+    group (each costs a real export with the tool, seconds to a minute).
+    """
+    queries, errors = hub_queries(
+        entries, q_idx, names, deletion_copies=0, variant_cache=variant_cache, progress=progress
+    )
+    deletions, _ = hub_queries(entries, split.test, [], deletion_copies=deletion_copies)
+    queries += deletions
+    return queries, errors
+
+
+def _query_signature(entries: list[Any], split: Any, queries: list[Any]) -> str:
+    """The key of every cached evaluation: the corpus, the held-out groups, the code that
+    reads graphs, and the queries.
+
+    The code that turns a raw graph into a code's input is part of the key: a fix in the
+    reader or the canonical passes changes graphs that content_hash (op, FLOPs, params,
+    edges of the raw graph) cannot see, such as a FusedConv's activation.
+    """
+    code = source_digest("frontends", "ir", "canonical", "merge", "wl", "baselines")
+    return _signature(
+        [e.key for e in entries],
+        list(split.holdout),
+        code,
+        [(q.arch, q.transform, q.graph.content_hash()) for q in queries],
+    )
+
+
+def _wl_rows(bench: _Bench, wl_bits: Sequence[int]) -> list[dict[str, Any]]:
+    """The WL SimHash baselines, on raw and on canonical graphs, at each Q."""
+    rows = []
+    for bits in wl_bits:
+        for canonical in (False, True):
+            coder = WLCoder(bits, canonical, progress=bench.progress)
+            rows.append(bench.evaluate(coder, f"{coder.key}-{bits}", bench.signature))
+    return rows
+
+
+def _checkpoint_rows(
+    bench: _Bench, path: Path | str, label: str, stem: str
+) -> list[dict[str, Any]]:
+    """The checkpoint's row and, for a hybrid code, a row for each part alone."""
+    hasher = Hasher.from_checkpoint(path)
+    parts = ["all", "learned", "structural"] if hasher.structural_bits else ["all"]
+    out_rows = []
+    for part in parts:
+        coder = CheckpointCoder(hasher, label, part, progress=bench.progress)
+        sig = _signature(bench.signature, hasher.fingerprint, part)
+        row = bench.evaluate(coder, f"{stem}-{part}", sig)
+        out_rows.append({**row, "name": coder.name, "part": part})
+    return out_rows
+
+
+def _unique_ceiling(entries: list[Any], progress: bool) -> float:
+    """The share of architectures whose canonical graph no other architecture shares.
+
+    What no code of the canonical graph can beat: architectures that canonicalise to one
+    graph (the same network in two libraries, Llama and Mistral at one size) share any such
+    code. The WL baseline on canonical graphs meets this bound when its code is unique.
+    """
+    cfg = {"canonical": list(ROBUST_PASSES), "merge": ROBUST_MERGE}
+    canon = [g.structure_hash() for g in prepared_all([e.graph for e in entries], cfg, progress)]
+    counts = Counter(canon)
+    return sum(counts[h] == 1 for h in canon) / len(canon)
+
+
+def _per_transform(queries: list[Any]) -> dict[str, int]:
+    """How many queries each transformation made, in the order the queries list them."""
+    per_t: dict[str, int] = {}
+    for q in queries:
+        per_t[q.transform] = per_t.get(q.transform, 0) + 1
+    return per_t
