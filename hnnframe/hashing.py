@@ -96,6 +96,28 @@ def _naming(source: str, e: BaseException) -> str:
     return msg if msg.startswith(source) else f"{source}: {msg}"
 
 
+def _failure(s: str, e: Exception, errors: str) -> HashFailure:
+    """The :class:`HashFailure` of source ``s``, which could not be read; with
+    ``errors="raise"``, its one-line error is raised instead."""
+    if isinstance(e, HnnError):
+        if errors == "raise":
+            raise type(e)(_naming(s, e)) from None
+        failure = HashFailure(s, _naming(s, e))
+        log.debug("%s", failure.error)  # the caller reports it (one line per file)
+        return failure
+    if isinstance(e, OSError):  # a file that vanished or cannot be read
+        if errors == "raise":
+            raise HnnError(_naming(s, e)) from None
+        return HashFailure(s, _naming(s, e))
+    # A stranger's bytes broke a decoder (protobuf strings that are no UTF-8, a zip or JSON
+    # parser, memory or recursion blown by a declared size): that model's one-line error,
+    # never the batch's.
+    err = ModelLoadError(upload_error(s, e))  # (HNN_DEBUG: raised as it is)
+    if errors == "raise":
+        raise err from None
+    return HashFailure(s, str(err))
+
+
 def graph_digest(graph: Any) -> str:
     """The digest of a canonical graph that the exact-architecture tier compares: its
     :meth:`~hnnframe.ir.OpGraph.structure_hash` (ops, FLOPs, parameters and edges, whatever
@@ -217,31 +239,11 @@ class Hasher:
         graphs, where = [], []
         bar = tqdm(sources, desc="graphs", unit="model", disable=not progress)
         for k, src in enumerate(bar):
-            s = str(src)
             try:
-                with limits.deadline(s):
-                    g = self.graph(src)
-                    digests = (graph_digest(g), source_config_digest(src))
-                    limits.check_time()
+                g, digests = self._graph_and_digests(src)
                 sha = shas[k] if shas is not None else source_sha256(src)
-            except HnnError as e:
-                if errors == "raise":
-                    raise type(e)(_naming(s, e)) from None
-                slots[k] = HashFailure(s, _naming(s, e))
-                log.debug("%s", slots[k].error)  # the caller reports it (one line per file)
-                continue
-            except OSError as e:  # a file that vanished or cannot be read
-                if errors == "raise":
-                    raise HnnError(_naming(s, e)) from None
-                slots[k] = HashFailure(s, _naming(s, e))
-                continue
-            except Exception as e:  # noqa: BLE001 - a stranger's bytes broke a decoder
-                # (protobuf strings that are no UTF-8, a zip or JSON parser, memory or recursion
-                # blown by a declared size): that model's one-line error, never the batch's.
-                err = ModelLoadError(upload_error(s, e))  # (HNN_DEBUG: raised as it is)
-                if errors == "raise":
-                    raise err from None
-                slots[k] = HashFailure(s, str(err))
+            except Exception as e:  # noqa: BLE001 - sorted out (or raised) by _failure
+                slots[k] = _failure(str(src), e, errors)
                 continue
             graphs.append(g)
             where.append((k, sha, digests))
@@ -261,6 +263,14 @@ class Hasher:
                 config_digest=cd,
             )
         return slots
+
+    def _graph_and_digests(self, src: Any) -> tuple[Any, tuple[str, str | None]]:
+        """The source's graph and its graph and config digests, within the upload deadline."""
+        with limits.deadline(str(src)):
+            g = self.graph(src)
+            digests = (graph_digest(g), source_config_digest(src))
+            limits.check_time()
+        return g, digests
 
     def iter_hash(
         self,
