@@ -124,6 +124,30 @@ def pairwise_ged(
     idx = _normalise_pairs(n, pairs)
     hashes = [g.content_hash() for g in graphs]
     keys: list[Key] = [pair_key(hashes[i], hashes[j]) for i, j in idx.tolist()]
+    values = _distances(graphs, hashes, keys, m, cache, jobs, progress, chunk_size, mp_context)
+
+    flat = np.array([values.get(k, 0.0) for k in keys], dtype=np.float64)
+    if pairs is not None:
+        return flat
+    out = np.zeros((n, n), dtype=np.float64)
+    out[idx[:, 0], idx[:, 1]] = flat
+    out[idx[:, 1], idx[:, 0]] = flat
+    return out
+
+
+def _distances(
+    graphs: Sequence[OpGraph],
+    hashes: Sequence[str],
+    keys: Sequence[Key],
+    m: GEDMethod,
+    cache: str | os.PathLike[str] | GEDCache | None,
+    jobs: int,
+    progress: bool,
+    chunk_size: int | None,
+    mp_context: str,
+) -> dict[Key, float]:
+    """The GED of every distinct pair of unequal graphs among ``keys``: what the cache holds,
+    the rest computed (and written to the cache as it arrives)."""
     need = {k for k in keys if k[0] != k[1]}
     mkey = m.cache_key()
 
@@ -159,14 +183,7 @@ def pairwise_ged(
     finally:
         if own_cache and store is not None:
             store.close()
-
-    flat = np.array([values.get(k, 0.0) for k in keys], dtype=np.float64)
-    if pairs is not None:
-        return flat
-    out = np.zeros((n, n), dtype=np.float64)
-    out[idx[:, 0], idx[:, 1]] = flat
-    out[idx[:, 1], idx[:, 0]] = flat
-    return out
+    return values
 
 
 def _compute(
