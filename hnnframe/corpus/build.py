@@ -181,7 +181,6 @@ def build_corpus(
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Export this shard's candidates that have no record yet; returns the new manifest."""
-
     from tqdm import tqdm
 
     out = corpus_dir(cache_dir)
@@ -190,7 +189,6 @@ def build_corpus(
     todo = [c for c in mine if not _done(out, c.key, retry_failed)]
     limits = {"max_params": max_params, "max_nodes": max_nodes, "timeout": timeout}
     # The paper's zoo is always in the corpus, whatever the size limits (vgg16 has 138M).
-
     zoo = {f"torchvision:{e.name}" for e in TABLE1}
     unlimited = {**limits, "max_params": 0, "max_nodes": 0}
     bar = tqdm(
