@@ -58,8 +58,15 @@ def export(spec: str, mode: str, cache: Path) -> Path:
     train = torch.onnx.TrainingMode.EVAL if folded else torch.onnx.TrainingMode.PRESERVE
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation and tracer warnings
-        torch.onnx.export(module, (x,), buf, dynamo=False, opset_version=17, training=train,
-                          do_constant_folding=folded)  # fmt: skip
+        torch.onnx.export(
+            module,
+            (x,),
+            buf,
+            dynamo=False,
+            opset_version=17,
+            training=train,
+            do_constant_folding=folded,
+        )
     proto = strip_weights(onnx.load_from_string(buf.getvalue()))
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(proto.SerializeToString())
@@ -123,17 +130,26 @@ def measure(
         d, secs = digests(graphs, recipe)
         of = {s: {v for (a, _), v in d.items() if a == s} for s in specs}
         false = [(a, b) for a, b in combinations(specs, 2) if of[a] & of[b]]
-        found = {k: [s for s in specs if (s, k) in d and d[(s, k)] == d[(s, "unfolded")]]
-                 for k in kinds}  # fmt: skip
+        found = {
+            k: [s for s in specs if (s, k) in d and d[(s, k)] == d[(s, "unfolded")]] for k in kinds
+        }
         made = {k: sum((s, k) in d for s in specs) for k in kinds}
-        rows.append({
-            "recipe": recipe, "archs": len(specs), "pairs": len(specs) * (len(specs) - 1) // 2,
-            "graphs": len(d), "false": false,
-            "found": {k: (len(found[k]), made[k]) for k in kinds},
-            "missed": {k: [s for s in specs if (s, k) in d and s not in found[k]] for k in kinds},
-            "twins": [(a, b, d[(a, "unfolded")] == d[(b, "unfolded")]) for a, b in twins],
-            "digest_ms": 1000 * statistics.median(secs), "digest_ms_max": 1000 * max(secs),
-        })  # fmt: skip
+        rows.append(
+            {
+                "recipe": recipe,
+                "archs": len(specs),
+                "pairs": len(specs) * (len(specs) - 1) // 2,
+                "graphs": len(d),
+                "false": false,
+                "found": {k: (len(found[k]), made[k]) for k in kinds},
+                "missed": {
+                    k: [s for s in specs if (s, k) in d and s not in found[k]] for k in kinds
+                },
+                "twins": [(a, b, d[(a, "unfolded")] == d[(b, "unfolded")]) for a, b in twins],
+                "digest_ms": 1000 * statistics.median(secs),
+                "digest_ms_max": 1000 * max(secs),
+            }
+        )
     return {"rows": rows, "kinds": kinds, "failed": failed}
 
 
@@ -162,9 +178,11 @@ def markdown(res: dict[str, Any], command: str, seconds: float) -> str:
     ]
     for r in res["rows"]:
         cells = " | ".join(f"{r['found'][k][0]} / {r['found'][k][1]}" for k in kinds)
-        lines.append(f"| {r['recipe']} | {r['archs']} | {r['graphs']} | {r['pairs']} | "
-                     f"{len(r['false'])} | {cells} | {r['digest_ms']:.1f}, "
-                     f"{r['digest_ms_max']:.1f} |")  # fmt: skip
+        lines.append(
+            f"| {r['recipe']} | {r['archs']} | {r['graphs']} | {r['pairs']} | "
+            f"{len(r['false'])} | {cells} | {r['digest_ms']:.1f}, "
+            f"{r['digest_ms_max']:.1f} |"
+        )
     if res["failed"]:
         lines += ["", f"Copies a tool could not make: {', '.join(res['failed'])}."]
     for r in res["rows"]:
@@ -173,8 +191,11 @@ def markdown(res: dict[str, Any], command: str, seconds: float) -> str:
             lines += ["", f"{r['recipe']}: architectures sharing a digest: {pairs}."]
         for k, missed in r["missed"].items():
             if missed:
-                lines += ["", f"{r['recipe']}: {k} copies on another digest than their entry: "
-                          f"{', '.join(m.split(':')[1] for m in missed)}."]  # fmt: skip
+                lines += [
+                    "",
+                    f"{r['recipe']}: {k} copies on another digest than their entry: "
+                    f"{', '.join(m.split(':')[1] for m in missed)}.",
+                ]
         for a, b, same in r["twins"]:
             verdict = "one canonical graph (one architecture)" if same else "different graphs"
             lines += ["", f"{r['recipe']}: twins `{a}` and `{b}`: {verdict}."]
@@ -187,11 +208,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--cache", type=Path, help="export cache (default: the hnnframe cache)")
     p.add_argument("--models", help="comma-separated zoo names (default: all 21)")
-    p.add_argument("--twin", action="append", default=[], metavar="A=B",
-                   help="two named sources that may be one network")  # fmt: skip
-    p.add_argument("--transforms", default="",
-                   help="comma-separated hnnframe.variants transforms to make tool copies with "
-                   "(e.g. onnxsim,ort_basic; default none)")  # fmt: skip
+    p.add_argument(
+        "--twin",
+        action="append",
+        default=[],
+        metavar="A=B",
+        help="two named sources that may be one network",
+    )
+    p.add_argument(
+        "--transforms",
+        default="",
+        help="comma-separated hnnframe.variants transforms to make tool copies with "
+        "(e.g. onnxsim,ort_basic; default none)",
+    )
     p.add_argument("--out", type=Path, help="Markdown file to write the figures to")
     args = p.parse_args(argv)
     from hnnframe.data.zoo import TABLE1

@@ -75,8 +75,14 @@ def bench_single(zoo: dict[str, Any], repeats: int) -> list[dict[str, Any]]:
         for key, m in methods.items():
             value = m(g1, g2)
             sec = _timeit(lambda m=m, g1=g1, g2=g2: m(g1, g2), repeats)
-            rows.append({"pair": f"{a} ({len(g1)}) vs {b} ({len(g2)})", "method": key,
-                         "ged": value, "seconds": round(sec, 4)})  # fmt: skip
+            rows.append(
+                {
+                    "pair": f"{a} ({len(g1)}) vs {b} ({len(g2)})",
+                    "method": key,
+                    "ged": value,
+                    "seconds": round(sec, 4),
+                }
+            )
             print(f"  {rows[-1]}")
     return rows
 
@@ -152,8 +158,13 @@ def bench_all_pairs(graphs: list[Any], args: argparse.Namespace) -> dict[str, An
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(args.cache) if args.cache else Path(tmp) / "ged.sqlite"
         t0 = time.perf_counter()
-        D = pairwise_ged(graphs, jobs=args.jobs, cache=cache, progress=not args.no_progress,
-                         mp_context=args.mp_context)  # fmt: skip
+        D = pairwise_ged(
+            graphs,
+            jobs=args.jobs,
+            cache=cache,
+            progress=not args.no_progress,
+            mp_context=args.mp_context,
+        )
         cold = time.perf_counter() - t0
         t0 = time.perf_counter()
         D2 = pairwise_ged(graphs, jobs=args.jobs, cache=cache, progress=False)
@@ -239,7 +250,7 @@ def write_report(result: dict[str, Any], out_dir: Path, command: str) -> None:
         *[
             f"| {r['pair']} | {r['method']} | {r['ged']:.0f} | {r['seconds']} |"
             for r in result["single"]
-        ],  # fmt: skip
+        ],
         "",
         f"## Against exact GED ({ex['pairs']} random pairs, {ex['nodes']} nodes, 3 op labels)",
         "",
@@ -249,7 +260,7 @@ def write_report(result: dict[str, Any], out_dir: Path, command: str) -> None:
             f"| {k} | {ex[k]['below_exact']} | {ex[k]['equal']} | {ex[k]['mean_ratio']} |"
             f" {ex[k]['max_ratio']} |"
             for k in ("rb", "default")
-        ],  # fmt: skip
+        ],
         "",
         f"## Raw zoo graph vs its node-deleted copies ({result['copies']} seeds,"
         f" {result['frac']:.0%})",
@@ -262,15 +273,16 @@ def write_report(result: dict[str, Any], out_dir: Path, command: str) -> None:
             f"| {k} | {de[k]['pairs']} | {de[k]['at_exact']} | {de[k]['mean_excess']} |"
             f" {de[k]['max_excess']:.0f} | {de[k]['seconds']} |"
             for k in ("rb", "default")
-        ],  # fmt: skip
+        ],
         "",
     ]
     (out_dir / "bench_ged.md").write_text("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--zoo-cache", default=None, help="zoo cache dir (default: hnn's cache)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes for all pairs")
     p.add_argument("--copies", type=int, default=10, help="node-deleted copies per model")

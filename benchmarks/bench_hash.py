@@ -115,8 +115,16 @@ def main() -> None:
         return
     results = {}
     for mode in ("single", "batch"):
-        cmd = [sys.executable, __file__, "--mode", mode, "--checkpoint", args.checkpoint,
-               "--repeats", str(args.repeats)] + (["--zoo-cache", args.zoo_cache] if args.zoo_cache else [])  # fmt: skip
+        cmd = [
+            sys.executable,
+            __file__,
+            "--mode",
+            mode,
+            "--checkpoint",
+            args.checkpoint,
+            "--repeats",
+            str(args.repeats),
+        ] + (["--zoo-cache", args.zoo_cache] if args.zoo_cache else [])
         r = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results[mode] = json.loads(r.stdout.strip().splitlines()[-1])
     print(json.dumps(results, indent=1))

@@ -29,27 +29,38 @@ def llama_spec(
     out: Spec = [("model.embed_tokens.weight", (vocab, hidden))]
     for i in range(layers):
         p = f"model.layers.{i}."
-        out += [(p + "self_attn.q_proj.weight", (hidden, hidden)),
-                (p + "self_attn.k_proj.weight", (kv_dim, hidden)),
-                (p + "self_attn.v_proj.weight", (kv_dim, hidden)),
-                (p + "self_attn.o_proj.weight", (hidden, hidden)),
-                (p + "mlp.gate_proj.weight", (inter, hidden)),
-                (p + "mlp.up_proj.weight", (inter, hidden)),
-                (p + "mlp.down_proj.weight", (hidden, inter)),
-                (p + "input_layernorm.weight", (hidden,)),
-                (p + "post_attention_layernorm.weight", (hidden,))]  # fmt: skip
+        out += [
+            (p + "self_attn.q_proj.weight", (hidden, hidden)),
+            (p + "self_attn.k_proj.weight", (kv_dim, hidden)),
+            (p + "self_attn.v_proj.weight", (kv_dim, hidden)),
+            (p + "self_attn.o_proj.weight", (hidden, hidden)),
+            (p + "mlp.gate_proj.weight", (inter, hidden)),
+            (p + "mlp.up_proj.weight", (inter, hidden)),
+            (p + "mlp.down_proj.weight", (hidden, inter)),
+            (p + "input_layernorm.weight", (hidden,)),
+            (p + "post_attention_layernorm.weight", (hidden,)),
+        ]
     return out + [("model.norm.weight", (hidden,)), ("lm_head.weight", (vocab, hidden))]
 
 
 def config(spec: Spec, heads: int = 32, kv: int = 4) -> dict:
     """The transformers ``LlamaConfig`` fields of a :func:`llama_spec` model."""
     vocab, hidden = spec[0][1]
-    return {"model_type": "llama", "architectures": ["LlamaForCausalLM"],
-            "hidden_size": hidden, "intermediate_size": dict(spec)["model.layers.0.mlp.up_proj.weight"][0],
-            "num_hidden_layers": sum(1 for n, _ in spec if n.endswith("q_proj.weight")),
-            "num_attention_heads": heads, "num_key_value_heads": kv, "vocab_size": vocab,
-            "max_position_embeddings": 2048, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
-            "tie_word_embeddings": False, "torch_dtype": "bfloat16"}  # fmt: skip
+    return {
+        "model_type": "llama",
+        "architectures": ["LlamaForCausalLM"],
+        "hidden_size": hidden,
+        "intermediate_size": dict(spec)["model.layers.0.mlp.up_proj.weight"][0],
+        "num_hidden_layers": sum(1 for n, _ in spec if n.endswith("q_proj.weight")),
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv,
+        "vocab_size": vocab,
+        "max_position_embeddings": 2048,
+        "rms_norm_eps": 1e-5,
+        "rope_theta": 10000.0,
+        "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16",
+    }
 
 
 def _values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> bytes:

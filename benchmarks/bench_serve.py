@@ -44,8 +44,14 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def hnn(*argv: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PY, "-m", "hnnframe.cli", *map(str, argv)], capture_output=True,
-                          text=True, env=ENV, cwd=ROOT, check=False)  # fmt: skip
+    return subprocess.run(
+        [PY, "-m", "hnnframe.cli", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+        check=False,
+    )
 
 
 def warm_vs_cli(work: Path, ckpt: Path, models: list[Path], checks: int, cli_runs: int) -> dict:
@@ -71,8 +77,14 @@ def warm_vs_cli(work: Path, ckpt: Path, models: list[Path], checks: int, cli_run
             assert a.status_code == 200, a.text
             if i >= 3:  # the first requests warm the server's caches
                 warm.append(dt)
-    return {"file": upload.name, "bytes": upload.stat().st_size, "cli": cli, "warm": warm,
-            "cli_median": statistics.median(cli), "warm_median": statistics.median(warm)}  # fmt: skip
+    return {
+        "file": upload.name,
+        "bytes": upload.stat().st_size,
+        "cli": cli,
+        "warm": warm,
+        "cli_median": statistics.median(cli),
+        "warm_median": statistics.median(warm),
+    }
 
 
 def stats_100k(work: Path, n: int, runs: int) -> dict:
@@ -87,12 +99,21 @@ def stats_100k(work: Path, n: int, runs: int) -> dict:
     rng = np.random.default_rng(0)
     with hindex.open(db) as idx:
         for start in range(0, n, 10000):
-            idx.add([HashResult(path=f"/models/m{i}.onnx", name=f"m{i}",
-                                sha256=hashlib.sha256(str(i).encode()).hexdigest(),
-                                code=rng.integers(0, 256, 8, dtype=np.uint8).tobytes(), bits=64,
-                                category=("resnet", "vgg", "mlp")[i % 3],
-                                embedding=np.zeros(4, np.float32))
-                     for i in range(start, min(n, start + 10000))], fingerprint="a" * 64)  # fmt: skip
+            idx.add(
+                [
+                    HashResult(
+                        path=f"/models/m{i}.onnx",
+                        name=f"m{i}",
+                        sha256=hashlib.sha256(str(i).encode()).hexdigest(),
+                        code=rng.integers(0, 256, 8, dtype=np.uint8).tobytes(),
+                        bits=64,
+                        category=("resnet", "vgg", "mlp")[i % 3],
+                        embedding=np.zeros(4, np.float32),
+                    )
+                    for i in range(start, min(n, start + 10000))
+                ],
+                fingerprint="a" * 64,
+            )
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()

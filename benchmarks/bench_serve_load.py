@@ -67,15 +67,23 @@ def _plan(
     n_check = n - n_add - n_bad - n_search
     reqs: list[dict[str, Any]] = []
     for f in adds + adds[:dups]:
-        reqs.append({"kind": "add", "url": "/v1/models", "file": f,
-                     "files": {"file": (f.name, f.read_bytes())}, "data": {"label": "load"}})  # fmt: skip
+        reqs.append(
+            {
+                "kind": "add",
+                "url": "/v1/models",
+                "file": f,
+                "files": {"file": (f.name, f.read_bytes())},
+                "data": {"label": "load"},
+            }
+        )
     for i in range(n_check):
         m = models[i % len(models)]
         if i % 2:
             reqs.append({"kind": "check", "url": "/v1/check", "json": {"path": m.name}})
         else:
-            reqs.append({"kind": "check", "url": "/v1/check",
-                         "files": {"file": (m.name, m.read_bytes())}})  # fmt: skip
+            reqs.append(
+                {"kind": "check", "url": "/v1/check", "files": {"file": (m.name, m.read_bytes())}}
+            )
     for i in range(n_search):
         q = {"id": 1 + i % len(models), "k": 5} if i % 2 else {"code": None, "k": 5}
         reqs.append({"kind": "search", "url": "/v1/search", "json": q})
@@ -96,14 +104,38 @@ def load_test(work: Path, ckpt: Path, models: list[Path], url: str, n: int, clie
     from hnnframe.files import model_sha256
 
     db = _schema(url)
-    subprocess.run([sys.executable, "-m", "hnnframe.cli", "index", "add", "--db", db,
-                    "--checkpoint", str(ckpt), *map(str, models)], env=ENV, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hnnframe.cli",
+            "index",
+            "add",
+            "--db",
+            db,
+            "--checkpoint",
+            str(ckpt),
+            *map(str, models),
+        ],
+        env=ENV,
+        check=True,
+        capture_output=True,
+    )
     adds = distinct_copies(models, n // 5, work / "load-adds")
     reqs = _plan(models, adds, n // 20, n, random.Random(0))
     local = threading.local()
-    with serving("--db", db, "--workers", 2, "--data-dir", work / "load-data",
-                 "--storage-root", models[0].parent, "--sync-upload-mb", 1) as s:  # fmt: skip
+    with serving(
+        "--db",
+        db,
+        "--workers",
+        2,
+        "--data-dir",
+        work / "load-data",
+        "--storage-root",
+        models[0].parent,
+        "--sync-upload-mb",
+        1,
+    ) as s:
         code = s.client.get("/v1/models/1").json()["code"]
         for r in reqs:
             if r.get("json", {}).get("code", 0) is None:
@@ -118,8 +150,13 @@ def load_test(work: Path, ckpt: Path, models: list[Path], url: str, n: int, clie
                 status, worker, body = a.status_code, a.headers.get("x-hnn-worker"), a.json()
             except httpx.TransportError as e:
                 status, worker, body = 0, None, {"detail": str(e)}
-            return {**r, "status": status, "seconds": time.perf_counter() - t0,
-                    "worker": worker, "body": body}  # fmt: skip
+            return {
+                **r,
+                "status": status,
+                "seconds": time.perf_counter() - t0,
+                "worker": worker,
+                "body": body,
+            }
 
         load = os.getloadavg()
         with ThreadPoolExecutor(clients) as pool:
@@ -128,8 +165,12 @@ def load_test(work: Path, ckpt: Path, models: list[Path], url: str, n: int, clie
     for kind in sorted({d["kind"] for d in done}):
         rows = [d for d in done if d["kind"] == kind]
         lat = sorted(d["seconds"] for d in rows)
-        kinds[kind] = {"n": len(rows), "statuses": dict(Counter(str(d["status"]) for d in rows)),
-                       "p50": statistics.median(lat), "p95": lat[int(0.95 * (len(lat) - 1))]}  # fmt: skip
+        kinds[kind] = {
+            "n": len(rows),
+            "statuses": dict(Counter(str(d["status"]) for d in rows)),
+            "p50": statistics.median(lat),
+            "p95": lat[int(0.95 * (len(lat) - 1))],
+        }
     import hnnframe.index as hindex
 
     with hindex.open(db, create=False) as idx:
@@ -139,19 +180,25 @@ def load_test(work: Path, ckpt: Path, models: list[Path], url: str, n: int, clie
     created = Counter(d["file"] for d in add_rows if d["status"] == 201)
     bad = [d for d in done if d["kind"] == "bad upload"]
     return {
-        "clients": clients, "requests": len(done), "loadavg": " ".join(f"{x:.2f}" for x in load),
-        "latency": [d["seconds"] for d in done], "kinds": kinds,
+        "clients": clients,
+        "requests": len(done),
+        "loadavg": " ".join(f"{x:.2f}" for x in load),
+        "latency": [d["seconds"] for d in done],
+        "kinds": kinds,
         "server_errors": sum(d["status"] >= 500 or d["status"] == 0 for d in done),
-        "add_files": len(files), "dup_sends": len(add_rows) - len(files),
-        "added": sum(created.values()), "exists": sum(d["status"] == 409 for d in add_rows),
+        "add_files": len(files),
+        "dup_sends": len(add_rows) - len(files),
+        "added": sum(created.values()),
+        "exists": sum(d["status"] == 409 for d in add_rows),
         "in_index": sum(shas[s] > 0 for s in files.values()),
         "lost": sum(shas[s] == 0 for s in files.values()),
         "duplicated": sum(max(0, shas[s] - 1) for s in files.values())
         + sum(max(0, k - 1) for k in created.values()),
-        "bad": len(bad), "bad_4xx": sum(400 <= d["status"] < 500 for d in bad),
+        "bad": len(bad),
+        "bad_4xx": sum(400 <= d["status"] < 500 for d in bad),
         "bad_statuses": dict(Counter(str(d["status"]) for d in bad)),
         "workers": len({d["worker"] for d in done if d["worker"]}),
-    }  # fmt: skip
+    }
 
 
 def weight_models(out: Path, n: int) -> list[Path]:
@@ -166,8 +213,14 @@ def weight_models(out: Path, n: int) -> list[Path]:
     paths = []
     for i in range(n):
         torch.manual_seed(i)
-        m = nn.Sequential(nn.Flatten(), nn.Linear(192, 1024), nn.ReLU(), nn.Linear(1024, 1024),
-                          nn.ReLU(), nn.Linear(1024, 10))  # fmt: skip
+        m = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(192, 1024),
+            nn.ReLU(),
+            nn.Linear(1024, 1024),
+            nn.ReLU(),
+            nn.Linear(1024, 10),
+        )
         p = out / f"mlp_w{i:03d}.onnx"
         export_onnx(m, torch.zeros(1, 3, 8, 8), p, fold=True)
         paths.append(p)
@@ -186,8 +239,9 @@ def kill_test(work: Path, ckpt: Path, url: str, n_files: int, clients: int = 4) 
     lock = threading.Lock()
     log: list[dict[str, Any]] = []
     state = {"started": 0, "finished": 0, "broken": 0}
-    with serving("--db", db, "--checkpoint", ckpt, "--workers", 2,
-                 "--data-dir", work / "kill-data") as s:  # fmt: skip
+    with serving(
+        "--db", db, "--checkpoint", ckpt, "--workers", 2, "--data-dir", work / "kill-data"
+    ) as s:
 
         def client() -> None:
             with httpx.Client(base_url=s.url, timeout=120) as c:
@@ -201,8 +255,12 @@ def kill_test(work: Path, ckpt: Path, url: str, n_files: int, clients: int = 4) 
                             state["started"] += 1
                         try:
                             a = c.post("/v1/models", files={"file": (f.name, f.read_bytes())})
-                            row = {"file": f, "status": a.status_code, "t": time.time(),
-                                   "worker": a.headers.get("x-hnn-worker")}  # fmt: skip
+                            row = {
+                                "file": f,
+                                "status": a.status_code,
+                                "t": time.time(),
+                                "worker": a.headers.get("x-hnn-worker"),
+                            }
                         except httpx.TransportError:
                             row = {"file": f, "status": 0, "t": time.time(), "worker": None}
                         with lock:
@@ -266,13 +324,22 @@ def kill_test(work: Path, ckpt: Path, url: str, n_files: int, clients: int = 4) 
     after = [r for r in log if r["t"] > t_kill]
     with_w = sum(r.weights is not None for r in recs)
     return {
-        "clients": clients, "files": len(files), "mb": files[0].stat().st_size / 1e6,
-        "killed": victim, "before": before, "in_flight": in_flight, "broken": state["broken"],
+        "clients": clients,
+        "files": len(files),
+        "mb": files[0].stat().st_size / 1e6,
+        "killed": victim,
+        "before": before,
+        "in_flight": in_flight,
+        "broken": state["broken"],
         "answered_after": sum(r["status"] > 0 for r in after),
         "errors_after": sum(r["status"] >= 500 for r in after),
-        "health_ok": sum(health), "health_total": len(health), "health_window": 5.0,
+        "health_ok": sum(health),
+        "health_total": len(health),
+        "health_window": 5.0,
         "restarted_after": restarted,
-        "records": len(recs), "with_weights": with_w, "verify": "; ".join(problems),
+        "records": len(recs),
+        "with_weights": with_w,
+        "verify": "; ".join(problems),
         "partial": len(recs) - with_w + len(problems),
         "lost": sum(shas[model_sha256(f)] == 0 for f in files),
-    }  # fmt: skip
+    }

@@ -77,16 +77,30 @@ def main() -> None:
         own = ds.test[idx[0]].category
         mean_by_cat = {c: float(ham[idx][:, tr_cat == c].mean()) for c in cats}
         other = min(v for c, v in mean_by_cat.items() if c != own)
-        rows.append({"model": model, "category": own, "own": mean_by_cat[own], "nearest_other": other,
-                     "nearer_own": mean_by_cat[own] < other})  # fmt: skip
+        rows.append(
+            {
+                "model": model,
+                "category": own,
+                "own": mean_by_cat[own],
+                "nearest_other": other,
+                "nearer_own": mean_by_cat[own] < other,
+            }
+        )
     nearer = sum(r["nearer_own"] for r in rows)
     peak = peak_rss_mb()
     fin = summary["final"]
     result = {
-        "dataset_seconds": t_data, "fit_seconds": t_total, "train_seconds": t_train,
-        "converged_epoch": converged, "converged_seconds": t_conv, "epochs": len(losses),
-        "peak_rss_mb": peak, "nearer_own": nearer, "models": len(rows), "final": fin,
-    }  # fmt: skip
+        "dataset_seconds": t_data,
+        "fit_seconds": t_total,
+        "train_seconds": t_train,
+        "converged_epoch": converged,
+        "converged_seconds": t_conv,
+        "epochs": len(losses),
+        "peak_rss_mb": peak,
+        "nearer_own": nearer,
+        "models": len(rows),
+        "final": fin,
+    }
     print(json.dumps(result, indent=1, default=float))
     command = bench_command(__file__)
     k = recipe.get("train", {}).get("eval_k", 10)

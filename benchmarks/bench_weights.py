@@ -73,8 +73,12 @@ def shapes(params: float, dim: int = 1024, vocab: int = 32000) -> list[tuple[str
     for b in range(max(1, -(-int(params - vocab * dim - 512 * dim) // per_block))):
         for n in ("q", "k", "v", "o"):
             out.append((f"b{b}.{n}", (dim, dim)))
-        out += [(f"b{b}.ff1", (4 * dim, dim)), (f"b{b}.ff2", (dim, 4 * dim)),
-                (f"b{b}.ln1", (dim,)), (f"b{b}.ln2", (dim,))]  # fmt: skip
+        out += [
+            (f"b{b}.ff1", (4 * dim, dim)),
+            (f"b{b}.ff2", (dim, 4 * dim)),
+            (f"b{b}.ln1", (dim,)),
+            (f"b{b}.ln2", (dim,)),
+        ]
     return out
 
 
@@ -111,8 +115,11 @@ def write_onnx(spec, path: Path) -> None:
         for name, arr in tensors(spec):
             t = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=arr.shape)
             t.data_location = TensorProto.EXTERNAL
-            for k, v in (("location", data.name), ("offset", str(offset)),
-                         ("length", str(arr.nbytes))):  # fmt: skip
+            for k, v in (
+                ("location", data.name),
+                ("offset", str(offset)),
+                ("length", str(arr.nbytes)),
+            ):
                 e = t.external_data.add()
                 e.key, e.value = k, v
             f.write(arr.tobytes())
@@ -195,39 +202,59 @@ def llm_lines(rows: list, bits: int) -> list[str]:
     """The 1.1B table and its reading against the targets of issue 21."""
     largest = max(r["largest"] for *_, r in rows)
     billions = rows[0][3]["params"] / 1e9
-    lines = ["", f"## A {billions:.1f}B-parameter language model (issue 21)", "",
-             f"A synthetic Llama-shaped model (`benchmarks/bench_llm.py`: hidden 2048, "
-             f"{rows[0][3]['tensors']} informative tensors, vocabulary 32000, untied head), "
-             "random bf16 values in 5 safetensors shards of a snapshot directory, and its GGUF "
-             f"Q8_0 export; Q = {bits}, one fresh child process per file. `cat` is the median "
-             "of 3 reads of the same files after a warming read; the ratio is fingerprint wall "
-             "time over it.", "",
-             "| format | size | cat | fingerprint wall | ratio | its CPU time | params / CPU-s "
-             "| peak RSS | growth | largest tensor |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        f"## A {billions:.1f}B-parameter language model (issue 21)",
+        "",
+        f"A synthetic Llama-shaped model (`benchmarks/bench_llm.py`: hidden 2048, "
+        f"{rows[0][3]['tensors']} informative tensors, vocabulary 32000, untied head), "
+        "random bf16 values in 5 safetensors shards of a snapshot directory, and its GGUF "
+        f"Q8_0 export; Q = {bits}, one fresh child process per file. `cat` is the median "
+        "of 3 reads of the same files after a warming read; the ratio is fingerprint wall "
+        "time over it.",
+        "",
+        "| format | size | cat | fingerprint wall | ratio | its CPU time | params / CPU-s "
+        "| peak RSS | growth | largest tensor |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for fmt, size, cat, r in rows:
         growth = (r["peak_rss"] - r["rss_before"]) / 2**20
-        lines.append(f"| {fmt} | {size / 2**30:.2f} GiB | {cat:.2f} s | {r['fingerprint_s']:.1f} s "
-                     f"| {r['fingerprint_s'] / cat:.0f}x | {r['cpu_s']:.1f} s "
-                     f"| {r['params'] / r['cpu_s'] / 1e6:.1f}M | {r['peak_rss'] / 2**20:.0f} MiB "
-                     f"| {growth:.0f} MiB | {r['largest'] / 1e6:.1f}M ({r['largest'] * 4 / 2**20:.0f} MiB "
-                     "as float32) |")  # fmt: skip
-    lines += ["", f"Targets (issue 21): fingerprint within 3x of the cat time; peak memory of the "
-              f"order of the largest tensor ({largest * 4 / 2**20:.0f} MiB as float32) plus the "
-              "process (the RSS before fingerprinting).", ""]  # fmt: skip
+        lines.append(
+            f"| {fmt} | {size / 2**30:.2f} GiB | {cat:.2f} s | {r['fingerprint_s']:.1f} s "
+            f"| {r['fingerprint_s'] / cat:.0f}x | {r['cpu_s']:.1f} s "
+            f"| {r['params'] / r['cpu_s'] / 1e6:.1f}M | {r['peak_rss'] / 2**20:.0f} MiB "
+            f"| {growth:.0f} MiB | {r['largest'] / 1e6:.1f}M ({r['largest'] * 4 / 2**20:.0f} MiB "
+            "as float32) |"
+        )
+    lines += [
+        "",
+        f"Targets (issue 21): fingerprint within 3x of the cat time; peak memory of the "
+        f"order of the largest tensor ({largest * 4 / 2**20:.0f} MiB as float32) plus the "
+        "process (the RSS before fingerprinting).",
+        "",
+    ]
     _fmt, size, cat, r = rows[0]
     gflops, t_gram, sha, t_sha = floors(r["params"], size, bits)
-    lines += [f"Floors measured in the same run, for the snapshot: a float32 matrix product runs "
-              f"at {gflops:.0f} GFLOP/s, so the Gram sketch's products alone ({2 * bits} flops "
-              f"per parameter) take at least {t_gram:.1f} CPU-s; sha256 runs at {sha:.0f} MB/s, "
-              f"so the upload digest and the tensor digests (file bytes, then float32 bytes) "
-              f"take at least {t_sha:.1f} s; 3x the cat time is {3 * cat:.2f} s.", ""]  # fmt: skip
+    lines += [
+        f"Floors measured in the same run, for the snapshot: a float32 matrix product runs "
+        f"at {gflops:.0f} GFLOP/s, so the Gram sketch's products alone ({2 * bits} flops "
+        f"per parameter) take at least {t_gram:.1f} CPU-s; sha256 runs at {sha:.0f} MB/s, "
+        f"so the upload digest and the tensor digests (file bytes, then float32 bytes) "
+        f"take at least {t_sha:.1f} s; 3x the cat time is {3 * cat:.2f} s.",
+        "",
+    ]
     return lines
 
 
 def measure(path: Path, bits: int, mode: str = "run") -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(path), str(bits)],
-                         capture_output=True, text=True, env=env, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(path), str(bits)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -250,10 +277,15 @@ def main() -> None:
         write_safetensors(spec, files["safetensors"])
         write_onnx(spec, files["onnx"])
         for (fmt, path), bits in itertools.product(files.items(), qs):
-            runs = sorted((measure(path, bits) for _ in range(args.repeat)),
-                          key=lambda r: r["fingerprint_s"])  # fmt: skip
-            r = {**runs[len(runs) // 2], "min_s": runs[0]["fingerprint_s"],
-                 "max_s": runs[-1]["fingerprint_s"], "bits": bits}  # fmt: skip
+            runs = sorted(
+                (measure(path, bits) for _ in range(args.repeat)), key=lambda r: r["fingerprint_s"]
+            )
+            r = {
+                **runs[len(runs) // 2],
+                "min_s": runs[0]["fingerprint_s"],
+                "max_s": runs[-1]["fingerprint_s"],
+                "bits": bits,
+            }
             parts = [path] + ([path.with_suffix(".bin")] if fmt == "onnx" else [])
             rows.append((fmt, sum(p.stat().st_size for p in parts), r))
     cmd = bench_command(__file__)
@@ -276,14 +308,21 @@ def main() -> None:
     ]
     for fmt, size, r in rows:
         over = (r["peak_rss"] - r["rss_before"]) / 2**20
-        lines.append(f"| {fmt} | {r['bits']} | {size / 2**20:.0f} MiB | {r['fingerprint_s']:.2f} s "
-                     f"({r['min_s']:.2f}-{r['max_s']:.2f}) | "
-                     f"{r['cpu_s']:.2f} s | "
-                     f"{r['peak_rss'] / 2**20:.0f} MiB | {over:.0f} MiB | {r['tensors']} |")  # fmt: skip
-    lines += ["", "The wall time depends on what else runs on the machine; the CPU time (both BLAS "
-              "threads) is what the fingerprint itself costs.", "",
-              f"Goal (issue 12): under 10 s, memory of the order of the largest tensor "
-              f"({largest * 4 / 2**20:.0f} MiB), not of the model ({total * 4 / 2**20:.0f} MiB).", ""]  # fmt: skip
+        lines.append(
+            f"| {fmt} | {r['bits']} | {size / 2**20:.0f} MiB | {r['fingerprint_s']:.2f} s "
+            f"({r['min_s']:.2f}-{r['max_s']:.2f}) | "
+            f"{r['cpu_s']:.2f} s | "
+            f"{r['peak_rss'] / 2**20:.0f} MiB | {over:.0f} MiB | {r['tensors']} |"
+        )
+    lines += [
+        "",
+        "The wall time depends on what else runs on the machine; the CPU time (both BLAS "
+        "threads) is what the fingerprint itself costs.",
+        "",
+        f"Goal (issue 12): under 10 s, memory of the order of the largest tensor "
+        f"({largest * 4 / 2**20:.0f} MiB), not of the model ({total * 4 / 2**20:.0f} MiB).",
+        "",
+    ]
     if args.llm_params:
         with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
             folder = Path(args.llm_dir or tmp)

@@ -34,21 +34,68 @@ import numpy as np
 from _common import command as bench_command
 
 TIMM = [
-    "vit_tiny_patch16_224", "deit_tiny_patch16_224", "convnext_atto", "mixer_s32_224",
-    "resmlp_12_224", "gmlp_ti16_224", "poolformer_s12", "poolformerv2_s12", "efficientnet_b0",
-    "tf_efficientnet_lite0", "mobilenetv3_small_050", "lcnet_050", "regnetx_002",
-    "regnety_002", "swin_tiny_patch4_window7_224", "resnet18", "resnet10t", "levit_128s",
-    "mobilevit_xxs", "efficientformer_l1", "ghostnet_050", "rexnet_100", "cait_xxs24_224",
-    "xcit_nano_12_p16_224", "edgenext_xx_small", "tiny_vit_5m_224", "pvt_v2_b0",
-]  # fmt: skip
+    "vit_tiny_patch16_224",
+    "deit_tiny_patch16_224",
+    "convnext_atto",
+    "mixer_s32_224",
+    "resmlp_12_224",
+    "gmlp_ti16_224",
+    "poolformer_s12",
+    "poolformerv2_s12",
+    "efficientnet_b0",
+    "tf_efficientnet_lite0",
+    "mobilenetv3_small_050",
+    "lcnet_050",
+    "regnetx_002",
+    "regnety_002",
+    "swin_tiny_patch4_window7_224",
+    "resnet18",
+    "resnet10t",
+    "levit_128s",
+    "mobilevit_xxs",
+    "efficientformer_l1",
+    "ghostnet_050",
+    "rexnet_100",
+    "cait_xxs24_224",
+    "xcit_nano_12_p16_224",
+    "edgenext_xx_small",
+    "tiny_vit_5m_224",
+    "pvt_v2_b0",
+]
 HF = [
-    "bert", "roberta", "distilbert", "electra", "albert", "gpt2", "opt", "llama", "mistral",
-    "qwen2", "phi", "gemma", "t5", "bart", "vit", "whisper",
-]  # fmt: skip
+    "bert",
+    "roberta",
+    "distilbert",
+    "electra",
+    "albert",
+    "gpt2",
+    "opt",
+    "llama",
+    "mistral",
+    "qwen2",
+    "phi",
+    "gemma",
+    "t5",
+    "bart",
+    "vit",
+    "whisper",
+]
 TRANSFORMS = [
-    "dynamo", "dynamo_noopt", "dynamo_opset23", "attention", "opset11", "bn_folded", "onnxsim",
-    "ort_basic", "ort_extended", "ort_transformer", "fp16", "ort_fp16", "ort_dynamic", "qdq",
-]  # fmt: skip
+    "dynamo",
+    "dynamo_noopt",
+    "dynamo_opset23",
+    "attention",
+    "opset11",
+    "bn_folded",
+    "onnxsim",
+    "ort_basic",
+    "ort_extended",
+    "ort_transformer",
+    "fp16",
+    "ort_fp16",
+    "ort_dynamic",
+    "qdq",
+]
 CORPUS = "corpus"
 BITS = 64
 
@@ -120,8 +167,11 @@ def prepared_codes(paths: list[str]) -> dict[str, Any]:
         try:
             g = prepare_graph(from_onnx(load_onnx_file(Path(p)), Path(p).stem), cfg)[0]
             code = coder.wl.codes([g])["codes"][0]
-            out[p] = {"code": "".join(map(str, code.tolist())), "structure": g.structure_hash(),
-                      "nodes": g.num_nodes}  # fmt: skip
+            out[p] = {
+                "code": "".join(map(str, code.tolist())),
+                "structure": g.structure_hash(),
+                "nodes": g.num_nodes,
+            }
         except Exception as e:  # an old reader that cannot read a file
             out[p] = {"error": f"{type(e).__name__}: {str(e)[:200]}"}
     return out
@@ -135,14 +185,21 @@ def baseline_codes(paths: list[str], rev: str, cache: Path) -> dict[str, Any]:
     todo = [p for p in paths if p not in done]
     if todo:
         with tempfile.TemporaryDirectory() as d:
-            archive = subprocess.run(["git", "-C", str(repo), "archive", rev, "hnnframe"],
-                                     check=True, capture_output=True).stdout  # fmt: skip
+            archive = subprocess.run(
+                ["git", "-C", str(repo), "archive", rev, "hnnframe"],
+                check=True,
+                capture_output=True,
+            ).stdout
             subprocess.run(["tar", "-x", "-C", d], input=archive, check=True)
             lst = Path(d) / "paths.json"
             lst.write_text(json.dumps(todo))
             env = {**os.environ, "PYTHONPATH": d}
-            subprocess.run([sys.executable, __file__, "--worker", str(lst), str(result)],
-                           env=env, check=True, cwd=d)  # fmt: skip
+            subprocess.run(
+                [sys.executable, __file__, "--worker", str(lst), str(result)],
+                env=env,
+                check=True,
+                cwd=d,
+            )
     return {**done, **json.loads(result.read_text())}
 
 
@@ -172,22 +229,27 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def markdown(result: dict[str, Any], command: str) -> str:
     from hnnframe.variants import get_transform
 
-    lines = ["# Canonicalisation beyond the zoo", "",
-             f"Command: `{command}` ({result['seconds']:.0f} s, {result['models']} "
-             f"architectures: {result['timm']} timm, {result['hf']} transformers).", "",
-             "Each variant is compared with the architecture's TorchScript export after "
-             "`ROBUST_PASSES` and the merge rules `conv_relu, bn_relu, gemm_relu`: *same G* is "
-             "the share whose graph is the reference's up to node order, *WL bits* the "
-             f"Hamming distance of the canonical WL SimHash (Q = {BITS}), *> 4* how many "
-             "differ by more than 4 bits. *before*: the passes and graph reader of "
-             f"`{result['baseline']}`; *after*: this checkout. `corpus` is the graph the hub "
-             "corpus holds (the meta-device dynamo export for transformers). Variants already "
-             "in `--cache` are read, not made again (making all of them took about 35 minutes "
-             "on the shared 2-core machine); architectures are exported at their own input "
-             "size, transformers with 2 layers and hidden size 128.", "",
-             "| transform | listed | variants (n/a) | same G before | same G after | "
-             "median WL bits before | after | max before | after | > 4 before | after |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "# Canonicalisation beyond the zoo",
+        "",
+        f"Command: `{command}` ({result['seconds']:.0f} s, {result['models']} "
+        f"architectures: {result['timm']} timm, {result['hf']} transformers).",
+        "",
+        "Each variant is compared with the architecture's TorchScript export after "
+        "`ROBUST_PASSES` and the merge rules `conv_relu, bn_relu, gemm_relu`: *same G* is "
+        "the share whose graph is the reference's up to node order, *WL bits* the "
+        f"Hamming distance of the canonical WL SimHash (Q = {BITS}), *> 4* how many "
+        "differ by more than 4 bits. *before*: the passes and graph reader of "
+        f"`{result['baseline']}`; *after*: this checkout. `corpus` is the graph the hub "
+        "corpus holds (the meta-device dynamo export for transformers). Variants already "
+        "in `--cache` are read, not made again (making all of them took about 35 minutes "
+        "on the shared 2-core machine); architectures are exported at their own input "
+        "size, transformers with 2 layers and hidden size 128.",
+        "",
+        "| transform | listed | variants (n/a) | same G before | same G after | "
+        "median WL bits before | after | max before | after | > 4 before | after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
 
     def pct(x: float | None) -> str:
         return "-" if x is None else f"{100 * x:.0f}%"
@@ -198,12 +260,18 @@ def markdown(result: dict[str, Any], command: str) -> str:
     for t, s in result["summary"].items():
         b, a = s["before"], s["after"]
         listed = "-" if t == CORPUS else ("yes" if get_transform(t).listed else "no")
-        lines.append(f"| {t} | {listed} | {a['n']} ({s['failed']}) | {pct(b['same'])} | "
-                     f"{pct(a['same'])} | {num(b['median'])} | {num(a['median'])} | "
-                     f"{num(b['max'])} | {num(a['max'])} | {num(b['over4'])} | "
-                     f"{num(a['over4'])} |")  # fmt: skip
-    lines += ["", "Per architecture, WL bits after (before) for each transform; `=` marks an "
-              "identical graph after, `n/a` a variant the tool could not make:", ""]  # fmt: skip
+        lines.append(
+            f"| {t} | {listed} | {a['n']} ({s['failed']}) | {pct(b['same'])} | "
+            f"{pct(a['same'])} | {num(b['median'])} | {num(a['median'])} | "
+            f"{num(b['max'])} | {num(a['max'])} | {num(b['over4'])} | "
+            f"{num(a['over4'])} |"
+        )
+    lines += [
+        "",
+        "Per architecture, WL bits after (before) for each transform; `=` marks an "
+        "identical graph after, `n/a` a variant the tool could not make:",
+        "",
+    ]
     ts = list(result["summary"])
     lines.append("| architecture | " + " | ".join(ts) + " |")
     lines.append("|---|" + "---|" * len(ts))
@@ -217,12 +285,24 @@ def markdown(result: dict[str, Any], command: str) -> str:
             before = d["before"].get("bits", "?")
             cells.append(("=" if d["after"]["same"] else "") + f"{d['after']['bits']} ({before})")
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    errors = sorted({f"{t}: {per[t]['after']['error'][:120]}" for per in result["details"].values()
-                     for t in ts if "error" in per[t]["after"]})  # fmt: skip
+    errors = sorted(
+        {
+            f"{t}: {per[t]['after']['error'][:120]}"
+            for per in result["details"].values()
+            for t in ts
+            if "error" in per[t]["after"]
+        }
+    )
     if errors:
-        lines += ["", "<details><summary>Variants that could not be made "
-                  f"({len(errors)} distinct errors)</summary>", "",
-                  *[f"- {e}" for e in errors], "", "</details>"]  # fmt: skip
+        lines += [
+            "",
+            "<details><summary>Variants that could not be made "
+            f"({len(errors)} distinct errors)</summary>",
+            "",
+            *[f"- {e}" for e in errors],
+            "",
+            "</details>",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -264,12 +344,20 @@ def main(argv: list[str] | None = None) -> int:
             details.setdefault(key, {})[t] = {"after": a, "before": b}
             rows_a.append(a)
             rows_b.append(b)
-        summ[t] = {"after": summary(rows_a), "before": summary(rows_b),
-                   "failed": sum(1 for r in rows_a if "error" in r)}  # fmt: skip
-    result = {"seconds": time.perf_counter() - t0, "models": len(sources),
-              "timm": len(timm_names), "hf": len(hf_types),
-              "baseline": "-" if args.no_baseline else args.baseline_rev, "summary": summ,
-              "details": details}  # fmt: skip
+        summ[t] = {
+            "after": summary(rows_a),
+            "before": summary(rows_b),
+            "failed": sum(1 for r in rows_a if "error" in r),
+        }
+    result = {
+        "seconds": time.perf_counter() - t0,
+        "models": len(sources),
+        "timm": len(timm_names),
+        "hf": len(hf_types),
+        "baseline": "-" if args.no_baseline else args.baseline_rev,
+        "summary": summ,
+        "details": details,
+    }
     command = bench_command(__file__, argv or None)
     text = markdown(result, command.strip())
     if args.out:

@@ -83,8 +83,10 @@ def main() -> None:
         return
     before = json.loads(Path(args.check).read_text())
     diff = [k for k in before if before[k] != now.get(k)]
-    print(f"{len(before) - len(diff)} of {len(before)} models bit-identical" + (
-        f"; differ: {', '.join(diff)}" if diff else ""))  # fmt: skip
+    print(
+        f"{len(before) - len(diff)} of {len(before)} models bit-identical"
+        + (f"; differ: {', '.join(diff)}" if diff else "")
+    )
     sys.exit(1 if diff else 0)
 
 

@@ -36,8 +36,12 @@ def _graphs(zoo_cache: str | None, variant_cache: str | None, build: bool) -> di
         build_zoo(zoo_cache, progress=True)
         from hnnframe.variants import TRANSFORMS, build_variants
 
-        build_variants([(e.name, f"torchvision:{e.name}") for e in TABLE1], list(TRANSFORMS),
-                       variant_cache, progress=True)  # fmt: skip
+        build_variants(
+            [(e.name, f"torchvision:{e.name}") for e in TABLE1],
+            list(TRANSFORMS),
+            variant_cache,
+            progress=True,
+        )
     files = sorted((zoo_dir(zoo_cache) / "onnx").glob("*.onnx"))
     vroot = Path(variant_cache) if variant_cache else zoo_dir(zoo_cache).parent / "variants"
     files += sorted(vroot.glob("*/*.onnx"))
@@ -82,8 +86,11 @@ def fingerprint(args: argparse.Namespace) -> dict[str, Any]:
         from hnnframe.hashing import Hasher
         from hnnframe.train import Trainer
 
-        recipe = load_recipe("hnn_net_robust", [f"train.epochs={args.epochs}", "hash.bits=32",
-                                                "train.eval_every=1"], args.zoo_cache)  # fmt: skip
+        recipe = load_recipe(
+            "hnn_net_robust",
+            [f"train.epochs={args.epochs}", "hash.bits=32", "train.eval_every=1"],
+            args.zoo_cache,
+        )
         if args.variant_cache:
             recipe["data"]["variant_cache"] = args.variant_cache
         if args.no_variants:  # the zoo's own copies only: no variant has to be exported
@@ -108,8 +115,10 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> int:
         x, y = a.get(section, {}), b.get(section, {})
         missing = sorted(set(x) ^ set(y))
         diff = sorted(k for k in set(x) & set(y) if x[k] != y[k])
-        print(f"{section}: {len(set(x) & set(y))} shared, {len(diff)} differ, "
-              f"{len(missing)} only on one side")  # fmt: skip
+        print(
+            f"{section}: {len(set(x) & set(y))} shared, {len(diff)} differ, "
+            f"{len(missing)} only on one side"
+        )
         for k in (diff + missing)[:20]:
             print(f"  {k}: {x.get(k)} != {y.get(k)}")
         bad += len(diff) + len(missing)

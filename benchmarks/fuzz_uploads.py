@@ -79,8 +79,12 @@ def in_process(cases: list) -> dict:
         tracemalloc.stop()
         worst_t = max(worst_t, (dt, c.kind))
         worst_m = max(worst_m, (peak, c.kind))
-    return {"outcome": dict(outcome), "crashes": crashes, "worst_time": worst_t,
-            "worst_memory": worst_m}  # fmt: skip
+    return {
+        "outcome": dict(outcome),
+        "crashes": crashes,
+        "worst_time": worst_t,
+        "worst_memory": worst_m,
+    }
 
 
 def tiny_checkpoint(work: Path) -> Path:
@@ -93,13 +97,27 @@ def tiny_checkpoint(work: Path) -> Path:
 
 def audited(outside: Path, work: Path, *argv: object) -> dict:
     log = work / "audit.json"
-    env = {**os.environ, "HNN_AUDIT_OUTSIDE": str(outside), "HNN_AUDIT_LOG": str(log),
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    env = {
+        **os.environ,
+        "HNN_AUDIT_OUTSIDE": str(outside),
+        "HNN_AUDIT_LOG": str(log),
+        "PYTHONPATH": str(ROOT),
+    }
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", AUDITED_CLI, *map(str, argv)], capture_output=True,
-                       text=True, env=env, cwd=ROOT)  # fmt: skip
-    return {"rc": r.returncode, "stdout": r.stdout, "stderr": r.stderr,
-            "hits": json.loads(log.read_text()), "seconds": time.perf_counter() - t0}  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-c", AUDITED_CLI, *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    return {
+        "rc": r.returncode,
+        "stdout": r.stdout,
+        "stderr": r.stderr,
+        "hits": json.loads(log.read_text()),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def _tracebacks(stderr: str) -> list[str]:
@@ -123,24 +141,48 @@ def cli_runs(cases: list, outside: Path, work: Path, checkpoint: Path) -> dict:
     keep = [str(good / "protected.onnx"), str(good / "other.onnx")]
     files = [str(c.path) for c in cases]
     db = work / "index.db"
-    add = audited(outside, work, "index", "add", "--db", db, "--checkpoint", checkpoint,
-                  "--json", *files[: len(files) // 2], *keep, *files[len(files) // 2 :])  # fmt: skip
+    add = audited(
+        outside,
+        work,
+        "index",
+        "add",
+        "--db",
+        db,
+        "--checkpoint",
+        checkpoint,
+        "--json",
+        *files[: len(files) // 2],
+        *keep,
+        *files[len(files) // 2 :],
+    )
     if not add["stdout"].strip():
         raise SystemExit(f"index add printed nothing (exit {add['rc']}): {add['stderr'][-3000:]}")
     added = {r["path"]: r for r in json.loads(add["stdout"])["results"]}
-    check = audited(outside, work, "index", "check", "--db", db, "--json", *files,
-                    str(good / "copy" / "upload.onnx"))  # fmt: skip
+    check = audited(
+        outside,
+        work,
+        "index",
+        "check",
+        "--db",
+        db,
+        "--json",
+        *files,
+        str(good / "copy" / "upload.onnx"),
+    )
     rows = json.loads(check["stdout"]) if check["stdout"].strip() else []
     return {
-        "add_rc": add["rc"], "check_rc": check["rc"],
+        "add_rc": add["rc"],
+        "check_rc": check["rc"],
         "tracebacks": add["stderr"].count("Traceback") + check["stderr"].count("Traceback"),
         "traceback_tails": _tracebacks(add["stderr"]) + _tracebacks(check["stderr"]),
         "outside": add["hits"] + check["hits"],
         "good_lost": sum(not added.get(k, {}).get("added") for k in keep),
         "copy_suspect": bool(rows and rows[-1].get("suspect")),
-        "verdicts": sum("error" not in r for r in rows), "errors": sum("error" in r for r in rows),
-        "reported": len(rows), "seconds": add["seconds"] + check["seconds"],
-    }  # fmt: skip
+        "verdicts": sum("error" not in r for r in rows),
+        "errors": sum("error" in r for r in rows),
+        "reported": len(rows),
+        "seconds": add["seconds"] + check["seconds"],
+    }
 
 
 def render(args: argparse.Namespace, kinds: collections.Counter, mine: dict, cli: dict) -> str:
@@ -148,8 +190,10 @@ def render(args: argparse.Namespace, kinds: collections.Counter, mine: dict, cli
     t, tk = mine["worst_time"]
     m, mk = mine["worst_memory"]
     lines = [
-        f"Made by `{args.command}` ({sum(kinds.values())} uploads, seed {args.seed}).", "",
-        "| figure | value |", "|---|---|",
+        f"Made by `{args.command}` ({sum(kinds.values())} uploads, seed {args.seed}).",
+        "",
+        "| figure | value |",
+        "|---|---|",
         f"| uploads tried | {sum(kinds.values())} |",
         f"| weights read in-process | {sum(mine['outcome'].values()) + len(mine['crashes'])}"
         f" ({', '.join(f'{v} {k}' for k, v in sorted(mine['outcome'].items()))}) |",
@@ -163,14 +207,18 @@ def render(args: argparse.Namespace, kinds: collections.Counter, mine: dict, cli
         f"| worst case, time (in-process) | {t:.3f} s ({tk}); limit {lim.max_seconds:g} s |",
         f"| worst case, peak traced memory | {m / 1e6:.2f} MB ({mk}); largest tensor allowed "
         f"{lim.max_tensor:,} elements |",
-        f"| `add` + `check` wall time | {cli['seconds']:.0f} s |", "",
+        f"| `add` + `check` wall time | {cli['seconds']:.0f} s |",
+        "",
         "Uploads per kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) + ".",
-    ]  # fmt: skip
+    ]
     if mine["crashes"]:
         lines += ["", "Crashes:", *[f"- {c}" for c in mine["crashes"]]]
     if cli["traceback_tails"]:
-        lines += ["", "Tracebacks (the line before, and what was raised):",
-                  *[f"- `{t}`" for t in cli["traceback_tails"]]]  # fmt: skip
+        lines += [
+            "",
+            "Tracebacks (the line before, and what was raised):",
+            *[f"- `{t}`" for t in cli["traceback_tails"]],
+        ]
     return "\n".join(lines)
 
 

@@ -139,9 +139,15 @@ def evaluate_protocols(
             continue
         q = coder([s.graph for s in queries])
         out[name] = retrieval_metrics(
-            q["codes"], _labels(queries, cats), db["codes"], db_labels, k=k,
-            q_emb=q.get("embedding"), db_emb=db.get("embedding"), radius=radius,
-        )  # fmt: skip
+            q["codes"],
+            _labels(queries, cats),
+            db["codes"],
+            db_labels,
+            k=k,
+            q_emb=q.get("embedding"),
+            db_emb=db.get("embedding"),
+            radius=radius,
+        )
     return out
 
 

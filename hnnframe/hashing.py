@@ -24,7 +24,10 @@ from typing import Any
 import numpy as np
 
 from hnnframe import limits
+from hnnframe.baselines import WLSimHash
+from hnnframe.checkpoint import build_model, code_layout, load_checkpoint
 from hnnframe.codes import pack_code
+from hnnframe.encoders import encoder_from_state
 from hnnframe.errors import (
     CheckpointError,
     ConfigError,
@@ -33,7 +36,11 @@ from hnnframe.errors import (
     upload_error,
 )
 from hnnframe.files import file_sha256, model_sha256
+from hnnframe.frontends import hf_arch, model_name
+from hnnframe.ir import OpGraph
 from hnnframe.log import get_logger
+from hnnframe.pipeline import graph_of, prepare_graph
+from hnnframe.repo import directory_sha256, is_adapter, is_snapshot
 
 log = get_logger(__name__)
 
@@ -61,8 +68,13 @@ class HashResult:
     def as_dict(self) -> dict[str, Any]:
         # (no predicted category: the network's groups say nothing of a model outside them,
         # so a CLI that printed one named GPT-2, BERT and a ViT alike; issue 18)
-        return {"path": self.path, "code": self.hex, "bits": self.bits,
-                "graph_digest": self.graph_digest, "config_digest": self.config_digest}  # fmt: skip
+        return {
+            "path": self.path,
+            "code": self.hex,
+            "bits": self.bits,
+            "graph_digest": self.graph_digest,
+            "config_digest": self.config_digest,
+        }
 
 
 @dataclass
@@ -84,6 +96,28 @@ def _naming(source: str, e: BaseException) -> str:
     return msg if msg.startswith(source) else f"{source}: {msg}"
 
 
+def _failure(s: str, e: Exception, errors: str) -> HashFailure:
+    """The :class:`HashFailure` of source ``s``, which could not be read; with
+    ``errors="raise"``, its one-line error is raised instead."""
+    if isinstance(e, HnnError):
+        if errors == "raise":
+            raise type(e)(_naming(s, e)) from None
+        failure = HashFailure(s, _naming(s, e))
+        log.debug("%s", failure.error)  # the caller reports it (one line per file)
+        return failure
+    if isinstance(e, OSError):  # a file that vanished or cannot be read
+        if errors == "raise":
+            raise HnnError(_naming(s, e)) from None
+        return HashFailure(s, _naming(s, e))
+    # A stranger's bytes broke a decoder (protobuf strings that are no UTF-8, a zip or JSON
+    # parser, memory or recursion blown by a declared size): that model's one-line error,
+    # never the batch's.
+    err = ModelLoadError(upload_error(s, e))  # (HNN_DEBUG: raised as it is)
+    if errors == "raise":
+        raise err from None
+    return HashFailure(s, str(err))
+
+
 def graph_digest(graph: Any) -> str:
     """The digest of a canonical graph that the exact-architecture tier compares: its
     :meth:`~hnnframe.ir.OpGraph.structure_hash` (ops, FLOPs, parameters and edges, whatever
@@ -94,17 +128,13 @@ def graph_digest(graph: Any) -> str:
 def source_config_digest(source: Any) -> str | None:
     """The architecture digest of a config source (``hf:NAME``, ``config.json``, a snapshot
     directory; :mod:`hnnframe.frontends.hf_arch`), else None."""
-    from hnnframe.frontends.hf_arch import source_config_digest as digest
-
-    return digest(source)
+    return hf_arch.source_config_digest(source)
 
 
 def source_sha256(source: Any) -> str | None:
     """sha256 of a model file's bytes, or the digest of a repository directory's weights
     (:func:`hnnframe.repo.directory_sha256`); None for a named model, an in-memory module
     or a directory that holds only a config."""
-    from hnnframe.repo import directory_sha256, is_adapter, is_snapshot
-
     s = str(source) if isinstance(source, (str, os.PathLike)) else ""
     if s and (is_snapshot(s) or is_adapter(s)):
         return directory_sha256(s)
@@ -121,9 +151,6 @@ class Hasher:
     """
 
     def __init__(self, ckpt: dict[str, Any], fingerprint: str, device: str = "cpu") -> None:
-        from hnnframe.checkpoint import build_model, code_layout
-        from hnnframe.encoders import encoder_from_state
-
         self.recipe: dict[str, Any] = json.loads(ckpt["recipe_json"])
         self.encoder = encoder_from_state(json.loads(ckpt["encoder_json"]))
         self.categories: list[str] = list(ckpt["categories"])
@@ -150,8 +177,6 @@ class Hasher:
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], device: str = "cpu") -> Hasher:
-        from hnnframe.checkpoint import load_checkpoint
-
         if str(device).startswith("cuda"):
             import torch
 
@@ -163,10 +188,6 @@ class Hasher:
     def graph(self, source: Any) -> Any:
         """The recipe's prepared OpGraph of a model source (no augmentation): the canonical
         graph whose :func:`graph_digest` an index stores."""
-        from hnnframe.frontends import model_name
-        from hnnframe.ir import OpGraph
-        from hnnframe.pipeline import graph_of, prepare_graph
-
         raw = source if isinstance(source, OpGraph) else graph_of(source)
         g, _ = prepare_graph(raw, self.recipe.get("graph", {}))
         g.name = raw.name or model_name(source)
@@ -181,8 +202,6 @@ class Hasher:
         dgl_graphs = [to_dgl(g, self.encoder.encode(g)) for g in graphs]
         out = infer(self.model, dgl_graphs, self.device, batch_size)
         if self.structural_bits:
-            from hnnframe.baselines import WLSimHash
-
             cfg = dict(self.recipe.get("hash", {}).get("structural") or {})
             wl = WLSimHash(self.structural_bits, labels=cfg.pop("labels", "op_digits"), **cfg)
             out["learned_codes"] = out["codes"]
@@ -213,8 +232,6 @@ class Hasher:
         """
         from tqdm import tqdm
 
-        from hnnframe.frontends import model_name
-
         if errors not in ("raise", "collect"):
             raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
         sources = list(sources)
@@ -222,31 +239,11 @@ class Hasher:
         graphs, where = [], []
         bar = tqdm(sources, desc="graphs", unit="model", disable=not progress)
         for k, src in enumerate(bar):
-            s = str(src)
             try:
-                with limits.deadline(s):
-                    g = self.graph(src)
-                    digests = (graph_digest(g), source_config_digest(src))
-                    limits.check_time()
+                g, digests = self._graph_and_digests(src)
                 sha = shas[k] if shas is not None else source_sha256(src)
-            except HnnError as e:
-                if errors == "raise":
-                    raise type(e)(_naming(s, e)) from None
-                slots[k] = HashFailure(s, _naming(s, e))
-                log.debug("%s", slots[k].error)  # the caller reports it (one line per file)
-                continue
-            except OSError as e:  # a file that vanished or cannot be read
-                if errors == "raise":
-                    raise HnnError(_naming(s, e)) from None
-                slots[k] = HashFailure(s, _naming(s, e))
-                continue
-            except Exception as e:  # noqa: BLE001 - a stranger's bytes broke a decoder
-                # (protobuf strings that are no UTF-8, a zip or JSON parser, memory or recursion
-                # blown by a declared size): that model's one-line error, never the batch's.
-                err = ModelLoadError(upload_error(s, e))  # (HNN_DEBUG: raised as it is)
-                if errors == "raise":
-                    raise err from None
-                slots[k] = HashFailure(s, str(err))
+            except Exception as e:  # noqa: BLE001 - sorted out (or raised) by _failure
+                slots[k] = _failure(str(src), e, errors)
                 continue
             graphs.append(g)
             where.append((k, sha, digests))
@@ -266,6 +263,14 @@ class Hasher:
                 config_digest=cd,
             )
         return slots
+
+    def _graph_and_digests(self, src: Any) -> tuple[Any, tuple[str, str | None]]:
+        """The source's graph and its graph and config digests, within the upload deadline."""
+        with limits.deadline(str(src)):
+            g = self.graph(src)
+            digests = (graph_digest(g), source_config_digest(src))
+            limits.check_time()
+        return g, digests
 
     def iter_hash(
         self,

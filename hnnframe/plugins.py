@@ -44,8 +44,9 @@ def import_modules(names: Iterable[str], search: Iterable[str | os.PathLike[str]
             raise ConfigError(f"imports: entries are module names, got {name!r}")
         if name in sys.modules:
             continue
-        extra = [p for p in dict.fromkeys([*map(os.fspath, search), os.getcwd()])
-                 if p not in sys.path]  # fmt: skip
+        extra = [
+            p for p in dict.fromkeys([*map(os.fspath, search), os.getcwd()]) if p not in sys.path
+        ]
         sys.path.extend(extra)
         try:
             importlib.import_module(name)

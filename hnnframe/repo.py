@@ -169,8 +169,9 @@ def directory_sha256(directory: PathLike) -> str:
         elif (d / "config.json").is_file():
             names = ["config.json"]
     if not names:
-        raise ModelLoadError(f"{d}: a directory with no model files (no config.json, weights "
-                             "or adapter)")  # fmt: skip
+        raise ModelLoadError(
+            f"{d}: a directory with no model files (no config.json, weights or adapter)"
+        )
     h = hashlib.sha256(b"hnnframe-directory\0")
     for n in names:
         p = inside(d, n)

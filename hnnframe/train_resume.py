@@ -79,8 +79,9 @@ def load_resume(out_dir: Path, recipe: Mapping[str, Any]) -> dict[str, Any] | No
     try:
         state = torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as e:
-        log.warning("%s: unreadable training state (%s); training from the start", p,
-                    type(e).__name__)  # fmt: skip
+        log.warning(
+            "%s: unreadable training state (%s); training from the start", p, type(e).__name__
+        )
         return None
     if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
         log.warning("%s: not a training state of this version; training from the start", p)

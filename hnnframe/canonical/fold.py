@@ -47,10 +47,18 @@ from hnnframe.errors import ConfigError
 from hnnframe.ir import OpGraph, OpNode
 
 BN_PRODUCERS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
-REDUCTIONS = frozenset({
-    "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceMax", "ReduceSum", "ReduceMin",
-    "ReduceL2", "ReduceProd",
-})  # fmt: skip
+REDUCTIONS = frozenset(
+    {
+        "GlobalAveragePool",
+        "GlobalMaxPool",
+        "ReduceMean",
+        "ReduceMax",
+        "ReduceSum",
+        "ReduceMin",
+        "ReduceL2",
+        "ReduceProd",
+    }
+)
 
 
 @CANONICALISERS.register("fold_bn")
@@ -157,8 +165,15 @@ class FoldLinear(CanonicalPass):
             ):  # GroupNorm below opset 18: InstanceNorm of the groups, then the affine
                 used.update((p, i))
                 groups.append([p, i])
-                new.append(OpNode("GroupNormalization", f"{prod.name}+{n.name}", prod.flops,
-                                  prod.params + n.params, n.shape))  # fmt: skip
+                new.append(
+                    OpNode(
+                        "GroupNormalization",
+                        f"{prod.name}+{n.name}",
+                        prod.flops,
+                        prod.params + n.params,
+                        n.shape,
+                    )
+                )
                 continue
             c = _channels(prod)
             affine = prod.op == "BatchNormalization"  # a per-channel affine absorbs it as is
@@ -216,9 +231,15 @@ def merge_siblings(graph: OpGraph) -> OpGraph:
         first = graph.nodes[members[0]]
         shape = (*first.shape[:-1], sum(cols))  # type: ignore[index,arg-type]
         groups.append(members)
-        new.append(OpNode("Gemm", "+".join(graph.nodes[k].name for k in members),
-                          sum(graph.nodes[k].flops for k in members),
-                          sum(graph.nodes[k].params for k in members), shape))  # fmt: skip
+        new.append(
+            OpNode(
+                "Gemm",
+                "+".join(graph.nodes[k].name for k in members),
+                sum(graph.nodes[k].flops for k in members),
+                sum(graph.nodes[k].params for k in members),
+                shape,
+            )
+        )
         splits.append(OpNode("Split", first.name + "/split", 0, 0, first.shape))
     if not groups:
         return graph

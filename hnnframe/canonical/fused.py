@@ -38,8 +38,10 @@ from hnnframe.canonical.base import CANONICALISERS, CanonicalPass, numel
 from hnnframe.canonical.motifs import ROTARY_FLOPS
 from hnnframe.ir import OpGraph, OpNode
 
-SKIP_NORMS = {"SkipLayerNormalization": "LayerNormalization",
-              "SkipSimplifiedLayerNormalization": "RMSNormalization"}  # fmt: skip
+SKIP_NORMS = {
+    "SkipLayerNormalization": "LayerNormalization",
+    "SkipSimplifiedLayerNormalization": "RMSNormalization",
+}
 BIAS_GELU = frozenset({"BiasGelu", "FastGelu"})
 LINEAR = frozenset({"Gemm", "MatMul"})
 # Consumers of a Skip norm that read its sum output (see the module docstring).
@@ -58,8 +60,23 @@ def _norm_flops(op: str, out: int, params: int) -> int:
     return 4 * out + (out if params else 0)
 
 
-_SAME_SHAPE = frozenset({"Softmax", "Mul", "Add", "Sub", "Div", "Where", "IsNaN", "Gelu",
-                         "FastGelu", "BiasGelu", "QuickGelu", "Sigmoid", "Relu"})  # fmt: skip
+_SAME_SHAPE = frozenset(
+    {
+        "Softmax",
+        "Mul",
+        "Add",
+        "Sub",
+        "Div",
+        "Where",
+        "IsNaN",
+        "Gelu",
+        "FastGelu",
+        "BiasGelu",
+        "QuickGelu",
+        "Sigmoid",
+        "Relu",
+    }
+)
 
 
 def _full(shape: tuple[int | None, ...] | None) -> bool:
@@ -172,8 +189,9 @@ class NormaliseFused(CanonicalPass):
         for i, n in enumerate(graph.nodes):
             out = numel(n.shape)
             if n.op in ("RMSNormalization", "SimplifiedLayerNormalization") and out:
-                nodes[i] = OpNode("RMSNormalization", n.name, _norm_flops("", out, n.params),
-                                  n.params, n.shape)  # fmt: skip
+                nodes[i] = OpNode(
+                    "RMSNormalization", n.name, _norm_flops("", out, n.params), n.params, n.shape
+                )
             elif n.op == "RotaryEmbedding" and out:
                 nodes[i] = OpNode(n.op, n.name, ROTARY_FLOPS * out, 0, n.shape)
             elif n.op == "Attention" and not n.params:
@@ -185,8 +203,13 @@ class NormaliseFused(CanonicalPass):
                 node = OpNode(op, n.name, n.flops, n.params, n.shape)
                 nodes[i] = OpNode(op, n.name, _linear_flops(node, graph, i), n.params, n.shape)
                 if n.activation:  # the activation onnxruntime fused in, as its own node
-                    self._after(graph, edges, extra, i,
-                                OpNode(n.activation, n.name + "/act", out or 0, 0, n.shape))  # fmt: skip
+                    self._after(
+                        graph,
+                        edges,
+                        extra,
+                        i,
+                        OpNode(n.activation, n.name + "/act", out or 0, 0, n.shape),
+                    )
             elif n.op in BIAS_GELU and out:
                 bias = n.params if n.params == _last(n.shape) else 0
                 if bias:
@@ -196,8 +219,9 @@ class NormaliseFused(CanonicalPass):
                 self._split_skip(graph, nodes, edges, extra, i)
             elif n.op == "QuickGelu" and out:  # x * sigmoid(a x): SiLU's Sigmoid and Mul
                 nodes[i] = OpNode("Sigmoid", n.name, out, 0, n.shape)
-                k = self._after(graph, edges, extra, i, OpNode("Mul", n.name + "/mul", out, 0,
-                                                               n.shape))  # fmt: skip
+                k = self._after(
+                    graph, edges, extra, i, OpNode("Mul", n.name + "/mul", out, 0, n.shape)
+                )
                 edges.update((p, k) for p in graph.predecessors(i))
         k0 = len(nodes)
         edges = {(s if s >= 0 else k0 - s - 1, d if d >= 0 else k0 - d - 1) for s, d in edges}
@@ -248,8 +272,9 @@ class NormaliseFused(CanonicalPass):
         if surplus and self._bias_back(graph, nodes, i, surplus, out):
             surplus = 0
         k = -(len(extra) + 1)
-        extra.append(OpNode(norm_op, n.name + "/norm", _norm_flops(norm_op, out, params),
-                            params, n.shape))  # fmt: skip
+        extra.append(
+            OpNode(norm_op, n.name + "/norm", _norm_flops(norm_op, out, params), params, n.shape)
+        )
         nodes[i] = OpNode("Add", n.name, out, surplus, n.shape)
         succ = graph.successors(i)
         sum_readers = {s for s in succ if graph.nodes[s].op in SUM_READERS}

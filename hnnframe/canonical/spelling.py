@@ -51,11 +51,25 @@ RENAME: dict[str, str] = {
 }
 # Ops whose initializers are weights; on any other op an initializer of one or two elements
 # is a scalar constant.
-WEIGHTED = frozenset({
-    "Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "LayerNormalization",
-    "InstanceNormalization", "GroupNormalization", "RMSNormalization", "Gather", "Attention",
-    "LSTM", "GRU", "RNN", "Einsum",
-})  # fmt: skip
+WEIGHTED = frozenset(
+    {
+        "Conv",
+        "ConvTranspose",
+        "Gemm",
+        "MatMul",
+        "BatchNormalization",
+        "LayerNormalization",
+        "InstanceNormalization",
+        "GroupNormalization",
+        "RMSNormalization",
+        "Gather",
+        "Attention",
+        "LSTM",
+        "GRU",
+        "RNN",
+        "Einsum",
+    }
+)
 SLICING = frozenset({"Slice", "Gather", "Split"})
 
 

@@ -27,7 +27,11 @@ from hnnframe.corpus.catalog import Candidate
 from hnnframe.corpus.store import corpus_dir, write_manifest
 from hnnframe.errors import ConfigError, HnnError
 from hnnframe.files import atomic_write
+from hnnframe.frontends import build_module
+from hnnframe.frontends.torchvision import TABLE1
+from hnnframe.ir import from_onnx
 from hnnframe.log import get_logger
+from hnnframe.sources import to_onnx
 
 log = get_logger(__name__)
 
@@ -68,8 +72,6 @@ def _count_params(spec: str) -> int | None:
     """Parameters of a named source built on the meta device (no memory, no init cost)."""
     import torch
 
-    from hnnframe.frontends import build_module
-
     try:
         with torch.device("meta"):
             module = build_module(spec)
@@ -83,8 +85,6 @@ def export_candidate(c: dict[str, str], out_dir: str, limits: dict[str, int]) ->
     import torch
 
     torch.set_num_threads(1)
-    from hnnframe.ir import from_onnx
-    from hnnframe.sources import to_onnx
 
     out = Path(out_dir)
     rec: dict[str, Any] = {"format": RECORD_FORMAT, **c, "status": "ok", "error": ""}
@@ -94,20 +94,30 @@ def export_candidate(c: dict[str, str], out_dir: str, limits: dict[str, int]) ->
     try:
         params = _count_params(c["spec"]) if limits["max_params"] else None
         if params is not None and params > limits["max_params"]:
-            rec.update(status="filtered", error=f"{params:,} parameters > {limits['max_params']:,}",
-                       params=params)  # fmt: skip
+            rec.update(
+                status="filtered",
+                error=f"{params:,} parameters > {limits['max_params']:,}",
+                params=params,
+            )
         else:
             proto = to_onnx(c["spec"])
             graph = from_onnx(proto, c["name"])
-            rec.update(params=graph.total_params, flops=graph.total_flops,
-                       nodes=graph.num_nodes, edges=graph.num_edges,
-                       structure=graph.structure_hash())  # fmt: skip
+            rec.update(
+                params=graph.total_params,
+                flops=graph.total_flops,
+                nodes=graph.num_nodes,
+                edges=graph.num_edges,
+                structure=graph.structure_hash(),
+            )
             if limits["max_params"] and graph.total_params > limits["max_params"]:
-                rec.update(status="filtered",
-                           error=f"{graph.total_params:,} parameters > {limits['max_params']:,}")  # fmt: skip
+                rec.update(
+                    status="filtered",
+                    error=f"{graph.total_params:,} parameters > {limits['max_params']:,}",
+                )
             elif limits["max_nodes"] and graph.num_nodes > limits["max_nodes"]:
-                rec.update(status="filtered",
-                           error=f"{graph.num_nodes:,} nodes > {limits['max_nodes']:,}")  # fmt: skip
+                rec.update(
+                    status="filtered", error=f"{graph.num_nodes:,} nodes > {limits['max_nodes']:,}"
+                )
             else:
                 atomic_write(out / f"{c['key']}.onnx", proto.SerializeToString())
                 rec["graph"] = graph.to_dict()
@@ -147,8 +157,12 @@ def _export_alone(c: Candidate, out: Path, limits: dict[str, int]) -> dict[str, 
         try:
             return ex.submit(export_candidate, c.as_dict(), str(out), limits).result()
         except Exception as e:  # the worker died (out of memory, segfault)
-            rec = {"format": RECORD_FORMAT, **c.as_dict(), "status": "failed",
-                   "error": f"worker died: {type(e).__name__}: {e}"}  # fmt: skip
+            rec = {
+                "format": RECORD_FORMAT,
+                **c.as_dict(),
+                "status": "failed",
+                "error": f"worker died: {type(e).__name__}: {e}",
+            }
             atomic_write(out / f"{c.key}.json", json.dumps(rec).encode())
             return rec
 
@@ -167,7 +181,6 @@ def build_corpus(
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Export this shard's candidates that have no record yet; returns the new manifest."""
-
     from tqdm import tqdm
 
     out = corpus_dir(cache_dir)
@@ -176,12 +189,15 @@ def build_corpus(
     todo = [c for c in mine if not _done(out, c.key, retry_failed)]
     limits = {"max_params": max_params, "max_nodes": max_nodes, "timeout": timeout}
     # The paper's zoo is always in the corpus, whatever the size limits (vgg16 has 138M).
-    from hnnframe.frontends.torchvision import TABLE1
-
     zoo = {f"torchvision:{e.name}" for e in TABLE1}
     unlimited = {**limits, "max_params": 0, "max_nodes": 0}
-    bar = tqdm(total=len(mine), initial=len(mine) - len(todo), desc="corpus export",
-               unit="arch", disable=not progress)  # fmt: skip
+    bar = tqdm(
+        total=len(mine),
+        initial=len(mine) - len(todo),
+        desc="corpus export",
+        unit="arch",
+        disable=not progress,
+    )
     counts = {"ok": 0, "failed": 0, "filtered": 0}
     # Fresh workers every few exports: exporters keep caches that grow with every model.
     # (One pool per batch: max_tasks_per_child deadlocks the executor in Python 3.11.)
@@ -201,10 +217,11 @@ def build_corpus(
         lost: list[Candidate] = []
         with _pool(jobs) as ex:
             futs = {
-                ex.submit(export_candidate, c.as_dict(), str(out),
-                          unlimited if c.spec in zoo else limits): c
+                ex.submit(
+                    export_candidate, c.as_dict(), str(out), unlimited if c.spec in zoo else limits
+                ): c
                 for c in part
-            }  # fmt: skip
+            }
             for fut in as_completed(futs):
                 try:
                     rec = fut.result()
@@ -219,6 +236,10 @@ def build_corpus(
             record(c, _export_alone(c, out, unlimited if c.spec in zoo else limits))
     bar.close()
     manifest = write_manifest(out)
-    manifest["this_build"] = {"shard": f"{shard[0]}/{shard[1]}", "candidates": len(mine),
-                              "exported_now": len(todo), **counts}  # fmt: skip
+    manifest["this_build"] = {
+        "shard": f"{shard[0]}/{shard[1]}",
+        "candidates": len(mine),
+        "exported_now": len(todo),
+        **counts,
+    }
     return manifest

@@ -24,6 +24,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
+from hnnframe.errors import ConfigError
+from hnnframe.frontends.sources import split_source
+from hnnframe.frontends.torchvision import TABLE1
+
 # Names of one design that libraries spell differently (the group is the right-hand side).
 GROUP_ALIASES: dict[str, str] = {
     "vit": "vision_transformer",
@@ -108,8 +112,15 @@ def torchvision_candidates() -> list[Candidate]:
     out = []
     for name in torchvision.models.list_models(module=torchvision.models):
         module = torchvision.models.get_model_builder(name).__module__.rsplit(".", 1)[-1]
-        out.append(Candidate(_key("tv", name), f"torchvision:{name}", "torchvision",
-                             f"torchvision.{module}", name))  # fmt: skip
+        out.append(
+            Candidate(
+                _key("tv", name),
+                f"torchvision:{name}",
+                "torchvision",
+                f"torchvision.{module}",
+                name,
+            )
+        )
     return out
 
 
@@ -123,8 +134,9 @@ def timm_candidates(per_family: int = 4) -> list[Candidate]:
     out = []
     for module, names in sorted(by_module.items()):
         for name in spread(names, per_family):
-            out.append(Candidate(_key("timm", name), f"timm:{name}", "timm", f"timm.{module}",
-                                 name))  # fmt: skip
+            out.append(
+                Candidate(_key("timm", name), f"timm:{name}", "timm", f"timm.{module}", name)
+            )
     return out
 
 
@@ -135,12 +147,38 @@ _SIZES = ((2, 128, 2), (4, 256, 4), (6, 384, 6))
 HF_SIZES: dict[str, tuple[tuple[int, int, int], ...]] = {
     t: _SIZES
     for t in (
-        "bert", "roberta", "distilbert", "albert", "electra", "deberta-v2", "xlm-roberta",
-        "gpt2", "gpt_neox", "opt", "bloom", "llama", "mistral", "qwen2", "phi",
-        "gemma", "t5", "bart", "whisper", "vit", "deit", "beit", "dinov2", "swin",
-        "convnext", "resnet", "mobilevit", "levit", "segformer", "mpnet",
+        "bert",
+        "roberta",
+        "distilbert",
+        "albert",
+        "electra",
+        "deberta-v2",
+        "xlm-roberta",
+        "gpt2",
+        "gpt_neox",
+        "opt",
+        "bloom",
+        "llama",
+        "mistral",
+        "qwen2",
+        "phi",
+        "gemma",
+        "t5",
+        "bart",
+        "whisper",
+        "vit",
+        "deit",
+        "beit",
+        "dinov2",
+        "swin",
+        "convnext",
+        "resnet",
+        "mobilevit",
+        "levit",
+        "segformer",
+        "mpnet",
     )
-}  # fmt: skip
+}
 # Field names of the three sizes where a config does not map the generic ones.
 _HF_FIELDS: dict[str, tuple[str, str, str, str | None]] = {
     "t5": ("num_layers", "d_model", "num_heads", "d_ff"),
@@ -165,8 +203,7 @@ def hf_overrides(model_type: str, layers: int, hidden: int, heads: int) -> dict[
     if ni:
         out[ni] = 4 * hidden
     if model_type in ("bart", "whisper"):
-        out.update(decoder_layers=layers, decoder_attention_heads=heads,
-                   decoder_ffn_dim=4 * hidden)  # fmt: skip
+        out.update(decoder_layers=layers, decoder_attention_heads=heads, decoder_ffn_dim=4 * hidden)
     if model_type == "t5":
         out["num_decoder_layers"] = layers
     if model_type in ("llama", "mistral", "qwen2", "gemma"):
@@ -193,17 +230,24 @@ SOURCES = ("torchvision", "timm", "hf")
 # The slice of the corpus that `make demo` builds and trains on: the zoo, resnet50 (held out of
 # training, a network a platform holds but the hash never saw), a few timm families, two of
 # them held out (convnext, regnet), and small transformers, two families held out (bert, gpt2).
-DEMO_TIMM = ("efficientnet_b0", "mobilenetv3_small_100", "resnet26", "vit_tiny_patch16_224",
-             "mixer_s16_224", "poolformer_s12", "convnext_atto", "convnext_femto",
-             "regnetx_002", "regnety_002")  # fmt: skip
+DEMO_TIMM = (
+    "efficientnet_b0",
+    "mobilenetv3_small_100",
+    "resnet26",
+    "vit_tiny_patch16_224",
+    "mixer_s16_224",
+    "poolformer_s12",
+    "convnext_atto",
+    "convnext_femto",
+    "regnetx_002",
+    "regnety_002",
+)
 DEMO_HF = ("bert", "gpt2", "llama", "roberta")
 
 
 def demo_candidates() -> list[Candidate]:
     """The demo's slice: the zoo, resnet50, :data:`DEMO_TIMM` and two sizes of each
     :data:`DEMO_HF` type."""
-    from hnnframe.frontends.torchvision import TABLE1
-
     out = [candidate_for(f"torchvision:{e.name}") for e in TABLE1]
     out.append(candidate_for("torchvision:resnet50"))
     out += [candidate_for(f"timm:{n}") for n in DEMO_TIMM]
@@ -213,9 +257,6 @@ def demo_candidates() -> list[Candidate]:
 
 def candidate_for(spec: str) -> Candidate:
     """The candidate of one named source, its family looked up as the catalog does."""
-    from hnnframe.errors import ConfigError
-    from hnnframe.frontends.sources import split_source
-
     named = split_source(spec)
     if named is None:
         raise ConfigError(f"{spec}: a corpus candidate is a named source (SCHEME:NAME)")
@@ -251,7 +292,5 @@ def candidates(sources: Iterable[str] = SOURCES, per_family: int = 4) -> list[Ca
         elif s == "hf":
             out += hf_candidates()
         else:
-            from hnnframe.errors import ConfigError
-
             raise ConfigError(f"unknown corpus source {s!r}; valid: {', '.join(SOURCES)}")
     return sorted({c.key: c for c in out}.values(), key=lambda c: c.key)

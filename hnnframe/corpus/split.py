@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from hnnframe.corpus.catalog import family_group
 from hnnframe.corpus.store import CorpusEntry
 from hnnframe.errors import ConfigError
 
@@ -20,14 +21,41 @@ from hnnframe.errors import ConfigError
 # (b) on the zoo are unaffected by what protocol (c) holds out.
 DEFAULT_HOLDOUT: tuple[str, ...] = (
     # transformers
-    "bert", "electra", "gpt2", "gpt_neox", "t5", "phi",
+    "bert",
+    "electra",
+    "gpt2",
+    "gpt_neox",
+    "t5",
+    "phi",
     # CNNs
-    "convnext", "regnet", "dla", "hrnet", "ghostnet", "rexnet", "res2net", "sknet", "vovnet",
-    "dpn", "hardcorenas", "selecsls",
+    "convnext",
+    "regnet",
+    "dla",
+    "hrnet",
+    "ghostnet",
+    "rexnet",
+    "res2net",
+    "sknet",
+    "vovnet",
+    "dpn",
+    "hardcorenas",
+    "selecsls",
     # ViTs and hybrids
-    "levit", "mobilevit", "cait", "pit", "twins", "coat", "xcit", "nest", "tnt",
-    "efficientformer", "edgenext", "visformer", "convmixer", "vision_transformer",
-)  # fmt: skip
+    "levit",
+    "mobilevit",
+    "cait",
+    "pit",
+    "twins",
+    "coat",
+    "xcit",
+    "nest",
+    "tnt",
+    "efficientformer",
+    "edgenext",
+    "visformer",
+    "convmixer",
+    "vision_transformer",
+)
 
 
 @dataclass
@@ -53,11 +81,10 @@ def split_corpus(entries: Sequence[CorpusEntry], holdout: Iterable[str] | None =
     :data:`DEFAULT_HOLDOUT`; groups it names that the corpus lacks are ignored). Names go
     through :func:`~hnnframe.corpus.catalog.family_group`; a given group that the corpus does
     not have is an error, so a misspelt family never silently goes into training."""
-    from hnnframe.corpus.catalog import family_group
-
     # A family name or an alias holds out its group (deit -> vision_transformer).
-    held = tuple(dict.fromkeys(family_group(h) for h in (DEFAULT_HOLDOUT if holdout is None
-                                                          else holdout)))  # fmt: skip
+    held = tuple(
+        dict.fromkeys(family_group(h) for h in (DEFAULT_HOLDOUT if holdout is None else holdout))
+    )
     if holdout is not None:
         unknown = sorted(set(held) - {e.group for e in entries})
         if unknown:

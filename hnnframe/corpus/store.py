@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hnnframe.corpus.catalog import family_group
 from hnnframe.errors import HnnError
 from hnnframe.files import atomic_write, cache_path
 from hnnframe.ir import OpGraph
@@ -82,16 +83,26 @@ def write_manifest(cache_dir: str | os.PathLike[str] | None = None) -> dict[str,
     import platform
 
     out = corpus_dir(cache_dir)
-    from hnnframe.corpus.catalog import family_group
 
     # Groups come from the family labels as the catalog maps them now, so a corrected alias
     # reaches records exported before it.
-    recs = [{**r, "group": family_group(r["family"])} if r.get("family") else r
-            for r in records(out)]  # fmt: skip
+    recs = [
+        {**r, "group": family_group(r["family"])} if r.get("family") else r for r in records(out)
+    ]
     ok = [r for r in recs if r.get("status") == "ok"]
     keep, aliases = _distinct(ok)
-    fields = ("key", "name", "spec", "source", "family", "group", "params", "flops", "nodes",
-              "edges")  # fmt: skip
+    fields = (
+        "key",
+        "name",
+        "spec",
+        "source",
+        "family",
+        "group",
+        "params",
+        "flops",
+        "nodes",
+        "edges",
+    )
     versions = {}
     for pkg in ("torch", "torchvision", "timm", "transformers", "onnx"):
         try:
@@ -104,17 +115,17 @@ def write_manifest(cache_dir: str | os.PathLike[str] | None = None) -> dict[str,
         "format": 1,
         "architectures": [
             {**{k: r.get(k) for k in fields}, "aliases": aliases[r["key"]]} for r in keep
-        ],  # fmt: skip
+        ],
         "failed": [
             {k: r.get(k) for k in ("key", "spec", "family", "error")}
             for r in recs
             if r.get("status") == "failed"
-        ],  # fmt: skip
+        ],
         "filtered": [
             {k: r.get(k) for k in ("key", "spec", "family", "error")}
             for r in recs
             if r.get("status") == "filtered"
-        ],  # fmt: skip
+        ],
         "summary": {
             "architectures": len(keep),
             "aliases": sum(len(a) for a in aliases.values()),
@@ -143,8 +154,6 @@ def load_corpus(
     cache_dir: str | os.PathLike[str] | None = None, keys: set[str] | None = None
 ) -> list[CorpusEntry]:
     """One :class:`CorpusEntry` per distinct architecture (graphs read from the records)."""
-    from hnnframe.corpus.catalog import family_group
-
     out = corpus_dir(cache_dir)
     manifest = read_manifest(out)
     entries = []
@@ -164,7 +173,7 @@ def load_corpus(
                 int(a.get("params") or 0),
                 int(a.get("flops") or 0),
                 list(a.get("aliases") or []),
-            )  # fmt: skip
+            )
         )
     if not entries:
         raise HnnError(f"the corpus in {out} holds no architecture")

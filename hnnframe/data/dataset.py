@@ -41,15 +41,20 @@ A transform that needs the torch module is skipped for models read from files.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hnnframe.corpus import load_corpus, split_corpus
 from hnnframe.data.augment import delete_nodes
+from hnnframe.data.zoo import TABLE1, load_zoo
 from hnnframe.errors import ConfigError
+from hnnframe.frontends import model_name
 from hnnframe.ir import OpGraph
 from hnnframe.log import get_logger
-from hnnframe.pipeline import prepare_graph
+from hnnframe.pipeline import graph_of, prepare_graph
+from hnnframe.variants import build_variants, get_transform
 
 log = get_logger(__name__)
 
@@ -101,8 +106,6 @@ def _copy_seed(seed: int, model: str, copy: int) -> int:
 def corpus_training_entries(data_cfg: Mapping[str, Any]) -> list[Any]:
     """The corpus architectures a ``source: corpus`` recipe trains on (training groups only,
     at most ``per_group`` per group, in key order)."""
-    from hnnframe.corpus import load_corpus, split_corpus
-
     keys = data_cfg.get("keys")
     entries = load_corpus(data_cfg.get("corpus_cache"), set(keys) if keys else None)
     split = split_corpus(entries, data_cfg.get("holdout_groups"))
@@ -125,16 +128,11 @@ def source_graphs(data_cfg: Mapping[str, Any]) -> list[tuple[str, str, OpGraph]]
     if source == "corpus":
         return [(e.key, e.group, e.graph) for e in corpus_training_entries(data_cfg)]
     if source == "zoo":
-        from hnnframe.data.zoo import load_zoo
-
         return [
             (e.name, e.category, g)
             for e, g in load_zoo(data_cfg.get("cache_dir"), data_cfg.get("models"))
         ]
     if isinstance(source, Sequence) and not isinstance(source, str):
-        from hnnframe.frontends import model_name
-        from hnnframe.pipeline import graph_of
-
         out = []
         for item in source:
             if not isinstance(item, Mapping) or "path" not in item or "category" not in item:
@@ -153,12 +151,9 @@ def variant_sources(data_cfg: Mapping[str, Any]) -> dict[str, str]:
     """Model name -> source spec (``torchvision:NAME`` or a path) for producing variants."""
     source = data_cfg.get("source", "zoo")
     if source == "zoo":
-        from hnnframe.data.zoo import TABLE1
-
         return {e.name: f"torchvision:{e.name}" for e in TABLE1}
     if source == "corpus":
         return {e.key: e.spec for e in corpus_training_entries(data_cfg)}
-    from hnnframe.frontends import model_name
 
     out = {}
     for item in source if isinstance(source, Sequence) and not isinstance(source, str) else []:
@@ -171,10 +166,6 @@ def variant_graphs(
     data_cfg: Mapping[str, Any], names: Sequence[str], progress: bool | None = None
 ) -> dict[tuple[str, str], OpGraph]:
     """Raw variant graphs ``{(transform, model): graph}`` for the recipe's ``data.variants``."""
-    import sys
-
-    from hnnframe.variants import build_variants, get_transform
-
     transforms = list(data_cfg.get("variants") or [])
     if not transforms:
         return {}
@@ -201,8 +192,6 @@ def build_dataset(
     ``progress`` shows a bar while training-time variants are built (minutes on a fresh
     cache) and while the copies are canonicalised; default: when stderr is a terminal.
     """
-    import sys
-
     from tqdm import tqdm
 
     data = recipe.get("data", {})
@@ -235,6 +224,9 @@ def build_dataset(
     label_of = {c: i for i, c in enumerate(categories)}
     n_train = max(1, min(copies, int(round(train_frac * copies)))) if copies > 1 else 1
     ds = GraphDataset([], [], [], [], categories)
+    plan = _CopyPlan(
+        graph_cfg, copies, frac, seed, delete_on, n_train, holdout, transforms, variant_copies
+    )
     # Canonicalising every copy of a corpus architecture takes minutes on the hub corpus.
     show = sys.stderr.isatty() if progress is None else progress
     for name, category, g in tqdm(raw, desc="dataset", unit="model", disable=not show):
@@ -242,44 +234,87 @@ def build_dataset(
         merged.name = name
         label = label_of.get(category, -1)
         ds.originals.append(Sample(merged, name, category, -1, label))
-        for c in range(copies):
-            if frac <= 0:
+        plan.add_deletion_copies(ds, g, merged, name, category, label)
+        plan.add_variant_copies(ds, extra, merged, name, category, label)
+    if not ds.train:
+        raise ConfigError("the dataset has no training samples")
+    _log_counts(ds)
+    return ds
+
+
+@dataclass
+class _CopyPlan:
+    """How the ``data`` section of a recipe makes the copies of each model."""
+
+    graph_cfg: Mapping[str, Any]
+    copies: int
+    frac: float  # the share of nodes a copy deletes
+    seed: int
+    delete_on: str  # prepared or raw
+    n_train: int  # copies of a model that go to training, the rest to test
+    holdout: set[str]
+    transforms: list[str]
+    variant_copies: int
+
+    def add_deletion_copies(
+        self, ds: GraphDataset, g: OpGraph, merged: OpGraph, name: str, category: str, label: int
+    ) -> None:
+        """The model's node-deletion copies: to unseen when held out, else train or test."""
+        for c in range(self.copies):
+            if self.frac <= 0:
                 aug = merged.copy()
-            elif delete_on == "raw":  # delete ONNX nodes, then canonicalise and merge the rest
-                aug, _ = prepare_graph(delete_nodes(g, frac, _copy_seed(seed, name, c)), graph_cfg)
+            elif self.delete_on == "raw":  # delete ONNX nodes, then canonicalise and merge the rest
+                deleted = delete_nodes(g, self.frac, _copy_seed(self.seed, name, c))
+                aug, _ = prepare_graph(deleted, self.graph_cfg)
             else:
-                aug = delete_nodes(merged, frac, _copy_seed(seed, name, c))
+                aug = delete_nodes(merged, self.frac, _copy_seed(self.seed, name, c))
             aug.name = f"{name}#{c}"
             s = Sample(aug, name, category, c, label)
-            if name in holdout:
+            if name in self.holdout:
                 ds.unseen.append(s)
-            elif c < n_train:
+            elif c < self.n_train:
                 ds.train.append(s)
             else:
                 ds.test.append(s)
-        k = copies
-        own = merged.content_hash() if transforms else ""
-        for t in transforms:
+
+    def add_variant_copies(
+        self,
+        ds: GraphDataset,
+        extra: Mapping[tuple[str, str], OpGraph],
+        merged: OpGraph,
+        name: str,
+        category: str,
+        label: int,
+    ) -> None:
+        """Training copies of the model's variants (``extra``: raw graph per transform and
+        model), numbered after its deletion copies."""
+        k = self.copies
+        own = merged.content_hash() if self.transforms else ""
+        for t in self.transforms:
             vg = extra.get((t, name))
-            if vg is None or name in holdout:
+            if vg is None or name in self.holdout:
                 continue
-            vm, _ = prepare_graph(vg, graph_cfg)
+            vm, _ = prepare_graph(vg, self.graph_cfg)
             if vm.content_hash() == own:
                 continue  # canonicalisation already removed this transform's differences
-            for c in range(variant_copies):
-                seed_c = _copy_seed(seed, f"{name}/{t}", c)
-                aug = delete_nodes(vm, frac, seed_c) if frac > 0 else vm.copy()
+            for c in range(self.variant_copies):
+                seed_c = _copy_seed(self.seed, f"{name}/{t}", c)
+                aug = delete_nodes(vm, self.frac, seed_c) if self.frac > 0 else vm.copy()
                 aug.name = f"{name}#{t}{c}"
                 ds.train.append(Sample(aug, name, category, k, label, variant=t))
                 k += 1
-    if not ds.train:
-        raise ConfigError("the dataset has no training samples")
+
+
+def _log_counts(ds: GraphDataset) -> None:
     per_variant: dict[str, int] = {}
     for s in ds.train:
         if s.variant:
             per_variant[s.variant] = per_variant.get(s.variant, 0) + 1
     log.info(
         "dataset: %d training copies (%d database, variants %s), %d test, %d unseen",
-        len(ds.train), len(ds.database), per_variant or "none", len(ds.test), len(ds.unseen),
-    )  # fmt: skip
-    return ds
+        len(ds.train),
+        len(ds.database),
+        per_variant or "none",
+        len(ds.test),
+        len(ds.unseen),
+    )

@@ -22,8 +22,9 @@ from typing import Any
 from hnnframe.errors import HnnError
 from hnnframe.files import atomic_write, cache_path
 from hnnframe.frontends.torchvision import CATEGORIES, CATEGORY_OF, TABLE1, ZooEntry
-from hnnframe.ir import OpGraph
+from hnnframe.ir import OpGraph, from_onnx
 from hnnframe.log import get_logger
+from hnnframe.sources import to_onnx
 
 log = get_logger(__name__)
 
@@ -42,8 +43,6 @@ def export_one(name: str, out_dir: str) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    from hnnframe.ir import from_onnx
-    from hnnframe.sources import to_onnx
 
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -70,8 +69,13 @@ def build_zoo(
     (out / "graphs").mkdir(parents=True, exist_ok=True)
     wanted = list(names) if names else [e.name for e in TABLE1]
     todo = [n for n in wanted if force or not (out / "graphs" / f"{n}.json").exists()]
-    bar = tqdm(total=len(wanted), initial=len(wanted) - len(todo), desc="zoo export",
-               unit="model", disable=not progress)  # fmt: skip
+    bar = tqdm(
+        total=len(wanted),
+        initial=len(wanted) - len(todo),
+        desc="zoo export",
+        unit="model",
+        disable=not progress,
+    )
     # Biggest models first so that the slowest export does not start last.
     todo.sort(key=lambda n: ("vgg" not in n and "densenet" not in n and "inception" not in n, n))
     if jobs <= 1:

@@ -24,26 +24,42 @@ from hnnframe.frontends.config_bounds import check_config_sizes
 #: GGUF architecture -> (transformers model_type, class, {config field: GGUF key suffix}).
 #: The keys of llama.cpp's Llama-family writers (llama, qwen2 share them).
 _LLAMA_KEYS = {
-    "hidden_size": "embedding_length", "num_hidden_layers": "block_count",
+    "hidden_size": "embedding_length",
+    "num_hidden_layers": "block_count",
     "intermediate_size": "feed_forward_length",
     "num_attention_heads": "attention.head_count",
     "num_key_value_heads": "attention.head_count_kv",
     "max_position_embeddings": "context_length",
-    "rms_norm_eps": "attention.layer_norm_rms_epsilon"}  # fmt: skip
+    "rms_norm_eps": "attention.layer_norm_rms_epsilon",
+}
 ARCHS: dict[str, tuple[str, str, dict[str, str]]] = {
     "llama": ("llama", "LlamaForCausalLM", _LLAMA_KEYS),
     "qwen2": ("qwen2", "Qwen2ForCausalLM", _LLAMA_KEYS),
-    "gpt2": ("gpt2", "GPT2LMHeadModel", {
-        "n_embd": "embedding_length", "n_layer": "block_count", "n_inner": "feed_forward_length",
-        "n_head": "attention.head_count", "n_positions": "context_length",
-        "layer_norm_epsilon": "attention.layer_norm_epsilon"}),
-    "bert": ("bert", "BertModel", {
-        "hidden_size": "embedding_length", "num_hidden_layers": "block_count",
-        "intermediate_size": "feed_forward_length",
-        "num_attention_heads": "attention.head_count",
-        "max_position_embeddings": "context_length",
-        "layer_norm_eps": "attention.layer_norm_epsilon"}),
-}  # fmt: skip
+    "gpt2": (
+        "gpt2",
+        "GPT2LMHeadModel",
+        {
+            "n_embd": "embedding_length",
+            "n_layer": "block_count",
+            "n_inner": "feed_forward_length",
+            "n_head": "attention.head_count",
+            "n_positions": "context_length",
+            "layer_norm_epsilon": "attention.layer_norm_epsilon",
+        },
+    ),
+    "bert": (
+        "bert",
+        "BertModel",
+        {
+            "hidden_size": "embedding_length",
+            "num_hidden_layers": "block_count",
+            "intermediate_size": "feed_forward_length",
+            "num_attention_heads": "attention.head_count",
+            "max_position_embeddings": "context_length",
+            "layer_norm_eps": "attention.layer_norm_epsilon",
+        },
+    ),
+}
 
 
 def open_reader(path: Path) -> Any:
@@ -86,8 +102,9 @@ def config_from_gguf(path: Path) -> Any:
     arch = str(meta.get("general.architecture", ""))
     if arch not in ARCHS:
         known = ", ".join(sorted(ARCHS))
-        raise ModelLoadError(f"{path}: GGUF architecture {arch!r} has no transformers mapping "
-                             f"(mapped: {known})")  # fmt: skip
+        raise ModelLoadError(
+            f"{path}: GGUF architecture {arch!r} has no transformers mapping (mapped: {known})"
+        )
     model_type, cls, fields = ARCHS[arch]
     cfg: dict[str, Any] = {}
     for field, key in fields.items():

@@ -40,26 +40,68 @@ import hashlib
 import json
 from typing import Any
 
+from hnnframe.frontends.hf import model_class
+from hnnframe.frontends.named import hf_config
+
 #: Bumped when the fields left out change, so that old and new digests never compare equal.
 VERSION = 1
 
 #: Fields left out by name (see the module docstring).
-IGNORED = frozenset({
-    "name_or_path", "transformers_version", "dtype", "torch_dtype", "use_bfloat16",
-    "use_cache", "attn_implementation", "return_dict", "id2label", "label2id",
-    "problem_type", "finetuning_task", "tokenizer_class", "prefix", "task_specific_params",
-    "initializer_range", "initializer_factor", "init_std", "gradient_checkpointing",
-    "drop_path_rate", "layerdrop", "forced_decoder_ids",
-})  # fmt: skip
+IGNORED = frozenset(
+    {
+        "name_or_path",
+        "transformers_version",
+        "dtype",
+        "torch_dtype",
+        "use_bfloat16",
+        "use_cache",
+        "attn_implementation",
+        "return_dict",
+        "id2label",
+        "label2id",
+        "problem_type",
+        "finetuning_task",
+        "tokenizer_class",
+        "prefix",
+        "task_specific_params",
+        "initializer_range",
+        "initializer_factor",
+        "init_std",
+        "gradient_checkpointing",
+        "drop_path_rate",
+        "layerdrop",
+        "forced_decoder_ids",
+    }
+)
 #: Generation settings that transformers before 4.41 wrote into every ``config.json``.
-GENERATION = frozenset({
-    "max_length", "min_length", "do_sample", "early_stopping", "num_beams", "num_beam_groups",
-    "diversity_penalty", "temperature", "top_k", "top_p", "typical_p", "repetition_penalty",
-    "length_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids",
-    "num_return_sequences", "output_scores", "return_dict_in_generate",
-    "remove_invalid_values", "exponential_decay_length_penalty", "suppress_tokens",
-    "begin_suppress_tokens", "max_new_tokens",
-})  # fmt: skip
+GENERATION = frozenset(
+    {
+        "max_length",
+        "min_length",
+        "do_sample",
+        "early_stopping",
+        "num_beams",
+        "num_beam_groups",
+        "diversity_penalty",
+        "temperature",
+        "top_k",
+        "top_p",
+        "typical_p",
+        "repetition_penalty",
+        "length_penalty",
+        "no_repeat_ngram_size",
+        "encoder_no_repeat_ngram_size",
+        "bad_words_ids",
+        "num_return_sequences",
+        "output_scores",
+        "return_dict_in_generate",
+        "remove_invalid_values",
+        "exponential_decay_length_penalty",
+        "suppress_tokens",
+        "begin_suppress_tokens",
+        "max_new_tokens",
+    }
+)
 
 
 def ignored(key: str) -> bool:
@@ -93,8 +135,6 @@ def built_class(config: Any) -> str:
     """The name of the class hnnframe builds from ``config``: the one its ``architectures``
     names when transformers has it (:func:`.hf.model_class`), else the model type's base
     model, so that ``["GPT2Model"]`` and no ``architectures`` at all are one class."""
-    from hnnframe.frontends.hf import model_class
-
     cls = model_class(config)
     if cls is not None:
         return str(cls.__name__)
@@ -121,7 +161,5 @@ def config_digest(config: Any) -> str:
 def source_config_digest(source: Any) -> str | None:
     """:func:`config_digest` of a config source (``hf:NAME``, a ``config.json``, a snapshot
     directory), else None (a model file, ``torchvision:``/``timm:`` names, a module)."""
-    from hnnframe.frontends.named import hf_config
-
     config = hf_config(source)
     return config_digest(config) if config is not None else None

@@ -188,8 +188,9 @@ def _contrib_shapes(model: Any, best: dict[str, Any]) -> None:
             n.attribute.extend(keep_attrs)
             del n.input[3:]
     try:
-        inferred = SymbolicShapeInference.infer_shapes(scratch, auto_merge=True,
-                                                       guess_output_rank=True)  # fmt: skip
+        inferred = SymbolicShapeInference.infer_shapes(
+            scratch, auto_merge=True, guess_output_rank=True
+        )
     except Exception:  # an operator it does not know either: keep ONNX's shapes
         return
     _keep_best(best, inferred)

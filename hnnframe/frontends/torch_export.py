@@ -63,8 +63,9 @@ def ts_export(
     import torch
 
     args = _args(x)
-    names = list(input_names or (["input"] if len(args) == 1 else
-                                 [f"input_{k}" for k in range(len(args))]))  # fmt: skip
+    names = list(
+        input_names or (["input"] if len(args) == 1 else [f"input_{k}" for k in range(len(args))])
+    )
     register_symbolics()
     buf = io.BytesIO()
     kwargs: dict[str, Any] = {}

@@ -124,6 +124,30 @@ def pairwise_ged(
     idx = _normalise_pairs(n, pairs)
     hashes = [g.content_hash() for g in graphs]
     keys: list[Key] = [pair_key(hashes[i], hashes[j]) for i, j in idx.tolist()]
+    values = _distances(graphs, hashes, keys, m, cache, jobs, progress, chunk_size, mp_context)
+
+    flat = np.array([values.get(k, 0.0) for k in keys], dtype=np.float64)
+    if pairs is not None:
+        return flat
+    out = np.zeros((n, n), dtype=np.float64)
+    out[idx[:, 0], idx[:, 1]] = flat
+    out[idx[:, 1], idx[:, 0]] = flat
+    return out
+
+
+def _distances(
+    graphs: Sequence[OpGraph],
+    hashes: Sequence[str],
+    keys: Sequence[Key],
+    m: GEDMethod,
+    cache: str | os.PathLike[str] | GEDCache | None,
+    jobs: int,
+    progress: bool,
+    chunk_size: int | None,
+    mp_context: str,
+) -> dict[Key, float]:
+    """The GED of every distinct pair of unequal graphs among ``keys``: what the cache holds,
+    the rest computed (and written to the cache as it arrives)."""
     need = {k for k in keys if k[0] != k[1]}
     mkey = m.cache_key()
 
@@ -134,22 +158,32 @@ def pairwise_ged(
         todo = sorted(need - values.keys())
         log.info(
             "GED %s: %d pairs, %d distinct, %d cached, %d to compute",
-            mkey, len(keys), len(need), len(values), len(todo),
-        )  # fmt: skip
+            mkey,
+            len(keys),
+            len(need),
+            len(values),
+            len(todo),
+        )
         if todo:
-            values.update(_compute(graphs, hashes, todo, m, jobs, store, progress, chunk_size,
-                                   mp_context, done=len(values), total=len(need)))  # fmt: skip
+            values.update(
+                _compute(
+                    graphs,
+                    hashes,
+                    todo,
+                    m,
+                    jobs,
+                    store,
+                    progress,
+                    chunk_size,
+                    mp_context,
+                    done=len(values),
+                    total=len(need),
+                )
+            )
     finally:
         if own_cache and store is not None:
             store.close()
-
-    flat = np.array([values.get(k, 0.0) for k in keys], dtype=np.float64)
-    if pairs is not None:
-        return flat
-    out = np.zeros((n, n), dtype=np.float64)
-    out[idx[:, 0], idx[:, 1]] = flat
-    out[idx[:, 1], idx[:, 0]] = flat
-    return out
+    return values
 
 
 def _compute(
@@ -184,8 +218,13 @@ def _compute(
     chunks = [order[s : s + chunk_size] for s in range(0, len(order), chunk_size)]
 
     results: dict[Key, float] = {}
-    bar = tqdm(total=total, initial=done, disable=not progress, unit="pair",
-               desc=f"GED {method.name or type(method).__name__}")  # fmt: skip
+    bar = tqdm(
+        total=total,
+        initial=done,
+        disable=not progress,
+        unit="pair",
+        desc=f"GED {method.name or type(method).__name__}",
+    )
 
     def collect(chunk: list[int], vals: list[float]) -> None:
         items = [(todo[t], v) for t, v in zip(chunk, vals, strict=True)]
@@ -202,8 +241,9 @@ def _compute(
         else:
             ctx = multiprocessing.get_context(mp_context)
             workers = min(jobs, len(chunks))
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(sub, method)) as ex:  # fmt: skip
+            with ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=_init_worker, initargs=(sub, method)
+            ) as ex:
                 pending: dict[Future[list[float]], list[int]] = {}
                 try:
                     for chunk in chunks:

@@ -172,13 +172,20 @@ class OpGraph:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> OpGraph:
         nodes = [
-            OpNode(op, name, flops, params, tuple(shape) if shape is not None else None,
-                   bool(rest and rest[0]),
-                   tuple(rest[1]) if len(rest) > 1 and rest[1] is not None else None,
-                   bool(len(rest) > 2 and rest[2]),
-                   rest[3] if len(rest) > 3 else None, bool(len(rest) > 4 and rest[4]))
+            OpNode(
+                op,
+                name,
+                flops,
+                params,
+                tuple(shape) if shape is not None else None,
+                bool(rest and rest[0]),
+                tuple(rest[1]) if len(rest) > 1 and rest[1] is not None else None,
+                bool(len(rest) > 2 and rest[2]),
+                rest[3] if len(rest) > 3 else None,
+                bool(len(rest) > 4 and rest[4]),
+            )
             for op, name, flops, params, shape, *rest in d["nodes"]
-        ]  # fmt: skip
+        ]
         return cls(nodes, [tuple(e) for e in d["edges"]], d.get("name", ""))
 
     def content_hash(self) -> str:
@@ -256,8 +263,13 @@ class OpGraph:
 
 def _node_row(n: OpNode) -> list[Any]:
     row: list[Any] = [n.op, n.name, int(n.flops), int(n.params), list(n.shape) if n.shape else None]
-    extra: list[Any] = [n.const, list(n.clamp) if n.clamp else None, n.flops_unknown,
-                        n.activation, n.sum_out]  # fmt: skip
+    extra: list[Any] = [
+        n.const,
+        list(n.clamp) if n.clamp else None,
+        n.flops_unknown,
+        n.activation,
+        n.sum_out,
+    ]
     while extra and not extra[-1]:  # trailing defaults (False, None) are not written
         extra.pop()
     return row + extra

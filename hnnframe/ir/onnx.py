@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -90,6 +91,18 @@ def _quantize_range(node: onnx.NodeProto, tensors: Mapping[str, Any]) -> tuple[f
     return ((info.min - z) * s, (info.max - z) * s)
 
 
+@dataclass
+class _Tables:
+    """What :func:`from_onnx` knows of a graph's tensors before it walks the operators."""
+
+    shapes: dict[str, tuple[int | None, ...] | None]
+    inits: dict[str, tuple[tuple[int, ...], bool]]  # initializer: (dims, floating point)
+    int8_inits: set[str]
+    const_floats: dict[str, tuple[int, ...]]  # float Constant outputs of more than one value
+    aliases: set[int]  # Identity nodes of an initializer
+    const_nodes: set[int]  # nodes whose value no graph input reaches
+
+
 def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
     """Build an OpGraph from an ONNX model whose shapes have been inferred.
 
@@ -100,106 +113,23 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
     quantized operator (:data:`hnnframe.ir.flops.QUANTIZED`) counts its weight and bias
     whatever their integer type, and not its scales and zero points.
     """
-    import onnx
-
     graph = model.graph
-    shapes: dict[str, tuple[int | None, ...] | None] = {}
-    for vi in list(graph.input) + list(graph.value_info) + list(graph.output):
-        shapes[vi.name] = _shape_of(vi)
-    float_types = {
-        onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
-        onnx.TensorProto.BFLOAT16,
-    }  # fmt: skip
-    inits: dict[str, tuple[tuple[int, ...], bool]] = {}
-    int8_inits: set[str] = set()
-    for t in graph.initializer:
-        inits[t.name] = (tuple(t.dims), t.data_type in float_types)
-        if t.data_type in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8):
-            int8_inits.add(t.name)
-        shapes[t.name] = tuple(t.dims)
-    # Constant nodes are folded away: their outputs behave like (non-parameter) initializers,
-    # except a float tensor that an operator of the data reads (below).
-    const_floats: dict[str, tuple[int, ...]] = {}
-    for n in graph.node:
-        if n.op_type == "Constant":
-            for o in n.output:
-                v = attr(n, "value")
-                if v is not None and hasattr(v, "dims"):
-                    shapes[o] = tuple(v.dims)
-                    if v.data_type in float_types and math.prod(v.dims) > 1:
-                        const_floats[o] = tuple(v.dims)
-
-    # An Identity whose input is an initializer is constant plumbing, not an operator: the
-    # TorchScript exporter emits one for every initializer it de-duplicated (with weights=None,
-    # all BN weights are equal, so resnet18 gets 72 of them). Its output is treated as an
-    # initializer of its own name, because it stands for a distinct torch parameter.
-    aliases: set[int] = set()
-    for k, n in enumerate(graph.node):
-        if n.op_type == "Identity" and n.input and n.input[0] in inits:
-            inits[n.output[0]] = inits[n.input[0]]
-            shapes[n.output[0]] = shapes.get(n.input[0])
-            aliases.add(k)
-    # Tensors that no graph input reaches (see OpNode.const); ONNX lists nodes in topological
-    # order, so one pass suffices.
-    const_tensors = set(inits)
-    const_tensors.update(o for n in graph.node if n.op_type == "Constant" for o in n.output)
-    const_nodes: set[int] = set()
-    for k, n in enumerate(graph.node):
-        if n.op_type == "Constant" or k in aliases:
-            continue
-        # CastLike reads only the type of its second input.
-        inputs = n.input[:1] if n.op_type == "CastLike" else n.input
-        if n.op_type in ("Shape", "Size") or all(i in const_tensors for i in inputs if i):
-            const_nodes.add(k)
-            const_tensors.update(o for o in n.output if o)
-
+    tables = _tables(graph)
     nodes: list[OpNode] = []
     tensors: dict[str, Any] | None = None  # built at the first QuantizeLinear
     producer: dict[str, int] = {}
     consumers: list[list[str]] = []
     counted: set[str] = set()
     for nk, n in enumerate(graph.node):
-        if n.op_type == "Constant" or nk in aliases:
+        if n.op_type == "Constant" or nk in tables.aliases:
             continue
-        params = 0
-        buffers = _BUFFER_INPUTS.get(n.op_type, set())
-        quant = _QUANT_PARAM_INPUTS.get(n.op_type)
-        if n.op_type == "Gather" and n.input and n.input[0] in int8_inits:
-            quant = {0}  # an int8 embedding table (onnxruntime's dynamic quantization)
-        for k, inp in enumerate(n.input):
-            if inp in inits and k not in buffers and inp not in counted:
-                dims, is_float = inits[inp]
-                if (k in quant) if quant is not None else is_float:
-                    params += int(math.prod(dims)) if dims else 1
-                    counted.add(inp)
-            elif inp in const_floats and nk not in const_nodes and inp not in counted:
-                # onnxsim writes the tensors it folds (a layer scale multiplied into a Conv's
-                # weights, Gemma's 1 + w) as Constant nodes: a float Constant that an operator
-                # of the data reads is a parameter like an initializer. (Buffers that only
-                # feed constant subgraphs, rotary frequencies, stay out: those nodes fold.)
-                params += int(math.prod(const_floats[inp]))
-                counted.add(inp)
-        in_shapes = [shapes.get(i) if i else None for i in n.input]
-        out_shape = shapes.get(n.output[0]) if n.output else None
+        params = _node_params(n, nk, tables, counted)
         clamp = None
         if n.op_type == "QuantizeLinear":
             tensors = tensors if tensors is not None else _stored_tensors(graph)
             clamp = _quantize_range(n, tensors)
         idx = len(nodes)
-        nodes.append(
-            OpNode(
-                op=n.op_type,
-                name=n.name or f"{n.op_type}_{idx}",
-                flops=node_flops(n, in_shapes, out_shape),
-                flops_unknown=flops_unknown(n, in_shapes, out_shape),
-                params=params,
-                shape=out_shape,
-                const=nk in const_nodes,
-                clamp=clamp,
-                activation=_fused_activation(n),
-                sum_out=n.op_type in SKIP_NORM_OPS and len(n.output) > 3 and bool(n.output[3]),
-            )
-        )
+        nodes.append(_op_node(n, idx, params, tables, nk in tables.const_nodes, clamp))
         for o in n.output:
             if o:
                 producer[o] = idx
@@ -211,3 +141,127 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> OpGraph:
     if g.num_nodes == 0:
         raise GraphError(f"model {name or graph.name!r} has no operator nodes")
     return g
+
+
+def _tables(graph: onnx.GraphProto) -> _Tables:
+    """Shapes of every tensor, the initializers, the float Constants and the constant nodes."""
+    import onnx
+
+    shapes: dict[str, tuple[int | None, ...] | None] = {}
+    for vi in list(graph.input) + list(graph.value_info) + list(graph.output):
+        shapes[vi.name] = _shape_of(vi)
+    float_types = {
+        onnx.TensorProto.FLOAT,
+        onnx.TensorProto.FLOAT16,
+        onnx.TensorProto.DOUBLE,
+        onnx.TensorProto.BFLOAT16,
+    }
+    inits: dict[str, tuple[tuple[int, ...], bool]] = {}
+    int8_inits: set[str] = set()
+    for t in graph.initializer:
+        inits[t.name] = (tuple(t.dims), t.data_type in float_types)
+        if t.data_type in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8):
+            int8_inits.add(t.name)
+        shapes[t.name] = tuple(t.dims)
+    # Constant nodes are folded away: their outputs behave like (non-parameter) initializers,
+    # except a float tensor that an operator of the data reads (_node_params).
+    const_floats: dict[str, tuple[int, ...]] = {}
+    for n in graph.node:
+        if n.op_type == "Constant":
+            for o in n.output:
+                v = attr(n, "value")
+                if v is not None and hasattr(v, "dims"):
+                    shapes[o] = tuple(v.dims)
+                    if v.data_type in float_types and math.prod(v.dims) > 1:
+                        const_floats[o] = tuple(v.dims)
+    aliases = _initializer_aliases(graph, inits, shapes)
+    const_nodes = _constant_nodes(graph, inits, aliases)
+    return _Tables(shapes, inits, int8_inits, const_floats, aliases, const_nodes)
+
+
+def _initializer_aliases(
+    graph: onnx.GraphProto,
+    inits: dict[str, tuple[tuple[int, ...], bool]],
+    shapes: dict[str, tuple[int | None, ...] | None],
+) -> set[int]:
+    """Identity nodes of an initializer; their outputs join ``inits`` and ``shapes``.
+
+    Such an Identity is constant plumbing, not an operator: the TorchScript exporter emits one
+    for every initializer it de-duplicated (with weights=None, all BN weights are equal, so
+    resnet18 gets 72 of them). Its output is treated as an initializer of its own name,
+    because it stands for a distinct torch parameter.
+    """
+    aliases: set[int] = set()
+    for k, n in enumerate(graph.node):
+        if n.op_type == "Identity" and n.input and n.input[0] in inits:
+            inits[n.output[0]] = inits[n.input[0]]
+            shapes[n.output[0]] = shapes.get(n.input[0])
+            aliases.add(k)
+    return aliases
+
+
+def _constant_nodes(
+    graph: onnx.GraphProto, inits: Mapping[str, Any], aliases: set[int]
+) -> set[int]:
+    """Nodes whose outputs no graph input reaches (see OpNode.const); ONNX lists nodes in
+    topological order, so one pass suffices."""
+    const_tensors = set(inits)
+    const_tensors.update(o for n in graph.node if n.op_type == "Constant" for o in n.output)
+    const_nodes: set[int] = set()
+    for k, n in enumerate(graph.node):
+        if n.op_type == "Constant" or k in aliases:
+            continue
+        # CastLike reads only the type of its second input.
+        inputs = n.input[:1] if n.op_type == "CastLike" else n.input
+        if n.op_type in ("Shape", "Size") or all(i in const_tensors for i in inputs if i):
+            const_nodes.add(k)
+            const_tensors.update(o for o in n.output if o)
+    return const_nodes
+
+
+def _node_params(n: onnx.NodeProto, nk: int, tables: _Tables, counted: set[str]) -> int:
+    """The parameters node ``nk`` reads that no earlier node counted (added to ``counted``)."""
+    params = 0
+    buffers = _BUFFER_INPUTS.get(n.op_type, set())
+    quant = _QUANT_PARAM_INPUTS.get(n.op_type)
+    if n.op_type == "Gather" and n.input and n.input[0] in tables.int8_inits:
+        quant = {0}  # an int8 embedding table (onnxruntime's dynamic quantization)
+    for k, inp in enumerate(n.input):
+        if inp in tables.inits and k not in buffers and inp not in counted:
+            dims, is_float = tables.inits[inp]
+            if (k in quant) if quant is not None else is_float:
+                params += int(math.prod(dims)) if dims else 1
+                counted.add(inp)
+        elif inp in tables.const_floats and nk not in tables.const_nodes and inp not in counted:
+            # onnxsim writes the tensors it folds (a layer scale multiplied into a Conv's
+            # weights, Gemma's 1 + w) as Constant nodes: a float Constant that an operator
+            # of the data reads is a parameter like an initializer. (Buffers that only
+            # feed constant subgraphs, rotary frequencies, stay out: those nodes fold.)
+            params += int(math.prod(tables.const_floats[inp]))
+            counted.add(inp)
+    return params
+
+
+def _op_node(
+    n: onnx.NodeProto,
+    idx: int,
+    params: int,
+    tables: _Tables,
+    const: bool,
+    clamp: tuple[float, float] | None,
+) -> OpNode:
+    """The OpNode of operator ``n``, the ``idx``-th node of the graph."""
+    in_shapes = [tables.shapes.get(i) if i else None for i in n.input]
+    out_shape = tables.shapes.get(n.output[0]) if n.output else None
+    return OpNode(
+        op=n.op_type,
+        name=n.name or f"{n.op_type}_{idx}",
+        flops=node_flops(n, in_shapes, out_shape),
+        flops_unknown=flops_unknown(n, in_shapes, out_shape),
+        params=params,
+        shape=out_shape,
+        const=const,
+        clamp=clamp,
+        activation=_fused_activation(n),
+        sum_out=n.op_type in SKIP_NORM_OPS and len(n.output) > 3 and bool(n.output[3]),
+    )

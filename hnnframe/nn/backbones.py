@@ -68,8 +68,13 @@ class GCNBackbone(Backbone):
 class GATBackbone(Backbone):
     """Graph attention layers (Velickovic et al. 2018, arXiv:1710.10903); heads are averaged."""
 
-    def __init__(self, in_dim: int, hidden_dims: Sequence[int] = (256, 128, 64), dropout: float = 0.0,
-                 num_heads: int = 4) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_dim: int,
+        hidden_dims: Sequence[int] = (256, 128, 64),
+        dropout: float = 0.0,
+        num_heads: int = 4,
+    ) -> None:
         self.num_heads = num_heads
         super().__init__(in_dim, hidden_dims, dropout)
 

@@ -32,8 +32,12 @@ class HashOutput:
     pre: torch.Tensor | None = None
 
     def __getitem__(self, rows: slice) -> HashOutput:
-        return HashOutput(self.embedding[rows], self.activation[rows], self.logits[rows],
-                          None if self.pre is None else self.pre[rows])  # fmt: skip
+        return HashOutput(
+            self.embedding[rows],
+            self.activation[rows],
+            self.logits[rows],
+            None if self.pre is None else self.pre[rows],
+        )
 
     @property
     def code(self) -> torch.Tensor:

@@ -97,7 +97,7 @@ def table2_runs(epochs: int | None) -> list[Run]:
                         method,
                         [*dov, f"hash.bits={bits}", *ep],
                         {"method": method, "data": data, "bits": bits, "protocol": "a"},
-                    )  # fmt: skip
+                    )
                 )
             runs.append(
                 Run(
@@ -105,7 +105,7 @@ def table2_runs(epochs: int | None) -> list[Run]:
                     method,
                     [*dov, "hash.bits=32", f"data.holdout={HOLDOUT}", *ep],
                     {"method": method, "data": data, "bits": 32, "protocol": "b"},
-                )  # fmt: skip
+                )
             )
     return runs
 
@@ -115,11 +115,23 @@ def fig7_runs(epochs: int | None) -> list[Run]:
     ep = [f"train.epochs={epochs}"] if epochs else []
     runs = []
     for beta in FIG7_BETA:
-        runs.append(Run(f"beta-{beta}", "hnn_net", ["graph.merge=[]", "hash.bits=32", f"loss.beta={beta}", *ep],
-                        {"sweep": "beta", "value": beta}))  # fmt: skip
+        runs.append(
+            Run(
+                f"beta-{beta}",
+                "hnn_net",
+                ["graph.merge=[]", "hash.bits=32", f"loss.beta={beta}", *ep],
+                {"sweep": "beta", "value": beta},
+            )
+        )
     for gamma in FIG7_GAMMA:
-        runs.append(Run(f"gamma-{gamma}", "hnn_net", ["graph.merge=[]", "hash.bits=32", f"loss.gamma={gamma}", *ep],
-                        {"sweep": "gamma", "value": gamma}))  # fmt: skip
+        runs.append(
+            Run(
+                f"gamma-{gamma}",
+                "hnn_net",
+                ["graph.merge=[]", "hash.bits=32", f"loss.gamma={gamma}", *ep],
+                {"sweep": "gamma", "value": gamma},
+            )
+        )
     return runs
 
 
@@ -142,6 +154,6 @@ def recipe_runs(epochs: int | None, seeds: Sequence[int] = RECIPE_SEEDS) -> list
                             "seed": seed,
                             "protocol": prot,
                         },
-                    )  # fmt: skip
+                    )
                 )
     return runs

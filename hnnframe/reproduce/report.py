@@ -19,12 +19,28 @@ from hnnframe import files
 def provenance(command: str) -> str:
     """``Produced by `command` at commit C.``, saying when the code has uncommitted changes."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent, check=True).stdout.strip()  # fmt: skip
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            check=True,
+        ).stdout.strip()
         # Changes to docs/ (the results being written) do not make the code differ.
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/",
-                                ":(exclude,top)docs"], capture_output=True, text=True,
-                               cwd=Path(__file__).parent).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ":/",
+                ":(exclude,top)docs",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
         commit += " (with uncommitted changes)" if dirty else ""
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
@@ -49,7 +65,11 @@ def wall_clock_line(results: Sequence[dict[str, Any]], seconds: float) -> str:
     """How long this invocation took, when it trained every run itself (else say so)."""
     reused = sum(1 for r in results if r.get("reused"))
     if reused:
-        return (f"{reused} of {len(results)} runs were reused from an earlier invocation, so "
-                "this one's wall-clock time says nothing about the whole experiment.")  # fmt: skip
-    return (f"Wall-clock time of this command, every run trained now, pairwise GEDs included: "
-            f"{seconds / 60:.1f} min.")  # fmt: skip
+        return (
+            f"{reused} of {len(results)} runs were reused from an earlier invocation, so "
+            "this one's wall-clock time says nothing about the whole experiment."
+        )
+    return (
+        f"Wall-clock time of this command, every run trained now, pairwise GEDs included: "
+        f"{seconds / 60:.1f} min."
+    )

@@ -18,6 +18,9 @@ def _cell(r: dict[str, Any] | None, prot: str, metric: str) -> float | None:
     return r["metrics"][prot].get(metric)
 
 
+_METRIC_KEYS = {"recall": f"recall@{K}", "precision": f"precision@{K}", "f1": f"f1@{K}"}
+
+
 def table2_markdown(
     results: Sequence[dict[str, Any]],
     command: str,
@@ -39,30 +42,56 @@ def table2_markdown(
         "| method | metric | " + " | ".join(f"{d} {b}" for d, b in cols) + " |",
         "|---|---|" + "---|" * len(cols),
     ]
-    metric_keys = {"recall": f"recall@{K}", "precision": f"precision@{K}", "f1": f"f1@{K}"}
+    lines += _topk_rows(results, by, cols, bounds)
+    lines += _lookup_table(results, by, cols)
+    lines += _protocol_b_table(by, bounds)
+    return "\n".join([*lines, *time_footer(results)])
+
+
+def _wl_run(results: Sequence[dict[str, Any]], d: str, b: int) -> dict[str, Any] | None:
+    """Any protocol (a) run with this data and Q: the WL baseline is one per (data, bits)."""
+    return next(
+        (r for r in results if r["data"] == d and r["bits"] == b and r["protocol"] == "a"),
+        None,
+    )
+
+
+def _topk_rows(
+    results: Sequence[dict[str, Any]],
+    by: dict[tuple[str, str, int, str], dict[str, Any]],
+    cols: list[tuple[str, int]],
+    bounds: dict[str, dict[str, float]] | None,
+) -> list[str]:
+    """Protocol (a)'s top-K rows: each method (ours / paper), the WL baseline, the ceiling."""
+    lines = []
     for method, label in METHODS.items():
-        for metric, key in metric_keys.items():
+        for metric, key in _METRIC_KEYS.items():
             cells = []
             for i, (d, b) in enumerate(cols):
                 v = _cell(by.get((method, d, b, "a")), "a", key)
                 paper = PAPER_TABLE2[method][metric][i]
                 cells.append(f"{v:.3f} / {paper:.3f}" if v is not None else f"- / {paper:.3f}")
             lines.append(f"| {label} | {metric} | " + " | ".join(cells) + " |")
-    # WL baseline: one per (data, bits), from any run with that data and bits.
-    for metric, key in metric_keys.items():
+    for metric, key in _METRIC_KEYS.items():
         cells = []
         for d, b in cols:
-            r = next(
-                (r for r in results if r["data"] == d and r["bits"] == b and r["protocol"] == "a"),
-                None,
-            )
+            r = _wl_run(results, d, b)
             cells.append(f"{r['wl']['a'][key]:.3f}" if r else "-")
         lines.append(f"| WL SimHash (no training) | {metric} | " + " | ".join(cells) + " |")
     if bounds and "a" in bounds:
-        for metric, key in metric_keys.items():
+        for metric, key in _METRIC_KEYS.items():
             row = " | ".join(f"{bounds['a'][key]:.3f}" for _ in cols)
             lines.append(f"| perfect ranking (ceiling) | {metric} | {row} |")
-    lines += [
+    return lines
+
+
+def _lookup_table(
+    results: Sequence[dict[str, Any]],
+    by: dict[tuple[str, str, int, str], dict[str, Any]],
+    cols: list[tuple[str, int]],
+) -> list[str]:
+    """The ceiling's note, then protocol (a)'s mAP and Hamming-radius-2 lookup table."""
+    lines = [
         "",
         f"The ceiling row is an oracle whose codes are the categories: with top-{K} and category",
         "relevance, categories with 24 or 16 training copies cannot reach recall 1 and those with 8",
@@ -77,14 +106,7 @@ def table2_markdown(
         cells = []
         for d, b in cols:
             if method == "wl":
-                r = next(
-                    (
-                        r
-                        for r in results
-                        if r["data"] == d and r["bits"] == b and r["protocol"] == "a"
-                    ),
-                    None,
-                )
+                r = _wl_run(results, d, b)
                 m = r["wl"]["a"] if r else None
             else:
                 r = by.get((method, d, b, "a"))
@@ -95,7 +117,15 @@ def table2_markdown(
                 else "-"
             )
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += [
+    return lines
+
+
+def _protocol_b_table(
+    by: dict[tuple[str, str, int, str], dict[str, Any]],
+    bounds: dict[str, dict[str, float]] | None,
+) -> list[str]:
+    """Protocol (b): the held-out architectures' copies against the other models'."""
+    lines = [
         "",
         "## Protocol (b): unseen architectures",
         "",
@@ -121,7 +151,7 @@ def table2_markdown(
             f"| perfect ranking (ceiling) | - | {m[f'precision@{K}']:.3f} | {m[f'recall@{K}']:.3f} | "
             f"{m[f'f1@{K}']:.3f} | {m['mAP']:.3f} | {m['f1@r2']:.3f} | - |"
         )
-    return "\n".join([*lines, *time_footer(results)])
+    return lines
 
 
 def plot_table2(results: Sequence[dict[str, Any]], docs: Path) -> list[Path]:

@@ -34,16 +34,19 @@ import numpy as np
 from hnnframe import limits
 from hnnframe.errors import ModelLoadError
 from hnnframe.frontends.gguf import metadata, open_reader
+from hnnframe.limits import element_count
 
 Tensor = tuple[str, np.ndarray]
 #: Architectures whose q/k rows llama.cpp's converter permutes (its ``LlamaModel`` family).
 PERMUTED = frozenset({"llama"})
 #: GPT-2 tensors stored transposed by the converter (GGUF names without ``blk.N.``).
-TRANSPOSED = {"gpt2": ("attn_qkv.weight", "attn_output.weight", "ffn_up.weight",
-                       "ffn_down.weight")}  # fmt: skip
+TRANSPOSED = {"gpt2": ("attn_qkv.weight", "attn_output.weight", "ffn_up.weight", "ffn_down.weight")}
 #: Which Hugging Face spelling of a name to prefer, per architecture (the table maps many).
-PREFIXES = {"llama": ("model.",), "gpt2": ("transformer.", "wte", "wpe", "lm_head"),
-            "bert": ("embeddings.", "encoder.", "pooler.", "cls.")}  # fmt: skip
+PREFIXES = {
+    "llama": ("model.",),
+    "gpt2": ("transformer.", "wte", "wpe", "lm_head"),
+    "bert": ("embeddings.", "encoder.", "pooler.", "cls."),
+}
 
 
 def _hf_names(arch: str, blocks: int) -> dict[str, str]:
@@ -84,16 +87,15 @@ def _checked(path: Path, t: Any) -> None:
     """Refuse a tensor whose declared size does not match the bytes the file holds for it."""
     import gguf
 
-    from hnnframe.limits import element_count
-
     block, type_size = gguf.GGML_QUANT_SIZES.get(t.tensor_type, (0, 0))
     n = element_count([int(d) for d in t.shape], path, t.name)  # exact, no overflow
     if not block or n != int(t.n_elements) or n % block:
         raise ModelLoadError(f"{path}: tensor {t.name} has a bad shape for its type")
     want = n // block * type_size
     if int(t.n_bytes) != want or int(t.data.nbytes) != want:
-        raise ModelLoadError(f"{path}: tensor {t.name} needs {want:,} bytes, the file holds "
-                             f"{int(t.data.nbytes):,}")  # fmt: skip
+        raise ModelLoadError(
+            f"{path}: tensor {t.name} needs {want:,} bytes, the file holds {int(t.data.nbytes):,}"
+        )
 
 
 def _fix_layout(arr: np.ndarray, name: str, arch: str, meta: dict[str, Any]) -> np.ndarray:
@@ -155,11 +157,14 @@ def gguf_tensors(path: Path, guard: Any = None) -> Iterator[Tensor]:
         try:
             arr = _dequantized(path, t)
         except NotImplementedError:
-            raise ModelLoadError(f"{path}: tensor {t.name} is of type {t.tensor_type.name}, "
-                                 "which the gguf package cannot dequantize") from None  # fmt: skip
+            raise ModelLoadError(
+                f"{path}: tensor {t.name} is of type {t.tensor_type.name}, "
+                "which the gguf package cannot dequantize"
+            ) from None
         except Exception as e:  # noqa: BLE001
-            raise ModelLoadError(f"{path}: tensor {t.name} cannot be dequantized "
-                                 f"({type(e).__name__})") from None  # fmt: skip
+            raise ModelLoadError(
+                f"{path}: tensor {t.name} cannot be dequantized ({type(e).__name__})"
+            ) from None
         shape = tuple(int(d) for d in reversed(list(t.shape)))
         arr = np.asarray(arr, dtype=np.float32).reshape(shape)
         yield hf_name(t.name, table), _fix_layout(arr, t.name, arch, meta)

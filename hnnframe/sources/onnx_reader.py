@@ -110,8 +110,9 @@ class _ArrayReader:
             return _external_array(t, self.path, count, self.guard)
         held = _inline_count(t)
         if held is not None and held != count:
-            raise ModelLoadError(f"{self.path}: tensor {t.name!r} declares {count:,} "
-                                 f"elements and holds {held:,}")  # fmt: skip
+            raise ModelLoadError(
+                f"{self.path}: tensor {t.name!r} declares {count:,} elements and holds {held:,}"
+            )
         self.guard.tensor(t.name, count)
         from onnx import numpy_helper
 
@@ -217,8 +218,9 @@ def _external_array(t: Any, path: Path, count: int, guard: ReadGuard) -> np.ndar
     where = info.get("location", "")
     loc = inside(path.parent, where) if where else None
     if loc is None:
-        raise ModelLoadError(f"{path}: external data location {where!r:.80} is outside the "
-                             "model's folder")  # fmt: skip
+        raise ModelLoadError(
+            f"{path}: external data location {where!r:.80} is outside the model's folder"
+        )
     why = not_regular(loc)
     if why:
         raise ModelLoadError(f"{path}: external data file {where!r:.80}: {why}")
@@ -231,8 +233,9 @@ def _external_array(t: Any, path: Path, count: int, guard: ReadGuard) -> np.ndar
     if length is not None:
         available = min(available, length)
     if itemsize and count * itemsize > available:
-        raise ModelLoadError(f"{path}: external data file {where!r:.80} ends before "
-                             f"tensor {t.name!r} does")  # fmt: skip
+        raise ModelLoadError(
+            f"{path}: external data file {where!r:.80} ends before tensor {t.name!r} does"
+        )
     guard.tensor(t.name, count)
     shape = tuple(t.dims)
     if t.data_type == TensorProto.BFLOAT16:
@@ -269,8 +272,18 @@ def _itemsize(data_type: int) -> int:
 def _numpy_types() -> dict[int, str]:
     from onnx import TensorProto as T
 
-    return {T.FLOAT: "f4", T.FLOAT16: "f2", T.DOUBLE: "f8", T.INT8: "i1", T.UINT8: "u1",
-            T.INT16: "i2", T.UINT16: "u2", T.INT32: "i4", T.INT64: "i8", T.BOOL: "?"}  # fmt: skip
+    return {
+        T.FLOAT: "f4",
+        T.FLOAT16: "f2",
+        T.DOUBLE: "f8",
+        T.INT8: "i1",
+        T.UINT8: "u1",
+        T.INT16: "i2",
+        T.UINT16: "u2",
+        T.INT32: "i4",
+        T.INT64: "i8",
+        T.BOOL: "?",
+    }
 
 
 @cache

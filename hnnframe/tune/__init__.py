@@ -41,7 +41,7 @@ Modules: :mod:`~hnnframe.tune.space` (search spaces, the Q rule), :mod:`~hnnfram
 (the ``tune:`` section, the recipes a study samples, :class:`TuneConfig`),
 :mod:`~hnnframe.tune.storage` (URLs, the study lock, heartbeats), :mod:`~hnnframe.tune.samplers`
 (samplers and pruners), :mod:`~hnnframe.tune.trial_logging` (a trial's TensorBoard run),
-:mod:`~hnnframe.tune.worker` (the worker and :func:`run_study`) and
+:mod:`~hnnframe.tune.worker` (the worker), :mod:`~hnnframe.tune.study` (:func:`run_study`) and
 :mod:`~hnnframe.tune.report` (summaries, plots, ``best.yaml``).
 """
 
@@ -81,8 +81,9 @@ from hnnframe.tune.storage import (
     study_names,
     with_driver,
 )
+from hnnframe.tune.study import run_study
 from hnnframe.tune.trial_logging import TrialLogger
-from hnnframe.tune.worker import Worker, check_unseen, run_study
+from hnnframe.tune.worker import Worker, check_unseen
 
 __all__ = [
     "DEFAULT_HOLDOUT",

@@ -14,34 +14,37 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from hnnframe.corpus import load_corpus, split_corpus
+from hnnframe.hashing import Hasher
+from hnnframe.protocol_c import CheckpointCoder, evaluate_coder, hub_queries
+from hnnframe.reproduce.hub import query_arches
 from hnnframe.tune.settings import HUB_FIGURES
+from hnnframe.variants import transform_names
 
 
 class HubFigures:
     """``checkpoint -> {"hub/<figure>": value}`` on one fixed protocol (c) setting."""
 
     def __init__(self, options: Mapping[str, Any]) -> None:
-        from hnnframe.corpus import load_corpus, split_corpus
-        from hnnframe.protocol_c import hub_queries
-        from hnnframe.reproduce.hub import query_arches
-        from hnnframe.variants import transform_names
-
         h = dict(options)
         entries = load_corpus(h.get("corpus_cache"))
         self.split = split_corpus(entries, h.get("holdout"))
         idx = query_arches(self.split, int(h.get("queries_per_group", 2)) or None)
         names = h.get("transforms")
-        queries, _ = hub_queries(entries, idx, transform_names() if names is None else names,
-                                 deletion_copies=0, variant_cache=h.get("variant_cache"),
-                                 progress=False)  # fmt: skip
-        dels, _ = hub_queries(entries, self.split.test, [],
-                              deletion_copies=int(h.get("deletion_copies", 2)))  # fmt: skip
+        queries, _ = hub_queries(
+            entries,
+            idx,
+            transform_names() if names is None else names,
+            deletion_copies=0,
+            variant_cache=h.get("variant_cache"),
+            progress=False,
+        )
+        dels, _ = hub_queries(
+            entries, self.split.test, [], deletion_copies=int(h.get("deletion_copies", 2))
+        )
         self.queries = queries + dels
 
     def __call__(self, checkpoint: str | os.PathLike[str]) -> dict[str, float]:
-        from hnnframe.hashing import Hasher
-        from hnnframe.protocol_c import CheckpointCoder, evaluate_coder
-
         coder = CheckpointCoder(Hasher.from_checkpoint(checkpoint))
         row = evaluate_coder(coder, self.split, self.queries)
         return {f"hub/{k}": float(row[k]) for k in HUB_FIGURES}

@@ -48,8 +48,7 @@ DEFAULT_TUNE: dict[str, Any] = {
 }
 
 #: The protocol (c) figures a study may optimise (``hub/<figure>``); pairs shares are minimised.
-HUB_FIGURES = ("own_top1", "own_top1_worst", "unique", "pairs_d0", "pairs_d2", "family_top1",
-               "auc")  # fmt: skip
+HUB_FIGURES = ("own_top1", "own_top1_worst", "unique", "pairs_d0", "pairs_d2", "family_top1", "auc")
 
 OBJECTIVES = ("single", "multi")
 
@@ -81,8 +80,10 @@ def tune_settings(recipe: Mapping[str, Any]) -> dict[str, Any]:
                 f"protocol (c) figure such as hub/unique, got {metric!r}"
             )
         if metric.startswith("hub/") and metric[4:] not in HUB_FIGURES:
-            raise ConfigError(f"unknown protocol (c) figure {metric!r}; valid: "
-                              + ", ".join(f"hub/{f}" for f in HUB_FIGURES))  # fmt: skip
+            raise ConfigError(
+                f"unknown protocol (c) figure {metric!r}; valid: "
+                + ", ".join(f"hub/{f}" for f in HUB_FIGURES)
+            )
     if len(metrics) > 1 and cfg["objective"] != "multi":
         raise ConfigError("several tune.metric values need tune.objective=multi")
     if not isinstance(cfg["hub"], Mapping):

@@ -73,8 +73,9 @@ class SearchParam:
         if self.type == "float":
             return trial.suggest_float(self.key, self.low, self.high, log=self.log, step=self.step)
         if self.type == "int":
-            return trial.suggest_int(self.key, self.low, self.high, log=self.log,
-                                     step=int(self.step or 1))  # fmt: skip
+            return trial.suggest_int(
+                self.key, self.low, self.high, log=self.log, step=int(self.step or 1)
+            )
         return trial.suggest_categorical(self.key, list(self.choices))
 
     def as_dict(self) -> dict[str, Any]:

@@ -100,6 +100,22 @@ def open_storage(
             f"{url!r} is not a database URL (e.g. sqlite:///study.db, "
             "postgresql://user:password@host/db)"
         ) from None
+    backend = parsed.get_backend_name()
+    kwargs = _engine_kwargs(parsed, given, connect_timeout)
+    hb: dict[str, Any] = {}
+    if heartbeat:
+        hb = {
+            "heartbeat_interval": int(heartbeat),
+            "grace_period": int(grace) if grace else None,
+            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
+                max_retry=int(max_retry or 0)
+            ),
+        }
+    return _rdb_storage(url, given, backend, kwargs, hb)
+
+
+def _engine_kwargs(parsed: Any, given: str, connect_timeout: int) -> dict[str, Any]:
+    """SQLAlchemy engine arguments for the URL's backend (a SQLite file's folder must exist)."""
     kwargs: dict[str, Any] = {}
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -112,15 +128,16 @@ def open_storage(
     elif backend in ("postgresql", "mysql"):
         kwargs["connect_args"] = {"connect_timeout": connect_timeout}
         kwargs["pool_pre_ping"] = True
-    hb: dict[str, Any] = {}
-    if heartbeat:
-        hb = {
-            "heartbeat_interval": int(heartbeat),
-            "grace_period": int(grace) if grace else None,
-            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=int(max_retry or 0)
-            ),
-        }
+    return kwargs
+
+
+def _rdb_storage(
+    url: str, given: str, backend: str, kwargs: dict[str, Any], hb: dict[str, Any]
+) -> Any:
+    """Optuna's RDBStorage, tried again while workers race to create a fresh database."""
+    optuna = import_optuna()
+    import sqlalchemy.exc
+
     last: BaseException | None = None
     for attempt in range(4):
         try:

@@ -18,18 +18,19 @@ import json
 import math
 import os
 import socket
-import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hnnframe.data.dataset import build_dataset
 from hnnframe.errors import ConfigError, HnnError, TuneError
 from hnnframe.log import get_logger
 from hnnframe.recipe import dump_recipe
+from hnnframe.tune.hub_metrics import HubFigures
 from hnnframe.tune.optuna_import import import_optuna
-from hnnframe.tune.report import format_value, study_summary, write_best_recipe
+from hnnframe.tune.report import format_value
 from hnnframe.tune.samplers import make_pruner, make_sampler
 from hnnframe.tune.settings import (
     TuneConfig,
@@ -188,8 +189,6 @@ class Worker:
         if any(p.key.startswith(("data.", "graph.")) for p in self.space):
             return None
         if self._dataset is None:
-            from hnnframe.data.dataset import build_dataset
-
             self._dataset = build_dataset(recipe)
             check_unseen(self._dataset)
         return self._dataset
@@ -215,13 +214,22 @@ class Worker:
             with Heartbeat(self.storage, trial._trial_id, int(self.cfg.settings["heartbeat"])):
                 dataset = self._dataset_for(recipe)
                 logger = TrialLogger(out / "tb" / f"trial_{number:04d}", number, params)
-                trainer = Trainer(recipe, run_dir, progress=False, dataset=dataset,
-                                  logger=logger, callbacks=[self._reporter(trial)])  # fmt: skip
+                trainer = Trainer(
+                    recipe,
+                    run_dir,
+                    progress=False,
+                    dataset=dataset,
+                    logger=logger,
+                    callbacks=[self._reporter(trial)],
+                )
                 trial.set_user_attr("recipe", training_recipe(trainer.recipe))
                 run_dir.mkdir(parents=True, exist_ok=True)
                 path = run_dir / "recipe.yaml"
-                dump_recipe(training_recipe(trainer.recipe), path,
-                            command=f"hnn train {path} --out {run_dir}")  # fmt: skip
+                dump_recipe(
+                    training_recipe(trainer.recipe),
+                    path,
+                    command=f"hnn train {path} --out {run_dir}",
+                )
                 summary = trainer.fit()
                 final = dict(summary["final"])
                 if any(m.startswith("hub/") for m in self.metrics):
@@ -296,8 +304,6 @@ class Worker:
     def _hub_figures(self, checkpoint: Path) -> dict[str, float]:
         """Protocol (c) figures of a trial's checkpoint; the split and copies are built once
         per worker (:class:`hnnframe.tune.hub_metrics.HubFigures`)."""
-        from hnnframe.tune.hub_metrics import HubFigures
-
         if self._hub is None:
             self._hub = HubFigures(self.cfg.settings.get("hub") or {})
         return self._hub(checkpoint)
@@ -332,61 +338,3 @@ class Worker:
             "worker": self.index,
             "ran": list(self.ran),
         }
-
-
-def _worker_main(cfg_dict: dict[str, Any], index: int) -> dict[str, Any]:
-    """Entry point of a ``--jobs`` worker process."""
-    cfg = TuneConfig(**cfg_dict)
-    from hnnframe.train import DEFAULT_TRAIN
-
-    threads = int(cfg.recipe.get("train", {}).get("threads", DEFAULT_TRAIN["threads"]))
-    if threads == 0:
-        import torch
-
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(cfg.jobs, 1)))
-
-    def emit(line: str) -> None:
-        print(f"[w{index}] {line}", file=sys.stderr, flush=True)
-
-    worker = Worker(cfg, index, emit if cfg.progress else None)
-    return worker.run()
-
-
-def run_study(cfg: TuneConfig, emit: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run (or continue) a study with ``cfg.jobs`` worker processes; returns its summary.
-
-    With one job the worker runs in this process. With more, each job is a fresh process
-    (spawned, not forked) that shares the study through the storage like a remote worker.
-
-    Raises:
-        TuneError: for storage or study problems; ConfigError for a bad recipe.
-    """
-    out = Path(cfg.out_dir)
-    # Open the storage and the study once here: a bad URL or a changed search space fails
-    # before any worker starts, and the data are checked once.
-    first = Worker(cfg, 0, emit)
-    out.mkdir(parents=True, exist_ok=True)
-    if first._dataset_for(cfg.recipe) is None:  # searched data: check the base recipe's
-        from hnnframe.data.dataset import build_dataset
-
-        check_unseen(build_dataset(cfg.recipe))
-    if cfg.jobs <= 1:
-        ran = first.run()["ran"]
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        ran = []
-        ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=cfg.jobs, mp_context=ctx) as pool:
-            futs = [pool.submit(_worker_main, cfg.__dict__, i) for i in range(cfg.jobs)]
-            for f in futs:
-                ran += f.result()["ran"]
-    return {
-        **study_summary(first.study, ", ".join(metric_list(cfg.settings))),
-        "ran": sorted(ran),
-        "trials_requested": cfg.trials,
-        "storage": redact(cfg.storage),
-        "out": str(out),
-        "best_recipe": write_best_recipe(first.study, out / "best.yaml"),
-    }

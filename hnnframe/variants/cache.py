@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from hnnframe.errors import HnnError
-from hnnframe.files import atomic_write, cache_path
-from hnnframe.ir import OpGraph
+from hnnframe.files import atomic_write, cache_path, source_digest
+from hnnframe.frontends import load_onnx_file, model_name, strip_weights
+from hnnframe.ir import OpGraph, from_onnx
 from hnnframe.log import get_logger
+from hnnframe.sources import to_onnx
 from hnnframe.variants.base import VariantError, VariantUnavailable, get_transform
 from hnnframe.variants.sources import VariantSource
 
@@ -57,10 +59,6 @@ def make_variant(name: str, src: VariantSource) -> tuple[Any, OpGraph, dict[str,
     Raises :class:`VariantUnavailable` or :class:`VariantError`.
     """
     import onnx
-
-    from hnnframe.frontends import strip_weights
-    from hnnframe.ir import from_onnx
-    from hnnframe.sources import to_onnx
 
     t = get_transform(name)
     if t.needs_module and not src.is_module:
@@ -117,8 +115,6 @@ def reader_version() -> str:
     if not _READER:
         import onnx
 
-        from hnnframe.files import source_digest
-
         # Every module of both packages: FLOP rules live in ir/flops.py, tensor reads in
         # frontends/tensors.py, not in the packages' __init__.
         _READER.append(source_digest("frontends", "ir", extra=onnx.__version__))
@@ -138,9 +134,6 @@ def load_cached(path: Path) -> Variant | None:
     g = OpGraph.from_dict(d["graph"]) if d.get("graph") else None
     onnx_path = path.with_suffix(".onnx")
     if g is not None and d.get("reader") != reader_version() and onnx_path.exists():
-        from hnnframe.frontends import load_onnx_file
-        from hnnframe.ir import from_onnx
-
         g = from_onnx(load_onnx_file(onnx_path), d["model"])
         d.update(graph=g.to_dict(), reader=reader_version())
         atomic_write(path, json.dumps(d).encode(), mkdir=True)
@@ -189,9 +182,14 @@ def build_variants(
     for k, (t, name, src) in enumerate(todo):
         bar.set_postfix_str(f"{t}:{name}")
         path = root / t / f"{src.key}.json"
-        record: dict[str, Any] = {"format": VARIANT_FORMAT, "transform": t, "model": name,
-                                  "source": src.spec, "reader": reader_version(),
-                                  "maker": maker_version()}  # fmt: skip
+        record: dict[str, Any] = {
+            "format": VARIANT_FORMAT,
+            "transform": t,
+            "model": name,
+            "source": src.spec,
+            "reader": reader_version(),
+            "maker": maker_version(),
+        }
         try:
             proto, graph, info = make_variant(t, src)
             record.update(graph=graph.to_dict(), info=info)
@@ -217,8 +215,6 @@ def variant_graph(
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> OpGraph | None:
     """The raw OpGraph of one variant (cached), or None when the transform does not apply."""
-    from hnnframe.frontends import model_name
-
     name = name or model_name(spec)
     v = build_variants([(name, spec)], [transform_name], cache_dir, progress=False)
     return v[(transform_name, name)].graph

@@ -33,8 +33,16 @@ from hnnframe.variants.sources import VariantSource
 
 # transformers model types that onnxruntime's transformer optimizer has a fusion set for;
 # every other text or vision model gets the BERT set (the generic one).
-_ORT_MODEL_TYPES = {"gpt2": "gpt2", "bart": "bart", "t5": "t5", "vit": "vit", "swin": "swin",
-                    "clip": "clip", "gpt_neox": "gpt_neox", "phi": "phi"}  # fmt: skip
+_ORT_MODEL_TYPES = {
+    "gpt2": "gpt2",
+    "bart": "bart",
+    "t5": "t5",
+    "vit": "vit",
+    "swin": "swin",
+    "clip": "clip",
+    "gpt_neox": "gpt_neox",
+    "phi": "phi",
+}
 
 
 @transform(

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from hnnframe.frontends import INPUT_SIZES
 from hnnframe.frontends.torch_export import dynamo_export
 from hnnframe.variants.base import VariantError, VariantUnavailable, transform
 from hnnframe.variants.exporters import (
@@ -23,6 +24,7 @@ from hnnframe.variants.exporters import (
     run_quiet,
     static_shapes,
 )
+from hnnframe.variants.inputs import IMAGE, TEXT, calibration_feeds
 from hnnframe.variants.sources import VariantSource
 
 RESOLUTIONS = (256, 448, 416, 320, 288, 192)
@@ -78,8 +80,6 @@ def _onnxsim(src: VariantSource) -> Any:
 def _quantize(src: VariantSource, fmt: str) -> Any:
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
-
-    from hnnframe.variants.inputs import calibration_feeds
 
     class RandomReader(CalibrationDataReader):
         """Calibration data for onnxruntime's quantizer: two random feeds of the model's
@@ -178,9 +178,6 @@ def _plumbing(src: VariantSource) -> Any:
     "text: 64 tokens)",
 )
 def _resolution(src: VariantSource) -> Any:
-    from hnnframe.frontends import INPUT_SIZES
-    from hnnframe.variants.inputs import IMAGE, TEXT
-
     if src.modality not in (IMAGE, TEXT):
         raise VariantUnavailable(f"{src.name}: a {src.modality} input has a fixed size")
     if src.scheme == "torchvision":
@@ -229,8 +226,6 @@ def _normalize_module() -> Any:
 def _normalize(src: VariantSource) -> Any:
     from torch import nn
 
-    from hnnframe.variants.inputs import IMAGE
-
     if src.modality != IMAGE:
         raise VariantUnavailable(f"{src.name}: normalisation applies to images, not {src.modality}")
     if src.is_module:
@@ -245,9 +240,7 @@ def _normalize(src: VariantSource) -> Any:
     inp = input_name(model)
     rng = np.random.default_rng(src.seed)
     mean = numpy_helper.from_array(rng.random((1, c, 1, 1), dtype=np.float32), "norm_mean")
-    std = numpy_helper.from_array(
-        rng.random((1, c, 1, 1), dtype=np.float32) + 0.5, "norm_std"
-    )  # fmt: skip
+    std = numpy_helper.from_array(rng.random((1, c, 1, 1), dtype=np.float32) + 0.5, "norm_std")
     rewire_input(model.graph, inp, "norm_out")
     pre = [
         helper.make_node("Sub", [inp, "norm_mean"], ["norm_centred"]),

@@ -31,15 +31,20 @@ import numpy as np
 
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import PathLike
+from hnnframe.frontends.hf import build_model
+from hnnframe.repo import adapter_files, read_json
 from hnnframe.weights.digests import digest, informative
+from hnnframe.weights.readers import iter_tensors
 
 #: Module names -> the family that spells its projections so (transformers' naming).
 FAMILIES: tuple[tuple[str, frozenset[str]], ...] = (
-    ("llama-family (Llama, Mistral, Qwen2)", frozenset({"q_proj", "k_proj", "v_proj", "o_proj",
-                                                        "gate_proj", "up_proj", "down_proj"})),
+    (
+        "llama-family (Llama, Mistral, Qwen2)",
+        frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}),
+    ),
     ("gpt2", frozenset({"c_attn", "c_proj", "c_fc"})),
     ("bert-family (BERT, RoBERTa)", frozenset({"query", "key", "value", "dense"})),
-)  # fmt: skip
+)
 _LORA = re.compile(r"^(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.[^.]+)?\.weight$")
 
 
@@ -79,9 +84,10 @@ class Adapter:
         return best[0] if names & best[1] else "unknown family (" + ", ".join(sorted(names)) + ")"
 
     def describe(self) -> str:
-        return (f"a {self.peft_type} adapter (r={self.rank}) for a {self.family} model of width "
-                f"{self.hidden} and at least {self.layers} layers; adapts "
-                + ", ".join(self.targets))  # fmt: skip
+        return (
+            f"a {self.peft_type} adapter (r={self.rank}) for a {self.family} model of width "
+            f"{self.hidden} and at least {self.layers} layers; adapts " + ", ".join(self.targets)
+        )
 
 
 def read_adapter(path: PathLike) -> Adapter:
@@ -91,9 +97,6 @@ def read_adapter(path: PathLike) -> Adapter:
         ModelLoadError: not an adapter, no LoRA tensors, or a lora_A/lora_B pair that does not
             fit together.
     """
-    from hnnframe.repo import adapter_files, read_json
-    from hnnframe.weights.readers import iter_tensors
-
     d = Path(path)
     files = adapter_files(d)
     if files is None:
@@ -125,8 +128,6 @@ def read_adapter(path: PathLike) -> Adapter:
 
 def parameter_shapes(config: Any) -> dict[str, tuple[int, ...]]:
     """Every parameter's shape of a config's model, built on the meta device (no weights)."""
-    from hnnframe.frontends.hf import build_model
-
     model = build_model(config, device="meta")
     return {n: tuple(p.shape) for n, p in model.named_parameters()}
 
@@ -136,8 +137,11 @@ def fits(adapter: Adapter, shapes: dict[str, tuple[int, ...]]) -> bool:
     docstring); module paths may lack or add a task model's prefix (``model.``)."""
     for mod, (out, inp) in adapter.modules.items():
         want = {(out, inp), (inp, out)}
-        hits = [s for n, s in shapes.items()
-                if n.endswith(".weight") and same_path(n[: -len(".weight")], mod)]  # fmt: skip
+        hits = [
+            s
+            for n, s in shapes.items()
+            if n.endswith(".weight") and same_path(n[: -len(".weight")], mod)
+        ]
         if not any(s in want for s in hits):
             return False
     return True

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from hnnframe.files import atomic_write
+from hnnframe.frontends.torch_export import dynamo_export, ts_export
 
 State = dict[str, torch.Tensor]
 
@@ -186,17 +187,22 @@ def export_onnx(
     BatchNorm) the Linear weights of 3-D inputs are stored transposed for ``MatMul``, which
     onnxruntime's quantizers need. The dynamo exporter (its own opset and optimiser) folds
     BatchNorm into the convolutions (a re-export that changes tensors)."""
-    from hnnframe.frontends.torch_export import dynamo_export, ts_export
-
     model.eval()
     # opset 20, torch's default when these copies were first made: the bed's files and
     # figures stay as they were
     if dynamo:
         proto = dynamo_export(model, x, opset=20, input_names=["x"], output_names=["y"])
     else:
-        proto = ts_export(model, x, opset=20, training=torch.onnx.TrainingMode.EVAL,
-                          do_constant_folding=fold, dynamic_batch=True, input_names=["x"],
-                          output_name="y")  # fmt: skip
+        proto = ts_export(
+            model,
+            x,
+            opset=20,
+            training=torch.onnx.TrainingMode.EVAL,
+            do_constant_folding=fold,
+            dynamic_batch=True,
+            input_names=["x"],
+            output_name="y",
+        )
     atomic_write(path, proto.SerializeToString(), mkdir=True)
 
 
@@ -270,8 +276,15 @@ def quantize_static(src: Path, dst: Path, calibration: list[np.ndarray]) -> None
 
     tmp = _atomic_path(dst)
     with _quiet():
-        qs(str(src), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-           weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)  # fmt: skip
+        qs(
+            str(src),
+            str(tmp),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8,
+        )
     os.replace(tmp, dst)
 
 

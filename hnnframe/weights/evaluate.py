@@ -207,8 +207,9 @@ def _kind_row(
     }
 
 
-def write_threshold(results: Sequence[dict[str, Any]], command: str,
-                    path: PathLike = THRESHOLD_FILE) -> Path:  # fmt: skip
+def write_threshold(
+    results: Sequence[dict[str, Any]], command: str, path: PathLike = THRESHOLD_FILE
+) -> Path:
     """Write the shipped thresholds (one per Q) with the numbers behind them."""
     data = {
         "about": "Hamming thresholds of the weight code, from the weight test bed; written by "
@@ -273,21 +274,37 @@ def markdown(results: Sequence[dict[str, Any]], header: str, default_bits: int) 
             f"{k['auc_gram_half']:.3f} |"
         )
     missed = main["exact_missed"]
-    lines += ["", "Exact copies named exact by the digests: "
-              + ("all." if not missed else "NOT all: " + ", ".join(
-                  f"{k}: {len(v)}" for k, v in missed.items()) + "."), ""]  # fmt: skip
-    lines += ["Single kinds are the issue's list; " + ", ".join(COMBINED_KINDS)
-              + " combines two of them and is reported apart.", "",
-              "| Q | thresholds (code, block) | FPR (worst arch) | worst AUC, single kinds "
-              "| worst detection, single kinds | " + ", ".join(COMBINED_KINDS) + ": AUC / detection |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "Exact copies named exact by the digests: "
+        + (
+            "all."
+            if not missed
+            else "NOT all: " + ", ".join(f"{k}: {len(v)}" for k, v in missed.items()) + "."
+        ),
+        "",
+    ]
+    lines += [
+        "Single kinds are the issue's list; "
+        + ", ".join(COMBINED_KINDS)
+        + " combines two of them and is reported apart.",
+        "",
+        "| Q | thresholds (code, block) | FPR (worst arch) | worst AUC, single kinds "
+        "| worst detection, single kinds | " + ", ".join(COMBINED_KINDS) + ": AUC / detection |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results:
         single = {k: v for k, v in r["kinds"].items() if k not in COMBINED_KINDS}
         wa = min(single.items(), key=lambda kv: kv[1]["auc"])
         wt = min(single.items(), key=lambda kv: kv[1]["tpr"])
-        comb = " ".join(f"{r['kinds'][k]['auc']:.3f} / {r['kinds'][k]['tpr']:.0%}"
-                        for k in COMBINED_KINDS if k in r["kinds"])  # fmt: skip
-        lines.append(f"| {r['bits']} | {r['threshold']}, {r['block_threshold']} | {r['fpr']:.2%} "
-                     f"({max(r['fpr_per_arch'].values()):.2%}) | {wa[1]['auc']:.3f} ({wa[0]}) | "
-                     f"{wt[1]['tpr']:.0%} ({wt[0]}) | {comb} |")  # fmt: skip
+        comb = " ".join(
+            f"{r['kinds'][k]['auc']:.3f} / {r['kinds'][k]['tpr']:.0%}"
+            for k in COMBINED_KINDS
+            if k in r["kinds"]
+        )
+        lines.append(
+            f"| {r['bits']} | {r['threshold']}, {r['block_threshold']} | {r['fpr']:.2%} "
+            f"({max(r['fpr_per_arch'].values()):.2%}) | {wa[1]['auc']:.3f} ({wa[0]}) | "
+            f"{wt[1]['tpr']:.0%} ({wt[0]}) | {comb} |"
+        )
     return "\n".join(lines) + "\n"

@@ -19,24 +19,40 @@ import numpy as np
 
 from hnnframe.errors import ModelLoadError
 from hnnframe.files import PathLike
-from hnnframe.sources.gguf_tensors import PERMUTED, TRANSPOSED
+from hnnframe.sources.gguf_tensors import PERMUTED, TRANSPOSED, _hf_names
+from hnnframe.weights.readers import iter_tensors
 
 #: transformers model_type -> GGUF architecture, and its metadata keys from config fields.
 ARCHS = {"llama": "llama", "mistral": "llama", "gpt2": "gpt2", "bert": "bert"}
 _FIELDS = {
-    "llama": {"context_length": "max_position_embeddings", "embedding_length": "hidden_size",
-              "block_count": "num_hidden_layers", "feed_forward_length": "intermediate_size",
-              "attention.head_count": "num_attention_heads",
-              "attention.head_count_kv": "num_key_value_heads",
-              "attention.layer_norm_rms_epsilon": "rms_norm_eps", "vocab_size": "vocab_size"},
-    "gpt2": {"context_length": "n_positions", "embedding_length": "n_embd",
-             "block_count": "n_layer", "attention.head_count": "n_head",
-             "attention.layer_norm_epsilon": "layer_norm_epsilon", "vocab_size": "vocab_size"},
-    "bert": {"context_length": "max_position_embeddings", "embedding_length": "hidden_size",
-             "block_count": "num_hidden_layers", "feed_forward_length": "intermediate_size",
-             "attention.head_count": "num_attention_heads",
-             "attention.layer_norm_epsilon": "layer_norm_eps", "vocab_size": "vocab_size"},
-}  # fmt: skip
+    "llama": {
+        "context_length": "max_position_embeddings",
+        "embedding_length": "hidden_size",
+        "block_count": "num_hidden_layers",
+        "feed_forward_length": "intermediate_size",
+        "attention.head_count": "num_attention_heads",
+        "attention.head_count_kv": "num_key_value_heads",
+        "attention.layer_norm_rms_epsilon": "rms_norm_eps",
+        "vocab_size": "vocab_size",
+    },
+    "gpt2": {
+        "context_length": "n_positions",
+        "embedding_length": "n_embd",
+        "block_count": "n_layer",
+        "attention.head_count": "n_head",
+        "attention.layer_norm_epsilon": "layer_norm_epsilon",
+        "vocab_size": "vocab_size",
+    },
+    "bert": {
+        "context_length": "max_position_embeddings",
+        "embedding_length": "hidden_size",
+        "block_count": "num_hidden_layers",
+        "feed_forward_length": "intermediate_size",
+        "attention.head_count": "num_attention_heads",
+        "attention.layer_norm_epsilon": "layer_norm_eps",
+        "vocab_size": "vocab_size",
+    },
+}
 
 
 def permute(w: np.ndarray, heads: int) -> np.ndarray:
@@ -60,8 +76,9 @@ def _metadata(writer: Any, arch: str, config: dict[str, Any]) -> None:
         else:
             writer.add_uint32(full, int(value))
     if arch == "gpt2":
-        writer.add_uint32(f"{arch}.feed_forward_length",
-                          int(config.get("n_inner") or 4 * int(config["n_embd"])))  # fmt: skip
+        writer.add_uint32(
+            f"{arch}.feed_forward_length", int(config.get("n_inner") or 4 * int(config["n_embd"]))
+        )
     writer.add_name(str(config.get("_name_or_path") or arch))
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
 
@@ -85,9 +102,6 @@ def export_gguf(directory: PathLike, out: PathLike, qtype: str = "F16") -> Path:
     """
     import gguf
 
-    from hnnframe.sources.gguf_tensors import _hf_names
-    from hnnframe.weights.readers import iter_tensors
-
     d = Path(directory)
     config = json.loads((d / "config.json").read_text())
     arch = ARCHS.get(str(config.get("model_type")))
@@ -108,9 +122,16 @@ def export_gguf(directory: PathLike, out: PathLike, qtype: str = "F16") -> Path:
     kv = int(config.get("num_key_value_heads") or heads)
     for name, arr in iter_tensors(d):
         # (the converter drops a task model's prefix: bert.encoder... is encoder...)
-        gname = next((g for n in (name, name.partition(".")[2]) if n
-                      for g in [table.get_name(n, try_suffixes=(".weight", ".bias"))
-                                or to_gguf.get(n)] if g), None)  # fmt: skip
+        gname = next(
+            (
+                g
+                for n in (name, name.partition(".")[2])
+                if n
+                for g in [table.get_name(n, try_suffixes=(".weight", ".bias")) or to_gguf.get(n)]
+                if g
+            ),
+            None,
+        )
         if gname is None:
             continue  # buffers and heads the converter drops (rotary caches, pooler...)
         short = gname.split(".", 2)[-1] if gname.startswith("blk.") else gname

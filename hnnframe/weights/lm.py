@@ -25,16 +25,32 @@ def tiny_model(arch: str, seed: int, layers: int = 2) -> Any:
 
     torch.manual_seed(seed)
     if arch == "llama":
-        return T.LlamaForCausalLM(T.LlamaConfig(
-            vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
-            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=CONTEXT))  # fmt: skip
+        return T.LlamaForCausalLM(
+            T.LlamaConfig(
+                vocab_size=VOCAB,
+                hidden_size=32,
+                intermediate_size=64,
+                num_hidden_layers=layers,
+                num_attention_heads=4,
+                num_key_value_heads=2,
+                max_position_embeddings=CONTEXT,
+            )
+        )
     if arch == "gpt2":
-        return T.GPT2LMHeadModel(T.GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=layers,
-                                              n_head=2, n_positions=CONTEXT))  # fmt: skip
+        return T.GPT2LMHeadModel(
+            T.GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=layers, n_head=2, n_positions=CONTEXT)
+        )
     if arch == "bert":
-        return T.BertForMaskedLM(T.BertConfig(
-            vocab_size=VOCAB, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
-            intermediate_size=64, max_position_embeddings=CONTEXT))  # fmt: skip
+        return T.BertForMaskedLM(
+            T.BertConfig(
+                vocab_size=VOCAB,
+                hidden_size=32,
+                num_hidden_layers=layers,
+                num_attention_heads=2,
+                intermediate_size=64,
+                max_position_embeddings=CONTEXT,
+            )
+        )
     raise ValueError(f"unknown tiny architecture {arch!r} (known: {', '.join(ARCHS)})")
 
 

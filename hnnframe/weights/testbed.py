@@ -57,8 +57,16 @@ KINDS: dict[str, tuple[str, str]] = {
 EXACT_KINDS = ("exact_onnx", "exact_renamed", "exact_statedict", "exact_transposed")
 #: Copies that combine two of the issue's kinds (reported apart: beyond the issue's goal).
 COMBINED_KINDS = ("permute_finetune",)
-TINY_KINDS = ("exact_onnx", "exact_renamed", "exact_statedict", "finetune", "int8_dynamic",
-              "fp16", "prune50", "permute")  # fmt: skip
+TINY_KINDS = (
+    "exact_onnx",
+    "exact_renamed",
+    "exact_statedict",
+    "finetune",
+    "int8_dynamic",
+    "fp16",
+    "prune50",
+    "permute",
+)
 _EXT = {"onnx": ".onnx", "safetensors": ".safetensors", "torch": ".pt"}
 
 
@@ -107,8 +115,10 @@ def jobs(plan: Plan) -> list[Job]:
         out += [Job(f"{arch}-data{s}", arch, "data", 200 + s, "B") for s in range(plan.others)]
         for s in range(plan.bases):
             kinds = sorted(plan.kinds, key=lambda k: k != "exact_onnx")  # the ONNX first
-            out += [Job(f"{arch}-base{s}-{k}", arch, "copy", s, "A", k, f"{arch}-base{s}")
-                    for k in kinds]  # fmt: skip
+            out += [
+                Job(f"{arch}-base{s}-{k}", arch, "copy", s, "A", k, f"{arch}-base{s}")
+                for k in kinds
+            ]
     return out
 
 
@@ -166,9 +176,14 @@ def build_testbed(
             continue
         t0 = time.perf_counter()
         extra = _make(job, root, tiny)
-        models[job.id] = {**asdict(job), "file": job.file, "format": job.fmt,
-                          "sha256": file_sha256(root / job.file),
-                          "seconds": round(time.perf_counter() - t0, 3), **extra}  # fmt: skip
+        models[job.id] = {
+            **asdict(job),
+            "file": job.file,
+            "format": job.fmt,
+            "sha256": file_sha256(root / job.file),
+            "seconds": round(time.perf_counter() - t0, 3),
+            **extra,
+        }
         atomic_write(mpath, json.dumps(manifest, indent=1).encode())
         log.info("weights testbed: %s (%.1f s)", job.id, models[job.id]["seconds"])
         if progress:
