@@ -30,8 +30,9 @@ import hnnframe.index as hindex
 from hnnframe.frontends.hf_arch import config_digest
 from hnnframe.frontends.named import hf_config
 from hnnframe.hashing import Hasher
-from hnnframe.index.records import FAIL_ON, TIERS, Candidate, IndexRecord, WeightComparison
+from hnnframe.index.records import IndexRecord
 from hnnframe.index.sql import SCHEMA_VERSION
+from hnnframe.index.verdict import FAIL_ON, TIERS, Candidate, WeightComparison
 
 pytest_plugins = ["support.index"]
 

@@ -54,12 +54,11 @@ def _hash_queries(
         hasher, _ = hasher_of(args, idx)
         fingerprint = hasher.fingerprint
         idx.ensure_compatible(hasher.bits, fingerprint)
-        from hnnframe.index.batch import read_uploads
+        from hnnframe.upload import describe_uploads
 
         # a weights file is hashed through its companion structure (--structure)
-        ups = read_uploads(models, hasher, structure=args.structure, progress=len(models) > 3)
-        for q, (r, _) in zip(models, ups, strict=True):
-            hashed[q] = r
+        ups = describe_uploads(models, hasher, structure=args.structure, progress=len(models) > 3)
+        hashed.update(zip(models, ups, strict=True))
     return [(q, hashed.get(q, q)) for q in queries], fingerprint
 
 
@@ -67,8 +66,10 @@ def _rec_line(m: Any, same_arch: bool = False) -> str:
     r = m.record
     label = f" [{r.label}]" if r.label else ""
     tag = "  = same architecture" if same_arch else ""
-    return (f"{m.distance:>4}  #{r.id:<6} {printable(r.name):<24}"
-            f"{printable(label)} {printable(r.path)}{tag}")  # fmt: skip
+    return (
+        f"{m.distance:>4}  #{r.id:<6} {printable(r.name):<24}"
+        f"{printable(label)} {printable(r.path)}{tag}"
+    )
 
 
 def _same_arch(idx: Any, q: Any) -> list[Any]:
@@ -82,6 +83,25 @@ def _same_arch(idx: Any, q: Any) -> list[Any]:
     return [Match(hamming(bytes(q.code), r.code), r) for r in idx.same_architecture(q)]
 
 
+def _weights_note(w: dict[str, Any]) -> str:
+    """What ``add`` prints of an added model's weights."""
+    return f"  + weights: {w['tensors']} tensors, {w['params']:,} parameters ({w['format']})"
+
+
+def _search_dict(label: str, q: Any, ms: list[Any], arch: list[Any]) -> dict[str, Any]:
+    """One query of ``search --json``: its code and digests, its matches (each saying whether
+    it is of the query's architecture) and the indexed models of its architecture."""
+    same = {a.record.id for a in arch}
+    return {
+        "query": label,
+        "code": q.removeprefix("hex:") if isinstance(q, str) else getattr(q, "hex", None),
+        "graph_digest": getattr(q, "graph_digest", None),
+        "config_digest": getattr(q, "config_digest", None),
+        "matches": [{**m.to_dict(), "same_architecture": m.record.id in same} for m in ms],
+        "same_architecture": [a.to_dict() for a in arch],
+    }
+
+
 # -- commands ---------------------------------------------------------------------------------------
 def cmd_add(args: argparse.Namespace) -> int:
     meta = _parse_meta(args.meta)
@@ -90,23 +110,34 @@ def cmd_add(args: argparse.Namespace) -> int:
     with open_index(args, create=True) as idx:
         hasher, ckpt = hasher_of(args, idx)
         results = idx.add_models(
-            args.models, hasher, checkpoint=ckpt, label=args.label, meta=meta,
-            progress=not args.json, **({"chunk": args.chunk} if args.chunk is not None else {}),
-            weights=not args.no_weights, structure=args.structure, weight_bits=args.weight_bits,
-        )  # fmt: skip
+            args.models,
+            hasher,
+            checkpoint=ckpt,
+            label=args.label,
+            meta=meta,
+            progress=not args.json,
+            **({"chunk": args.chunk} if args.chunk is not None else {}),
+            weights=not args.no_weights,
+            structure=args.structure,
+            weight_bits=args.weight_bits,
+        )
     failed = [r for r in results if not r.ok]
     n = sum(r.added for r in results)
     if args.json:
-        print_json({
-            "db": idx.url, "added": n, "exists": len(results) - n - len(failed),
-            "failed": len(failed), "results": [r.to_dict() for r in results],
-        })  # fmt: skip
+        print_json(
+            {
+                "db": idx.url,
+                "added": n,
+                "exists": len(results) - n - len(failed),
+                "failed": len(failed),
+                "results": [r.to_dict() for r in results],
+            }
+        )
     else:
         for r in results:
             if r.ok:
                 w = r.weights
-                extra = (f"  + weights: {w['tensors']} tensors, {w['params']:,} parameters "
-                         f"({w['format']})") if w else ""  # fmt: skip
+                extra = _weights_note(w) if w else ""
                 print(f"{'added ' if r.added else 'exists'}  #{r.id:<6} {printable(r.name)}{extra}")
         tail = f", {len(failed)} failed" if failed else ""
         print(f"{n} added, {len(results) - n - len(failed)} already in {idx.url}{tail}")
@@ -121,15 +152,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             matches = idx.search(q, k=args.k, radius=args.radius, fingerprint=fp)
             out.append((label, q, matches, _same_arch(idx, q)))
     if args.json:
-        print_json([
-            {"query": label, "code": getattr(q, "hex", q.removeprefix("hex:") if isinstance(q, str) else None),
-             "graph_digest": getattr(q, "graph_digest", None),
-             "config_digest": getattr(q, "config_digest", None),
-             "matches": [{**m.to_dict(), "same_architecture": m.record.id in {a.record.id for a in arch}}
-                         for m in ms],
-             "same_architecture": [a.to_dict() for a in arch]}
-            for label, q, ms, arch in out
-        ])  # fmt: skip
+        print_json([_search_dict(*row) for row in out])
         return 0
     for label, q, ms, arch in out:
         extra = f"  ({q.hex})" if hasattr(q, "hex") else ""
@@ -199,12 +222,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print("labels       " + ", ".join(f"{k or '-'} {v}" for k, v in s["labels"].items()))
     w = s["weights"]
     if w["records"]:
-        print(f"weights      {w['records']:,} record(s) with weights, Q={w['bits']}, "
-              f"{w['digests']:,} tensor digests, {w['params']:,} parameters")  # fmt: skip
+        print(
+            f"weights      {w['records']:,} record(s) with weights, Q={w['bits']}, "
+            f"{w['digests']:,} tensor digests, {w['params']:,} parameters"
+        )
     if s["architecture_digests"] < s["records"]:
-        print(f"architecture {s['records'] - s['architecture_digests']:,} record(s) without a "
-              "digest (added before schema 3, or as bare codes): never 'same architecture' "
-              "until `hnn index rehash`")  # fmt: skip
+        print(
+            f"architecture {s['records'] - s['architecture_digests']:,} record(s) without a "
+            "digest (added before schema 3, or as bare codes): never 'same architecture' "
+            "until `hnn index rehash`"
+        )
     if args.verify:
         print("verify       " + ("ok" if not s["problems"] else "; ".join(s["problems"])))
     return 1 if s.get("problems") else 0
@@ -216,9 +243,11 @@ def cmd_rehash(args: argparse.Namespace) -> int:
     with open_index(args) as idx:
         hasher = Hasher.from_checkpoint(args.checkpoint, device=args.device)
         res = idx.rehash(
-            hasher, checkpoint=args.checkpoint, drop_missing=args.drop_missing,
+            hasher,
+            checkpoint=args.checkpoint,
+            drop_missing=args.drop_missing,
             progress=not args.json,
-        )  # fmt: skip
+        )
     if args.json:
         print_json(res)
         return 0

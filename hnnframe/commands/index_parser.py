@@ -104,7 +104,7 @@ def _add(isub: Any) -> None:
         "--chunk",
         type=int,
         metavar="N",
-        # The default lives in hnnframe.index.core.ADD_CHUNK; importing it here would load
+        # The default lives in hnnframe.index.model_files.ADD_CHUNK; importing it here would load
         # numpy whenever the parser is built.
         help="models hashed and committed per transaction (default 32)",
     )

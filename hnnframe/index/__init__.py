@@ -38,22 +38,18 @@ from hnnframe.errors import IndexStoreError
 from hnnframe.index.core import HashIndex, default_radius
 from hnnframe.index.postgres import PostgresStore
 from hnnframe.index.records import (
-    FAIL_ON,
-    TIERS,
     AddResult,
     Binding,
-    Candidate,
-    CheckResult,
     HasherLike,
     HashLike,
     IndexRecord,
     Match,
-    WeightComparison,
     WeightInfo,
 )
 from hnnframe.index.scan import HammingScanner
 from hnnframe.index.sqlite import SQLiteStore
 from hnnframe.index.store import Store
+from hnnframe.index.verdict import FAIL_ON, TIERS, Candidate, CheckResult, WeightComparison
 
 __all__ = [
     "FAIL_ON",

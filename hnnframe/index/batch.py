@@ -1,6 +1,7 @@
-"""Adding many model files to an index, and reading uploads for ``check``: structural codes
-through the hasher (:class:`hnnframe.hashing.Hasher`), weight fingerprints through
-:mod:`hnnframe.index.weightfiles`, one file at a time.
+"""Adding many model files to an index, and reading uploads for ``check``: each upload is
+described by :mod:`hnnframe.upload` (structural code, architecture digests, sha256, tensor
+digests and weight code), the one place that assembles them; this module decides what is
+added and commits it.
 
 A batch survives bad files and interruptions (docs/index-guide.md, "Adding many models"):
 files whose sha256 is indexed are neither hashed nor read again; a file that cannot be read,
@@ -16,21 +17,18 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from hnnframe import limits
-from hnnframe.errors import HnnError, IndexStoreError, ModelLoadError, upload_error
+from hnnframe.errors import IndexStoreError, upload_error
 from hnnframe.index.records import AddResult, HasherLike, NewRecord, is_uri
 from hnnframe.index.store import Store
-from hnnframe.index.weightfiles import ModelFiles, read_weights, resolve
 from hnnframe.log import get_logger
 from hnnframe.repo import is_adapter, is_snapshot
+from hnnframe.upload import Described, describe_uploads, iter_uploads
 from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, check_weight_bits
 from hnnframe.weights.fingerprint import WeightFingerprint, load_threshold
 
 log = get_logger(__name__)
 
-
-def _as_hnn(source: str, e: Exception) -> HnnError:
-    return e if isinstance(e, HnnError) else ModelLoadError(upload_error(source, e))
+__all__ = ["add_model_files", "read_uploads", "upload_error", "weight_q"]
 
 
 def weight_q(store: Store, given: int | None = None) -> int:
@@ -60,21 +58,60 @@ def _bar(items: Any, desc: str, progress: bool, **kw: Any) -> Any:
     return tqdm(items, desc=desc, unit="file", disable=not progress, leave=False, **kw)
 
 
-def _with_weights(
-    pairs: list[tuple[int, Any]], files: dict[int, ModelFiles], q: int | None, progress: bool
-) -> tuple[list[tuple[int, Any, WeightFingerprint | None]], dict[int, str]]:
-    """Each hashed model with its weights read (one file at a time); errors by position."""
-    good, errors = [], {}
-    for i, r in _bar(pairs, "weights", progress and q is not None and len(pairs) > 1):
-        try:
-            # r.sha256 is the source's digest, computed once before hashing.
-            with limits.deadline(files[i].source):
-                w = read_weights(files[i], q, r.sha256) if q is not None else None
-        except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
-            errors[i] = upload_error(str(files[i].source), e)
-            continue
-        good.append((i, r, w))
-    return good, errors
+def _keys(
+    store: Store, srcs: list[str], progress: bool
+) -> tuple[list[AddResult | None], list[str | None]]:
+    """Each source's key (its sha256, or ``uri:NAME``; ``None``: no file there, the hasher
+    says why) and the results of those already indexed or whose digest failed."""
+    from hnnframe.frontends import model_name
+    from hnnframe.repo import upload_sha256
+
+    out: list[AddResult | None] = [None] * len(srcs)
+    keys: list[str | None] = [None] * len(srcs)
+    for i, s in enumerate(_bar(srcs, "sha256", progress and len(srcs) > 1)):
+        if is_uri(s):
+            keys[i] = f"uri:{s}"
+        elif os.path.isfile(s) or is_snapshot(s) or is_adapter(s):
+            try:  # a directory is keyed by its weights, so a copy of it is "already in"
+                keys[i] = upload_sha256(s)
+            except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
+                out[i] = AddResult.failed(model_name(s), s, upload_error(s, e))
+    known = store.existing([k for k in keys if k is not None])
+    for i, key in enumerate(keys):
+        if key in known:
+            rid, name = known[key]
+            out[i] = AddResult(rid, name, key, False, srcs[i])
+    log.info(
+        "%s: %d of %d model(s) already indexed; hashing %d",
+        store.display,
+        sum(k in known for k in keys),
+        len(srcs),
+        sum(r is None for r in out),
+    )
+    return out, keys
+
+
+def _commit(
+    store: Store,
+    part: list[tuple[int, Described]],
+    srcs: list[str],
+    out: list[AddResult | None],
+    *,
+    fingerprint: str,
+    checkpoint: str | None,
+    label: str | None,
+    meta: dict[str, Any] | None,
+) -> None:
+    """Add the described uploads of one chunk in one transaction; a failure's result names it."""
+    from hnnframe.frontends import model_name
+
+    good = [(i, u) for i, u in part if u.ok]
+    recs = [NewRecord.from_upload(u, label=label, meta=meta) for _, u in good]
+    for (i, _), a in zip(good, store.add(recs, fingerprint, checkpoint), strict=True):
+        out[i] = replace(a, path=srcs[i])
+    for i, u in part:
+        if not u.ok:
+            out[i] = AddResult.failed(model_name(srcs[i]), srcs[i], u.error)
 
 
 def add_model_files(
@@ -92,79 +129,34 @@ def add_model_files(
     weight_bits: int | None = None,
 ) -> list[AddResult]:
     """:meth:`hnnframe.index.HashIndex.add_models` (which documents the arguments)."""
-    from hnnframe.frontends import model_name
-    from hnnframe.repo import upload_sha256
-
     if chunk < 1:
         raise IndexStoreError(f"chunk must be at least 1, not {chunk}")
     store.check_binding(store.binding(), hasher.bits, hasher.fingerprint)
     q = weight_q(store, weight_bits) if weights else None
     srcs = [os.fspath(s) for s in sources]
-    out: list[AddResult | None] = [None] * len(srcs)
-    keys: list[str | None] = [None] * len(srcs)  # None: no file there; the hasher says why
-    for i, s in enumerate(_bar(srcs, "sha256", progress and len(srcs) > 1)):
-        if is_uri(s):
-            keys[i] = f"uri:{s}"
-        elif os.path.isfile(s) or is_snapshot(s) or is_adapter(s):
-            try:  # a directory is keyed by its weights, so a copy of it is "already in"
-                keys[i] = upload_sha256(s)
-            except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
-                out[i] = AddResult.failed(model_name(s), s, upload_error(s, e))
-    known = store.existing([k for k in keys if k is not None])
-    for i, key in enumerate(keys):
-        if key in known:
-            rid, name = known[key]
-            out[i] = AddResult(rid, name, key, False, srcs[i])
+    out, keys = _keys(store, srcs, progress)
     todo = [i for i in range(len(srcs)) if out[i] is None]
-    log.info(
-        "%s: %d of %d model(s) already indexed; hashing %d",
-        store.display, sum(k in known for k in keys), len(srcs), len(todo),
-    )  # fmt: skip
-    files: dict[int, ModelFiles] = {}
-    for i in todo:
-        try:
-            files[i] = resolve(srcs[i], structure, weights)
-        except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
-            out[i] = AddResult.failed(model_name(srcs[i]), srcs[i], upload_error(srcs[i], e))
-    todo = [i for i in todo if out[i] is None]
-
-    def commit(part: list[tuple[int, Any]]) -> None:
-        good, errors = _with_weights([(i, r) for i, r in part if r.ok], files, q, progress)
-        recs = [NewRecord.from_hash(r, label=label, meta=meta, weights=w,
-                                    structure=files[i].structure if files[i].companion else None)
-                for i, r, w in good]  # fmt: skip
-        added = store.add(recs, hasher.fingerprint, checkpoint)
-        for (i, _, _), a in zip(good, added, strict=True):
-            out[i] = replace(a, path=srcs[i])
-        for i, r in part:
-            if not r.ok:
-                out[i] = AddResult.failed(model_name(srcs[i]), srcs[i], r.error)
-            elif i in errors:
-                out[i] = AddResult.failed(model_name(srcs[i]), srcs[i], errors[i])
-
-    # Models that are their own structure: hashed chunk by chunk, as they come.
-    plain = [i for i in todo if not files[i].companion]
-    paired = [i for i in todo if files[i].companion]
-    pending = iter(plain)
-    shas = [None if is_uri(srcs[i]) else keys[i] for i in plain]
-    if plain or not paired:  # (an empty batch still goes through the hasher, as before)
-        for results in hasher.iter_hash([srcs[i] for i in plain], chunk=chunk,
-                                        progress=progress, shas=shas):  # fmt: skip
-            commit([(next(pending), r) for r in results])
-    # Weights files: each distinct companion structure is hashed once for all its files.
-    if paired:
-        structures = list(dict.fromkeys(files[i].structure for i in paired))
-        hashed = dict(zip(structures, hasher.hash_many(structures, errors="collect"), strict=True))
-        for start in range(0, len(paired), chunk):
-            part = []
-            for i in paired[start : start + chunk]:
-                r = hashed[files[i].structure]
-                if r.ok:  # the record is the weights file's: its path, name and sha256
-                    r = replace(r, path=srcs[i], name=model_name(srcs[i]), sha256=keys[i])
-                else:
-                    r = replace(r, error=f"{srcs[i]}: its structure {r.error}")
-                part.append((i, r))
-            commit(part)
+    described = iter_uploads(
+        [srcs[i] for i in todo],
+        hasher,
+        chunk=chunk,
+        structure=structure,
+        weight_bits=q,
+        shas=[None if is_uri(srcs[i]) else keys[i] for i in todo],
+        progress=progress,
+    )
+    for part in described:
+        part = [(todo[k], u) for k, u in part]
+        _commit(
+            store,
+            part,
+            srcs,
+            out,
+            fingerprint=hasher.fingerprint,
+            checkpoint=checkpoint,
+            label=label,
+            meta=meta,
+        )
     done = [r for r in out if r is not None]
     if len(done) != len(srcs):
         raise ValueError("the hasher returned fewer results than it was given models")
@@ -180,9 +172,10 @@ def read_uploads(
     progress: bool = False,
     errors: str = "raise",
 ) -> list[tuple[Any, WeightFingerprint | None]]:
-    """Hash uploads and read their weights (``weight_bits`` None: do not read weights), every
-    one before anything is searched. A weights file's result takes its own path, name and
-    sha256, with its companion's structural code.
+    """Uploads described for ``check`` (:func:`hnnframe.upload.describe_uploads`; every one
+    before anything is searched), each with its weight fingerprint (``weight_bits`` None:
+    weights are not read). A weights file's upload takes its own path, name and sha256, with
+    its companion's structural code.
 
     Args:
         errors: ``"raise"`` stops at the first upload that cannot be read; ``"collect"``
@@ -193,43 +186,12 @@ def read_uploads(
         HnnError: With ``errors="raise"``, an upload cannot be read, hashed or fingerprinted
             (the error names it).
     """
-    from hnnframe.hashing import HashFailure
-
-    srcs = [os.fspath(s) for s in sources]
-    files: list[ModelFiles | HashFailure] = []
-    for s in srcs:
-        try:
-            files.append(resolve(s, structure, weight_bits is not None))
-        except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
-            if errors == "raise":
-                raise _as_hnn(s, e) from e
-            files.append(HashFailure(s, upload_error(s, e)))
-    todo = [f.structure for f in files if isinstance(f, ModelFiles)]
-    hashed = iter(hasher.hash_many(todo, progress=progress, errors=errors))
-    out: list[tuple[Any, WeightFingerprint | None]] = []
-    for s, f in zip(srcs, files, strict=True):
-        r = f if isinstance(f, HashFailure) else next(hashed)
-        if not r.ok:
-            out.append((r, None))
-            continue
-        try:
-            out.append(_read_one(s, f, r, weight_bits))
-        except Exception as e:  # noqa: BLE001 - one upload's error, never the batch's
-            if errors == "raise":
-                raise _as_hnn(s, e) from e
-            out.append((HashFailure(s, upload_error(s, e)), None))
-    return out
-
-
-def _read_one(
-    source: str, files: ModelFiles, r: Any, weight_bits: int | None
-) -> tuple[Any, WeightFingerprint | None]:
-    """One hashed upload with its weights read (a companion's result renamed to the file)."""
-    from hnnframe.frontends import model_name
-    from hnnframe.repo import upload_sha256
-
-    with limits.deadline(source):
-        if files.companion:
-            r = replace(r, path=source, name=model_name(source), sha256=upload_sha256(source))
-        w = read_weights(files, weight_bits, r.sha256) if weight_bits is not None else None
-    return r, w
+    ups = describe_uploads(
+        sources,
+        hasher,
+        structure=structure,
+        weight_bits=weight_bits,
+        errors=errors,
+        progress=progress,
+    )
+    return [(u, u.weights if u.ok else None) for u in ups]

@@ -10,11 +10,10 @@ from typing import Any
 
 from hnnframe.errors import IndexStoreError
 from hnnframe.index.arch import arch_records
-from hnnframe.index.batch import add_model_files, read_uploads
+from hnnframe.index.model_files import ADD_CHUNK, ModelFileOps
 from hnnframe.index.records import (
     AddResult,
     Binding,
-    CheckResult,
     HasherLike,
     HashLike,
     IndexRecord,
@@ -26,13 +25,13 @@ from hnnframe.index.report import problems, summary
 from hnnframe.index.search import Query, Searcher, query_code
 from hnnframe.index.store import Store
 from hnnframe.index.tiers import check_upload
+from hnnframe.index.verdict import CheckResult
 from hnnframe.log import get_logger
 from hnnframe.weights.fingerprint import WeightFingerprint
 
 log = get_logger(__name__)
 
-#: Models hashed and committed per transaction by :meth:`HashIndex.add_models`.
-ADD_CHUNK = 32
+__all__ = ["ADD_CHUNK", "HashIndex", "default_radius"]
 
 
 def default_radius(bits: int) -> int:
@@ -40,7 +39,7 @@ def default_radius(bits: int) -> int:
     return max(1, bits // 8)
 
 
-class HashIndex:
+class HashIndex(ModelFileOps):
     """A database of model hash codes with exact Hamming search.
 
     Open one with :func:`hnnframe.index.open`. SQLite indexes search an in-memory copy of the
@@ -122,7 +121,8 @@ class HashIndex:
             label: A label for every added record.
             meta: ``key: value`` metadata for every added record.
             weights: One weight fingerprint (:func:`hnnframe.weights.fingerprint.fingerprint`)
-                or ``None`` per result: stored beside the structural code.
+                or ``None`` per result: stored beside the structural code (default: the
+                weights a described upload, :class:`hnnframe.upload.Upload`, carries).
 
         Raises:
             IndexStoreError: The index is bound to another checkpoint or Q, or holds weight
@@ -134,60 +134,14 @@ class HashIndex:
         ws = list(weights) if weights is not None else [None] * len(results)
         if len(ws) != len(results):
             raise IndexStoreError(f"{len(ws)} weight fingerprints for {len(results)} results")
-        recs = [NewRecord.from_hash(r, label=label, meta=meta, weights=w)
-                for r, w in zip(results, ws, strict=True)]  # fmt: skip
+        recs = [
+            NewRecord.from_upload(r, label, meta)
+            if weights is None
+            else NewRecord.from_hash(r, label, meta, weights=w)
+            for r, w in zip(results, ws, strict=True)
+        ]
         ckpt = os.path.abspath(checkpoint) if checkpoint is not None else None
         return self._store.add(recs, fingerprint, ckpt)
-
-    def add_models(
-        self,
-        sources: Sequence[str | os.PathLike],
-        hasher: HasherLike,
-        *,
-        checkpoint: str | os.PathLike | None = None,
-        label: str | None = None,
-        meta: dict[str, Any] | None = None,
-        progress: bool = False,
-        chunk: int = ADD_CHUNK,
-        weights: bool = True,
-        structure: str | os.PathLike | None = None,
-        weight_bits: int | None = None,
-    ) -> list[AddResult]:
-        """Hash model files with ``hasher`` and add them, one transaction per ``chunk`` models;
-        a file that carries weights gets its weight fingerprint stored beside its code.
-
-        A batch survives bad files and interruptions (docs/index-guide.md, "Adding many
-        models"): files whose sha256 is indexed are not hashed again; a file that cannot be
-        read or hashed gets a result with ``error`` set and the others go on; each chunk is
-        committed once hashed, so a killed batch keeps its chunks and a rerun hashes the rest.
-
-        Weights (:mod:`hnnframe.index.weightfiles`): an ONNX file with its weights present
-        gets a weight record (tensor digests and weight code, read one tensor at a time); a
-        weight-stripped file gets none, as before; a weights file (safetensors, a
-        ``weights_only`` state dict) takes its structure from ``structure`` or the
-        ``config.json`` beside it, and fails without one.
-
-        The binding is checked before anything is hashed, and by every chunk's transaction.
-        What stops the whole batch (another checkpoint or Q, a database error) raises
-        :class:`IndexStoreError`; the chunks committed before it stay.
-
-        Args:
-            weights: Read weights (False: structure only, as before the weight tier).
-            structure: The companion structure of weights files.
-            weight_bits: Q of the weight codes of an index that holds none yet (default
-                256); once it holds some, its own Q is used and another is refused.
-
-        Returns:
-            One :class:`AddResult` per source, in order, with ``path`` as given; an added
-            model with weights has ``weights`` set.
-        """
-        return add_model_files(
-            self._store, sources, hasher,
-            checkpoint=os.path.abspath(checkpoint) if checkpoint is not None else None,
-            label=label, meta=meta, progress=progress, chunk=chunk, weights=weights,
-            structure=os.fspath(structure) if structure is not None else None,
-            weight_bits=weight_bits,
-        )  # fmt: skip
 
     def remove(self, selectors: Sequence[str | int] = (), *, label: str | None = None) -> list[int]:
         """Remove records by id or sha256 (prefix of 8+ digits), and/or every one of a label.
@@ -229,9 +183,13 @@ class HashIndex:
                 index changed during the rehash.
         """
         res = rehash_index(
-            self._store, hasher, checkpoint=checkpoint, drop_missing=drop_missing,
-            progress=progress, batch_size=batch_size,
-        )  # fmt: skip
+            self._store,
+            hasher,
+            checkpoint=checkpoint,
+            drop_missing=drop_missing,
+            progress=progress,
+            batch_size=batch_size,
+        )
         self._search.reset()
         return res
 
@@ -295,9 +253,13 @@ class HashIndex:
         return arch_records(self._store, query)
 
     def search_many(
-        self, queries: Sequence[Query], k: int | None = 10, radius: int | None = None, *,
+        self,
+        queries: Sequence[Query],
+        k: int | None = 10,
+        radius: int | None = None,
+        *,
         fingerprint: str | None = None,
-    ) -> list[list[Match]]:  # fmt: skip
+    ) -> list[list[Match]]:
         """:meth:`search` for each query."""
         return [self.search(q, k, radius, fingerprint=fingerprint) for q in queries]
 
@@ -352,58 +314,13 @@ class HashIndex:
         r = default_radius(b.bits or len(code) * 8) if radius is None else int(radius)
         if r < 0:
             raise IndexStoreError(f"radius must be >= 0, not {r}")
-        return check_upload(self._store, self._search, b, query, code, r, weights=weights,
-                            weight_threshold=weight_threshold)  # fmt: skip
-
-    def check_adapter(self, path: str | os.PathLike) -> Any:
-        """The indexed models a PEFT adapter can be applied to, and the verdict
-        ``adapter for #N`` (:mod:`hnnframe.index.adapters`)."""
-        from hnnframe.index.adapters import check_adapter
-
-        return check_adapter(self._store, self.list(), os.fspath(path))
-
-    def check_models(
-        self,
-        sources: Sequence[str | os.PathLike],
-        hasher: HasherLike,
-        radius: int | None = None,
-        *,
-        weights: bool = True,
-        structure: str | os.PathLike | None = None,
-        weight_threshold: int | None = None,
-        progress: bool = False,
-        errors: str = "raise",
-    ) -> list[tuple[Any, CheckResult | None]]:
-        """Hash uploads (and read their weights, one tensor at a time) and :meth:`check` each.
-
-        Every upload is hashed and read before anything is searched. Weights are read only
-        when the index holds some (otherwise there is nothing to compare them with).
-
-        Args:
-            sources: Model files (or named sources); weights files need ``structure`` or a
-                ``config.json`` beside them.
-            hasher: The index's checkpoint's hasher.
-            radius: As in :meth:`check`.
-            weights: Read the uploads' weights (False: structure and sha256 only).
-            structure: The companion structure of weights files.
-            weight_threshold: As in :meth:`check`.
-            errors: ``"collect"``: an upload that cannot be read gives ``(HashFailure,
-                None)`` and the others are still checked; ``"raise"``: the first one raises.
-
-        Returns:
-            ``(hash result, CheckResult)`` per source, in order.
-
-        Raises:
-            HnnError: With ``errors="raise"``, an upload cannot be read (the error names it).
-        """
-        self.ensure_compatible(hasher.bits, hasher.fingerprint)
-        q = self.binding.weight_bits if weights else None
-        ups = read_uploads(
-            sources, hasher, structure=os.fspath(structure) if structure is not None else None,
-            weight_bits=q, progress=progress, errors=errors,
-        )  # fmt: skip
-        return [
-            (r, self.check(r, radius, fingerprint=hasher.fingerprint, weights=w,
-                           weight_threshold=weight_threshold) if r.ok else None)
-            for r, w in ups
-        ]  # fmt: skip
+        return check_upload(
+            self._store,
+            self._search,
+            b,
+            query,
+            code,
+            r,
+            weights=weights,
+            weight_threshold=weight_threshold,
+        )

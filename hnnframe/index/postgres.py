@@ -181,11 +181,24 @@ class PostgresStore(Store):
             " category, label, meta, added_at, structure, graph_digest, config_digest) VALUES"
             " (%s, %s, %s, %s, %s, %s::varbit, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)"
             " ON CONFLICT (key) DO NOTHING RETURNING id",
-            (rec.key, rec.name, rec.path, rec.sha256, self._pg.Binary(rec.code),
-             _code_bits(rec.code), rec.bits, fingerprint, rec.category, rec.label,
-             json.dumps(rec.meta, sort_keys=True), added_at, rec.structure, rec.graph_digest,
-             rec.config_digest),
-        )  # fmt: skip
+            (
+                rec.key,
+                rec.name,
+                rec.path,
+                rec.sha256,
+                self._pg.Binary(rec.code),
+                _code_bits(rec.code),
+                rec.bits,
+                fingerprint,
+                rec.category,
+                rec.label,
+                json.dumps(rec.meta, sort_keys=True),
+                added_at,
+                rec.structure,
+                rec.graph_digest,
+                rec.config_digest,
+            ),
+        )
         row = cur.fetchone()
         return None if row is None else int(row[0])
 
@@ -193,9 +206,18 @@ class PostgresStore(Store):
         cur.execute(
             "INSERT INTO hnn_weights (model_id, format, code, code_bits, bits, tensor_set,"
             " tensors, params, largest) VALUES (%s, %s, %s, %s::varbit, %s, %s, %s, %s, %s)",
-            (rid, w.format, self._pg.Binary(w.code), _code_bits(w.code), w.bits, w.tensor_set,
-             w.tensors, w.params, w.largest),
-        )  # fmt: skip
+            (
+                rid,
+                w.format,
+                self._pg.Binary(w.code),
+                _code_bits(w.code),
+                w.bits,
+                w.tensor_set,
+                w.tensors,
+                w.params,
+                w.largest,
+            ),
+        )
 
     def update_code(self, cur: Any, rid: int, code: bytes, bits: int, fp: str, cat: str) -> None:
         cur.execute(

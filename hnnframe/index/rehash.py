@@ -48,22 +48,7 @@ def rehash_index(
     changed: list[IndexRecord] = []
 
     def hash_records(recs: list[IndexRecord], bar: Any = None) -> Updates:
-        out: Updates = {}
-        for start in range(0, len(recs), batch_size):
-            chunk = recs[start : start + batch_size]
-            results = hasher.hash_many([r.structure or r.path for r in chunk], progress=False)
-            for r, res in zip(chunk, results, strict=True):
-                # a weights file's own bytes, not its companion's, are what its sha256 names
-                sha = res.sha256 if r.structure is None else _sha(r.path)
-                if r.sha256 and sha and sha != r.sha256:
-                    changed.append(r)
-                else:
-                    out[r.id] = (bytes(res.code), res.category,
-                                 getattr(res, "graph_digest", None),
-                                 getattr(res, "config_digest", None))  # fmt: skip
-            if bar is not None:
-                bar.update(len(chunk))
-        return out
+        return _hash_records(hasher, recs, batch_size, changed, bar)
 
     if gone and not drop_missing:
         raise IndexStoreError(
@@ -97,6 +82,37 @@ def rehash_index(
         "fingerprint": hasher.fingerprint,
         "checkpoint": ckpt,
     }
+
+
+def _hash_records(
+    hasher: HasherLike,
+    recs: list[IndexRecord],
+    batch_size: int,
+    changed: list[IndexRecord],
+    bar: Any = None,
+) -> Updates:
+    """The new code, category and digests of each record, hashed ``batch_size`` at a time
+    (a weights file through its companion structure); a record whose file changed since it
+    was added goes to ``changed`` instead."""
+    out: Updates = {}
+    for start in range(0, len(recs), batch_size):
+        chunk = recs[start : start + batch_size]
+        results = hasher.hash_many([r.structure or r.path for r in chunk], progress=False)
+        for r, res in zip(chunk, results, strict=True):
+            # a weights file's own bytes, not its companion's, are what its sha256 names
+            sha = res.sha256 if r.structure is None else _sha(r.path)
+            if r.sha256 and sha and sha != r.sha256:
+                changed.append(r)
+            else:
+                out[r.id] = (
+                    bytes(res.code),
+                    res.category,
+                    getattr(res, "graph_digest", None),
+                    getattr(res, "config_digest", None),
+                )
+        if bar is not None:
+            bar.update(len(chunk))
+    return out
 
 
 def _sources(r: IndexRecord) -> list[str]:

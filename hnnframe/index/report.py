@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hnnframe.index.signal_store import orphan_rows, orphan_values
+from hnnframe.index.signal_store import orphan_rows
 from hnnframe.index.sql import iso
 from hnnframe.index.store import Store
 
@@ -48,7 +48,7 @@ def summary(store: Store) -> dict[str, Any]:
             "bits": b.weight_bits,
             "digests": digests,
             "params": int(params),
-        },  # fmt: skip
+        },
         # records with the same-architecture tier's digest (older ones need a rehash)
         "architecture_digests": with_arch,
         "bytes": size,
@@ -78,7 +78,7 @@ def problems(store: Store) -> list[str]:
             if k:
                 found.append(f"{k} codes whose length differs from their bits")
         found += _weight_problems(store, cur, b.weight_bits)
-        found += orphan_values(store, cur)
+        found += store.orphan_signal_values(cur)
     return found
 
 
@@ -107,5 +107,8 @@ def verdict_dict(label: str, verdict: Any, nearest: list[Any], policy: str) -> d
     """One upload's verdict as ``hnn index check --json`` prints it and ``hnn serve``'s
     ``/v1/check`` answers it: the upload's name, the :class:`CheckResult` under ``policy``
     (``suspect`` included) and the nearest indexed model (or ``None``)."""
-    return {"upload": label, **verdict.to_dict(policy),
-            "nearest": nearest[0].to_dict() if nearest else None}  # fmt: skip
+    return {
+        "upload": label,
+        **verdict.to_dict(policy),
+        "nearest": nearest[0].to_dict() if nearest else None,
+    }

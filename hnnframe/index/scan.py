@@ -126,8 +126,15 @@ class HammingScanner:
             )
         return pack_words([bytes(code)], self.bits, IndexStoreError)[0]
 
-    def _block_distances(self, q: np.ndarray, start: int, stop: int, xor: np.ndarray,
-                         cnt: np.ndarray, acc: np.ndarray) -> np.ndarray:  # fmt: skip
+    def _block_distances(
+        self,
+        q: np.ndarray,
+        start: int,
+        stop: int,
+        xor: np.ndarray,
+        cnt: np.ndarray,
+        acc: np.ndarray,
+    ) -> np.ndarray:
         m = stop - start
         x, c = xor[:m], cnt[:m]
         for j in range(self.words):

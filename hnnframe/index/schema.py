@@ -32,8 +32,7 @@ def create_tables(store: Store, cur: Any, base: list[str]) -> None:
     for version in sorted(store.migrations):
         for stmt in store.migrations[version]:
             cur.execute(stmt)
-    for k, v in {"schema_version": SCHEMA_VERSION, "created_at": utc_now(),
-                 "epoch": 0}.items():  # fmt: skip
+    for k, v in {"schema_version": SCHEMA_VERSION, "created_at": utc_now(), "epoch": 0}.items():
         cur.execute(store.q("INSERT INTO hnn_meta (key, value) VALUES (?, ?)"), (k, str(v)))
 
 

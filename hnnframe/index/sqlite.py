@@ -147,8 +147,10 @@ class SQLiteStore(Store):
         if "locked" in msg:
             msg += f" (another process held the write lock for over {LOCK_TIMEOUT_S:.0f} s)"
         if "readonly" in msg or self.read_only:
-            msg += (" (the index is read-only here: its file or folder is not writable; stats, "
-                    "list, search and check work, add and remove need write access)")  # fmt: skip
+            msg += (
+                " (the index is read-only here: its file or folder is not writable; stats, "
+                "list, search and check work, add and remove need write access)"
+            )
         return IndexStoreError(f"{self.display}: {msg}")
 
     def _not_index(self, e: BaseException) -> IndexStoreError:
@@ -239,10 +241,23 @@ class SQLiteStore(Store):
             "INSERT INTO hnn_models (key, name, path, sha256, code, bits, fingerprint, category,"
             " label, meta, added_at, structure, graph_digest, config_digest) VALUES (?, ?, ?, ?,"
             " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id",
-            (rec.key, rec.name, rec.path, rec.sha256, rec.code, rec.bits, fingerprint,
-             rec.category, rec.label, json.dumps(rec.meta, sort_keys=True), added_at,
-             rec.structure, rec.graph_digest, rec.config_digest),
-        )  # fmt: skip
+            (
+                rec.key,
+                rec.name,
+                rec.path,
+                rec.sha256,
+                rec.code,
+                rec.bits,
+                fingerprint,
+                rec.category,
+                rec.label,
+                json.dumps(rec.meta, sort_keys=True),
+                added_at,
+                rec.structure,
+                rec.graph_digest,
+                rec.config_digest,
+            ),
+        )
         row = cur.fetchone()
         return None if row is None else int(row[0])
 

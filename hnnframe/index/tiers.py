@@ -41,18 +41,11 @@ from hnnframe.evidence import (
     signals,
     strongest,
 )
-from hnnframe.index.records import (
-    Binding,
-    Candidate,
-    CheckResult,
-    IndexRecord,
-    Match,
-    WeightComparison,
-)
+from hnnframe.index.records import Binding, IndexRecord, Match
 from hnnframe.index.search import Searcher
-from hnnframe.index.signal_store import read_values
 from hnnframe.index.sql import in_chunks
 from hnnframe.index.store import Store
+from hnnframe.index.verdict import Candidate, CheckResult, WeightComparison
 from hnnframe.weights.digests import TensorDigest
 from hnnframe.weights.fingerprint import WeightFingerprint, load_threshold
 
@@ -62,8 +55,13 @@ def threshold_info(bits: int, given: int | None = None) -> dict[str, Any]:
     false-positive rate, or ``given`` (whose rate is unknown)."""
     shipped = load_threshold(bits)
     if given is not None:
-        return {"threshold": int(given), "bits": bits, "fpr": None, "given": True,
-                "shipped": shipped["threshold"]}  # fmt: skip
+        return {
+            "threshold": int(given),
+            "bits": bits,
+            "fpr": None,
+            "given": True,
+            "shipped": shipped["threshold"],
+        }
     return {
         "threshold": int(shipped["threshold"]),
         "bits": bits,
@@ -128,9 +126,16 @@ def stored_fingerprints(
         w = r.weights
         assert w is not None
         out[i] = WeightFingerprint(
-            path=r.path, format=w.format, sha256=r.sha256 or "", bits=w.bits, code=w.code,
-            digests=digests[i], tensors=w.tensors, params=w.params, largest=w.largest,
-        )  # fmt: skip
+            path=r.path,
+            format=w.format,
+            sha256=r.sha256 or "",
+            bits=w.bits,
+            code=w.code,
+            digests=digests[i],
+            tensors=w.tensors,
+            params=w.params,
+            largest=w.largest,
+        )
     return out
 
 
@@ -184,7 +189,7 @@ def gather(
     recs = {m.record.id: m.record for m in finder.matches}
     recs.update(store.get(sorted(ids - set(recs))))
     fps = stored_fingerprints(store, list(recs.values())) if upload.weights is not None else {}
-    values = read_values(store, sigs, sorted(recs))
+    values = store.signal_values(sigs, sorted(recs))
     unstored = {s.name: None for s in sigs if s.columns}  # a record without a stored value
     reason = no_weights_reason if upload.weights is None else "the indexed model has no weights"
     out: list[Candidate] = []
@@ -216,9 +221,17 @@ def _hit(by: dict[str, Evidence], name: str) -> bool:
 def _upload_summary(w: WeightFingerprint | None) -> dict[str, Any] | None:
     if w is None:
         return None
-    return {"format": w.format, "bits": w.bits, "code": w.code.hex(), "tensor_set": w.tensor_set,
-            "tensors": w.tensors, "params": w.params, "largest": w.largest,
-            "seconds": w.seconds, "missing": w.missing}  # fmt: skip
+    return {
+        "format": w.format,
+        "bits": w.bits,
+        "code": w.code.hex(),
+        "tensor_set": w.tensor_set,
+        "tensors": w.tensors,
+        "params": w.params,
+        "largest": w.largest,
+        "seconds": w.seconds,
+        "missing": w.missing,
+    }
 
 
 def check_upload(

@@ -1,4 +1,5 @@
-"""Which file of a model source carries its weights, and reading them for the index.
+"""Which file of a model source carries its weights, and reading them (for the index and
+every other caller of :func:`hnnframe.upload.describe_uploads`).
 
 What ``hnn index add`` and ``check`` do with each kind of source (docs/index-guide.md,
 "Weights"):
@@ -128,8 +129,13 @@ def onnx_tensor_data(path: str | os.PathLike) -> tuple[int, int]:
     model = onnx.load(str(path), load_external_data=False)
     base = Path(path).parent
     tensors = [t for t in model.graph.initializer if t.data_type in kinds]
-    tensors += [a.t for n in model.graph.node if n.op_type == "Constant" for a in n.attribute
-                if a.name == "value" and a.t.data_type in kinds]  # fmt: skip
+    tensors += [
+        a.t
+        for n in model.graph.node
+        if n.op_type == "Constant"
+        for a in n.attribute
+        if a.name == "value" and a.t.data_type in kinds
+    ]
     present = absent = 0
     for t in tensors:
         if _elements(t.dims) < 2:
@@ -176,8 +182,11 @@ def read_weights(
         if absent:
             log.warning(
                 "%s: %d of %d weight tensors have no data; fingerprinted from the %d present",
-                path, absent, present + absent, present,
-            )  # fmt: skip
+                path,
+                absent,
+                present + absent,
+                present,
+            )
     try:
         return fingerprint(path, bits, sha256)
     except ModelLoadError as e:
