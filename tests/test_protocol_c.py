@@ -3,9 +3,12 @@ on a tiny corpus of real exports."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from hnnframe.protocol_c.coders import GraphCoder
 from hnnframe.protocol_c.metrics import (
     code_uniqueness,
     distance_histograms,
@@ -82,3 +85,60 @@ def test_goal_table_compares_the_recipe_with_both_baselines_at_its_q() -> None:
     # pairs at d = 0 is lower-is-better: 0.01% beats 1% and 0.1%.
     assert by["pairs at d = 0"][5:7] == ["yes", "yes |"]
     assert goal_table(rows, "r", 128) == []  # no row at that Q
+
+
+class TableCoder(GraphCoder):
+    """A coder whose codes are given: graph ``gi`` gets row ``i`` (no learning involved)."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows, self.bits, self.key = rows, rows.shape[1], "table"
+
+    def __call__(self, graphs: list) -> np.ndarray:
+        return self.rows[[int(g.name[1:]) for g in graphs]]
+
+
+@pytest.mark.parametrize("bits", [6, 12, 64])
+def test_retrieval_through_the_index_scores_as_the_distance_matrix(bits: int) -> None:
+    # Few bits: many ties at the minimum distance, and codes that are not whole bytes.
+    from hnnframe.ir import OpGraph
+    from hnnframe.protocol_c import retrieval
+    from hnnframe.upload import describe_uploads
+
+    rng = np.random.default_rng(bits)
+    rows = rng.integers(0, 2, (60, bits), dtype=np.uint8)
+    coder = TableCoder(rows)
+    graphs = [OpGraph(name=f"g{i}") for i in range(60)]
+    db_up = describe_uploads(graphs[:40], coder)
+    q_up = describe_uploads(graphs[40:], coder)
+    q_arch = rng.integers(0, 40, 20).tolist()
+    fam = [f"f{i % 7}" for i in range(40)]
+    with retrieval.database_index(db_up, coder.fingerprint) as (idx, ids):
+        assert len(idx) == 40 and [u.path for u in db_up][:2] == ["graph:g0", "graph:g1"]
+        got = retrieval.own_top1(idx, ids, q_up, q_arch)
+        fam_got = retrieval.family_top1(idx, ids, fam, list(range(40)))
+        stored = retrieval.stored_codes(idx, ids, bits)
+    assert got.tolist() == own_top1(rows[40:], q_arch, rows[:40]).tolist()
+    assert fam_got.tolist() == family_top1(rows[:40], fam, list(range(40))).tolist()
+    assert (stored == rows[:40]).all()
+    if bits == 6:  # the case the test is for: ties split 1/k
+        assert any(0 < s < 1 for s in got)
+
+
+def test_the_checkpoint_coder_gives_the_hashers_codes(
+    tiny_checkpoint: Path, tiny_onnx_models: list[Path]
+) -> None:
+    # hnn demo codes its corpus slice through CheckpointCoder: the codes must be the ones the
+    # hasher gives the same graphs, in one batch and one at a time.
+    from hnnframe.hashing import Hasher
+    from hnnframe.pipeline import graph_of
+    from hnnframe.protocol_c import CheckpointCoder
+    from hnnframe.upload import describe_uploads
+
+    hasher = Hasher.from_checkpoint(tiny_checkpoint)
+    graphs = [graph_of(str(p)) for p in tiny_onnx_models]
+    want = hasher.hash_graphs([hasher.graph(g) for g in graphs])["codes"]
+    coder = CheckpointCoder(hasher)
+    assert (coder(graphs) == want).all()
+    ups = describe_uploads(graphs, coder, names=[p.stem for p in tiny_onnx_models])
+    assert [u.code for u in ups] == [r.code for r in hasher.hash_many(tiny_onnx_models)]
+    assert coder.fingerprint == hasher.fingerprint

@@ -6,15 +6,22 @@
   (ROBUST_PASSES and the robust recipe's merge rules), node labels carrying the FLOP and
   parameter digits;
 * :class:`CheckpointCoder`: a trained checkpoint, through its own recipe's pipeline.
+
+Each is a :class:`GraphCoder`: besides ``coder(graphs)`` it hashes graphs as a hasher does
+(:meth:`GraphCoder.hash_many`), so that :func:`hnnframe.upload.describe_uploads` describes the
+database and the copies the way ``hnn index add`` and ``check`` describe uploads, and the
+index (:mod:`hnnframe.protocol_c.retrieval`) stores and searches them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from hnnframe.codes import pack_code
+from hnnframe.hashing import HashResult
 from hnnframe.ir import OpGraph
 from hnnframe.presets import ROBUST_MERGE
 
@@ -42,8 +49,12 @@ def prepared(graph: OpGraph, graph_cfg: dict[str, Any]) -> OpGraph:
     return _PREPARED[key]
 
 
-def prepared_all(graphs: Sequence[OpGraph], graph_cfg: dict[str, Any], progress: bool = False,
-                 desc: str = "canonical graphs") -> list[OpGraph]:  # fmt: skip
+def prepared_all(
+    graphs: Sequence[OpGraph],
+    graph_cfg: dict[str, Any],
+    progress: bool = False,
+    desc: str = "canonical graphs",
+) -> list[OpGraph]:
     """:func:`prepared` of every graph, with a progress bar over those not prepared yet
     (canonicalising the corpus and its copies takes minutes)."""
     from tqdm import tqdm
@@ -64,9 +75,71 @@ def clear_prepared() -> None:
     _PREPARED.clear()
 
 
-class WLCoder:
-    def __init__(self, bits: int, canonical: bool, iterations: int = 3,
-                 progress: bool = False) -> None:  # fmt: skip
+class GraphCoder:
+    """A coder of in-memory graphs (``coder(graphs)``: one 0/1 code per graph), and the
+    structural hasher :func:`hnnframe.upload.describe_uploads` takes.
+
+    Attributes:
+        bits: Q, the code's length.
+        key: A short name of the coder.
+        fingerprint: What an index of its codes is bound to (no two coders' codes compare).
+    """
+
+    bits: int
+    key: str
+
+    def __call__(self, graphs: Sequence[OpGraph]) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def fingerprint(self) -> str:
+        return f"protocol-c:{self.key}:{self.bits}"
+
+    def hash_many(
+        self,
+        sources: Sequence[OpGraph],
+        progress: bool = False,
+        *,
+        errors: str = "raise",
+        shas: Sequence[str | None] | None = None,
+    ) -> list[HashResult]:
+        """One hash result per graph, all coded in one call: the packed code (zero-padded to
+        whole bytes, which adds nothing to a Hamming distance), no file, no weights."""
+        graphs = list(sources)
+        codes = np.asarray(self(graphs), dtype=np.uint8) if graphs else []
+        out = []
+        for g, c in zip(graphs, codes, strict=True):
+            code = pack_code(c)
+            out.append(
+                HashResult(
+                    path=f"graph:{g.name}",
+                    name=g.name,
+                    sha256=None,
+                    code=code,
+                    bits=8 * len(code),
+                    category="",
+                    embedding=None,
+                )
+            )
+        return out
+
+    def iter_hash(
+        self,
+        sources: Sequence[OpGraph],
+        chunk: int = 32,
+        progress: bool = False,
+        shas: Sequence[str | None] | None = None,
+    ) -> Iterator[list[HashResult]]:
+        """:meth:`hash_many` in chunks of ``chunk`` graphs."""
+        graphs = list(sources)
+        for i in range(0, len(graphs), chunk):
+            yield self.hash_many(graphs[i : i + chunk])
+
+
+class WLCoder(GraphCoder):
+    def __init__(
+        self, bits: int, canonical: bool, iterations: int = 3, progress: bool = False
+    ) -> None:
         from hnnframe.baselines import WLSimHash
 
         self.bits = bits
@@ -85,7 +158,7 @@ class WLCoder:
         return self.wl.codes(list(graphs))["codes"]
 
 
-class CheckpointCoder:
+class CheckpointCoder(GraphCoder):
     """A trained checkpoint: the recipe's canonicalisation and merge rules, then HashNet.
 
     ``part`` picks the code of a hybrid recipe apart: ``all`` (the code the index stores),
@@ -94,17 +167,27 @@ class CheckpointCoder:
 
     PARTS = {"all": "codes", "learned": "learned_codes", "structural": "structural_codes"}
 
-    def __init__(self, hasher: Any, name: str | None = None, part: str = "all",
-                 progress: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self, hasher: Any, name: str | None = None, part: str = "all", progress: bool = False
+    ) -> None:
         self.hasher = hasher
         self.part = part
         self.progress = progress
         learned = int(hasher.bits) - int(getattr(hasher, "structural_bits", 0))
-        self.bits = {"all": int(hasher.bits), "learned": learned,
-                     "structural": int(hasher.bits) - learned}[part]  # fmt: skip
+        self.bits = {
+            "all": int(hasher.bits),
+            "learned": learned,
+            "structural": int(hasher.bits) - learned,
+        }[part]
         base = name or str(hasher.recipe.get("name", "hnn"))
         self.name = base if part == "all" else f"{base}: {part} part"
         self.key = self.name
+
+    @property
+    def fingerprint(self) -> str:
+        """The checkpoint's (a part of a hybrid code is another code)."""
+        fp = str(self.hasher.fingerprint)
+        return fp if self.part == "all" else f"{fp}:{self.part}"
 
     def __call__(self, graphs: Sequence[OpGraph]) -> np.ndarray:
         cfg = dict(self.hasher.recipe.get("graph", {}))

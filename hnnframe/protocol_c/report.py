@@ -61,18 +61,26 @@ def hub_markdown(
             f"{sum(met.values())}/{len(met)} |"
         )
     transforms = list(dict.fromkeys(t for r in rows for t in r["per_transform"]))
-    lines += ["", "Own-architecture share per transformation (copies per transformation in the "
-              "header):", "",
-              "| coder | Q | " + " | ".join(
-                  f"{t} ({rows[0]['per_transform'].get(t, {}).get('copies', 0)})"
-                  for t in transforms) + " |",
-              "|---|---|" + "---|" * len(transforms)]  # fmt: skip
+    lines += [
+        "",
+        "Own-architecture share per transformation (copies per transformation in the header):",
+        "",
+        "| coder | Q | "
+        + " | ".join(
+            f"{t} ({rows[0]['per_transform'].get(t, {}).get('copies', 0)})" for t in transforms
+        )
+        + " |",
+        "|---|---|" + "---|" * len(transforms),
+    ]
     for r in rows:
         cells = [_pct(r["per_transform"].get(t, {}).get("own_top1")) for t in transforms]
         lines.append(f"| {r['name']} | {r['bits']} | " + " | ".join(cells) + " |")
     if queries.get("errors"):
-        lines += ["", "Copies that could not be made (transform: architectures): " + "; ".join(
-            f"{t}: {len(v)}" for t, v in queries["errors"].items())]  # fmt: skip
+        lines += [
+            "",
+            "Copies that could not be made (transform: architectures): "
+            + "; ".join(f"{t}: {len(v)}" for t, v in queries["errors"].items()),
+        ]
     for note in notes:  # paragraphs (or tables), each its own block
         lines += ["", note]
     if plot:
@@ -81,9 +89,14 @@ def hub_markdown(
 
 
 #: The figures the instance-level hashing issue's goals are set on, and their direction.
-FIGURES = (("own_top1_worst", "own arch, worst transform", True), ("own_top1", "own arch, all copies", True),
-           ("unique", "unique codes", True), ("pairs_d0", "pairs at d = 0", False),
-           ("family_top1", "family top-1", True), ("auc", "verification AUC", True))  # fmt: skip
+FIGURES = (
+    ("own_top1_worst", "own arch, worst transform", True),
+    ("own_top1", "own arch, all copies", True),
+    ("unique", "unique codes", True),
+    ("pairs_d0", "pairs at d = 0", False),
+    ("family_top1", "family top-1", True),
+    ("auc", "verification AUC", True),
+)
 
 
 def goal_table(rows: Sequence[dict[str, Any]], name: str, bits: int) -> list[str]:
@@ -95,10 +108,13 @@ def goal_table(rows: Sequence[dict[str, Any]], name: str, bits: int) -> list[str
     if rec is None or raw is None or canon is None:
         return []
     fmt = {"auc": lambda x: _num(x, 4), "family_top1": _num}
-    lines = [f"The recommended recipe ({name}, Q = {bits}) against the goals and both WL "
-             "baselines at the same Q:", "",
-             "| figure | recipe | WL raw | WL canonical | goal | goal met | beats both |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"The recommended recipe ({name}, Q = {bits}) against the goals and both WL "
+        "baselines at the same Q:",
+        "",
+        "| figure | recipe | WL raw | WL canonical | goal | goal met | beats both |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for key, label, higher in FIGURES:
         show = fmt.get(key, _pct)
         v, a, b = rec[key], raw[key], canon[key]
@@ -106,8 +122,10 @@ def goal_table(rows: Sequence[dict[str, Any]], name: str, bits: int) -> list[str
         goal = GOALS.get(key)
         met = "-" if goal is None else ("yes" if (v >= goal if higher else v <= goal) else "no")
         goal_s = "-" if goal is None else ((">= " if higher else "<= ") + show(goal))
-        lines.append(f"| {label} | {show(v)} | {show(a)} | {show(b)} | {goal_s} | {met} | "
-                     f"{'yes' if beats else 'no'} |")  # fmt: skip
+        lines.append(
+            f"| {label} | {show(v)} | {show(a)} | {show(b)} | {goal_s} | {met} | "
+            f"{'yes' if beats else 'no'} |"
+        )
     return lines
 
 
