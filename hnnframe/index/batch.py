@@ -18,10 +18,11 @@ from dataclasses import replace
 from typing import Any
 
 from hnnframe.errors import IndexStoreError, upload_error
+from hnnframe.frontends import model_name
 from hnnframe.index.records import AddResult, HasherLike, NewRecord, is_uri
 from hnnframe.index.store import Store
 from hnnframe.log import get_logger
-from hnnframe.repo import is_adapter, is_snapshot
+from hnnframe.repo import is_adapter, is_snapshot, upload_sha256
 from hnnframe.upload import Described, describe_uploads, iter_uploads
 from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, check_weight_bits
 from hnnframe.weights.fingerprint import WeightFingerprint, load_threshold
@@ -63,9 +64,6 @@ def _keys(
 ) -> tuple[list[AddResult | None], list[str | None]]:
     """Each source's key (its sha256, or ``uri:NAME``; ``None``: no file there, the hasher
     says why) and the results of those already indexed or whose digest failed."""
-    from hnnframe.frontends import model_name
-    from hnnframe.repo import upload_sha256
-
     out: list[AddResult | None] = [None] * len(srcs)
     keys: list[str | None] = [None] * len(srcs)
     for i, s in enumerate(_bar(srcs, "sha256", progress and len(srcs) > 1)):
@@ -103,8 +101,6 @@ def _commit(
     meta: dict[str, Any] | None,
 ) -> None:
     """Add the described uploads of one chunk in one transaction; a failure's result names it."""
-    from hnnframe.frontends import model_name
-
     good = [(i, u) for i, u in part if u.ok]
     recs = [NewRecord.from_upload(u, label=label, meta=meta) for _, u in good]
     for (i, _), a in zip(good, store.add(recs, fingerprint, checkpoint), strict=True):

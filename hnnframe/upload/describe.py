@@ -24,7 +24,9 @@ from typing import Any, Protocol
 
 from hnnframe import limits
 from hnnframe.errors import HnnError, ModelLoadError, upload_error
+from hnnframe.frontends import model_name
 from hnnframe.hashing import HashFailure
+from hnnframe.repo import upload_sha256
 from hnnframe.upload.files import ModelFiles, read_weights, resolve
 from hnnframe.weights.digests import TensorDigest
 from hnnframe.weights.fingerprint import WeightFingerprint
@@ -172,9 +174,6 @@ def assemble(
     Raises:
         Exception: Reading the weights failed (the caller names the upload).
     """
-    from hnnframe.frontends import model_name
-    from hnnframe.repo import upload_sha256
-
     if not result.ok:
         if files.companion:
             return HashFailure(str(source), f"{source}: its structure {result.error}")
