@@ -111,9 +111,11 @@ def test_toy_signal_is_stored_found_and_shown(
     [d] = json.loads(out)
     [c] = d["candidates"]
     assert d["tier"] == "weight match" and c["tier"] == "weight match"  # verdict unchanged
-    [ev] = c["evidence"]
-    assert ev == {"signal": "tensor_count", "tier": "structure only", "hit": True,
-                  "distance": 0, "detail": {"tensors": 4}}  # fmt: skip
+    ev = {e["signal"]: e for e in c["evidence"]}
+    assert ev["tensor_count"] == {"signal": "tensor_count", "tier": "structure only", "hit": True,
+                                  "distance": 0, "detail": {"tensors": 4}}  # fmt: skip
+    # the built-in block match is reported beside it: the fp16 copy keeps every block
+    assert ev["block_match"]["hit"] and ev["block_match"]["tier"] == "weight match"
 
     rc, out, err = run_cli(capsys, "check", "--db", url, weight_bed["fp16"])
     assert rc == 1, err
@@ -136,7 +138,11 @@ def test_toy_signal_alone_makes_a_candidate(
     [c] = v.candidates
     assert c.tier is Tier.STRUCTURE_ONLY and not c.within_radius and not c.same_arch
     assert c.weights.compared and c.weights.verdict is Tier.NONE
-    assert [(e.signal, e.hit) for e in c.evidence] == [("tensor_count", True)]
+    assert [(e.signal, e.hit) for e in c.evidence if e.signal == "tensor_count"] == [
+        ("tensor_count", True)
+    ]
+    # another trained model: its blocks are compared, and none is near
+    assert [e.hit for e in c.evidence if e.signal == "block_match"] == [False]
 
 
 def test_index_without_the_signal_still_checks(
@@ -153,7 +159,8 @@ def test_index_without_the_signal_still_checks(
         assert out, err
         [c] = json.loads(out)[0]["candidates"]
         assert rc == 1 and c["tier"] == "weight match", err
-        assert "evidence" not in c  # the stored side has no value: nothing to compare
+        # the stored side has no value: nothing to compare
+        assert "tensor_count" not in {e["signal"] for e in c.get("evidence", [])}
         rc, _, err = run_cli(capsys, "add", "--db", url, weight_bed["fp16"])
         assert rc == 0, err
         assert [r[2] for r in _rows(url)] == [4]  # only the record added since

@@ -53,19 +53,37 @@ def independent_pairs(models: dict[str, Any]) -> dict[str, list[tuple[str, str]]
     return out
 
 
+def verdict_score(pair: Pair, code: int, block: int | None) -> float:
+    """The pair's distance in units of its threshold, the nearer of code and block: at most
+    1 is a weight match (``calibrate.flagged``); one number to rank pairs by, for an AUC of
+    the verdict rather than of the code alone."""
+    c, b = pair
+    by_block = b / max(block, 1) if b is not None and block is not None else float("inf")
+    return min(c / max(code, 1), by_block)
+
+
 def _kind_row(
-    rows: list[dict[str, Any]], neg: dict[str, list[int]], shipped: int, rederived: Thresholds
+    rows: list[dict[str, Any]],
+    neg: dict[str, list[int]],
+    shipped: tuple[int, int | None],
+    rederived: Thresholds,
+    neg_scores: dict[str, list[float]],
 ) -> dict[str, Any]:
     ds = [r["distance"] for r in rows]
     archs = sorted({r["arch"] for r in rows})
     per_arch = {a: auc([r["distance"] for r in rows if r["arch"] == a], neg[a]) for a in archs}
+    scores = {
+        a: [verdict_score((r["distance"], r["block"]), *shipped) for r in rows if r["arch"] == a]
+        for a in archs
+    }
     again = flagged([(r["distance"], r["block"]) for r in rows], rederived.code, rederived.block)
     return {
         "n": len(rows),
         "auc": min(per_arch.values()),
         "auc_per_arch": per_arch,
+        "auc_verdict": min(auc(scores[a], neg_scores[a]) for a in archs),
         "detected": sum(r["verdict"] != "none" for r in rows),
-        "detected_code_alone": sum(r["distance"] <= shipped for r in rows),
+        "detected_code_alone": sum(r["distance"] <= shipped[0] for r in rows),
         "exact": sum(r["verdict"] in ("exact file", "exact tensors") for r in rows),
         "detected_rederived": sum(
             bool(hit) or r["verdict"].startswith("exact")
@@ -76,7 +94,7 @@ def _kind_row(
         "max_block": max((r["block"] for r in rows if r["block"] is not None), default=None),
         "max_per_arch": {a: max(r["distance"] for r in rows if r["arch"] == a) for a in archs},
         "missed": [r["copy"] for r in rows if r["verdict"] == "none"],
-        "threshold": shipped,
+        "threshold": shipped[0],
     }
 
 
@@ -128,7 +146,9 @@ def evaluate_lm(
             }
         )
     code_thr = int(shipped["threshold"])
-    kinds = {k: _kind_row(rows[k], neg, code_thr, rederived) for k in KINDS if k in rows}
+    both = (code_thr, shipped.get("block_threshold"))
+    neg_scores = {a: [verdict_score(p, *both) for p in v] for a, v in neg_pairs.items()}
+    kinds = {k: _kind_row(rows[k], neg, both, rederived, neg_scores) for k in KINDS if k in rows}
     n_pairs = sum(len(p) for p in pairs.values())
     n_flagged = sum(flagged_n.values())
     all_neg = [d for v in neg.values() for d in v]
