@@ -108,7 +108,11 @@ def header(r: dict[str, Any], command: str) -> list[str]:
         + ". Every copy is compared with its base by `fingerprint` and `match` (what `hnn "
         'weights compare` and `hnn index check` run); "detected": a verdict other than '
         "`none`: the weight codes within the code threshold, or the nearest shared hidden-axis "
-        'block within the block threshold (docs/weights.md, "Block codes"). Thresholds: the '
+        'block within the block threshold (docs/weights.md, "Block codes"). The verdict score '
+        "of a pair is the nearer of the two distances in units of its shipped threshold (at "
+        "most 1: a weight match; `lm_evaluate.verdict_score`); its AUC ranks copies against the "
+        "independent pairs by what the verdict reads, the code's AUC by the code alone. "
+        "Thresholds: the "
         "shipped ones (`hnnframe/weights/threshold.json`, written by `hnn weights eval "
         "--lm-bed`: derived on the digits bed's and this bed's independent pairs together, so "
         "the rate on these pairs is in-sample), and the ones re-derived on these pairs alone at "
@@ -146,16 +150,18 @@ def section(r: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
         )
         + ".",
         "",
-        "| copy kind | n | AUC of the code (worst arch) | detected at shipped "
+        "| copy kind | n | AUC of the verdict score (worst arch) | AUC of the code alone "
+        "| detected at shipped "
         f"{r['threshold']}, {r['block_threshold']} | by the code alone | named exact "
         "| median / max code distance to base | max nearest-block distance "
         f"| detected at re-derived {r['rederived_threshold']}, {r['rederived_block_threshold']} |"
         + (" MPK AUC: score / weight score alone | MPK detected |" if base else ""),
-        "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if base else ""),
+        "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if base else ""),
     ]
     for kind, k in r["kinds"].items():
         row = (
-            f"| {kind} | {k['n']} | {k['auc']:.3f} | {k['detected']}/{k['n']} | "
+            f"| {kind} | {k['n']} | {k['auc_verdict']:.3f} | {k['auc']:.3f} | "
+            f"{k['detected']}/{k['n']} | "
             f"{k['detected_code_alone']}/{k['n']} | {k['exact']}/{k['n']} | "
             f"{k['median']:.0f} / {k['max']} | {_or_dash(k['max_block'])} | "
             f"{k['detected_rederived']}/{k['n']} |"
