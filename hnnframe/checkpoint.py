@@ -26,6 +26,7 @@ from typing import Any
 from hnnframe.codes import DEFAULT_BITS
 from hnnframe.errors import CheckpointError, ConfigError
 from hnnframe.files import atomic_write
+from hnnframe.plugins import import_modules
 
 CHECKPOINT_FORMAT = "hnnframe-checkpoint/1"
 _REQUIRED = ("state_dict", "recipe_json", "encoder_json", "categories", "bits")
@@ -100,8 +101,6 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     a plugin resolve in a process that has not imported it.
     """
     import torch
-
-    from hnnframe.plugins import import_modules
 
     p = Path(path)
     if not p.exists():

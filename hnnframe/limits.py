@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from hnnframe.errors import LimitError
+from hnnframe.errors import LimitError, ModelLoadError
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,6 @@ def element_count(shape: Any, path: Any, name: str) -> int:
     Raises:
         ModelLoadError: a dimension is negative or not an integer.
     """
-    from hnnframe.errors import ModelLoadError
-
     if not isinstance(shape, list | tuple) or len(shape) > MAX_RANK:
         raise ModelLoadError(f"{os.fspath(path)}: tensor {name!r} has a bad shape")
     count = 1

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from hnnframe.recipe import dump_recipe
+
 
 class MetricLogger(Protocol):
     def log(self, name: str, value: float, step: int) -> None: ...
@@ -38,8 +40,6 @@ class TensorBoardLogger:
             self.writer.add_scalar(k, v, step)
 
     def log_config(self, config: Mapping[str, Any]) -> None:
-        from hnnframe.recipe import dump_recipe
-
         self.writer.add_text("recipe", "```\n" + dump_recipe(config) + "\n```", 0)
 
     def log_histogram(self, name: str, values: np.ndarray, step: int) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from hnnframe import limits
 from hnnframe.errors import GraphError
+from hnnframe.frontends import model_name
 from hnnframe.ir import OpGraph
 from hnnframe.presets import resolve_graph
 
@@ -30,7 +31,6 @@ def graph_and_counts(
     if isinstance(model, OpGraph):
         graph = model
     else:
-        from hnnframe.frontends import model_name
         from hnnframe.ir import from_onnx
         from hnnframe.sources import to_onnx
 

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from hnnframe.errors import ConfigError
+from hnnframe.plugins import import_modules
 from hnnframe.presets import resolve_graph
 
 # Package data beside this module: importlib.resources is where setuptools installs it, and in
@@ -131,8 +132,6 @@ def load_recipe(
 
     ``zoo_cache`` (a command's ``--zoo-cache``), when given, becomes ``data.cache_dir``.
     """
-    from hnnframe.plugins import import_modules
-
     p = resolve_path(path)
     cfg = apply_overrides(load_yaml(p), overrides)
     cfg.setdefault("name", p.stem)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 from hnnframe.errors import ConfigError, RegistryError
+from hnnframe.plugins import load_entry_points
 
 T = TypeVar("T")
 
@@ -57,8 +58,6 @@ class Registry(Generic[T]):
         if name in self._items:
             return self._items[name]
         if "." not in name:
-            from hnnframe.plugins import load_entry_points
-
             if load_entry_points() and name in self._items:
                 return self._items[name]
         if "." in name:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PKG = Path(__file__).resolve().parents[1] / "hnnframe"
 
 # Bottom to top (DEVELOPERS.md: frontends -> ir -> canonical -> merge -> encoders -> nn -> codes
@@ -314,14 +312,11 @@ def heavy_modules(modules: dict[str, Path]) -> dict[str, str]:
     return why
 
 
-def light_lazy_imports(modules: dict[str, Path], only: tuple[str, ...] = ()) -> list[str]:
-    """In-function imports of hnnframe modules none of which is heavy, as ``path:line: module``
-    (of the modules named in ``only``, or of every module)."""
+def light_lazy_imports(modules: dict[str, Path]) -> list[str]:
+    """In-function imports of hnnframe modules none of which is heavy, as ``path:line: module``."""
     heavy = heavy_modules(modules)
     bad = []
     for m, p in sorted(modules.items()):
-        if only and m not in only:
-            continue
         for stmt in import_statements(p)[0]:
             loads = loaded_by(stmt, m, p.name == "__init__.py", modules) - {m}
             # `from pkg import sub` loads pkg and sub: heavy when either is
@@ -333,24 +328,6 @@ def light_lazy_imports(modules: dict[str, Path], only: tuple[str, ...] = ()) -> 
     return bad
 
 
-#: The modules whose lazy imports are already only heavy ones (the CLI's and the server's);
-#: other parts of the package are moved in their own branches (issue 20).
-FIXED = tuple(
-    m
-    for m in all_modules()
-    if m.startswith(("hnnframe.commands.", "hnnframe.serve"))
-    and m.rsplit(".", 1)[-1] not in {"index", "index_check", "index_common", "index_parser", "demo"}
-) + ("hnnframe.cli",)
-
-
-def test_the_cli_and_the_server_import_lazily_only_heavy_modules() -> None:
-    bad = light_lazy_imports(all_modules(), only=FIXED)
-    assert not bad, "in-function imports of light modules (move them to the top):\n" + "\n".join(
-        bad
-    )
-
-
-@pytest.mark.xfail(strict=False, reason="fixed across the package in the merge")
 def test_lazy_imports_are_of_heavy_modules_only() -> None:
     """An in-function import of a hnnframe module is for a heavy one only (it keeps torch,
     ONNX, numpy... out of the processes that do not need them); a light one goes at the top,

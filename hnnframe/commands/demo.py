@@ -25,7 +25,9 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from hnnframe.commands.demo_lm import run as lm_demo
 from hnnframe.commands.output import print_json
+from hnnframe.recipe import load_recipe
 
 RECOMMENDED = "hnn_hub"
 # Lookups: (what the platform receives, how it was made, the architecture it is a copy of).
@@ -60,7 +62,6 @@ def _slice(args: argparse.Namespace, say: Say, quiet: bool) -> list[Any]:
 
 def _train(args: argparse.Namespace, entries: list[Any], say: Say, quiet: bool) -> dict[str, Any]:
     """Step 2: the recommended recipe trained on the slice's training families."""
-    from hnnframe.recipe import load_recipe
     from hnnframe.train import Trainer
 
     keys = [e.key for e in entries]
@@ -170,7 +171,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import tempfile
 
     import hnnframe.index
-    from hnnframe.commands.demo_lm import run as lm_demo
     from hnnframe.hashing import Hasher
     from hnnframe.protocol_c.coders import CheckpointCoder
 

@@ -17,6 +17,7 @@ from hnnframe.commands.output import (
     printable,
 )
 from hnnframe.evidence import EVIDENCE, Tier
+from hnnframe.repo import is_adapter
 
 #: ``--fail-on`` choices (hnnframe.index.records.FAIL_ON; not imported, so that building the
 #: parser does not load numpy) and what each means.
@@ -175,8 +176,6 @@ def _check_adapters(idx: Any, labels: list[str]) -> tuple[dict[str, Any], list[t
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from hnnframe.repo import is_adapter
-
     with open_index(args) as idx:
         # A PEFT adapter holds no model: it is checked by the models it fits.
         adapters, failures = _check_adapters(idx, [q for q in args.uploads if is_adapter(q)])

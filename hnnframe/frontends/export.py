@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hnnframe.errors import ExportError, ModelLoadError
+from hnnframe.frontends.torch_export import dynamo_export, ts_export
 from hnnframe.frontends.torchvision import torchvision_input_size
 
 DEFAULT_OPSET = 17
@@ -56,8 +57,6 @@ def export_module(
     and, with ``training=PRESERVE`` and no constant folding, keeps BatchNormalization nodes
     that the paper's merge rules need (the dynamo exporter folds them into Conv).
     """
-    from hnnframe.frontends.torch_export import dynamo_export, ts_export
-
     module = module.eval()
     x = trigger_input(name) if example_input is None else example_input
     try:

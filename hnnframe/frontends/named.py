@@ -15,13 +15,21 @@ from typing import Any
 
 from hnnframe.errors import ModelLoadError
 from hnnframe.frontends.export import DEFAULT_OPSET, export_module, prepare, trigger_input
+from hnnframe.frontends.hf import (
+    build_model,
+    config_from_file,
+    config_from_name,
+    traced_module,
+    trigger,
+)
+from hnnframe.frontends.hf_export import export_config
 from hnnframe.frontends.sources import config_json, source_label, split_source
+from hnnframe.frontends.timm import timm_model, timm_trigger
+from hnnframe.frontends.torchvision import torchvision_model
 
 
 def hf_config(spec: Any) -> Any:
     """The transformers config of ``hf:NAME`` or of a config.json path, else None."""
-    from hnnframe.frontends.hf import config_from_file, config_from_name
-
     parts = split_source(spec)
     if parts is not None:
         return config_from_name(parts[1]) if parts[0] == "hf" else None
@@ -37,18 +45,12 @@ def build_module(spec: str) -> Any:
     """
     parts = split_source(spec)
     if parts is not None and parts[0] == "torchvision":
-        from hnnframe.frontends.torchvision import torchvision_model
-
         return torchvision_model(parts[1])
     if parts is not None and parts[0] == "timm":
-        from hnnframe.frontends.timm import timm_model
-
         return timm_model(parts[1])
     config = hf_config(spec)
     if config is None:
         raise ModelLoadError(f"{spec}: not a named model source (SCHEME:NAME) or a config.json")
-    from hnnframe.frontends.hf import build_model, traced_module, trigger
-
     model = build_model(config)
     names, _ = trigger(model, config)
     return traced_module(model, names)
@@ -61,14 +63,10 @@ def example_input(spec: str, module: Any = None) -> Any:
     if parts is not None and parts[0] == "torchvision":
         return trigger_input(parts[1])
     if parts is not None and parts[0] == "timm":
-        from hnnframe.frontends.timm import timm_model, timm_trigger
-
         return timm_trigger(module if module is not None else timm_model(parts[1]))
     config = hf_config(spec)
     if config is None:
         raise ModelLoadError(f"{spec}: not a named model source (SCHEME:NAME) or a config.json")
-    from hnnframe.frontends.hf import build_model, trigger
-
     model = module.model if module is not None else build_model(config, device="meta")
     return trigger(model, config)[1]
 
@@ -90,6 +88,4 @@ def export_source(
     config = hf_config(spec)
     if config is None:
         raise ModelLoadError(f"{spec}: not a named model source (SCHEME:NAME) or a config.json")
-    from hnnframe.frontends.hf_export import export_config
-
     return prepare(export_config(config, name))

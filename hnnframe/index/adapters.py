@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from hnnframe.errors import HnnError
+from hnnframe.frontends.gguf import config_from_gguf, is_gguf
+from hnnframe.frontends.named import hf_config
 from hnnframe.index.records import IndexRecord
 from hnnframe.index.store import Store
 from hnnframe.index.tiers import stored_fingerprints
@@ -104,9 +106,6 @@ class AdapterVerdict:
 
 def record_config(rec: IndexRecord) -> Any:
     """The transformers config of an indexed model's source, or None when it has none."""
-    from hnnframe.frontends.gguf import config_from_gguf, is_gguf
-    from hnnframe.frontends.named import hf_config
-
     for src in (rec.structure, rec.path):
         if not src:
             continue

@@ -23,7 +23,7 @@ import numpy as np
 from hnnframe.codes import pack_code
 from hnnframe.hashing import HashResult
 from hnnframe.ir import OpGraph
-from hnnframe.presets import ROBUST_MERGE
+from hnnframe.presets import ROBUST_MERGE, ROBUST_PASSES
 
 # Canonicalising a large graph takes a good fraction of a second, and several coders of one
 # run share a pipeline (the canonical WL baseline and the robust recipes): prepare each graph
@@ -151,8 +151,6 @@ class WLCoder(GraphCoder):
 
     def __call__(self, graphs: Sequence[OpGraph]) -> np.ndarray:
         if self.canonical:
-            from hnnframe.presets import ROBUST_PASSES
-
             cfg = {"canonical": list(ROBUST_PASSES), "merge": ROBUST_MERGE}
             graphs = prepared_all(graphs, cfg, self.progress)
         return self.wl.codes(list(graphs))["codes"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hnnframe.files import atomic_write, cache_path
+from hnnframe.recipe import load_recipe
 from hnnframe.reproduce.plans import HOLDOUT, K, Run
 
 
@@ -27,7 +28,6 @@ def _run_one(run: Run, out: str, zoo_cache: str | None, ged_cache: str | None) -
     from hnnframe.baselines import WLSimHash
     from hnnframe.data.dataset import build_dataset
     from hnnframe.evaluate import evaluate_protocols
-    from hnnframe.recipe import load_recipe
     from hnnframe.train import Trainer
 
     ov = [*run.overrides, "train.ged_jobs=1", "train.eval_every=1000000"]
@@ -65,7 +65,6 @@ def _warm_ged(runs: Sequence[Run], zoo_cache: str | None, ged_cache: str | None,
     """Compute each distinct training set's pairwise GEDs once, in parallel, into the cache."""
     from hnnframe.data.dataset import build_dataset
     from hnnframe.ged import pairwise_ged
-    from hnnframe.recipe import load_recipe
 
     seen: set[str] = set()
     for run in runs:
@@ -116,7 +115,6 @@ def run_all(
                 None,
             )
             if want is None:  # the recipe's own (hnn_hub trains 40 epochs, the paper's 200)
-                from hnnframe.recipe import load_recipe
                 from hnnframe.train import DEFAULT_TRAIN
 
                 train = load_recipe(run.recipe, run.overrides, zoo_cache).get("train", {})
@@ -150,7 +148,6 @@ def perfect_ranking_bounds(zoo_cache: str | None = None) -> dict[str, dict[str, 
     """
     from hnnframe.data.dataset import build_dataset
     from hnnframe.evaluate import perfect_ranking
-    from hnnframe.recipe import load_recipe
 
     out: dict[str, dict[str, float]] = {}
     for prot, ov in (("a", []), ("b", [f"data.holdout={HOLDOUT}"])):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from hnnframe.frontends.paths import directory_to_onnx
 from hnnframe.repo import adapter_files, is_adapter
 from hnnframe.sources.base import SOURCES, WEIGHTS, Source
 from hnnframe.sources.guard import ReadGuard
@@ -24,8 +25,6 @@ class PeftAdapter(Source):
     def to_onnx(
         self, spec: str, example_input: Any, opset: int, dynamo: bool, trust_pickle: bool
     ) -> Any:
-        from hnnframe.frontends.paths import directory_to_onnx
-
         return directory_to_onnx(spec, example_input, opset, dynamo)
 
     def tensors(self, spec: str, guard: ReadGuard) -> Iterator[tuple[str, Any]]:

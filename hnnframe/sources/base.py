@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hnnframe.errors import ModelLoadError
+from hnnframe.frontends.paths import onnx_or_refuse
 from hnnframe.registry import Registry
 
 if TYPE_CHECKING:
@@ -62,8 +63,6 @@ class Source:
         The default, for a file kind with no structure of its own (a weights file), is what
         a file of no known structure gets: read as ONNX when it looks like one, else refused.
         """
-        from hnnframe.frontends.paths import onnx_or_refuse
-
         return onnx_or_refuse(Path(spec))
 
     def tensors(self, spec: str, guard: ReadGuard) -> Iterator[tuple[str, Any]]:

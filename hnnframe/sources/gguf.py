@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from hnnframe.formats import is_gguf
+from hnnframe.frontends.export import prepare
+from hnnframe.frontends.gguf import config_from_gguf
+from hnnframe.frontends.hf_export import export_config
 from hnnframe.sources.base import SOURCES, STRUCTURE, WEIGHTS, Source
 from hnnframe.sources.guard import ReadGuard
 
@@ -26,10 +29,6 @@ class Gguf(Source):
     def to_onnx(
         self, spec: str, example_input: Any, opset: int, dynamo: bool, trust_pickle: bool
     ) -> Any:
-        from hnnframe.frontends.export import prepare
-        from hnnframe.frontends.gguf import config_from_gguf
-        from hnnframe.frontends.hf_export import export_config
-
         path = Path(spec)
         return prepare(export_config(config_from_gguf(path), path.stem))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hnnframe.frontends.named import export_source
 from hnnframe.frontends.sources import config_json
 from hnnframe.sources.base import SOURCES, STRUCTURE, Source
 
@@ -22,6 +23,4 @@ class HfConfig(Source):
     def to_onnx(
         self, spec: str, example_input: Any, opset: int, dynamo: bool, trust_pickle: bool
     ) -> Any:
-        from hnnframe.frontends.named import export_source
-
         return export_source(spec, example_input, opset, dynamo)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from hnnframe.frontends.named import export_source
 from hnnframe.frontends.sources import split_source
 from hnnframe.sources.base import SOURCES, STRUCTURE, Source
 
@@ -21,8 +22,6 @@ class _Named(Source):
     def to_onnx(
         self, spec: str, example_input: Any, opset: int, dynamo: bool, trust_pickle: bool
     ) -> Any:
-        from hnnframe.frontends.named import export_source
-
         return export_source(spec, example_input, opset, dynamo)
 
 

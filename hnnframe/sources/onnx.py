@@ -10,6 +10,7 @@ from typing import Any
 
 from hnnframe.files import not_regular
 from hnnframe.formats import looks_like_onnx
+from hnnframe.frontends.paths import load_onnx_file
 from hnnframe.sources.base import SOURCES, STRUCTURE, WEIGHTS, Source
 from hnnframe.sources.guard import ReadGuard
 
@@ -27,8 +28,6 @@ class Onnx(Source):
     def to_onnx(
         self, spec: str, example_input: Any, opset: int, dynamo: bool, trust_pickle: bool
     ) -> Any:
-        from hnnframe.frontends.paths import load_onnx_file
-
         return load_onnx_file(Path(spec))
 
     def tensors(self, spec: str, guard: ReadGuard) -> Iterator[tuple[str, Any]]:

@@ -11,6 +11,7 @@ import numpy as np
 
 from hnnframe.errors import ModelLoadError
 from hnnframe.formats import is_safetensors
+from hnnframe.limits import element_count
 from hnnframe.sources.base import SOURCES, WEIGHTS, Source
 from hnnframe.sources.guard import ReadGuard
 from hnnframe.sources.onnx_reader import as_float
@@ -101,8 +102,6 @@ def _safetensors_entry(path: Path, name: str, meta: Any) -> tuple | None:
     Raises:
         ModelLoadError: the entry is malformed, or its offsets do not hold its shape.
     """
-    from hnnframe.limits import element_count
-
     if not isinstance(meta, dict):
         raise ModelLoadError(f"{path}: tensor {name!r} has no header entry")
     offsets = meta.get("data_offsets")

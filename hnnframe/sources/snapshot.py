@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hnnframe.repo import is_snapshot
+from hnnframe.frontends.paths import directory_to_onnx
+from hnnframe.repo import is_snapshot, weight_files
 from hnnframe.sources.base import SOURCES, STRUCTURE, WEIGHTS, Source
 from hnnframe.sources.guard import ReadGuard
 
@@ -29,14 +30,11 @@ class Snapshot(Source):
     def to_onnx(
         self, spec: str, example_input: Any, opset: int, dynamo: bool, trust_pickle: bool
     ) -> Any:
-        from hnnframe.frontends.paths import directory_to_onnx
-
         return directory_to_onnx(spec, example_input, opset, dynamo)
 
     def tensors(self, spec: str, guard: ReadGuard) -> Iterator[tuple[str, Any]]:
         """Every shard in turn (names as the shards store them), under one guard: the limits
         count the whole model, and a reader's error names the shard."""
-        from hnnframe.repo import weight_files
         from hnnframe.sources.read import iter_tensors
 
         for f in weight_files(spec):

@@ -11,6 +11,7 @@ from typing import Any
 
 from hnnframe.errors import ModelLoadError
 from hnnframe.formats import head, zip_kind
+from hnnframe.frontends.export import export_module
 from hnnframe.sources.base import SOURCES, WEIGHTS, Source
 from hnnframe.sources.guard import ReadGuard
 
@@ -51,8 +52,6 @@ def _pickled_module(
 ) -> Any:
     """The module of ``torch.save(model)``, exported; refused without ``trust_pickle``."""
     import torch
-
-    from hnnframe.frontends.export import export_module
 
     if not trust_pickle:
         raise ModelLoadError(

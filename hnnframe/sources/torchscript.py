@@ -8,6 +8,7 @@ from typing import Any
 
 from hnnframe.errors import ModelLoadError
 from hnnframe.formats import zip_kind
+from hnnframe.frontends.export import export_module
 from hnnframe.sources.base import SOURCES, STRUCTURE, Source
 
 
@@ -24,8 +25,6 @@ class TorchScript(Source):
         self, spec: str, example_input: Any, opset: int, dynamo: bool, trust_pickle: bool
     ) -> Any:
         import torch
-
-        from hnnframe.frontends.export import export_module
 
         path = Path(spec)
         try:

@@ -17,6 +17,18 @@ from typing import Any
 
 import numpy as np
 
+from hnnframe.files import file_sha256
+from hnnframe.frontends import (
+    build_module,
+    load_onnx_file,
+    model_name,
+    prepare,
+    strip_weights,
+    trigger_input,
+)
+from hnnframe.frontends.hf import build_model, traced_module, trigger
+from hnnframe.frontends.named import example_input, hf_config
+from hnnframe.frontends.sources import config_json, split_source
 from hnnframe.frontends.torch_export import ts_export
 from hnnframe.variants.base import VariantUnavailable
 
@@ -97,9 +109,6 @@ class VariantSource:
     """
 
     def __init__(self, spec: str | os.PathLike[str], name: str | None = None) -> None:
-        from hnnframe.frontends import model_name
-        from hnnframe.frontends.sources import config_json, split_source
-
         self.spec = str(spec)
         self.name = name or model_name(self.spec)
         parts = split_source(self.spec)
@@ -116,8 +125,6 @@ class VariantSource:
         if self.is_module:
             return self.name
         if "key" not in self._cache:
-            from hnnframe.files import file_sha256
-
             self._cache["key"] = f"{self.name}-{file_sha256(self.spec)[:12]}"
         return str(self._cache["key"])
 
@@ -127,8 +134,6 @@ class VariantSource:
         if self.scheme != "hf":
             raise VariantUnavailable(f"{self.name}: not a transformers source")
         if "config" not in self._cache:
-            from hnnframe.frontends.named import hf_config
-
             self._cache["config"] = hf_config(self.spec)
         return self._cache["config"]
 
@@ -141,26 +146,17 @@ class VariantSource:
         if not self.is_module:
             raise VariantUnavailable(f"{self.name}: needs a torch module, the source is a file")
         if self.scheme == "hf":
-            from hnnframe.frontends.hf import build_model, traced_module
-
             model = build_model(self.config(), attn=attn or "eager")
             module = traced_module(model, self.input_names())
         else:
             if attn is not None:
                 raise VariantUnavailable(f"{self.name}: only transformers choose attention")
-            from hnnframe.frontends import build_module
-
             module = build_module(self.spec)
         return randomise_weights(module, self.seed).eval()
 
     def _trigger(self) -> tuple[list[str], Any]:
         if "trigger" not in self._cache:
-            from hnnframe.frontends import trigger_input
-            from hnnframe.frontends.named import example_input
-
             if self.scheme == "hf":
-                from hnnframe.frontends.hf import build_model, trigger
-
                 names, xs = trigger(build_model(self.config(), device="meta"), self.config())
                 self._cache["trigger"] = (names, xs)
             elif self.is_module:
@@ -185,8 +181,6 @@ class VariantSource:
         if self.is_module:
             return IMAGE
         if "modality" not in self._cache:
-            from hnnframe.frontends import load_onnx_file
-
             self._cache["modality"] = file_modality(load_onnx_file(Path(self.spec)))
         return str(self._cache["modality"])
 
@@ -196,7 +190,6 @@ class VariantSource:
         inputs of its modality. ``size`` changes the image to ``size`` x ``size``, or the
         text to ``size`` tokens; other modalities have a fixed length
         (:class:`VariantUnavailable`)."""
-        from hnnframe.frontends import trigger_input
         from hnnframe.variants.inputs import IMAGE, TEXT
 
         _, x = self._trigger()
@@ -235,16 +228,12 @@ class VariantSource:
             if self.is_module:
                 self._cache["reference"] = self.export()
             else:
-                from hnnframe.frontends import load_onnx_file
-
                 self._cache["reference"] = fill_weights(load_onnx_file(Path(self.spec)), self.seed)
         return self._cache["reference"]
 
     def structure(self) -> Any:
         """The reference without weights, with inferred shapes."""
         import onnx
-
-        from hnnframe.frontends import prepare, strip_weights
 
         m = onnx.ModelProto()
         m.CopyFrom(self.reference())

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from hnnframe.errors import ConfigError, HnnError
+from hnnframe import limits
+from hnnframe.errors import ConfigError, HnnError, ModelLoadError
 from hnnframe.evidence import WEIGHT_TIERS, Context, Subject, Tier, evaluate, signals, strongest
 from hnnframe.files import PathLike
 from hnnframe.repo import upload_sha256
@@ -102,9 +103,6 @@ def fingerprint(
             weight tensors it names could be read.
         LimitError: a declared size, or the time spent, is over a limit.
     """
-    from hnnframe import limits
-    from hnnframe.errors import ModelLoadError
-
     t0 = time.perf_counter()
     fmt = detect_format(path)
     coder = WeightCoder(check_weight_bits(bits))

@@ -23,6 +23,7 @@ from typing import Any
 from hnnframe.errors import HnnError
 from hnnframe.files import PathLike, atomic_write, cache_path
 from hnnframe.log import get_logger
+from hnnframe.weights.lm import stdlib_text, tiny_model, train
 
 log = get_logger(__name__)
 
@@ -114,7 +115,6 @@ def make_copy(
 
     from hnnframe.weights import lm_copies as lc
     from hnnframe.weights.gguf_export import export_gguf
-    from hnnframe.weights.lm import train
 
     a, b = texts
     t = plan.tune_steps
@@ -176,8 +176,6 @@ class _Bed:
     two texts."""
 
     def __init__(self, root: Path, plan: LMPlan, progress: Callable[[str], None] | None) -> None:
-        from hnnframe.weights.lm import stdlib_text
-
         root.mkdir(parents=True, exist_ok=True)
         self.root, self.plan, self.progress = root, plan, progress
         self.mpath = root / MANIFEST
@@ -212,8 +210,6 @@ class _Bed:
 
     def original(self, arch: str, o: dict[str, Any]) -> Any:
         """Train and save an original unless it is there; the model when it was trained."""
-        from hnnframe.weights.lm import tiny_model, train
-
         path = self.root / arch / o["id"]
         if o["id"] in self.models and path.is_dir():
             return None
