@@ -4,23 +4,23 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from hnnframe.commands import index as handlers  # looked up when the parser is built
 from hnnframe.commands.index import EPILOG
 from hnnframe.commands.index_check import FAIL_ON_HELP, cmd_check
-from hnnframe.commands.index_common import DB_ENV
 from hnnframe.commands.limit_options import add_limit_options
+from hnnframe.commands.options import (
+    add_checkpoint_option,
+    add_db_option,
+    add_device_option,
+    add_json_option,
+)
 
 
-def _common(p: argparse.ArgumentParser, json_help: str = "print JSON instead of text") -> None:
-    p.add_argument(
-        "--db",
-        default=os.environ.get(DB_ENV),
-        help=f"index file or postgresql:// URL (${DB_ENV})",
-    )
-    p.add_argument("--json", action="store_true", help=json_help)
+def _common(p: argparse.ArgumentParser) -> None:
+    add_db_option(p)
+    add_json_option(p)
 
 
 def _weight_args(p: argparse.ArgumentParser, cmd: str) -> None:
@@ -39,8 +39,8 @@ def _weight_args(p: argparse.ArgumentParser, cmd: str) -> None:
 
 
 def _hashing(p: argparse.ArgumentParser, ckpt_help: str) -> None:
-    p.add_argument("--checkpoint", metavar="CKPT", help=ckpt_help)
-    p.add_argument("--device", default="cpu", help="torch device for hashing (default cpu)")
+    add_checkpoint_option(p, ckpt_help)
+    add_device_option(p)
 
 
 def register(sub: Any) -> None:
@@ -241,8 +241,8 @@ def _rehash(isub: Any) -> None:
         "transaction. Fails, changing nothing, if a model file is gone or changed, unless "
         "--drop-missing removes those records.",
     )
-    rh.add_argument("--checkpoint", metavar="CKPT", required=True, help="the new model.pt")
-    rh.add_argument("--device", default="cpu", help="torch device for hashing (default cpu)")
+    add_checkpoint_option(rh, "the new model.pt", required=True)
+    add_device_option(rh)
     rh.add_argument(
         "--drop-missing",
         action="store_true",
