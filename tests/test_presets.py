@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
 from support.models import TINY_INPUT, TinyResNet
 
+from hnnframe.cli import main
 from hnnframe.errors import ConfigError, RegistryError
 from hnnframe.pipeline import check_names, graph_of, prepare_graph
 from hnnframe.presets import (
@@ -92,3 +94,17 @@ def test_prepare_graph_takes_a_preset_or_its_lists() -> None:
     explicit, counts = prepare_graph(raw, {"canonical": ROBUST_PASSES, "merge": ROBUST_MERGE})
     assert named.content_hash() == explicit.content_hash() and named_counts == counts
     assert named.content_hash() != raw.content_hash()
+
+
+def test_hnn_list_shows_the_graph_presets(capsys: pytest.CaptureFixture[str]) -> None:
+    """`hnn list` gathers PRESETS with the other registries, a preset registered later too."""
+    assert main(["list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["graph_presets"]
+    assert listed == PRESETS.names() and {"paper", "robust", "invariant"} <= set(listed)
+    PRESETS.register("test_listed_nop", Preset(tuple(ROBUST_PASSES), ()))
+    try:
+        assert main(["list"]) == 0
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("graph_"))
+        assert "robust_resolution" in line and "test_listed_nop" in line
+    finally:
+        PRESETS.unregister("test_listed_nop")

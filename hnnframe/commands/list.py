@@ -13,6 +13,7 @@ from hnnframe.commands.options import add_json_option
 from hnnframe.commands.output import print_json
 from hnnframe.evidence import EVIDENCE
 from hnnframe.plugins import load_entry_points
+from hnnframe.presets import PRESETS
 
 
 def registries() -> dict[str, Any]:
@@ -31,6 +32,7 @@ def registries() -> dict[str, Any]:
     return {
         "canonicalisers": CANONICALISERS,
         "merge_rules": MERGE_RULES,
+        "graph_presets": PRESETS,
         "node_encoders": NODE_ENCODERS,
         "backbones": BACKBONES,
         "poolings": POOLINGS,
@@ -60,10 +62,11 @@ def register(sub: Any) -> None:
     ls = sub.add_parser(
         "list",
         help="list every registry's entries",
-        description="List the registered canonicalisation passes, merge rules, node encoders, "
-        "backbones, poolings, losses, GED methods, variant transforms and model sources "
-        "(each with what it gives: structure, weights or both), including those of "
-        "installed plugins (entry-point group hnnframe.plugins).",
+        description="List the registered canonicalisation passes, merge rules, graph presets "
+        "(graph: {preset: NAME} in a recipe), node encoders, backbones, poolings, losses, GED "
+        "methods, variant transforms, model sources (each with what it gives: structure, "
+        "weights or both) and evidence signals, including those of installed plugins "
+        "(entry-point group hnnframe.plugins).",
     )
     add_json_option(ls, "print JSON")
     ls.set_defaults(func=cmd_list)
