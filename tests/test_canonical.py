@@ -353,14 +353,21 @@ def test_fold_qdq_restores_a_saturated_relu6_as_clip(tmp_path: Path) -> None:
 def test_fold_qdq_without_ranges_bridges_every_quantizer(convnet_file: Path) -> None:
     # A file whose quantizer scales are gone (external data) cannot say which Q clips.
     _, q, _ = make_variant("qdq", VariantSource(convnet_file))
-    blind = OpGraph([OpNode(n.op, n.name, n.flops, n.params, n.shape, n.const) for n in q.nodes],
-                    q.edges, q.name)  # fmt: skip
+    blind = OpGraph(
+        [OpNode(n.op, n.name, n.flops, n.params, n.shape, n.const) for n in q.nodes],
+        q.edges,
+        q.name,
+    )
     assert "Relu" not in canon(blind).ops()
 
 
 def test_structure_hash_ignores_node_order() -> None:
-    nodes = [OpNode("Conv", "a", 10, 3), OpNode("Relu", "b", 1), OpNode("Conv", "c", 20, 5),
-             OpNode("Add", "d", 1)]  # fmt: skip
+    nodes = [
+        OpNode("Conv", "a", 10, 3),
+        OpNode("Relu", "b", 1),
+        OpNode("Conv", "c", 20, 5),
+        OpNode("Add", "d", 1),
+    ]
     g = OpGraph(nodes, [(0, 1), (1, 3), (2, 3)])
     # The same graph with its two branches listed the other way round.
     h = OpGraph([nodes[2], nodes[0], nodes[1], nodes[3]], [(1, 2), (2, 3), (0, 3)])

@@ -23,9 +23,11 @@ def test_opset23_rmsnorm_and_attention_get_their_flops() -> None:
 def test_onnxruntime_transformer_fusions_of_pre_norm_networks() -> None:
     # SkipLayerNormalization (residual Add + LayerNorm + the MatMul's bias), BiasGelu,
     # SkipSimplifiedLayerNormalization (Llama's RMSNorm), FastGelu (GPT-2).
-    for spec, fused in (("timm:test_vit", "SkipLayerNormalization"),
-                        ("hf:llama:tiny", "SkipSimplifiedLayerNormalization"),
-                        ("hf:gpt2:tiny", "FastGelu")):  # fmt: skip
+    for spec, fused in (
+        ("timm:test_vit", "SkipLayerNormalization"),
+        ("hf:llama:tiny", "SkipSimplifiedLayerNormalization"),
+        ("hf:gpt2:tiny", "FastGelu"),
+    ):
         assert ops(variant(spec, "ort_transformer"))[fused], spec
         assert same_after(spec, "ort_transformer"), spec
 

@@ -23,8 +23,10 @@ def test_eager_and_sdpa_attention_are_one_graph() -> None:
 
 # Gemma at the corpus' smallest size (its head dim, 256, is the default), with a small
 # vocabulary: the dynamo exporter at opset 23 writes its rotary embedding natively.
-GEMMA = ("hf:gemma:num_hidden_layers=2,hidden_size=128,num_attention_heads=2,"
-         "num_key_value_heads=2,intermediate_size=512,vocab_size=128")  # fmt: skip
+GEMMA = (
+    "hf:gemma:num_hidden_layers=2,hidden_size=128,num_attention_heads=2,"
+    "num_key_value_heads=2,intermediate_size=512,vocab_size=128"
+)
 
 
 def test_native_attention_and_rotary_of_opset_23() -> None:
@@ -43,8 +45,9 @@ def test_transposes_around_attention_are_absorbed() -> None:
     # after it (timm), and into the rotary embedding (Llama).
     for spec in ("timm:test_vit", "hf:llama:tiny"):
         assert same_after(spec, "ort_basic"), spec
-    g = apply_canonical(reference("timm:test_vit"), ["fold_constants", "drop_plumbing",
-                                                     "fuse_decompositions"])  # fmt: skip
+    g = apply_canonical(
+        reference("timm:test_vit"), ["fold_constants", "drop_plumbing", "fuse_decompositions"]
+    )
     attn = [i for i, n in enumerate(g.nodes) if n.op == "Attention"]
     assert attn and all(g.nodes[p].op != "Transpose" for i in attn for p in g.predecessors(i))
 

@@ -51,8 +51,7 @@ def test_as_strided_gather_is_plumbing() -> None:
 
 # OPT at the corpus' smallest size (hnnframe.corpus.catalog.hf_candidates): its SDPA export
 # leaves a Transpose of the keys that nothing reads.
-OPT = ("hf:opt:num_hidden_layers=2,hidden_size=128,num_attention_heads=2,ffn_dim=512,"
-       "vocab_size=128")  # fmt: skip
+OPT = "hf:opt:num_hidden_layers=2,hidden_size=128,num_attention_heads=2,ffn_dim=512,vocab_size=128"
 
 
 def test_dead_transpose_is_dropped() -> None:

@@ -63,11 +63,23 @@ def test_absent_external_data_still_gives_structure(
 
     model = TinyConvNet().eval()
     p = tmp_path / "ext.onnx"
-    torch.onnx.export(model, (torch.zeros(1, 3, 8, 8),), str(p), dynamo=False,
-                      training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)  # fmt: skip
+    torch.onnx.export(
+        model,
+        (torch.zeros(1, 3, 8, 8),),
+        str(p),
+        dynamo=False,
+        training=torch.onnx.TrainingMode.PRESERVE,
+        do_constant_folding=False,
+    )
     m = onnx.load(str(p))
-    onnx.save_model(m, str(p), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location="weights.bin", size_threshold=0)  # fmt: skip
+    onnx.save_model(
+        m,
+        str(p),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
     (tmp_path / "weights.bin").unlink()  # the weights are gone; the structure is not
     rc, out, err = run_cli(capsys, "graph", str(p), "--json")
     assert rc == 0, err
@@ -145,8 +157,10 @@ def test_custom_rule_example_runs() -> None:
     root = Path(__file__).resolve().parent.parent
     r = subprocess.run(
         [sys.executable, str(root / "examples" / "custom_merge_rule.py")],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert "'conv_relu_pool': 1" in r.stdout
 

@@ -28,8 +28,9 @@ PROBE = (
 
 
 def _imports(*argv: str) -> dict:
-    r = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True,
-                       cwd=ROOT, timeout=120)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     return json.loads(r.stderr.strip().splitlines()[-1])
 
 

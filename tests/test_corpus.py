@@ -62,8 +62,19 @@ def test_build_records_failures_and_resumes(tiny_corpus: Path) -> None:
 
 
 def test_size_filter_and_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["corpus", "build", "--cache", str(tmp_path), "--spec", "timm:test_vit",
-            "--max-params", "1000", "--jobs", "1", "--json"]  # fmt: skip
+    argv = [
+        "corpus",
+        "build",
+        "--cache",
+        str(tmp_path),
+        "--spec",
+        "timm:test_vit",
+        "--max-params",
+        "1000",
+        "--jobs",
+        "1",
+        "--json",
+    ]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["summary"]["filtered"] == 1 and out["summary"]["architectures"] == 0
@@ -77,8 +88,14 @@ def test_protocol_c_end_to_end(tiny_corpus: Path, tmp_path: Path) -> None:
     entries = load_corpus(tiny_corpus)
     split = split_corpus(entries, ["resnet", "convnext"])
     assert {entries[i].group for i in split.test} == {"resnet", "convnext"}
-    queries, errors = hub_queries(entries, split.test, ["softmax_head"], deletion_copies=2,
-                                  variant_cache=tmp_path / "v", progress=False)  # fmt: skip
+    queries, errors = hub_queries(
+        entries,
+        split.test,
+        ["softmax_head"],
+        deletion_copies=2,
+        variant_cache=tmp_path / "v",
+        progress=False,
+    )
     assert {q.transform for q in queries} == {"softmax_head", "node_deletion"} and not errors
     row = evaluate_coder(WLCoder(64, canonical=True), split, queries)
     assert set(row["per_transform"]) == {"softmax_head", "node_deletion"}
@@ -94,8 +111,14 @@ def test_protocol_c_figures_of_a_checkpoint_for_tuning(
 ) -> None:
     from hnnframe.tune.hub_metrics import HubFigures
 
-    figures = HubFigures({"corpus_cache": str(tiny_corpus), "holdout": ["resnet", "convnext"],
-                          "transforms": [], "deletion_copies": 1})  # fmt: skip
+    figures = HubFigures(
+        {
+            "corpus_cache": str(tiny_corpus),
+            "holdout": ["resnet", "convnext"],
+            "transforms": [],
+            "deletion_copies": 1,
+        }
+    )
     out = figures(tiny_checkpoint)
     assert set(out) >= {"hub/unique", "hub/own_top1_worst", "hub/auc", "hub/pairs_d0"}
     # family top-1 is undefined here (no held-out group has two members in this tiny corpus)
@@ -107,10 +130,25 @@ def test_reproduce_hub_writes_the_protocol_c_block(tiny_corpus: Path, tmp_path: 
     # The command end to end on the tiny corpus (convnext is a default held-out group): the
     # WL baselines only, one transformation; the block lands in results.md with its plot.
     docs = tmp_path / "docs"
-    argv = ["reproduce", "hub", "--baselines-only", "--corpus-cache", str(tiny_corpus),
-            "--variant-cache", str(tmp_path / "v"), "--docs", str(docs), "--out",
-            str(tmp_path / "run"), "--bits", "32", "--transforms", "softmax_head",
-            "--deletion-copies", "1"]  # fmt: skip
+    argv = [
+        "reproduce",
+        "hub",
+        "--baselines-only",
+        "--corpus-cache",
+        str(tiny_corpus),
+        "--variant-cache",
+        str(tmp_path / "v"),
+        "--docs",
+        str(docs),
+        "--out",
+        str(tmp_path / "run"),
+        "--bits",
+        "32",
+        "--transforms",
+        "softmax_head",
+        "--deletion-copies",
+        "1",
+    ]
     assert main(argv) == 0
     text = (docs / "results.md").read_text()
     assert "<!-- hub:begin -->" in text and "Protocol (c)" in text

@@ -51,8 +51,10 @@ def test_metrics_by_hand() -> None:
 def test_wl_simhash_is_deterministic_and_perceptual() -> None:
     x = torch.zeros(*TINY_INPUT)
     g = graph_of(TinyResNet(8, 3), example_input=x)
-    other = graph_of(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 4), torch.nn.Sigmoid()),
-                     example_input=x)  # fmt: skip
+    other = graph_of(
+        torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 4), torch.nn.Sigmoid()),
+        example_input=x,
+    )
     wl = WLSimHash(bits=64)
     codes = wl.codes([g, delete_nodes(g, 0.1, seed=1), other])["codes"]
     assert np.array_equal(
@@ -70,6 +72,9 @@ def test_eval_cli_json(capsys: pytest.CaptureFixture[str], tiny_checkpoint: Path
     )
     rows = json.loads(capsys.readouterr().out)
     assert {(r["method"], r["protocol"]) for r in rows} == {
-        ("hnn_net", "a"), ("hnn_net", "b"), ("wl_simhash", "a"), ("wl_simhash", "b"),
-    }  # fmt: skip
+        ("hnn_net", "a"),
+        ("hnn_net", "b"),
+        ("wl_simhash", "a"),
+        ("wl_simhash", "b"),
+    }
     assert all(0.0 <= r["mAP"] <= 1.0 for r in rows)

@@ -105,8 +105,14 @@ class EpGemmRelu(MergeRule):
 def _hnn(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run ``hnn`` in a fresh process (nothing of this test's imports is there)."""
     e = {**os.environ, **(env or {})}
-    r = subprocess.run([sys.executable, "-m", "hnnframe.cli", *args], cwd=cwd, env=e,
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "hnnframe.cli", *args],
+        cwd=cwd,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return r.returncode, r.stdout, r.stderr
 
 
@@ -134,8 +140,19 @@ def test_plugins_train_then_hash_in_a_fresh_process(
     cwd = os.getcwd()
     os.chdir(tmp_path)  # the plugin module is found in the working directory
     try:
-        assert main(["train", str(recipe), "--out", str(out), "--json",
-                     *tiny_overrides(tiny_onnx_models, tmp_path, epochs=1)]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "train",
+                    str(recipe),
+                    "--out",
+                    str(out),
+                    "--json",
+                    *tiny_overrides(tiny_onnx_models, tmp_path, epochs=1),
+                ]
+            )
+            == 0
+        )
     finally:
         os.chdir(cwd)
     ckpt = json.loads(__import__("torch").load(out / "model.pt", weights_only=True)["encoder_json"])
@@ -164,9 +181,20 @@ def test_an_unregistered_encoder_is_saved_by_its_dotted_path(
     out = tmp_path / "run"
     sys.path.insert(0, str(tmp_path))
     try:
-        assert main(["train", "hnn_net", "--out", str(out), "--json",
-                     "encoder.type=my_hnn_plugin2.UnregisteredEncoder",
-                     *tiny_overrides(tiny_onnx_models, tmp_path, epochs=1)]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "train",
+                    "hnn_net",
+                    "--out",
+                    str(out),
+                    "--json",
+                    "encoder.type=my_hnn_plugin2.UnregisteredEncoder",
+                    *tiny_overrides(tiny_onnx_models, tmp_path, epochs=1),
+                ]
+            )
+            == 0
+        )
     finally:
         sys.path.remove(str(tmp_path))
     rc, stdout, stderr = _hnn(

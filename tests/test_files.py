@@ -74,13 +74,21 @@ def test_model_sha256_covers_onnx_external_data(tmp_path) -> None:
     def save(folder, seed: int):
         folder.mkdir()
         w = numpy_helper.from_array(np.random.default_rng(seed).random((64, 64), np.float32), "w")
-        g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])],
-                              [w])  # fmt: skip
+        g = helper.make_graph(
+            [helper.make_node("MatMul", ["x", "w"], ["y"])],
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])],
+            [w],
+        )
         path = folder / "m.onnx"
-        onnx.save(helper.make_model(g), str(path), save_as_external_data=True,
-                  location="m.data", size_threshold=0)  # fmt: skip
+        onnx.save(
+            helper.make_model(g),
+            str(path),
+            save_as_external_data=True,
+            location="m.data",
+            size_threshold=0,
+        )
         return path
 
     a, b = save(tmp_path / "a", 0), save(tmp_path / "b", 1)

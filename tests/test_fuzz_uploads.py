@@ -45,10 +45,20 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def _audited(bed: dict, tmp_path: Path, *argv: object) -> tuple[int, str, str, list[str]]:
     log = tmp_path / "audit.json"
-    env = {**os.environ, "HNN_AUDIT_OUTSIDE": str(bed["maker"].outside),
-           "HNN_AUDIT_LOG": str(log), "PYTHONPATH": str(ROOT)}  # fmt: skip
-    r = subprocess.run([sys.executable, "-c", AUDITED_CLI, *map(str, argv)], capture_output=True,
-                       text=True, env=env, cwd=ROOT, timeout=900)  # fmt: skip
+    env = {
+        **os.environ,
+        "HNN_AUDIT_OUTSIDE": str(bed["maker"].outside),
+        "HNN_AUDIT_LOG": str(log),
+        "PYTHONPATH": str(ROOT),
+    }
+    r = subprocess.run(
+        [sys.executable, "-c", AUDITED_CLI, *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=900,
+    )
     return r.returncode, r.stdout, r.stderr, json.loads(log.read_text())
 
 
@@ -82,8 +92,18 @@ def test_check_of_a_hostile_batch_reports_every_upload(bed: dict, tiny_checkpoin
     uploads opened."""
     db = tmp_path / "index.db"
     good = bed["good"]
-    rc, _, err, hits = _audited(bed, tmp_path, "index", "add", "--db", db, "--checkpoint",
-                                tiny_checkpoint, good / "protected.onnx", good / "other.onnx")  # fmt: skip
+    rc, _, err, hits = _audited(
+        bed,
+        tmp_path,
+        "index",
+        "add",
+        "--db",
+        db,
+        "--checkpoint",
+        tiny_checkpoint,
+        good / "protected.onnx",
+        good / "other.onnx",
+    )
     assert rc == 0 and hits == [], err
     uploads = [str(c.path) for c in bed["cases"]] + [str(good / "copy" / "upload.onnx")]
     rc, out, err, hits = _audited(bed, tmp_path, "index", "check", "--db", db, "--json", *uploads)
@@ -96,8 +116,15 @@ def test_check_of_a_hostile_batch_reports_every_upload(bed: dict, tiny_checkpoin
     assert errors and all(r["unreadable"] for r in errors)
     named = {c.kind: str(c.path) for c in bed["cases"]}
     by_upload = {r["upload"]: r for r in rows}
-    for kind in ("st-shape-1e30", "st-negative-offset", "config-100k-layers", "upload-fifo",
-                 "upload-loop", "upload-directory", "config-link-outside"):  # fmt: skip
+    for kind in (
+        "st-shape-1e30",
+        "st-negative-offset",
+        "config-100k-layers",
+        "upload-fifo",
+        "upload-loop",
+        "upload-directory",
+        "config-link-outside",
+    ):
         assert "error" in by_upload[named[kind]], kind
     assert "--max-layers" in by_upload[named["config-100k-layers"]]["error"]
     # Text: one error line per unreadable upload, and no line forged by a file name.
@@ -114,8 +141,20 @@ def test_add_of_a_hostile_batch_keeps_the_good_files(bed: dict, tiny_checkpoint,
     good = bed["good"]
     files = [str(c.path) for c in bed["cases"]]
     keep = [str(good / "protected.onnx"), str(good / "other.onnx")]
-    rc, out, err, hits = _audited(bed, tmp_path, "index", "add", "--db", db, "--checkpoint",
-                                  tiny_checkpoint, "--json", *files[:40], *keep, *files[40:])  # fmt: skip
+    rc, out, err, hits = _audited(
+        bed,
+        tmp_path,
+        "index",
+        "add",
+        "--db",
+        db,
+        "--checkpoint",
+        tiny_checkpoint,
+        "--json",
+        *files[:40],
+        *keep,
+        *files[40:],
+    )
     assert rc == 1 and hits == [] and "Traceback" not in err, err[-2000:]
     results = {r["path"]: r for r in json.loads(out)["results"]}
     assert all(results[k]["added"] for k in keep)

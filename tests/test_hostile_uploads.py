@@ -35,13 +35,20 @@ def _deep_mlp(seed: int, layers: int = 10, half: bool = False) -> onnx.ModelProt
         w = rng.standard_normal((16, 16)).astype(np.float16 if half else np.float32)
         b = rng.standard_normal(16).astype(np.float16 if half else np.float32)
         inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
-        nodes += [helper.make_node("MatMul", [x, f"w{i}"], [f"m{i}"]),
-                  helper.make_node("Add", [f"m{i}", f"b{i}"], [f"a{i}"]),
-                  helper.make_node("Relu", [f"a{i}"], [f"r{i}"])]  # fmt: skip
+        nodes += [
+            helper.make_node("MatMul", [x, f"w{i}"], [f"m{i}"]),
+            helper.make_node("Add", [f"m{i}", f"b{i}"], [f"a{i}"]),
+            helper.make_node("Relu", [f"a{i}"], [f"r{i}"]),
+        ]
         x = f"r{i}"
     kind = TensorProto.FLOAT16 if half else TensorProto.FLOAT
-    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", kind, [1, 16])],
-                              [helper.make_tensor_value_info(x, kind, [1, 16])], inits)  # fmt: skip
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", kind, [1, 16])],
+        [helper.make_tensor_value_info(x, kind, [1, 16])],
+        inits,
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -49,8 +56,13 @@ def _without(model: onnx.ModelProto, folder: Path, drop: set[str]) -> Path:
     """``model`` saved with each tensor in its own data file, the files of ``drop`` deleted."""
     folder.mkdir(parents=True)
     path = folder / "model.onnx"
-    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=False,
-              size_threshold=0)  # fmt: skip
+    onnx.save(
+        model,
+        str(path),
+        save_as_external_data=True,
+        all_tensors_to_one_file=False,
+        size_threshold=0,
+    )
     for t in onnx.load(str(path), load_external_data=False).graph.initializer:
         if t.name in drop:
             loc = {e.key: e.value for e in t.external_data}["location"]
@@ -70,8 +82,10 @@ def test_removing_tensors_does_not_hide_a_copy(tiny_checkpoint, tmp_path: Path) 
     rng = random.Random(0)
     drops = [{n} for n in names] + [set(rng.sample(names, 2)) for _ in range(5)]
     uploads = [_without(_deep_mlp(0), tmp_path / f"exact{i}", d) for i, d in enumerate(drops)]
-    uploads += [_without(_deep_mlp(0, half=True), tmp_path / f"half{i}", d)
-                for i, d in enumerate(drops[::4])]  # fmt: skip
+    uploads += [
+        _without(_deep_mlp(0, half=True), tmp_path / f"half{i}", d)
+        for i, d in enumerate(drops[::4])
+    ]
     with hindex.open(tmp_path / "index.db") as idx:
         idx.add_models([protected], hasher, checkpoint=str(tiny_checkpoint))
         for up, (_, v) in zip(uploads, idx.check_models(uploads, hasher), strict=True):
@@ -111,8 +125,12 @@ def test_one_line_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "a_dir").mkdir()
     (tmp_path / "loop").symlink_to("loop")
     os.mkfifo(tmp_path / "fifo")
-    for name, why in (("a_dir", "a directory"), ("loop", "symbolic link loop"),
-                      ("fifo", "not a regular file (a FIFO)"), ("none", "no such file")):  # fmt: skip
+    for name, why in (
+        ("a_dir", "a directory"),
+        ("loop", "symbolic link loop"),
+        ("fifo", "not a regular file (a FIFO)"),
+        ("none", "no such file"),
+    ):
         with pytest.raises(ModelLoadError, match=re.escape(why)) as e:
             detect_format(tmp_path / name)
         assert str(e.value).startswith(str(tmp_path / name)) and "\n" not in str(e.value)
@@ -171,16 +189,24 @@ def test_a_read_only_index_still_answers(tmp_path: Path) -> None:
         db.chmod(0o444)
         folder.chmod(0o555)
         drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-        probe = subprocess.run([*drop, sys.executable, "-c", "import hnnframe"], cwd="/",
-                               env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True)  # fmt: skip
+        probe = subprocess.run(
+            [*drop, sys.executable, "-c", "import hnnframe"],
+            cwd="/",
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+        )
         if os.geteuid() == 0 and probe.returncode != 0:
             pytest.skip("the checkout is not readable by user nobody")
 
         def as_other(*argv: str) -> subprocess.CompletedProcess:
             pre = drop if os.geteuid() == 0 else []
-            return subprocess.run([*pre, sys.executable, "-m", "hnnframe.cli", *argv], cwd="/",
-                                  env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                  capture_output=True, text=True)  # fmt: skip
+            return subprocess.run(
+                [*pre, sys.executable, "-m", "hnnframe.cli", *argv],
+                cwd="/",
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                capture_output=True,
+                text=True,
+            )
 
         for argv in (["stats"], ["list"], ["search", "hex:" + "00" * 8, "-k", "1"]):
             r = as_other("index", argv[0], "--db", str(db), "--json", *argv[1:])

@@ -86,8 +86,9 @@ def test_hostile_repositories_refused(repos, tmp_path) -> None:
     assert str(e.value).startswith(str(cut)) and "\n" not in str(e.value)
 
 
-def test_index_a_snapshot_directory(url, repos, weight_hasher, tiny_checkpoint, tmp_path,
-                                    capsys) -> None:  # fmt: skip
+def test_index_a_snapshot_directory(
+    url, repos, weight_hasher, tiny_checkpoint, tmp_path, capsys
+) -> None:
     with hindex.open(url) as idx:
         (rec,) = idx.add_models([repos["llama"]], weight_hasher, checkpoint=str(tiny_checkpoint))
         assert rec.ok and rec.added and rec.name == "llama" and rec.weights
@@ -152,15 +153,19 @@ def test_source_registry_sniffs_every_kind(repos, tmp_path, tiny_onnx_models) ->
 
     st = next(repos["llama-shards"].glob("model-0*.safetensors"))
     cases = {
-        "torchvision:resnet18": "torchvision", "timm:resnet18": "timm",
-        "hf:gpt2:tiny": "hf_name", str(repos["gpt2"] / "config.json"): "hf_config",
-        str(repos["llama"]): "snapshot", str(repos["llama-bin"]): "snapshot",
-        str(repos["llama-F16"]): "gguf", str(st): "safetensors",
+        "torchvision:resnet18": "torchvision",
+        "timm:resnet18": "timm",
+        "hf:gpt2:tiny": "hf_name",
+        str(repos["gpt2"] / "config.json"): "hf_config",
+        str(repos["llama"]): "snapshot",
+        str(repos["llama-bin"]): "snapshot",
+        str(repos["llama-F16"]): "gguf",
+        str(st): "safetensors",
         str(repos["llama-bin"] / "pytorch_model.bin"): "state_dict",
         str(tiny_onnx_models[0]): "onnx",
         str(write_adapter(tmp_path / "ad", "gpt2")): "adapter",
         str(tmp_path / "missing.onnx"): None,
-    }  # fmt: skip
+    }
     assert {s: kind_of(s) for s in cases} == cases
     # every kind says what it gives; a weights-only directory gives no structure
     assert all(SOURCES.get(n).GIVES for n in SOURCES.names())
@@ -194,8 +199,12 @@ def test_gguf_metadata_within_limits(tmp_path) -> None:
 
     path = tmp_path / "huge.gguf"
     w = gguf.GGUFWriter(str(path), "llama")
-    for key, value in (("block_count", 10**6), ("embedding_length", 32),
-                       ("attention.head_count", 4), ("feed_forward_length", 64)):  # fmt: skip
+    for key, value in (
+        ("block_count", 10**6),
+        ("embedding_length", 32),
+        ("attention.head_count", 4),
+        ("feed_forward_length", 64),
+    ):
         w.add_uint32(f"llama.{key}", value)
     w.add_tensor("token_embd.weight", np.ones((96, 32), np.float32))
     w.write_header_to_file()

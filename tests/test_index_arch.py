@@ -59,8 +59,15 @@ def _export(module: nn.Module, path: Path, folded: bool) -> Path:
     mode = torch.onnx.TrainingMode.EVAL if folded else torch.onnx.TrainingMode.PRESERVE
     buf = io.BytesIO()
     with torch.no_grad():
-        torch.onnx.export(module.eval(), (torch.zeros(*TINY_INPUT),), buf, dynamo=False,
-                          opset_version=17, training=mode, do_constant_folding=folded)  # fmt: skip
+        torch.onnx.export(
+            module.eval(),
+            (torch.zeros(*TINY_INPUT),),
+            buf,
+            dynamo=False,
+            opset_version=17,
+            training=mode,
+            do_constant_folding=folded,
+        )
     path.write_bytes(buf.getvalue())
     return path
 
@@ -113,14 +120,17 @@ def _tiers(v: Any) -> dict[str, str]:
 
 
 # -- the digests -----------------------------------------------------------------------------------
-def test_digests_tell_architectures_apart(hasher: Hasher, tiny_onnx_models: list[Path],
-                                          files: dict[str, Path]) -> None:  # fmt: skip
+def test_digests_tell_architectures_apart(
+    hasher: Hasher, tiny_onnx_models: list[Path], files: dict[str, Path]
+) -> None:
     """The six tiny architectures have six digests; each re-export lands on its own."""
     six = hasher.hash_many(tiny_onnx_models)
     assert len({r.graph_digest for r in six}) == 6 and all(r.config_digest is None for r in six)
     digest = {r.name: r.graph_digest for r in six}
-    mine = {k: r.graph_digest for k, r in zip(files, hasher.hash_many(list(files.values())),
-                                                     strict=True)}  # fmt: skip
+    mine = {
+        k: r.graph_digest
+        for k, r in zip(files, hasher.hash_many(list(files.values())), strict=True)
+    }
     assert mine["conv"] == mine["conv_other"] == mine["conv_resaved"] == digest["convnet"]
     assert mine["mlp"] == mine["mlp_twin"] == digest["mlp_2"]
 
@@ -139,22 +149,40 @@ def test_config_digest_keeps_the_architecture_fields(tmp_path: Path) -> None:
         return config_digest(hf_config(str(snap)))  # a snapshot directory
 
     assert variant() == d
-    assert variant(_name_or_path="org/other", dtype="float16", torch_dtype="bfloat16",
-                   transformers_version="4.30.0", pad_token_id=7, eos_token_id=[3, 4],
-                   resid_pdrop=0.3, attn_pdrop=0.0, initializer_range=0.5, max_length=77,
-                   use_cache=True, architectures=["NoSuchModelClass"]) == d  # fmt: skip
+    assert (
+        variant(
+            _name_or_path="org/other",
+            dtype="float16",
+            torch_dtype="bfloat16",
+            transformers_version="4.30.0",
+            pad_token_id=7,
+            eos_token_id=[3, 4],
+            resid_pdrop=0.3,
+            attn_pdrop=0.0,
+            initializer_range=0.5,
+            max_length=77,
+            use_cache=True,
+            architectures=["NoSuchModelClass"],
+        )
+        == d
+    )
     assert variant(architectures=["GPT2Model"]) == d  # the base model, named or not
     assert variant(id2label={"0": "yes", "1": "no"}) == variant(id2label={"0": "a", "1": "b"})
-    differ = [variant(n_layer=3), variant(n_embd=64, n_head=2), variant(vocab_size=129),
-              variant(architectures=["GPT2LMHeadModel"]), variant(activation_function="relu"),
-              variant(id2label={"0": "a", "1": "b", "2": "c"})]  # fmt: skip
+    differ = [
+        variant(n_layer=3),
+        variant(n_embd=64, n_head=2),
+        variant(vocab_size=129),
+        variant(architectures=["GPT2LMHeadModel"]),
+        variant(activation_function="relu"),
+        variant(id2label={"0": "a", "1": "b", "2": "c"}),
+    ]
     assert len({d, *differ}) == len(differ) + 1
 
 
 # -- check -------------------------------------------------------------------------------------------
-def test_reexport_is_same_architecture(url: str, hasher: Hasher, robust: Path,
-                                       tiny_onnx_models: list[Path],
-                                       files: dict[str, Path]) -> None:  # fmt: skip
+def test_reexport_is_same_architecture(
+    url: str, hasher: Hasher, robust: Path, tiny_onnx_models: list[Path], files: dict[str, Path]
+) -> None:
     """An index of the six weight-stripped tiny models: a folded re-export of the convnet is
     its architecture and nothing else's; the six never call each other one architecture."""
     with hindex.open(url) as idx:
@@ -167,16 +195,18 @@ def test_reexport_is_same_architecture(url: str, hasher: Hasher, robust: Path,
         # the index holds no weights of the convnet: structure is all it knows (auto fails)
         assert v.fails("auto") and v.fails("structure")
         assert not v.fails("weights") and not v.fails("exact") and not v.fails("none")
-        for model, (_, v) in zip(tiny_onnx_models, idx.check_models(tiny_onnx_models, hasher),
-                                 strict=True):  # fmt: skip
+        for model, (_, v) in zip(
+            tiny_onnx_models, idx.check_models(tiny_onnx_models, hasher), strict=True
+        ):
             t = _tiers(v)
             assert t.pop(model.stem) == "exact file"
             assert "same architecture" not in t.values(), (model.stem, t)
         assert [r.name for r in idx.same_architecture(hasher.hash(files["mlp_twin"]))] == ["mlp_2"]
 
 
-def test_weight_tiers_outrank_same_architecture(url: str, hasher: Hasher, robust: Path,
-                                                files: dict[str, Path]) -> None:  # fmt: skip
+def test_weight_tiers_outrank_same_architecture(
+    url: str, hasher: Hasher, robust: Path, files: dict[str, Path]
+) -> None:
     """With weights: the same tensors re-saved are exact tensors (of the same architecture);
     the network written another way, exported folded with its own initialisation, is the
     same architecture with other weights, which ``auto`` clears as it clears an
@@ -184,8 +214,7 @@ def test_weight_tiers_outrank_same_architecture(url: str, hasher: Hasher, robust
     with hindex.open(url) as idx:
         [mlp] = idx.add_models([files["mlp"]], hasher, checkpoint=robust)
         assert mlp.weights is not None
-        (_, same), (_, other) = idx.check_models([files["mlp_resaved"], files["mlp_twin"]],
-                                                 hasher)  # fmt: skip
+        (_, same), (_, other) = idx.check_models([files["mlp_resaved"], files["mlp_twin"]], hasher)
         assert same.tier == "exact tensors" and same.candidates[0].same_arch
         assert other.tier == "same architecture" and other.candidates[0].weights.compared
         assert other.candidates[0].weights.verdict == "none"
@@ -194,9 +223,9 @@ def test_weight_tiers_outrank_same_architecture(url: str, hasher: Hasher, robust
         assert TIERS.index("same architecture") < TIERS.index("structure only")
 
 
-def test_two_names_for_one_network_are_one_architecture(url: str, hasher: Hasher,
-                                                        robust: Path,
-                                                        files: dict[str, Path]) -> None:  # fmt: skip
+def test_two_names_for_one_network_are_one_architecture(
+    url: str, hasher: Hasher, robust: Path, files: dict[str, Path]
+) -> None:
     """A network written two ways (nn.Sequential of Linear, and raw parameters with
     functional calls) exports to one canonical graph: one architecture, either way round."""
     with hindex.open(url) as idx:
@@ -208,13 +237,18 @@ def test_two_names_for_one_network_are_one_architecture(url: str, hasher: Hasher
         assert _tiers(v) == {"mlp": "exact file", "mlp_twin": "same architecture"}
 
 
-def test_config_sources_store_both_digests(url: str, hasher: Hasher, robust: Path,
-                                           tmp_path: Path) -> None:  # fmt: skip
+def test_config_sources_store_both_digests(
+    url: str, hasher: Hasher, robust: Path, tmp_path: Path
+) -> None:
     """``hf:`` names and snapshot directories store a config digest beside the graph's; a
     snapshot of the same config under another name and precision is the same architecture,
     one more layer is not."""
-    data = {**hf_config("hf:bert:tiny").to_dict(), "_name_or_path": "org/bert-copy",
-            "dtype": "float16", "hidden_dropout_prob": 0.2}  # fmt: skip
+    data = {
+        **hf_config("hf:bert:tiny").to_dict(),
+        "_name_or_path": "org/bert-copy",
+        "dtype": "float16",
+        "hidden_dropout_prob": 0.2,
+    }
     snap = tmp_path / "bert-copy"
     snap.mkdir()
     (snap / "config.json").write_text(json.dumps(data))
@@ -222,8 +256,7 @@ def test_config_sources_store_both_digests(url: str, hasher: Hasher, robust: Pat
         [r] = idx.add_models(["hf:bert:tiny"], hasher, checkpoint=robust)
         rec = idx.get(r.id)
         assert rec.graph_digest and rec.config_digest
-        (q, v), (_, deeper) = idx.check_models([snap, "hf:bert:tiny,num_hidden_layers=3"],
-                                               hasher)  # fmt: skip
+        (q, v), (_, deeper) = idx.check_models([snap, "hf:bert:tiny,num_hidden_layers=3"], hasher)
         assert q.config_digest == rec.config_digest and q.graph_digest == rec.graph_digest
         assert v.tier == "same architecture"
         assert all(c.tier != "same architecture" for c in deeper.candidates)
@@ -247,9 +280,13 @@ def test_same_architecture_fails_as_a_structural_neighbour(held: bool, partial: 
 
 
 # -- the CLI -----------------------------------------------------------------------------------------
-def test_cli_check_and_search_show_it(url: str, capsys: pytest.CaptureFixture, robust: Path,
-                                      tiny_onnx_models: list[Path],
-                                      files: dict[str, Path]) -> None:  # fmt: skip
+def test_cli_check_and_search_show_it(
+    url: str,
+    capsys: pytest.CaptureFixture,
+    robust: Path,
+    tiny_onnx_models: list[Path],
+    files: dict[str, Path],
+) -> None:
     rc, _, err = run_cli(capsys, "add", "--db", url, "--checkpoint", robust, *tiny_onnx_models)
     assert rc == 0, err
     rc, out, err = run_cli(capsys, "check", "--db", url, files["conv_other"])
@@ -262,8 +299,7 @@ def test_cli_check_and_search_show_it(url: str, capsys: pytest.CaptureFixture, r
     assert top["tier"] == "same architecture" and top["structure"]["same_architecture"]
     assert top["record"]["graph_digest"] and top["record"]["name"] == "convnet"
     assert sum(c["structure"]["same_architecture"] for c in doc["candidates"]) == 1
-    rc, out, _ = run_cli(capsys, "check", "--db", url, files["conv_other"], "--fail-on",
-                         "weights")  # fmt: skip
+    rc, out, _ = run_cli(capsys, "check", "--db", url, files["conv_other"], "--fail-on", "weights")
     assert rc == 0 and out.startswith("clean")
 
     rc, out, _ = run_cli(capsys, "search", "--db", url, files["mlp_twin"], "-k", "6")
@@ -283,8 +319,10 @@ def _make_schema2_index(url: str, records: list[Any], fingerprint: str) -> None:
     from hnnframe.index.sqlite import MIGRATIONS as SQLITE
 
     make_schema1_index(url, records, fingerprint)
-    stmts = [*(PG if url.startswith("postgresql") else SQLITE)[2],
-             "UPDATE hnn_meta SET value = '2' WHERE key = 'schema_version'"]  # fmt: skip
+    stmts = [
+        *(PG if url.startswith("postgresql") else SQLITE)[2],
+        "UPDATE hnn_meta SET value = '2' WHERE key = 'schema_version'",
+    ]
     if url.startswith("postgresql"):
         import psycopg2
 

@@ -33,8 +33,20 @@ def _stats(capsys, db) -> dict:
 def test_cli_add_search_check_list_remove(tiny_checkpoint, tiny_onnx_models, tmp_path, capsys):
     db = tmp_path / "hashes.db"
     models = [str(p) for p in tiny_onnx_models]
-    rc, out, err = run_cli(capsys, "add", "--db", db, "--checkpoint", tiny_checkpoint, *models[:4],
-                           "--label", "zoo", "--meta", "source=test", "--json")  # fmt: skip
+    rc, out, err = run_cli(
+        capsys,
+        "add",
+        "--db",
+        db,
+        "--checkpoint",
+        tiny_checkpoint,
+        *models[:4],
+        "--label",
+        "zoo",
+        "--meta",
+        "source=test",
+        "--json",
+    )
     assert rc == 0, err
     added = json.loads(out)["results"]
     assert [r["added"] for r in added] == [True] * 4
@@ -51,7 +63,9 @@ def test_cli_add_search_check_list_remove(tiny_checkpoint, tiny_onnx_models, tmp
     assert recs[4]["label"] is None and len(recs[0]["code"]) == s["bits"] // 4
 
     # Search: a model finds itself at distance 0; hex: queries need no hashing.
-    rc, out, err = run_cli(capsys, "search", "--db", db, models[2], f"hex:{recs[1]['code']}", "-k", "3", "--json")  # fmt: skip
+    rc, out, err = run_cli(
+        capsys, "search", "--db", db, models[2], f"hex:{recs[1]['code']}", "-k", "3", "--json"
+    )
     assert rc == 0, err
     res = json.loads(out)
     assert res[0]["matches"][0]["distance"] == 0 and len(res[0]["matches"]) == 3
@@ -83,7 +97,9 @@ def test_cli_unparsable_query_leaves_index_untouched(
     tiny_checkpoint, tiny_onnx_models, tmp_path, capsys
 ):
     db = tmp_path / "hashes.db"
-    rc, _, err = run_cli(capsys, "add", "--db", db, "--checkpoint", tiny_checkpoint, tiny_onnx_models[0])  # fmt: skip
+    rc, _, err = run_cli(
+        capsys, "add", "--db", db, "--checkpoint", tiny_checkpoint, tiny_onnx_models[0]
+    )
     assert rc == 0, err
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"\x08\x07this is not a protobuf" + os.urandom(64))
@@ -110,8 +126,21 @@ def test_cli_add_batch_with_bad_files(url, tiny_checkpoint, tiny_onnx_models, tm
     corrupt.write_bytes(b"\x08\x07this is not a protobuf" + os.urandom(64))
     missing = tmp_path / "missing.onnx"
     good = [str(p) for p in tiny_onnx_models[:4]]
-    rc, out, err = run_cli(capsys, "add", "--db", url, "--checkpoint", tiny_checkpoint, good[0],
-                           corrupt, good[1], missing, good[2], "--chunk", "2")  # fmt: skip
+    rc, out, err = run_cli(
+        capsys,
+        "add",
+        "--db",
+        url,
+        "--checkpoint",
+        tiny_checkpoint,
+        good[0],
+        corrupt,
+        good[1],
+        missing,
+        good[2],
+        "--chunk",
+        "2",
+    )
     assert rc == 1 and "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("hnn: error:")]
     assert len(errors) == 2, err
@@ -156,8 +185,18 @@ def test_cli_add_killed_mid_batch_then_rerun(tiny_checkpoint, tiny_onnx_models, 
     adds only the rest."""
     files = distinct_copies(tiny_onnx_models, 40, tmp_path / "models")
     db = tmp_path / "hashes.db"
-    p = hnn_process("index", "add", "--db", db, "--checkpoint", tiny_checkpoint, "--chunk", "1",
-                    "--json", *files)  # fmt: skip
+    p = hnn_process(
+        "index",
+        "add",
+        "--db",
+        db,
+        "--checkpoint",
+        tiny_checkpoint,
+        "--chunk",
+        "1",
+        "--json",
+        *files,
+    )
     deadline = time.monotonic() + 120
     while _count(db) == 0:
         assert p.poll() is None, p.communicate()
@@ -195,16 +234,20 @@ def test_cli_output_into_a_closed_pipe_ends_quietly(tiny_checkpoint, tiny_onnx_m
         idx.add(fake(3000, bits=hasher.bits), fingerprint=hasher.fingerprint)  # a long list
         code = idx.get(1).hex
     commands = [
-        ["stats", "--db", big], ["stats", "--db", big, "--json"],
-        ["list", "--db", big, "--limit", "5"], ["list", "--db", big, "--limit", "5", "--json"],
+        ["stats", "--db", big],
+        ["stats", "--db", big, "--json"],
+        ["list", "--db", big, "--limit", "5"],
+        ["list", "--db", big, "--limit", "5", "--json"],
         ["search", "--db", big, f"hex:{code}", "-k", "3"],
         ["search", "--db", big, f"hex:{code}", "-k", "3", "--json"],
-        ["check", "--db", big, f"hex:{code}"], ["check", "--db", big, f"hex:{code}", "--json"],
-        ["remove", "--db", big, "3000"], ["remove", "--db", big, "2999", "--json"],
+        ["check", "--db", big, f"hex:{code}"],
+        ["check", "--db", big, f"hex:{code}", "--json"],
+        ["remove", "--db", big, "3000"],
+        ["remove", "--db", big, "2999", "--json"],
         # These two load torch and the checkpoint: one of each output kind keeps the test short.
         ["add", "--db", small, models[0]],
         ["rehash", "--db", small, "--checkpoint", tiny_checkpoint, "--json"],
-    ]  # fmt: skip
+    ]
     long = [["list", "--db", big], ["list", "--db", big, "--json"]]  # read 3 lines, then close
     # A shell's pipe: stdout is block-buffered, so a short output is written only at exit.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
@@ -297,11 +340,28 @@ def test_cli_user_errors(tmp_path, capsys, monkeypatch):
 def test_benchmark_runs(tmp_path):
     out = tmp_path / "bench.md"
     r = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_index.py"), "--sizes", "2000",
-         "--bits", "64", "128", "--queries", "3", "--baseline-queries", "2", "--store-size",
-         "500", "--out", str(out)],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_index.py"),
+            "--sizes",
+            "2000",
+            "--bits",
+            "64",
+            "128",
+            "--queries",
+            "3",
+            "--baseline-queries",
+            "2",
+            "--store-size",
+            "500",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert r.returncode == 0, r.stderr
     text = out.read_text()
     assert (
@@ -313,10 +373,23 @@ def test_benchmark_runs(tmp_path):
 def test_example_indexes_and_checks(tiny_checkpoint, tiny_onnx_models, tmp_path):
     models = [str(p) for p in tiny_onnx_models]
     r = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "index_zoo.py"), "--checkpoint", str(tiny_checkpoint),
-         "--db", str(tmp_path / "zoo.db"), "--models", *models[:-1], "--holdout", models[-1]],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "examples" / "index_zoo.py"),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--db",
+            str(tmp_path / "zoo.db"),
+            "--models",
+            *models[:-1],
+            "--holdout",
+            models[-1],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert r.returncode in (0, 1), r.stderr
     assert "indexed 5 models" in r.stdout and "held-out" in r.stdout
 
@@ -330,18 +403,31 @@ def test_readme_check_example(tiny_checkpoint: Path, tmp_path: Path) -> None:
         "# x\n<!-- readme-check:begin -->\nPLACEHOLDER\n<!-- readme-check:end -->\ntail\n"
     )
     p = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "readme_check.py"), "--checkpoint",
-         str(tiny_checkpoint), "--arch", "squeezenet1_1", "--other", "alexnet",
-         "--write", str(readme)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "examples" / "readme_check.py"),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--arch",
+            "squeezenet1_1",
+            "--other",
+            "alexnet",
+            "--write",
+            str(readme),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert p.returncode == 0, p.stderr
     text = readme.read_text()
     assert "PLACEHOLDER" not in text and text.endswith("<!-- readme-check:end -->\ntail\n")
     block = text.split("<!-- readme-check:begin -->")[1].split("```\n<!-- readme-check:end -->")[0]
     checks = block.split("$ hnn index check")[1:]
     assert len(checks) == 3
-    for check, tier, status in zip(checks, ("exact file", "weight match", "same architecture"),
-                                   ("1", "1", "0"), strict=True):  # fmt: skip
+    for check, tier, status in zip(
+        checks, ("exact file", "weight match", "same architecture"), ("1", "1", "0"), strict=True
+    ):
         assert f"{tier} (" in check or f": {tier}" in check, check
         assert check.rstrip().endswith(f"$ echo $?\n{status}"), check

@@ -74,9 +74,12 @@ class RecordingHasher(Hasher):
         self.stop_after: int | None = None
 
     def iter_hash(
-        self, sources: Sequence[Any], chunk: int = 32, progress: bool = False,
+        self,
+        sources: Sequence[Any],
+        chunk: int = 32,
+        progress: bool = False,
         shas: Sequence[str | None] | None = None,
-    ) -> Iterator[list[Any]]:  # fmt: skip
+    ) -> Iterator[list[Any]]:
         self.shas = list(shas) if shas is not None else []
         for n, part in enumerate(super().iter_hash(sources, chunk, progress, shas)):
             if n == self.stop_after:

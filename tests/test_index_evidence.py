@@ -67,9 +67,13 @@ def toy() -> Iterator[None]:
 def test_tier_order_and_words() -> None:
     """One ordered vocabulary; the words shown and stored are the ones of before."""
     assert [str(t) for t in Tier] == [
-        "exact file", "exact tensors", "weight match", "same architecture", "structure only",
+        "exact file",
+        "exact tensors",
+        "weight match",
+        "same architecture",
+        "structure only",
         "none",
-    ]  # fmt: skip
+    ]
     assert Tier.EXACT_FILE < Tier.WEIGHT_MATCH < "same architecture" < Tier.NONE
     assert sorted([Tier.NONE, Tier.STRUCTURE_ONLY, Tier.EXACT_TENSORS])[0] is Tier.EXACT_TENSORS
     assert WEIGHT_TIERS == CHECK_TIERS[:3] and Tier.NONE not in CHECK_TIERS
@@ -80,8 +84,11 @@ def test_tier_order_and_words() -> None:
 
 def test_fold_takes_the_strongest_hit() -> None:
     """First match wins in strength order, whatever order the evidence comes in."""
-    ev = [Evidence("b", Tier.STRUCTURE_ONLY, True), Evidence("a", Tier.EXACT_TENSORS, False),
-          Evidence("c", Tier.WEIGHT_MATCH, True)]  # fmt: skip
+    ev = [
+        Evidence("b", Tier.STRUCTURE_ONLY, True),
+        Evidence("a", Tier.EXACT_TENSORS, False),
+        Evidence("c", Tier.WEIGHT_MATCH, True),
+    ]
     assert strongest(ev) is Tier.WEIGHT_MATCH
     assert strongest(ev[1:2]) is Tier.NONE
     names = [s.name for s in signals()]
@@ -98,8 +105,9 @@ def _rows(url: str) -> list[tuple[Any, ...]]:
 def test_toy_signal_is_stored_found_and_shown(
     url: str, toy: None, weight_bed: dict[str, Path], tiny_checkpoint: Path, capsys: Any
 ) -> None:
-    rc, _, err = run_cli(capsys, "add", "--db", url, "--checkpoint", tiny_checkpoint,
-                         weight_bed["exact_onnx"])  # fmt: skip
+    rc, _, err = run_cli(
+        capsys, "add", "--db", url, "--checkpoint", tiny_checkpoint, weight_bed["exact_onnx"]
+    )
     assert rc == 0, err
     rows = _rows(url)
     assert [(r[0], r[2]) for r in rows] == [(1, 4)]  # the MLP's 4 weight tensors, in its table
@@ -112,8 +120,13 @@ def test_toy_signal_is_stored_found_and_shown(
     [c] = d["candidates"]
     assert d["tier"] == "weight match" and c["tier"] == "weight match"  # verdict unchanged
     ev = {e["signal"]: e for e in c["evidence"]}
-    assert ev["tensor_count"] == {"signal": "tensor_count", "tier": "structure only", "hit": True,
-                                  "distance": 0, "detail": {"tensors": 4}}  # fmt: skip
+    assert ev["tensor_count"] == {
+        "signal": "tensor_count",
+        "tier": "structure only",
+        "hit": True,
+        "distance": 0,
+        "detail": {"tensors": 4},
+    }
     # the built-in block match is reported beside it: the fp16 copy keeps every block
     assert ev["block_match"]["hit"] and ev["block_match"]["tier"] == "weight match"
 
@@ -150,8 +163,9 @@ def test_index_without_the_signal_still_checks(
 ) -> None:
     """An index written before a signal was registered has no table for it: a check with
     the signal registered finds no value and says nothing of it; the next add creates it."""
-    rc, _, err = run_cli(capsys, "add", "--db", url, "--checkpoint", tiny_checkpoint,
-                         weight_bed["exact_onnx"])  # fmt: skip
+    rc, _, err = run_cli(
+        capsys, "add", "--db", url, "--checkpoint", tiny_checkpoint, weight_bed["exact_onnx"]
+    )
     assert rc == 0, err
     EVIDENCE.register("tensor_count", TensorCount)
     try:

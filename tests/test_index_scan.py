@@ -26,8 +26,15 @@ def test_scanner_matches_brute_force(bits: int) -> None:
     for qi in (0, 10, 999):
         q = codes[qi]
         assert sc.distances(q).tolist() == brute(codes, q).tolist()
-        for k, radius in [(1, None), (10, None), (n + 5, None), (None, bits // 4), (7, bits // 3),
-                          (10, 0), (None, 0)]:  # fmt: skip
+        for k, radius in [
+            (1, None),
+            (10, None),
+            (n + 5, None),
+            (None, bits // 4),
+            (7, bits // 3),
+            (10, 0),
+            (None, 0),
+        ]:
             got_ids, got_d = sc.search(q, k=k, radius=radius)
             want = expected(codes, ids, q, k, radius)
             assert list(zip(got_d.tolist(), got_ids.tolist(), strict=True)) == want

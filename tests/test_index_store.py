@@ -32,8 +32,13 @@ def test_add_search_roundtrip(url: str) -> None:
     recs = fake(300, bits=64)
     recs[7].code = recs[250].code  # a tie at distance 0
     with hindex.open(url) as idx:
-        res = idx.add(recs, fingerprint=FP_A, checkpoint="ckpt/model.pt", label="zoo",
-                      meta={"src": "test", "n": 1})  # fmt: skip
+        res = idx.add(
+            recs,
+            fingerprint=FP_A,
+            checkpoint="ckpt/model.pt",
+            label="zoo",
+            meta={"src": "test", "n": 1},
+        )
         assert [r.added for r in res] == [True] * 300
         ids = [r.id for r in res]
         assert ids == sorted(ids)
@@ -166,8 +171,11 @@ WORKER = textwrap.dedent(
 def _worker(url: str, worker: int, n: int, batch: int, go: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", WORKER, url, str(worker), str(n), str(batch), str(go)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def test_concurrent_adds_lose_nothing(url: str, tmp_path: Path) -> None:

@@ -54,8 +54,10 @@ def _indexed(url: str, bed: dict[str, Path], hasher: Hasher, stripped: Path) -> 
     res = idx.add_models([bed["exact_onnx"], stripped], hasher, checkpoint="model.pt")
     res += idx.add_models([bed["seed0"]], hasher, structure=bed["exact_onnx"])
     assert [r.ok for r in res] == [True] * 3 and [r.weights is not None for r in res] == [
-        True, False, True,
-    ]  # fmt: skip
+        True,
+        False,
+        True,
+    ]
     return idx
 
 
@@ -71,8 +73,10 @@ def test_add_stores_digests_and_weight_code(url, bed, hasher, tiny_onnx_models) 
         assert strip.weights is None and strip.path == str(stripped)  # stripped: as before
         # a weights file: its own path, name and sha256, the companion's structural code
         assert (seed.path, seed.name, seed.sha256) == (
-            str(bed["seed0"]), "mlp-seed0", file_sha256(bed["seed0"]),
-        )  # fmt: skip
+            str(bed["seed0"]),
+            "mlp-seed0",
+            file_sha256(bed["seed0"]),
+        )
         assert seed.structure == str(bed["exact_onnx"]) and seed.code == base.code
         assert seed.weights.format == "safetensors"
         # the stored digests are the file's, multiset and all
@@ -121,8 +125,10 @@ def test_add_reads_one_tensor_at_a_time(bed, hasher, tmp_path) -> None:
 
     rng = np.random.default_rng(0)
     big = tmp_path / "big.safetensors"
-    save_file({f"layer{i}.weight": rng.standard_normal((512, 1024), dtype=np.float32)
-               for i in range(32)}, str(big))  # fmt: skip
+    save_file(
+        {f"layer{i}.weight": rng.standard_normal((512, 1024), dtype=np.float32) for i in range(32)},
+        str(big),
+    )
     total = 32 * 512 * 1024 * 4
     with hindex.open(tmp_path / "mem.db") as idx:
         idx.add_models([bed["exact_onnx"]], hasher, checkpoint="model.pt")  # warm up
@@ -144,15 +150,34 @@ def test_add_reads_one_tensor_at_a_time(bed, hasher, tmp_path) -> None:
 def test_check_names_the_tier(url, bed, hasher, tiny_onnx_models) -> None:
     with _indexed(url, bed, hasher, tiny_onnx_models[4]) as idx:
         base_id = idx.list()[0].id
-        ups = ["byte_copy", "resaved", "exact_renamed", "exact_statedict", "finetune",
-               "int8_dynamic", "fp16", "permute", "seed1", "seed1_onnx", "external_gone"]  # fmt: skip
+        ups = [
+            "byte_copy",
+            "resaved",
+            "exact_renamed",
+            "exact_statedict",
+            "finetune",
+            "int8_dynamic",
+            "fp16",
+            "permute",
+            "seed1",
+            "seed1_onnx",
+            "external_gone",
+        ]
         got = idx.check_models([bed[k] for k in ups], hasher, structure=bed["exact_onnx"])
         verdicts = {k: v for k, (_, v) in zip(ups, got, strict=True)}
-        want = {"byte_copy": "exact file", "resaved": "exact tensors",
-                "exact_renamed": "exact tensors", "exact_statedict": "exact tensors",
-                "finetune": "weight match", "int8_dynamic": "weight match",
-                "fp16": "weight match", "permute": "weight match", "seed1": "same architecture",
-                "seed1_onnx": "same architecture", "external_gone": "same architecture"}  # fmt: skip
+        want = {
+            "byte_copy": "exact file",
+            "resaved": "exact tensors",
+            "exact_renamed": "exact tensors",
+            "exact_statedict": "exact tensors",
+            "finetune": "weight match",
+            "int8_dynamic": "weight match",
+            "fp16": "weight match",
+            "permute": "weight match",
+            "seed1": "same architecture",
+            "seed1_onnx": "same architecture",
+            "external_gone": "same architecture",
+        }
         assert {k: v.tier for k, v in verdicts.items()} == want
         for k, v in verdicts.items():
             top = v.candidates[0]
@@ -173,8 +198,10 @@ def test_check_names_the_tier(url, bed, hasher, tiny_onnx_models) -> None:
         # record (another architecture, weights unknown) beside it
         ind = verdicts["seed1_onnx"]
         with_w = [c for c in ind.candidates if c.record.weights is not None]
-        assert all(c.tier == ("same architecture" if c in with_w else "structure only")
-                   for c in ind.candidates)  # fmt: skip
+        assert all(
+            c.tier == ("same architecture" if c in with_w else "structure only")
+            for c in ind.candidates
+        )
         assert len(with_w) == 2 and all(
             c.weights.compared and c.weights.distance > SHIPPED["threshold"] for c in with_w
         )
@@ -214,8 +241,9 @@ def test_independent_model_is_no_copy(url, bed, hasher) -> None:
 
 # -- check: the command --------------------------------------------------------------------------
 def test_cli_check_exit_status_and_json(url, bed, hasher, tiny_checkpoint, capsys) -> None:
-    rc, out, err = run_cli(capsys, "add", "--db", url, "--checkpoint", tiny_checkpoint,
-                           bed["exact_onnx"])  # fmt: skip
+    rc, out, err = run_cli(
+        capsys, "add", "--db", url, "--checkpoint", tiny_checkpoint, bed["exact_onnx"]
+    )
     assert rc == 0 and "+ weights: 4 tensors" in out, err
     rc, _, err = run_cli(capsys, "add", "--db", url, "--structure", bed["exact_onnx"], bed["seed0"])
     assert rc == 0, err
@@ -264,8 +292,18 @@ def test_cli_check_exit_status_and_json(url, bed, hasher, tiny_checkpoint, capsy
     rc, _, err = run_cli(capsys, "check", "--db", url, bed["seed1"])
     assert rc == 3 and "--structure" in err and err.count("\n") == 1  # unreadable: 3
     # search takes a weights file through its structure too
-    rc, out, err = run_cli(capsys, "search", "--db", url, "--structure", bed["exact_onnx"],
-                           bed["seed1"], "-k", "1", "--json")  # fmt: skip
+    rc, out, err = run_cli(
+        capsys,
+        "search",
+        "--db",
+        url,
+        "--structure",
+        bed["exact_onnx"],
+        bed["seed1"],
+        "-k",
+        "1",
+        "--json",
+    )
     assert rc == 0 and json.loads(out)[0]["matches"][0]["distance"] == 0, err
 
 

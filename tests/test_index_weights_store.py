@@ -126,9 +126,16 @@ def test_schema1_index_opened_by_many_processes_at_once(url, tmp_path) -> None:
         "with h.open(sys.argv[1], create=False) as idx:\n"
         "    print(idx.stats()['schema_version'], len(idx), idx.verify())\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", code, url, str(go)], cwd=ROOT, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for _ in range(4)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, url, str(go)],
+            cwd=ROOT,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
     time.sleep(0.5)
     go.touch()
     for p in procs:

@@ -20,13 +20,24 @@ def test_quant_loss_pushes_activations_away_from_half() -> None:
 
 
 def test_topo_loss_matches_eq7() -> None:
-    crit = HashLoss({"alpha": 1, "beta": 0, "gamma": 0,
-                     "topo": {"type": "topo", "ged_norm": "none", "cap": 5.0}})  # fmt: skip
+    crit = HashLoss(
+        {
+            "alpha": 1,
+            "beta": 0,
+            "gamma": 0,
+            "topo": {"type": "topo", "ged_norm": "none", "cap": 5.0},
+        }
+    )
     e1, e2 = torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 2.0]])  # squared distance 5
     z = torch.zeros(1, 8)
     o1, o2 = HashOutput(e1, z + 0.5, torch.zeros(1, 2)), HashOutput(e2, z + 0.5, torch.zeros(1, 2))
-    pb = PairBatch(torch.tensor([0]), torch.tensor([1]), torch.tensor([9.0]), torch.tensor([10.0]),
-                   torch.tensor([10.0]))  # fmt: skip
+    pb = PairBatch(
+        torch.tensor([0]),
+        torch.tensor([1]),
+        torch.tensor([9.0]),
+        torch.tensor([10.0]),
+        torch.tensor([10.0]),
+    )
     total, parts = crit(o1, o2, pb)
     assert parts["topo"] == pytest.approx((5 - 5) ** 2)  # min(9, R=5) = 5
     pb.ged = torch.tensor([2.0])
@@ -35,14 +46,32 @@ def test_topo_loss_matches_eq7() -> None:
 
 
 def test_topo_loss_on_code_uses_activations_and_per_bit_targets() -> None:
-    crit = HashLoss({"alpha": 1, "beta": 0, "gamma": 0, "topo": {"type": "topo", "compare": "code",
-                     "ged_norm": "mean_size", "scale": 0.25, "cap": 0.5, "per_bit": True}})  # fmt: skip
+    crit = HashLoss(
+        {
+            "alpha": 1,
+            "beta": 0,
+            "gamma": 0,
+            "topo": {
+                "type": "topo",
+                "compare": "code",
+                "ged_norm": "mean_size",
+                "scale": 0.25,
+                "cap": 0.5,
+                "per_bit": True,
+            },
+        }
+    )
     a1, a2 = torch.zeros(1, 8), torch.zeros(1, 8)
     a2[0, :2] = 1.0  # squared distance 2
     emb = torch.randn(1, 4)  # ignored when comparing codes
     o1, o2 = HashOutput(emb, a1, torch.zeros(1, 2)), HashOutput(-emb, a2, torch.zeros(1, 2))
-    pb = PairBatch(torch.tensor([0]), torch.tensor([0]), torch.tensor([4.0]), torch.tensor([8.0]),
-                   torch.tensor([8.0]))  # fmt: skip
+    pb = PairBatch(
+        torch.tensor([0]),
+        torch.tensor([0]),
+        torch.tensor([4.0]),
+        torch.tensor([8.0]),
+        torch.tensor([8.0]),
+    )
     # nGED = 4 / 8 = 0.5; target = min(0.25 * 0.5, 0.5) * Q = 0.125 * 8 = 1
     _, parts = crit(o1, o2, pb)
     assert parts["topo"] == pytest.approx((2 - 1) ** 2)
@@ -57,8 +86,15 @@ def _out(pre: torch.Tensor) -> HashOutput:
 def _batch(i1: list[int], i2: list[int]) -> PairBatch:
     n = len(i1)
     z = torch.zeros(n)
-    return PairBatch(torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), z, z + 1,
-                     z + 1, torch.tensor(i1), torch.tensor(i2))  # fmt: skip
+    return PairBatch(
+        torch.zeros(n, dtype=torch.long),
+        torch.zeros(n, dtype=torch.long),
+        z,
+        z + 1,
+        z + 1,
+        torch.tensor(i1),
+        torch.tensor(i2),
+    )
 
 
 def test_instance_terms_keep_a_gradient_when_activations_saturate() -> None:

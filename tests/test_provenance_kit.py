@@ -53,14 +53,25 @@ def test_exact_copies_in_other_formats(repos):  # noqa: F811
 def test_another_config_is_not_confirmed(repos, tmp_path):  # noqa: F811
     import transformers as T
 
-    m = T.LlamaForCausalLM(T.LlamaConfig(
-        vocab_size=96, hidden_size=48, intermediate_size=96, num_hidden_layers=3,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64))  # fmt: skip
+    m = T.LlamaForCausalLM(
+        T.LlamaConfig(
+            vocab_size=96,
+            hidden_size=48,
+            intermediate_size=96,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
+        )
+    )
     m.save_pretrained(tmp_path / "wider")
     r = pk.compare(repos["llama"], tmp_path / "wider")
     assert not r.config_match and r.config_tier == 3 and r.verdict != pk.CONFIRMED
-    assert r.score == r.identity and r.verdict in ("High-Confidence Match", "Weak Match",
-                                                  "Not Matched")  # fmt: skip
+    assert r.score == r.identity and r.verdict in (
+        "High-Confidence Match",
+        "Weak Match",
+        "Not Matched",
+    )
     r = pk.compare(repos["llama"], repos["gpt2"])
     assert not r.config_match and 0.0 <= r.config_score < 0.9
 

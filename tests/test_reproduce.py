@@ -62,8 +62,14 @@ def test_recipe_comparison_runs_and_table() -> None:
 
     def result(run: object, f1r2: float, m: float) -> dict:
         metrics = {"f1@10": 0.6, "mAP": m, "f1@r2": f1r2}
-        return {**run.meta, "run": run.name, "seconds": 60.0, "epochs": 5,  # type: ignore[attr-defined]
-                "metrics": {"a": metrics, "b": metrics}, "wl": {"a": metrics, "b": metrics}}  # fmt: skip
+        return {
+            **run.meta,
+            "run": run.name,
+            "seconds": 60.0,
+            "epochs": 5,  # type: ignore[attr-defined]
+            "metrics": {"a": metrics, "b": metrics},
+            "wl": {"a": metrics, "b": metrics},
+        }
 
     # Seed 0 good, seed 1 poor: the goal is judged on the mean, the range shows both.
     results = [result(r, 0.99 if r.meta["seed"] == 0 else 0.85, 0.95) for r in runs]
@@ -85,13 +91,29 @@ def test_table2_plan_and_table() -> None:
     runs = table2_runs(3)
     assert len(runs) == 24 and len({r.name for r in runs}) == 24
     assert sum(r.meta["protocol"] == "a" for r in runs) == 18
-    metrics = {k: 0.5 for k in ("precision@10", "recall@10", "f1@10", "mAP", "precision@r2",
-                                "recall@r2", "f1@r2")}  # fmt: skip
-    results = [{**r.meta, "run": r.name, "seconds": 30.0, "epochs": 3,
-                "metrics": {"a": metrics, "b": metrics}, "wl": {"a": metrics, "b": metrics}}
-               for r in runs]  # fmt: skip
+    metrics = {
+        k: 0.5
+        for k in ("precision@10", "recall@10", "f1@10", "mAP", "precision@r2", "recall@r2", "f1@r2")
+    }
+    results = [
+        {
+            **r.meta,
+            "run": r.name,
+            "seconds": 30.0,
+            "epochs": 3,
+            "metrics": {"a": metrics, "b": metrics},
+            "wl": {"a": metrics, "b": metrics},
+        }
+        for r in runs
+    ]
     text = table2_markdown(results, "hnn reproduce table2", 3)
     assert "| - / " not in text and "0.500 / 0.762" in text  # HNN-Net raw 32 F1 in the paper
     assert "hnn reproduce table2" in text and "12.0 min" in text
-    assert sum(line.startswith(f"| {label} | ") for label in METHODS.values()
-               for line in text.splitlines()) == 3 * 3 + 3 + 3 * 2  # fmt: skip
+    assert (
+        sum(
+            line.startswith(f"| {label} | ")
+            for label in METHODS.values()
+            for line in text.splitlines()
+        )
+        == 3 * 3 + 3 + 3 * 2
+    )

@@ -42,8 +42,11 @@ def test_variant_copies_join_training_only(tiny_onnx_models: list[Path], tmp_pat
     from hnnframe.recipe import load_recipe
 
     base = tiny_overrides(tiny_onnx_models, tmp_path) + ["data.holdout=[mlp_3]"]
-    extra = ["data.variants=[plumbing,dynamo]", "data.variant_copies=2",
-             f"data.variant_cache={tmp_path / 'v'}"]  # fmt: skip
+    extra = [
+        "data.variants=[plumbing,dynamo]",
+        "data.variant_copies=2",
+        f"data.variant_cache={tmp_path / 'v'}",
+    ]
     plain = build_dataset(load_recipe("hnn_net", base))
     paper = build_dataset(load_recipe("hnn_net", base + extra))
     # The paper recipe keeps the inserted plumbing: every training model gets 2 copies; dynamo
@@ -68,9 +71,13 @@ def test_suite_rows(robust_checkpoint: Path, small_zoo: Path, tmp_path: Path) ->
 
     hasher = Hasher.from_checkpoint(robust_checkpoint)
     rows = robustness_suite(
-        hasher, ["opset11", "plumbing", "softmax_head"], small_zoo,
-        variant_cache=tmp_path, models=ZOO, progress=False,
-    )  # fmt: skip
+        hasher,
+        ["opset11", "plumbing", "softmax_head"],
+        small_zoo,
+        variant_cache=tmp_path,
+        models=ZOO,
+        progress=False,
+    )
     by = {r["transform"]: r for r in rows}
     assert list(by) == ["opset11", "plumbing", "softmax_head", "all listed", "all unlisted"]
     for t in ("opset11", "plumbing"):  # canonicalisation makes these the original graph
@@ -92,9 +99,18 @@ def test_suite_cli_json_and_results_block(
 
     md = tmp_path / "results.md"
     md.write_text("# Results\n\nProtocol tables of another issue.\n")
-    argv = ["--checkpoint", str(robust_checkpoint), "--models", ",".join(ZOO),
-            "--zoo-cache", str(small_zoo), "--variant-cache", str(tmp_path / "v"),
-            "--transforms", "opset11"]  # fmt: skip
+    argv = [
+        "--checkpoint",
+        str(robust_checkpoint),
+        "--models",
+        ",".join(ZOO),
+        "--zoo-cache",
+        str(small_zoo),
+        "--variant-cache",
+        str(tmp_path / "v"),
+        "--transforms",
+        "opset11",
+    ]
     assert main([*argv, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["results"][0]["rows"][0]["transform"] == "opset11"
@@ -140,9 +156,14 @@ def test_suite_over_the_corpus(robust_checkpoint: Path, hub_corpus: Path, tmp_pa
     queries = [k for k in keys if k.startswith("hf--")]
     hasher = Hasher.from_checkpoint(robust_checkpoint)
     rows = robustness_suite(
-        hasher, ["dynamo", "opset11", "normalize"], corpus=True, corpus_cache=hub_corpus,
-        models=queries, variant_cache=tmp_path, progress=False,
-    )  # fmt: skip
+        hasher,
+        ["dynamo", "opset11", "normalize"],
+        corpus=True,
+        corpus_cache=hub_corpus,
+        models=queries,
+        variant_cache=tmp_path,
+        progress=False,
+    )
     by = {r["transform"]: r for r in rows}
     # The corpus holds the meta-device dynamo export of a transformers config; its exports
     # with weights (the dynamo exporter with its optimiser, the TorchScript exporter at
@@ -156,8 +177,15 @@ def test_suite_over_the_corpus(robust_checkpoint: Path, hub_corpus: Path, tmp_pa
     assert by["normalize"]["models"] == 0 and by["normalize"]["failed"] == 2
     assert all("images" in e for e in by["normalize"]["errors"].values())
     with pytest.raises(Exception, match="not corpus architectures"):
-        robustness_suite(hasher, ["dynamo"], corpus=True, corpus_cache=hub_corpus,
-                         models=["nope"], variant_cache=tmp_path, progress=False)  # fmt: skip
+        robustness_suite(
+            hasher,
+            ["dynamo"],
+            corpus=True,
+            corpus_cache=hub_corpus,
+            models=["nope"],
+            variant_cache=tmp_path,
+            progress=False,
+        )
 
 
 def test_suite_cli_over_the_corpus(
@@ -165,9 +193,23 @@ def test_suite_cli_over_the_corpus(
 ) -> None:
     from hnnframe.cli import main
 
-    argv = ["eval", "--suite", "robustness", "--checkpoint", str(robust_checkpoint),
-            "--corpus", "--corpus-cache", str(hub_corpus), "--models", "timm--test_vit",
-            "--variant-cache", str(tmp_path), "--transforms", "dynamo", "--json"]  # fmt: skip
+    argv = [
+        "eval",
+        "--suite",
+        "robustness",
+        "--checkpoint",
+        str(robust_checkpoint),
+        "--corpus",
+        "--corpus-cache",
+        str(hub_corpus),
+        "--models",
+        "timm--test_vit",
+        "--variant-cache",
+        str(tmp_path),
+        "--transforms",
+        "dynamo",
+        "--json",
+    ]
     assert main(argv) == 0
     rows = json.loads(capsys.readouterr().out)["results"][0]["rows"]
     assert rows[0]["transform"] == "dynamo" and rows[0]["models"] == 1

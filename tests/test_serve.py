@@ -33,10 +33,32 @@ def site(tmp_path_factory, tiny_checkpoint, tiny_onnx_models):
     db = root / "index.db"
     from hnnframe.cli import main
 
-    assert main(["index", "add", "--db", str(db), "--checkpoint", str(tiny_checkpoint),
-                 *[str(store / p.name) for p in tiny_onnx_models[:3]]]) == 0  # fmt: skip
-    with serving("--db", db, "--data-dir", root / "data", "--storage-root", store,
-                 "--sync-upload-mb", 1, "--max-unpacked-mb", 1) as server:  # fmt: skip
+    assert (
+        main(
+            [
+                "index",
+                "add",
+                "--db",
+                str(db),
+                "--checkpoint",
+                str(tiny_checkpoint),
+                *[str(store / p.name) for p in tiny_onnx_models[:3]],
+            ]
+        )
+        == 0
+    )
+    with serving(
+        "--db",
+        db,
+        "--data-dir",
+        root / "data",
+        "--storage-root",
+        store,
+        "--sync-upload-mb",
+        1,
+        "--max-unpacked-mb",
+        1,
+    ) as server:
         yield {"server": server, "db": db, "store": store, "root": root}
 
 
@@ -130,8 +152,10 @@ def _zip(files: dict[str, bytes]) -> bytes:
 def test_repository_archives(site):
     c, store = site["server"].client, site["store"]
     onnx = (store / "convnet.onnx").read_bytes()
-    r = c.post("/v1/check", files={"file": ("repo.tar.gz", _tar({"repo/README.md": b"hi",
-                                                                  "repo/model.onnx": onnx}))})  # fmt: skip
+    r = c.post(
+        "/v1/check",
+        files={"file": ("repo.tar.gz", _tar({"repo/README.md": b"hi", "repo/model.onnx": onnx}))},
+    )
     assert r.status_code == 200 and r.json()["tier"] == "exact file", r.text
     r = c.post("/v1/check", files={"file": ("repo.zip", _zip({"m/model.onnx": onnx}))})
     assert r.status_code == 200 and r.json()["tier"] == "exact file"
@@ -240,8 +264,17 @@ def test_metrics_and_openapi(site):
     assert 'hnn_verdicts_total{suspect="true",tier="exact file"}' in text
     assert 'hnn_request_seconds_bucket{route="/v1/check",le="+Inf"}' in text
     doc = c.get("/openapi.json").json()
-    assert {"/v1/check", "/v1/models", "/v1/models/{record_id}", "/v1/search", "/v1/stats",
-            "/v1/jobs", "/v1/jobs/{job_id}", "/healthz", "/metrics"} <= set(doc["paths"])  # fmt: skip
+    assert {
+        "/v1/check",
+        "/v1/models",
+        "/v1/models/{record_id}",
+        "/v1/search",
+        "/v1/stats",
+        "/v1/jobs",
+        "/v1/jobs/{job_id}",
+        "/healthz",
+        "/metrics",
+    } <= set(doc["paths"])
     body = doc["paths"]["/v1/check"]["post"]["requestBody"]["content"]
     assert body["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
     assert "Verdict" in doc["components"]["schemas"]
@@ -251,8 +284,9 @@ def test_metrics_and_openapi(site):
 def test_token(tmp_path, site):
     token = tmp_path / "token"
     token.write_text("s3cret\n")
-    with serving("--db", site["db"], "--data-dir", tmp_path / "data", "--token-file", token,
-                 token="s3cret") as s:  # fmt: skip
+    with serving(
+        "--db", site["db"], "--data-dir", tmp_path / "data", "--token-file", token, token="s3cret"
+    ) as s:
         assert s.client.get("/v1/stats").status_code == 200
         import httpx
 
@@ -293,8 +327,16 @@ def test_two_workers_on_postgres_add_once(pg_schema, tiny_checkpoint, tiny_onnx_
 
     import httpx
 
-    with serving("--db", pg_schema, "--checkpoint", tiny_checkpoint, "--workers", 2,
-                 "--data-dir", tmp_path / "data") as s:  # fmt: skip
+    with serving(
+        "--db",
+        pg_schema,
+        "--checkpoint",
+        tiny_checkpoint,
+        "--workers",
+        2,
+        "--data-dir",
+        tmp_path / "data",
+    ) as s:
         body = tiny_onnx_models[4].read_bytes()
 
         def add(_: int) -> httpx.Response:
@@ -327,8 +369,9 @@ def test_weight_tier_through_the_service(weight_bed, tiny_checkpoint, tmp_path):
     """Models with weights: the add stores the weight record, and a check of a re-saved copy
     (other bytes, same tensors) and of an fp16 copy answers on the weight tiers with the code
     distance, the threshold and the share of identical tensors, as the CLI would."""
-    with serving("--db", tmp_path / "w.db", "--checkpoint", tiny_checkpoint,
-                 "--data-dir", tmp_path / "data") as s:  # fmt: skip
+    with serving(
+        "--db", tmp_path / "w.db", "--checkpoint", tiny_checkpoint, "--data-dir", tmp_path / "data"
+    ) as s:
         r = s.client.post("/v1/models", **_upload(weight_bed["exact_onnx"]))
         assert r.status_code == 201 and r.json()["record"]["weights"]["tensors"] > 0, r.text
         v = s.client.post("/v1/check", **_upload(weight_bed["resaved"])).json()
@@ -352,11 +395,23 @@ def test_a_job_whose_worker_died_is_reported_failed(tmp_path):
     from hnnframe.serve.jobs import Jobs
 
     jobs = Jobs(tmp_path / "jobs")
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    job = {"id": "abc123", "action": "add", "upload": "m.onnx", "state": "running",
-           "stage": "hashing and reading weights", "pid": int(done.stdout), "status_code": None,
-           "result": None, "detail": None}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    job = {
+        "id": "abc123",
+        "action": "add",
+        "upload": "m.onnx",
+        "state": "running",
+        "stage": "hashing and reading weights",
+        "pid": int(done.stdout),
+        "status_code": None,
+        "result": None,
+        "detail": None,
+    }
     atomic_write(tmp_path / "jobs" / "abc123.json", json.dumps(job).encode())
     got = jobs.get("abc123")
     assert got["state"] == "failed" and got["status_code"] == 503 and "worker" in got["detail"]

@@ -24,13 +24,28 @@ def test_review_page_in_headless_chromium(tmp_path, tiny_checkpoint, tiny_onnx_m
     for p in tiny_onnx_models:
         shutil.copy(p, store / p.name)
     db = tmp_path / "index.db"
-    assert main(["index", "add", "--db", str(db), "--checkpoint", str(tiny_checkpoint),
-                 "--label", "tiny-zoo",
-                 *[str(store / p.name) for p in tiny_onnx_models[:3]]]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "index",
+                "add",
+                "--db",
+                str(db),
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--label",
+                "tiny-zoo",
+                *[str(store / p.name) for p in tiny_onnx_models[:3]],
+            ]
+        )
+        == 0
+    )
     hostile = tmp_path / "<img src=x onerror=alert(1)>.onnx"
     hostile.write_bytes(b"not a model")
-    with serving("--db", db, "--data-dir", tmp_path / "data", "--storage-root", store) as s, \
-            chromium() as driver:  # fmt: skip
+    with (
+        serving("--db", db, "--data-dir", tmp_path / "data", "--storage-root", store) as s,
+        chromium() as driver,
+    ):
         out = check_on_page(driver, s.url + "/", upload=store / "resnet_d1.onnx")
         assert out.get_attribute("data-state") == "done"
         banner = out.find_element(By.CSS_SELECTOR, ".banner").text
@@ -57,8 +72,17 @@ def test_review_page_shows_the_weight_comparison(tmp_path, weight_bed, tiny_chec
     false-positive rate, and the share of identical tensors."""
     from selenium.webdriver.common.by import By
 
-    with serving("--db", tmp_path / "w.db", "--checkpoint", tiny_checkpoint,
-                 "--data-dir", tmp_path / "data") as s, chromium() as driver:  # fmt: skip
+    with (
+        serving(
+            "--db",
+            tmp_path / "w.db",
+            "--checkpoint",
+            tiny_checkpoint,
+            "--data-dir",
+            tmp_path / "data",
+        ) as s,
+        chromium() as driver,
+    ):
         with open(weight_bed["exact_onnx"], "rb") as f:
             assert s.client.post("/v1/models", files={"file": ("base.onnx", f)}).status_code == 201
         out = check_on_page(driver, s.url + "/", upload=weight_bed["fp16"])

@@ -56,7 +56,7 @@ def made_study(tmp_path: Path, multi: bool, complete: int, seed: int = 0) -> Any
                     "final": {"val/mAP": mAP / 2},
                     "recipe": {"name": "t", "hash": {"bits": params["hash.bits"]}},
                 },
-            )  # fmt: skip
+            )
         )
     study.add_trial(
         optuna.trial.create_trial(
@@ -82,8 +82,14 @@ def test_best_trials_and_the_table(tmp_path: Path) -> None:
     lines = lines.splitlines()
     assert lines[0] == "study made: 9 trials (8 complete, 1 pruned)"
     assert lines[1] == "best trials by unseen/mAP:"
-    assert lines[2].split() == ["trial", "unseen/mAP", "val/mAP", "epochs", "hash.bits",
-                                "loss.alpha"]  # fmt: skip
+    assert lines[2].split() == [
+        "trial",
+        "unseen/mAP",
+        "val/mAP",
+        "epochs",
+        "hash.bits",
+        "loss.alpha",
+    ]
     for line, t in zip(lines[3:6], want, strict=True):
         cells = line.split()
         assert cells[:4] == [str(t.number), f"{t.value:.4f}", f"{t.value / 2:.4f}", "3"]
@@ -167,18 +173,37 @@ def test_report_prints_best_and_writes_plots(
     sqlite_study: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     rep = sqlite_study["dir"] / "report"
-    rc, out, err = run_cli(capsys, "tune", "report", "--storage", sqlite_study["url"],
-                           "--study", "search_default", "--out", str(rep))  # fmt: skip
+    rc, out, err = run_cli(
+        capsys,
+        "tune",
+        "report",
+        "--storage",
+        sqlite_study["url"],
+        "--study",
+        "search_default",
+        "--out",
+        str(rep),
+    )
     assert rc == 0, err
     assert "best trials by unseen/mAP" in out and "optuna-dashboard" in out
     assert (rep / "history.png").stat().st_size > 1000
     assert (rep / "best.yaml").exists()
-    complete = [t for t in trials_of(sqlite_study["url"], "search_default")
-                if t.state.name == "COMPLETE"]  # fmt: skip
+    complete = [
+        t for t in trials_of(sqlite_study["url"], "search_default") if t.state.name == "COMPLETE"
+    ]
     if len(complete) >= 2:
         assert (rep / "importance.png").stat().st_size > 1000
-    rc, _, err = run_cli(capsys, "tune", "report", "--storage", sqlite_study["url"],
-                         "--study", "nope", "--plots", "none")  # fmt: skip
+    rc, _, err = run_cli(
+        capsys,
+        "tune",
+        "report",
+        "--storage",
+        sqlite_study["url"],
+        "--study",
+        "nope",
+        "--plots",
+        "none",
+    )
     one_line_error(rc, err, "no study 'nope'")
 
 
@@ -190,8 +215,9 @@ def test_best_recipe_trains_with_hnn_train(
     assert lines[0].startswith("# hnn train ") and "search" not in load_recipe(best)
     trials = [t for t in trials_of(sqlite_study["url"], "search_default") if t.value is not None]
     top = max((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: t.value)
-    rc, o, err = run_cli(capsys, "train", str(best), "--out", str(sqlite_study["dir"] / "best"),
-                         "--json")  # fmt: skip
+    rc, o, err = run_cli(
+        capsys, "train", str(best), "--out", str(sqlite_study["dir"] / "best"), "--json"
+    )
     assert rc == 0, err
     # Training is deterministic, so the best recipe reproduces its trial's metric.
     assert json.loads(o)["final"]["unseen/mAP"] == pytest.approx(top.value)

@@ -88,8 +88,10 @@ def test_protocol_c_figures_as_objectives() -> None:
     cfg = TuneConfig(recipe, trials=1, storage="sqlite:///x.db", study="s", out_dir="o")
     # pairs at distance 0 are minimised, the shares maximised, and Q is minimised last
     assert cfg.directions() == ["maximize", "minimize", "maximize", "minimize"]
-    for bad, needle in (({"metric": "hub/nope"}, "unknown protocol"),
-                        ({"metric": ["hub/unique", "val/mAP"]}, "objective=multi"),
-                        ({"metric": "hub/unique", "hub": [1]}, "tune.hub")):  # fmt: skip
+    for bad, needle in (
+        ({"metric": "hub/nope"}, "unknown protocol"),
+        ({"metric": ["hub/unique", "val/mAP"]}, "objective=multi"),
+        ({"metric": "hub/unique", "hub": [1]}, "tune.hub"),
+    ):
         with pytest.raises(ConfigError, match=needle):
             tune_settings({"tune": bad})

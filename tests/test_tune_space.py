@@ -50,8 +50,9 @@ def test_good_search_entries() -> None:
     assert p.distribution().step == 8
     assert parse_param("hash.bits", [8, 16, 64], recipe).choices == (8, 16, 64)
     assert parse_param("train.weight_decay", [0.0, 1e-4], recipe).choices == (0.0, 1e-4)
-    assert parse_param("model.backbone.hidden_dims.0", {"type": "int", "low": 64, "high": 256,
-                       "log": True}, recipe).log  # fmt: skip
+    assert parse_param(
+        "model.backbone.hidden_dims.0", {"type": "int", "low": 64, "high": 256, "log": True}, recipe
+    ).log
     with pytest.raises(ConfigError, match="no search: section"):
         parse_search_space(None, recipe)
 
@@ -71,11 +72,15 @@ def test_bad_space_is_one_line_before_any_trial(
     rc, _, err = run_cli(capsys, "tune", "hnn_net", "--trials", "2", "--out", str(tmp_path))
     one_line_error(rc, err, "no search: section")
     bad = tmp_path / "bad.yaml"
-    bad.write_text("# hnn tune bad.yaml\n_base_: " + str(RECIPE_DIR / "hnn_net.yaml") +
-                   "\nsearch:\n  loss.gama: {type: float, low: 0.1, high: 1}\n")  # fmt: skip
+    bad.write_text(
+        "# hnn tune bad.yaml\n_base_: "
+        + str(RECIPE_DIR / "hnn_net.yaml")
+        + "\nsearch:\n  loss.gama: {type: float, low: 0.1, high: 1}\n"
+    )
     rc, _, err = run_cli(capsys, "tune", str(bad), "--trials", "2", "--out", str(tmp_path))
     one_line_error(rc, err, "unknown recipe key 'loss.gama'")
     assert not (tmp_path / "study.db").exists()
-    rc, _, err = run_cli(capsys, "tune", "search_default", "--trials", "2",
-                         "--out", str(tmp_path), "tune.holdout=[]")  # fmt: skip
+    rc, _, err = run_cli(
+        capsys, "tune", "search_default", "--trials", "2", "--out", str(tmp_path), "tune.holdout=[]"
+    )
     one_line_error(rc, err, "needs held-out models")

@@ -43,8 +43,17 @@ def test_unreachable_storage_is_one_line(
     line = one_line_error(rc, err, "cannot open study storage postgresql://hnn:***@127.0.0.1:9")
     assert "s3cret" not in line and "Connection refused" in line
     assert time.perf_counter() - t0 < 30
-    rc, _, err = run_cli(capsys, "tune", "search_default", "--trials", "1", "--storage", url,
-                         "--out", str(tmp_path / "never"))  # fmt: skip
+    rc, _, err = run_cli(
+        capsys,
+        "tune",
+        "search_default",
+        "--trials",
+        "1",
+        "--storage",
+        url,
+        "--out",
+        str(tmp_path / "never"),
+    )
     one_line_error(rc, err, "cannot open study storage")
     assert not (tmp_path / "never").exists()
     missing = f"sqlite:///{tmp_path}/no/such/dir/study.db"

@@ -53,9 +53,18 @@ def test_changed_space_is_refused(
 def test_multi_objective_prints_pareto_front(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_onnx_models: list[Path]
 ) -> None:
-    rc, out, err = run_cli(capsys, "tune", "search_default", "--trials", "2", "--objective",
-                           "multi", "--out", str(tmp_path / "m"),
-                           *tiny_tune_args(tiny_onnx_models, tmp_path, 1))  # fmt: skip
+    rc, out, err = run_cli(
+        capsys,
+        "tune",
+        "search_default",
+        "--trials",
+        "2",
+        "--objective",
+        "multi",
+        "--out",
+        str(tmp_path / "m"),
+        *tiny_tune_args(tiny_onnx_models, tmp_path, 1),
+    )
     assert rc == 0, err
     assert "Pareto front (max unseen/mAP, min Q)" in out
     trials = trials_of(f"sqlite:///{tmp_path / 'm' / 'study.db'}", "search_default")
@@ -66,10 +75,21 @@ def test_failing_trials_stop_the_worker(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_onnx_models: list[Path]
 ) -> None:
     recipe = tmp_path / "badpool.yaml"
-    recipe.write_text(f"# hnn tune {recipe}\n_base_: {RECIPE_DIR / 'search_default.yaml'}\n"
-                      "search:\n  model.pooling: [no_such_pool, nor_this]\n")  # fmt: skip
-    rc, _, err = run_cli(capsys, "tune", str(recipe), "--trials", "5", "--out", str(tmp_path / "f"),
-                         "--json", *tiny_tune_args(tiny_onnx_models, tmp_path, 1))  # fmt: skip
+    recipe.write_text(
+        f"# hnn tune {recipe}\n_base_: {RECIPE_DIR / 'search_default.yaml'}\n"
+        "search:\n  model.pooling: [no_such_pool, nor_this]\n"
+    )
+    rc, _, err = run_cli(
+        capsys,
+        "tune",
+        str(recipe),
+        "--trials",
+        "5",
+        "--out",
+        str(tmp_path / "f"),
+        "--json",
+        *tiny_tune_args(tiny_onnx_models, tmp_path, 1),
+    )
     line = one_line_error(rc, err, "3 trials failed in a row")
     assert "no_such_pool" in line or "nor_this" in line
     trials = trials_of(f"sqlite:///{tmp_path / 'f' / 'study.db'}", "search_default")
@@ -86,11 +106,21 @@ def test_sigkill_mid_trial_is_failed_and_retried(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_onnx_models: list[Path]
 ) -> None:
     out = tmp_path / "k"
-    args = ["tune", "search_default", "--trials", "1", "--out", str(out), "--json",
-            *tiny_tune_args(tiny_onnx_models, tmp_path, 25, "tune.heartbeat=1", "tune.grace=2",
-                            "tune.pruner=none")]  # fmt: skip
-    proc = subprocess.Popen(cli_argv(*args), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)  # fmt: skip
+    args = [
+        "tune",
+        "search_default",
+        "--trials",
+        "1",
+        "--out",
+        str(out),
+        "--json",
+        *tiny_tune_args(
+            tiny_onnx_models, tmp_path, 25, "tune.heartbeat=1", "tune.grace=2", "tune.pruner=none"
+        ),
+    ]
+    proc = subprocess.Popen(
+        cli_argv(*args), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     url = f"sqlite:///{out / 'study.db'}"
     deadline = time.time() + HANG_GUARD_S
     killed = None
@@ -102,8 +132,11 @@ def test_sigkill_mid_trial_is_failed_and_retried(
             if not (out / "study.db").exists():
                 continue
             try:
-                running = [t for t in trials_of(url, "search_default")
-                           if t.state.name == "RUNNING" and t.intermediate_values]  # fmt: skip
+                running = [
+                    t
+                    for t in trials_of(url, "search_default")
+                    if t.state.name == "RUNNING" and t.intermediate_values
+                ]
             except Exception:  # the study is still being created
                 continue
             if running:
@@ -136,14 +169,25 @@ def test_two_workers_share_a_postgres_study(
     """Two independent `hnn tune` processes work on one study, as on two machines."""
     study = f"test-{uuid.uuid4().hex[:12]}"
     n = 4
-    common = ["--trials", str(n), "--storage", postgres_url, "--study", study, "--json",
-              *tiny_tune_args(tiny_onnx_models, tmp_path, 2, "tune.pruner=none")]  # fmt: skip
+    common = [
+        "--trials",
+        str(n),
+        "--storage",
+        postgres_url,
+        "--study",
+        study,
+        "--json",
+        *tiny_tune_args(tiny_onnx_models, tmp_path, 2, "tune.pruner=none"),
+    ]
     procs = [
-        subprocess.Popen(cli_argv("tune", "search_default", "--out", str(tmp_path / f"w{k}"),
-                                  *common),
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            cli_argv("tune", "search_default", "--out", str(tmp_path / f"w{k}"), *common),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for k in range(2)
-    ]  # fmt: skip
+    ]
     outs = [p.communicate(timeout=HANG_GUARD_S) for p in procs]
     for p, (_, e) in zip(procs, outs, strict=True):
         assert p.returncode == 0, e.decode()[-2000:]

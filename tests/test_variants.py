@@ -25,11 +25,22 @@ from hnnframe.variants import (
 
 def test_transform_table() -> None:
     assert set(listed_transforms()) == {
-        "dynamo", "bn_folded", "opset11", "onnxsim", "qdq", "plumbing", "resolution", "normalize",
+        "dynamo",
+        "bn_folded",
+        "opset11",
+        "onnxsim",
+        "qdq",
+        "plumbing",
+        "resolution",
+        "normalize",
         # the hub issue's (hnnframe/variants/hub_transforms.py)
-        "attention", "dynamo_opset23", "ort_dynamic", "ort_fp16", "ort_extended",
+        "attention",
+        "dynamo_opset23",
+        "ort_dynamic",
+        "ort_fp16",
+        "ort_extended",
         "ort_transformer",
-    }  # fmt: skip
+    }
     assert unlisted_transforms() and not set(unlisted_transforms()) & set(listed_transforms())
     for t in (TRANSFORMS.get(n) for n in TRANSFORMS):
         assert t.name == t.name.lower() and t.description

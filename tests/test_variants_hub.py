@@ -71,8 +71,14 @@ def test_calibration_feeds_follow_the_input_types() -> None:
 
 
 def test_hub_transforms_use_the_real_tools() -> None:
-    for t in ("attention", "dynamo_opset23", "ort_dynamic", "ort_fp16", "ort_extended",
-              "ort_transformer"):  # fmt: skip
+    for t in (
+        "attention",
+        "dynamo_opset23",
+        "ort_dynamic",
+        "ort_fp16",
+        "ort_extended",
+        "ort_transformer",
+    ):
         assert t in listed_transforms() and get_transform(t).description
     assert ops(variant("timm:test_vit", "ort_dynamic"))["DynamicQuantizeLinear"]
     assert ops(variant("hf:bert:tiny", "ort_transformer"))["SkipLayerNormalization"]
@@ -84,8 +90,9 @@ def test_hub_transforms_use_the_real_tools() -> None:
 
 
 def test_build_variants_of_hub_sources(tmp_path: Path) -> None:
-    out = build_variants([("gpt2-tiny", "hf:gpt2:tiny")], ["dynamo", "normalize"], tmp_path,
-                         progress=False)  # fmt: skip
+    out = build_variants(
+        [("gpt2-tiny", "hf:gpt2:tiny")], ["dynamo", "normalize"], tmp_path, progress=False
+    )
     assert out[("dynamo", "gpt2-tiny")].ok
     v = out[("normalize", "gpt2-tiny")]
     assert not v.ok and "images" in v.error
@@ -98,8 +105,7 @@ def test_build_variants_of_hub_sources(tmp_path: Path) -> None:
 def test_a_cached_failure_is_retried_by_newer_variant_code(tmp_path: Path) -> None:
     import json
 
-    out = build_variants([("bert-tiny", "hf:bert:tiny")], ["normalize"], tmp_path,
-                         progress=False)  # fmt: skip
+    out = build_variants([("bert-tiny", "hf:bert:tiny")], ["normalize"], tmp_path, progress=False)
     assert not out[("normalize", "bert-tiny")].ok
     path = tmp_path / "normalize" / "bert-tiny.json"
     record = json.loads(path.read_text())

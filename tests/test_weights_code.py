@@ -12,10 +12,12 @@ from hnnframe.weights.code import WeightCoder, check_weight_bits, weight_code
 
 def _layers(seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    return [rng.standard_normal((48, 20)).astype(np.float32),
-            rng.standard_normal((48, 48)).astype(np.float32),
-            rng.standard_normal((10, 48)).astype(np.float32),
-            rng.standard_normal((16, 3, 3, 3)).astype(np.float32)]  # fmt: skip
+    return [
+        rng.standard_normal((48, 20)).astype(np.float32),
+        rng.standard_normal((48, 48)).astype(np.float32),
+        rng.standard_normal((10, 48)).astype(np.float32),
+        rng.standard_normal((16, 3, 3, 3)).astype(np.float32),
+    ]
 
 
 def test_bits_rule() -> None:
@@ -88,8 +90,9 @@ def test_codes_without_tensors_never_make_a_weight_match(tmp_path) -> None:
     for seed in (0, 1):
         g = torch.Generator().manual_seed(seed)
         p = tmp_path / f"b{seed}.pt"
-        torch.save({"a.bias": torch.randn(32, generator=g), "b.bias": torch.randn(16, generator=g)},
-                   p)  # fmt: skip
+        torch.save(
+            {"a.bias": torch.randn(32, generator=g), "b.bias": torch.randn(16, generator=g)}, p
+        )
         paths.append(p)
     a, b = (fingerprint(p) for p in paths)
     assert not any(a.code) and a.code == b.code

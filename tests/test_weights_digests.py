@@ -69,9 +69,17 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     torch.manual_seed(1)
     m = MLP().eval()
     d = tmp_path_factory.mktemp("digests")
-    out = {k: d / f"{k}{ext}" for k, ext in (("st", ".safetensors"), ("renamed", ".safetensors"),
-                                             ("pt", ".pt"), ("onnx", ".onnx"),
-                                             ("transposed", ".onnx"), ("other", ".safetensors"))}  # fmt: skip
+    out = {
+        k: d / f"{k}{ext}"
+        for k, ext in (
+            ("st", ".safetensors"),
+            ("renamed", ".safetensors"),
+            ("pt", ".pt"),
+            ("onnx", ".onnx"),
+            ("transposed", ".onnx"),
+            ("other", ".safetensors"),
+        )
+    }
     state = m.state_dict()
     copies.save_safetensors(state, out["st"])
     copies.save_safetensors(state, out["renamed"], rename_seed=7)

@@ -90,8 +90,9 @@ def test_training_checkpoint_gives_the_model_alone(tmp_path: Path, net) -> None:
     model(net[1]).sum().backward()
     opt.step()
     full, plain = tmp_path / "full.pt", tmp_path / "plain.pt"
-    torch.save({"optimizer": opt.state_dict(), "model_state_dict": model.state_dict(),
-                "epoch": 1}, full)  # fmt: skip
+    torch.save(
+        {"optimizer": opt.state_dict(), "model_state_dict": model.state_dict(), "epoch": 1}, full
+    )
     torch.save(model.state_dict(), plain)
     got = dict(iter_tensors(full))
     assert set(got) == {f"model_state_dict.{k}" for k in model.state_dict()}
@@ -115,8 +116,14 @@ def test_onnx_inline_and_external_data(tmp_path: Path, onnx_file: Path, net) -> 
     inline = dict(iter_tensors(onnx_file))
     np.testing.assert_array_equal(inline["fc1.weight"], ref["fc1.weight"])
     ext = tmp_path / "ext.onnx"
-    onnx.save_model(onnx.load(str(onnx_file)), str(ext), save_as_external_data=True,
-                    all_tensors_to_one_file=True, location="ext.bin", size_threshold=0)  # fmt: skip
+    onnx.save_model(
+        onnx.load(str(onnx_file)),
+        str(ext),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="ext.bin",
+        size_threshold=0,
+    )
     assert (tmp_path / "ext.bin").stat().st_size > ext.stat().st_size
     got = dict(iter_tensors(ext))
     assert set(got) == set(inline)
@@ -179,7 +186,7 @@ def test_onnx_fp16(tmp_path: Path, onnx_file: Path, net) -> None:
         ("junk.onnx", b"\x01\x02 not a model", "ONNX"),
         ("junk.safetensors", b"12345678{bad", "safetensors"),
         ("junk.pt", b"not a pickle", "PyTorch"),
-    ],  # fmt: skip
+    ],
 )
 def test_bad_files_give_one_line_errors(tmp_path: Path, name: str, data: bytes, match: str):
     p = tmp_path / name

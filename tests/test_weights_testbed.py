@@ -85,8 +85,21 @@ def test_eval_command_writes_threshold_and_block(bed: Path, tmp_path: Path, caps
     md.write_text(
         "# Results\n\n<!-- weights:begin -->\nSTALE-BLOCK\n<!-- weights:end -->\n\ntail\n"
     )
-    argv = ["weights", "eval", "--testbed", str(bed), "--bits", "64,256", "--default-bits",
-            "256", "--threshold-file", str(thr), "--write-results", str(md), "--json"]  # fmt: skip
+    argv = [
+        "weights",
+        "eval",
+        "--testbed",
+        str(bed),
+        "--bits",
+        "64,256",
+        "--default-bits",
+        "256",
+        "--threshold-file",
+        str(thr),
+        "--write-results",
+        str(md),
+        "--json",
+    ]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert [r["bits"] for r in out["results"]] == [64, 256]
@@ -108,11 +121,26 @@ def test_fingerprint_and_compare_commands(bed: Path, capsys) -> None:
     assert main(["weights", "fingerprint", str(base), "--bits", "64", "--json"]) == 0
     fp = json.loads(capsys.readouterr().out)["fingerprints"][0]
     assert fp["bits"] == 64 and len(bytes.fromhex(fp["code"])) == 8 and fp["tensors"] == 4
-    assert main(["weights", "compare", str(base), str(ft), "--bits", "64", "--threshold", "64",
-                 "--json"]) == 1  # fmt: skip
+    assert (
+        main(
+            [
+                "weights",
+                "compare",
+                str(base),
+                str(ft),
+                "--bits",
+                "64",
+                "--threshold",
+                "64",
+                "--json",
+            ]
+        )
+        == 1
+    )
     assert json.loads(capsys.readouterr().out)["verdict"] == "weight match"
-    assert main(["weights", "compare", str(base), str(other), "--bits", "64", "--threshold",
-                 "0"]) == 0  # fmt: skip
+    assert (
+        main(["weights", "compare", str(base), str(other), "--bits", "64", "--threshold", "0"]) == 0
+    )
     assert capsys.readouterr().out.startswith("none:")
 
 
@@ -122,9 +150,11 @@ def test_cli_errors_are_one_line(bed: Path, tmp_path: Path, capsys) -> None:
     assert main(["weights", "fingerprint", str(junk), str(tmp_path / "missing.pt")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(e.startswith("hnn: error: ") for e in err)
-    for argv in (["weights", "eval", "--testbed", str(tmp_path / "nobed")],
-                 ["weights", "eval", "--testbed", str(bed), "--bits", "12"],
-                 ["weights", "compare", str(junk), str(junk)]):  # fmt: skip
+    for argv in (
+        ["weights", "eval", "--testbed", str(tmp_path / "nobed")],
+        ["weights", "eval", "--testbed", str(bed), "--bits", "12"],
+        ["weights", "compare", str(junk), str(junk)],
+    ):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("hnn: error: "), argv

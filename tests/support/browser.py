@@ -14,9 +14,17 @@ from typing import Any
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage")  # fmt: skip
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
 
 
 def missing() -> str | None:
@@ -50,8 +58,9 @@ def chromium(width: int = 1100, height: int = 900) -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def check_on_page(driver: Any, url: str, upload: Path | None = None, path: str | None = None,
-                  timeout: float = 60) -> Any:  # fmt: skip
+def check_on_page(
+    driver: Any, url: str, upload: Path | None = None, path: str | None = None, timeout: float = 60
+) -> Any:
     """Open the review page, send ``upload`` (a file) or ``path`` (a storage path), and wait
     for the verdict; the verdict element."""
     from selenium.webdriver.common.by import By

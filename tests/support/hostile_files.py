@@ -51,10 +51,12 @@ def base_onnx(seed: int = 0) -> onnx.ModelProto:
         helper.make_node("Add", ["h3", "b2"], ["y"]),
     ]
     graph = helper.make_graph(
-        nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
         [numpy_helper.from_array(v, k) for k, v in w.items()],
-    )  # fmt: skip
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -75,9 +77,16 @@ def base_safetensors(seed: int = 0) -> tuple[dict, bytes]:
 
 
 def tiny_config() -> dict:
-    return {"model_type": "llama", "vocab_size": 128, "hidden_size": 32, "intermediate_size": 64,
-            "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2,
-            "max_position_embeddings": 128}  # fmt: skip
+    return {
+        "model_type": "llama",
+        "vocab_size": 128,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 128,
+    }
 
 
 # -- one folder per case ---------------------------------------------------------------------------
@@ -105,8 +114,9 @@ class Maker:
         self.cases.append(Case(kind, p))
         return p
 
-    def onnx_external(self, kind: str, where: str, mutate: Callable[[Path], None] | None = None,
-                      **info: str) -> Path:  # fmt: skip
+    def onnx_external(
+        self, kind: str, where: str, mutate: Callable[[Path], None] | None = None, **info: str
+    ) -> Path:
         """The base model with ``w1`` stored externally at location ``where`` (other keys of
         its external data: ``offset``, ``length``); ``mutate`` prepares the folder."""
         d = self.folder(kind)
@@ -146,10 +156,12 @@ def named_cases(mk: Maker) -> None:
     # 2. locations outside the upload
     mk.onnx_external("onnx-ext-absolute", str(mk.secret))
     mk.onnx_external("onnx-ext-dotdot", os.path.relpath(mk.secret, mk.root / "uploads" / "x"))
-    mk.onnx_external("onnx-ext-symlink", "link.bin",
-                     lambda d: (d / "link.bin").symlink_to(mk.secret))  # fmt: skip
-    mk.onnx_external("onnx-ext-symlink-dir", "sub/secret.bin",
-                     lambda d: (d / "sub").symlink_to(out))  # fmt: skip
+    mk.onnx_external(
+        "onnx-ext-symlink", "link.bin", lambda d: (d / "link.bin").symlink_to(mk.secret)
+    )
+    mk.onnx_external(
+        "onnx-ext-symlink-dir", "sub/secret.bin", lambda d: (d / "sub").symlink_to(out)
+    )
     mk.onnx_external("onnx-ext-loop", "loop.bin", lambda d: (d / "loop.bin").symlink_to("loop.bin"))
     mk.onnx_external("onnx-ext-fifo", "fifo.bin", lambda d: os.mkfifo(d / "fifo.bin"))
     mk.onnx_external("onnx-ext-dir", "sub", lambda d: (d / "sub").mkdir())
@@ -196,8 +208,25 @@ def _truncate(data: bytes, rng: random.Random) -> bytes:
 
 
 def _wild(rng: random.Random) -> object:
-    return rng.choice([-1, 0, 1, 2**31, 2**63, 10**30, -(2**63), 3.5, "x", None, [], {}, True,
-                       [1, 2], [10**9, 10**9]])  # fmt: skip
+    return rng.choice(
+        [
+            -1,
+            0,
+            1,
+            2**31,
+            2**63,
+            10**30,
+            -(2**63),
+            3.5,
+            "x",
+            None,
+            [],
+            {},
+            True,
+            [1, 2],
+            [10**9, 10**9],
+        ]
+    )
 
 
 def _onnx_case(mk: Maker, rng: random.Random) -> None:
@@ -220,8 +249,17 @@ def _onnx_case(mk: Maker, rng: random.Random) -> None:
     else:
         t.ClearField("raw_data")
         t.data_location = TensorProto.EXTERNAL
-        where = rng.choice([str(mk.secret), "../../outside/secret.bin", "nope.bin", "", "/dev/zero",
-                            "/proc/self/mem", "data.bin"])  # fmt: skip
+        where = rng.choice(
+            [
+                str(mk.secret),
+                "../../outside/secret.bin",
+                "nope.bin",
+                "",
+                "/dev/zero",
+                "/proc/self/mem",
+                "data.bin",
+            ]
+        )
         t.external_data.add(key="location", value=where)
         for key in rng.sample(["offset", "length", "checksum"], rng.randrange(3)):
             t.external_data.add(key=key, value=str(_wild(rng)))
@@ -311,9 +349,13 @@ def _repo_case(mk: Maker, rng: random.Random) -> None:
     if how == "shape":
         header["w"]["shape"] = [10**30]
     (d / shard).write_bytes(safetensors_bytes(header, data))
-    target = {"outside": os.path.relpath(mk.secret, d), "absolute": str(mk.secret),
-              "symlink": "link.safetensors", "missing": "gone.safetensors",
-              "fifo": "fifo.safetensors"}.get(how, shard)  # fmt: skip
+    target = {
+        "outside": os.path.relpath(mk.secret, d),
+        "absolute": str(mk.secret),
+        "symlink": "link.safetensors",
+        "missing": "gone.safetensors",
+        "fifo": "fifo.safetensors",
+    }.get(how, shard)
     if how == "symlink":
         (d / "link.safetensors").symlink_to(mk.secret)
     if how == "fifo":
@@ -332,8 +374,13 @@ def _repo_case(mk: Maker, rng: random.Random) -> None:
 
 def _adapter_case(mk: Maker, rng: random.Random) -> None:
     d = mk.folder("adapter")
-    cfg = {"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"],
-           "base_model_name_or_path": str(mk.secret)}  # fmt: skip
+    cfg = {
+        "peft_type": "LORA",
+        "r": 4,
+        "lora_alpha": 8,
+        "target_modules": ["q_proj", "v_proj"],
+        "base_model_name_or_path": str(mk.secret),
+    }
     cfg[rng.choice(["r", "target_modules", "peft_type"])] = _wild(rng)
     (d / "adapter_config.json").write_text(json.dumps(cfg))
     a = np.ones((4, 32), "<f4").tobytes()

@@ -70,11 +70,15 @@ def fake(n: int, bits: int = 64, seed: int = 0, start: int = 0, **kw: Any) -> li
         sha = hashlib.sha256(f"{seed}-{i}".encode()).hexdigest()
         out.append(
             HashResult(
-                path=kw.get("path", f"/models/m{i}.onnx"), name=f"m{i}", sha256=sha, code=code,
-                bits=bits, category=["resnet", "vgg", "mlp"][i % 3],
+                path=kw.get("path", f"/models/m{i}.onnx"),
+                name=f"m{i}",
+                sha256=sha,
+                code=code,
+                bits=bits,
+                category=["resnet", "vgg", "mlp"][i % 3],
                 embedding=np.zeros(4, np.float32),
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -115,9 +119,14 @@ def hnn_argv(*argv: Any) -> list[str]:
 def hnn_process(*argv: Any, env: dict[str, str] | None = None, **kw: Any) -> subprocess.Popen:
     """``hnn ARGV`` started in a subprocess, stdout and stderr piped."""
     return subprocess.Popen(
-        hnn_argv(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        env=env, **kw,
-    )  # fmt: skip
+        hnn_argv(*argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        **kw,
+    )
 
 
 def file_digest(path: Path) -> str:
@@ -152,8 +161,13 @@ def make_schema1_index(url: str, records: list[HashResult], fingerprint: str) ->
     from hnnframe.index.postgres import _code_bits
     from hnnframe.index.sqlite import BASE_SCHEMA as SQLITE_BASE
 
-    meta = {"schema_version": "1", "created_at": "2025-01-01T00:00:00+00:00", "epoch": "0",
-            "bits": str(records[0].bits), "fingerprint": fingerprint}  # fmt: skip
+    meta = {
+        "schema_version": "1",
+        "created_at": "2025-01-01T00:00:00+00:00",
+        "epoch": "0",
+        "bits": str(records[0].bits),
+        "fingerprint": fingerprint,
+    }
     cols = "key, name, path, sha256, code, bits, fingerprint, category, label, meta, added_at"
     if url.startswith("postgresql"):
         import psycopg2
@@ -169,9 +183,21 @@ def make_schema1_index(url: str, records: list[HashResult], fingerprint: str) ->
             cur.execute(
                 f"INSERT INTO hnn_models ({cols}, code_bits) VALUES (%s, %s, %s, %s, %s, %s, %s,"
                 " %s, %s, %s::jsonb, %s, %s::varbit)",
-                (r.sha256, r.name, r.path, r.sha256, r.code, r.bits, fingerprint, r.category,
-                 None, json.dumps({}), meta["created_at"], _code_bits(r.code)),
-            )  # fmt: skip
+                (
+                    r.sha256,
+                    r.name,
+                    r.path,
+                    r.sha256,
+                    r.code,
+                    r.bits,
+                    fingerprint,
+                    r.category,
+                    None,
+                    json.dumps({}),
+                    meta["created_at"],
+                    _code_bits(r.code),
+                ),
+            )
         put = "INSERT INTO hnn_meta (key, value) VALUES (%s, %s)"
     else:
         import sqlite3
@@ -183,9 +209,20 @@ def make_schema1_index(url: str, records: list[HashResult], fingerprint: str) ->
         for r in records:
             cur.execute(
                 f"INSERT INTO hnn_models ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (r.sha256, r.name, r.path, r.sha256, r.code, r.bits, fingerprint, r.category,
-                 None, "{}", meta["created_at"]),
-            )  # fmt: skip
+                (
+                    r.sha256,
+                    r.name,
+                    r.path,
+                    r.sha256,
+                    r.code,
+                    r.bits,
+                    fingerprint,
+                    r.category,
+                    None,
+                    "{}",
+                    meta["created_at"],
+                ),
+            )
         put = "INSERT INTO hnn_meta (key, value) VALUES (?, ?)"
     for k, v in meta.items():
         cur.execute(put, (k, v))
@@ -193,8 +230,15 @@ def make_schema1_index(url: str, records: list[HashResult], fingerprint: str) ->
 
 
 #: The copy kinds of the bed of ``weight_bed``.
-WEIGHT_KINDS = ("exact_onnx", "exact_renamed", "exact_statedict", "finetune", "int8_dynamic",
-                "fp16", "permute")  # fmt: skip
+WEIGHT_KINDS = (
+    "exact_onnx",
+    "exact_renamed",
+    "exact_statedict",
+    "finetune",
+    "int8_dynamic",
+    "fp16",
+    "permute",
+)
 
 
 @pytest.fixture(scope="session")
@@ -206,8 +250,9 @@ def weight_bed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("wbed") / "bed"
     from hnnframe.weights.testbed import Plan, build_testbed, load_manifest
 
-    build_testbed(root, tiny=True, plan=Plan(bases=1, seeds=2, others=0, kinds=WEIGHT_KINDS,
-                                             archs=("mlp",)))  # fmt: skip
+    build_testbed(
+        root, tiny=True, plan=Plan(bases=1, seeds=2, others=0, kinds=WEIGHT_KINDS, archs=("mlp",))
+    )
     files: dict[str, Path] = {}
     for mid, e in load_manifest(root)["models"].items():
         files[mid.removeprefix("mlp-").removeprefix("base0-").replace("base0", "base")] = (
@@ -226,14 +271,24 @@ def weight_bed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     onnx.save(m, str(files["resaved"]))
     (extra / "ext").mkdir()
     files["external"] = extra / "ext" / "external.onnx"
-    onnx.save(m, str(files["external"]), save_as_external_data=True, location="external.data",
-              size_threshold=0)  # fmt: skip
+    onnx.save(
+        m,
+        str(files["external"]),
+        save_as_external_data=True,
+        location="external.data",
+        size_threshold=0,
+    )
     (extra / "gone").mkdir()
     files["external_gone"] = extra / "gone" / "external.onnx"  # its data file is removed
     m = onnx.load(str(onnx_file))
     m.doc_string = "weights left behind"
-    onnx.save(m, str(files["external_gone"]), save_as_external_data=True,
-              location="external.data", size_threshold=0)  # fmt: skip
+    onnx.save(
+        m,
+        str(files["external_gone"]),
+        save_as_external_data=True,
+        location="external.data",
+        size_threshold=0,
+    )
     (extra / "gone" / "external.data").unlink()
     files["seed1_onnx"] = extra / "seed1.onnx"
     _export(files["seed1"], files["seed1_onnx"])
@@ -274,6 +329,6 @@ def random_prints(n: int, seed: int = 0) -> list[Any]:
             tensors=1,
             params=10,
             largest=10,
-        )  # fmt: skip
+        )
         for i in range(n)
     ]

@@ -43,7 +43,7 @@ class TinyResNet(nn.Module):
                 nn.ReLU(),
                 nn.Conv2d(width, width, 3, padding=1),
                 nn.BatchNorm2d(width),
-            )  # fmt: skip
+            )
             for _ in range(depth)
         )
         self.head = nn.Linear(width, 3)

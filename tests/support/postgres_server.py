@@ -72,8 +72,19 @@ class ThrowawayCluster:
         if r.returncode:
             raise RuntimeError(f"initdb failed: {r.stderr.strip()[-300:]}")
         opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off"
-        r = self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"),
-                      "-w", "-t", "60", "start")  # fmt: skip
+        r = self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         if r.returncode:
             log = (self.dir / "log").read_text() if (self.dir / "log").exists() else r.stderr
             raise RuntimeError(f"pg_ctl start failed: {log.strip()[-300:]}")

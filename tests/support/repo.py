@@ -45,13 +45,23 @@ LORA_TARGETS = {
     "gpt2": {"attn.c_attn": (96, 32), "mlp.c_fc": (128, 32)},
     "bert": {"attention.self.query": (32, 32), "attention.self.value": (32, 32)},
 }
-LAYER_PATHS = {"llama": "model.layers.{i}", "gpt2": "transformer.h.{i}",
-               "bert": "bert.encoder.layer.{i}"}  # fmt: skip
+LAYER_PATHS = {
+    "llama": "model.layers.{i}",
+    "gpt2": "transformer.h.{i}",
+    "bert": "bert.encoder.layer.{i}",
+}
 
 
-def write_adapter(out: Path, arch: str, *, rank: int = 4, seed: int = 0, layers: int = 2,
-                  base_name: str = "/home/someone/checkpoints/final",
-                  whole: dict[str, Any] | None = None) -> Path:  # fmt: skip
+def write_adapter(
+    out: Path,
+    arch: str,
+    *,
+    rank: int = 4,
+    seed: int = 0,
+    layers: int = 2,
+    base_name: str = "/home/someone/checkpoints/final",
+    whole: dict[str, Any] | None = None,
+) -> Path:
     """A LoRA adapter directory as PEFT saves it (adapter_config.json and
     adapter_model.safetensors with ``base_model.model.<path>.lora_A/B.weight``), with trained
     looking (random, nonzero) matrices; ``whole``: tensors saved whole (modules_to_save)."""
@@ -72,7 +82,16 @@ def write_adapter(out: Path, arch: str, *, rank: int = 4, seed: int = 0, layers:
     out.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out / "adapter_model.safetensors"))
     targets = sorted({m.rsplit(".", 1)[-1] for m in LORA_TARGETS[arch]})
-    (out / "adapter_config.json").write_text(json.dumps({
-        "peft_type": "LORA", "r": rank, "lora_alpha": 2 * rank, "target_modules": targets,
-        "base_model_name_or_path": base_name, "task_type": "CAUSAL_LM"}))  # fmt: skip
+    (out / "adapter_config.json").write_text(
+        json.dumps(
+            {
+                "peft_type": "LORA",
+                "r": rank,
+                "lora_alpha": 2 * rank,
+                "target_modules": targets,
+                "base_model_name_or_path": base_name,
+                "task_type": "CAUSAL_LM",
+            }
+        )
+    )
     return out

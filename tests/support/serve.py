@@ -28,16 +28,25 @@ def free_port() -> int:
 class Server:
     """``hnn serve ARGV`` on ``port``; :attr:`client` talks to it."""
 
-    def __init__(self, argv: list[str], port: int, env: dict[str, str] | None = None,
-                 token: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        argv: list[str],
+        port: int,
+        env: dict[str, str] | None = None,
+        token: str | None = None,
+    ) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hnnframe.cli", "serve", "--port", str(port), *argv],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full, cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=full,
+            cwd=ROOT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx.Client(base_url=self.url, headers=headers, timeout=60)
         self._wait()
@@ -71,8 +80,9 @@ class Server:
 
 
 @contextmanager
-def serving(*argv: Any, env: dict[str, str] | None = None,
-            token: str | None = None) -> Iterator[Server]:  # fmt: skip
+def serving(
+    *argv: Any, env: dict[str, str] | None = None, token: str | None = None
+) -> Iterator[Server]:
     """A server for the duration of the block."""
     s = Server([str(a) for a in argv], free_port(), env=env, token=token)
     try:

@@ -27,8 +27,16 @@ def sqlite_study(
     Returns its folder, its arguments, its storage URL and the JSON it printed.
     """
     d = tmp_path_factory.mktemp("tune")
-    args = ["tune", "search_default", "--trials", "4", "--out", str(d / "study"), "--json",
-            *tiny_tune_args(tiny_onnx_models, d, 2, "tune.pruner.n_startup_trials=2")]  # fmt: skip
+    args = [
+        "tune",
+        "search_default",
+        "--trials",
+        "4",
+        "--out",
+        str(d / "study"),
+        "--json",
+        *tiny_tune_args(tiny_onnx_models, d, 2, "tune.pruner.n_startup_trials=2"),
+    ]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         rc = main(args)
