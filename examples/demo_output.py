@@ -24,8 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def commit() -> str:
-    p = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                       text=True, check=False)  # fmt: skip
+    p = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return p.stdout.strip() or "unknown"
 
 
@@ -39,8 +44,14 @@ def main() -> int:
         env = {**os.environ, "HNN_CACHE_DIR": cache, "PYTHONWARNINGS": "ignore"}
         load = os.getloadavg()[0]  # other jobs on the cores slow the demo down: say so
         t0 = time.perf_counter()
-        p = subprocess.run([hnn, "demo", "--out", args.out, "--restart"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, check=False)  # fmt: skip
+        p = subprocess.run(
+            [hnn, "demo", "--out", args.out, "--restart"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         minutes = (time.perf_counter() - t0) / 60
     if p.returncode != 0:
         tail = (p.stderr.strip().splitlines() or ["no output"])[-1]

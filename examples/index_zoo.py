@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
                 models, hasher, checkpoint=args.checkpoint, label="zoo", progress=True
             )
             ok = [r for r in results if r.ok]
-            print(f"indexed {len(ok)} models in {idx.url} ({sum(r.added for r in ok)} new, "
-                  f"{len(results) - len(ok)} failed)")  # fmt: skip
+            print(
+                f"indexed {len(ok)} models in {idx.url} ({sum(r.added for r in ok)} new, "
+                f"{len(results) - len(ok)} failed)"
+            )
 
             [upload] = hasher.hash_many([held])
             print(

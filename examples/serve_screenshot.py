@@ -39,8 +39,22 @@ def main(argv: list[str] | None = None) -> int:
         by = {m.stem: m for m in models}
         db = work / "index.db"
         indexed = [by[n] for n in ("resnet_d1", "resnet_d3", "convnet", "mlp_2")]
-        assert hnn(["index", "add", "--db", str(db), "--checkpoint", str(ckpt), "--label",
-                    "zoo", *map(str, indexed)]) == 0  # fmt: skip
+        assert (
+            hnn(
+                [
+                    "index",
+                    "add",
+                    "--db",
+                    str(db),
+                    "--checkpoint",
+                    str(ckpt),
+                    "--label",
+                    "zoo",
+                    *map(str, indexed),
+                ]
+            )
+            == 0
+        )
         with serving("--db", db, "--data-dir", work / "data") as s, chromium(1100, 820) as d:
             check_on_page(d, s.url + "/", upload=by[args.upload])
             d.save_screenshot(args.out)
