@@ -1,7 +1,8 @@
 """The copies people make of language models (issue 21), made here from a tiny base of
 :mod:`hnnframe.weights.lm`: LoRA merged, vocabulary extended, one layer dropped, a
-sequence-classification head on the encoder, a linear merge of two fine-tunes, and MLP units
-and attention heads permuted (the function checked unchanged).
+sequence-classification head on the encoder, a linear merge of two fine-tunes, MLP units
+and attention heads permuted, and the residual stream permuted (the function checked
+unchanged).
 
 Every builder takes a trained transformers model and returns a new one; the base is never
 changed. They follow what the tools do: LoRA as in Hu et al. 2021 (``W + (alpha / r) B A``,
@@ -260,6 +261,73 @@ def permuted(model: Any, seed: int, probe: Any = None, tol: float = 1e-4) -> Any
             perms[block] = _block_perms(arch, model.config, r)
         idx = perms[block].get(name[hit.end() :])
         state[name] = t if idx is None else t.index_select(idx[1], torch.as_tensor(idx[0]))
+    return _same_function(model, state, seed, probe, tol, "permuted")
+
+
+#: Per architecture, the tensors that read or write the residual stream, by name suffix, and
+#: the axes of theirs that are the stream (Conv1D weights of GPT-2 are ``[in, out]``).
+_RESIDUAL: dict[str, list[tuple[str, tuple[int, ...]]]] = {
+    "llama": [
+        ("embed_tokens.weight", (1,)),
+        ("lm_head.weight", (1,)),
+        (r"(q|k|v)_proj\.weight", (1,)),
+        ("o_proj.weight", (0,)),
+        (r"(gate|up)_proj\.weight", (1,)),
+        ("down_proj.weight", (0,)),
+        (r"norm\.weight", (0,)),
+    ],
+    "gpt2": [
+        (r"(wte|wpe)\.weight", (1,)),
+        ("lm_head.weight", (1,)),
+        (r"ln_(1|2|f)\.(weight|bias)", (0,)),
+        (r"(attn\.c_attn|mlp\.c_fc)\.weight", (0,)),
+        (r"(attn|mlp)\.c_proj\.weight", (1,)),
+        (r"(attn|mlp)\.c_proj\.bias", (0,)),
+    ],
+    "bert": [
+        (r"embeddings\.\w+_embeddings\.weight", (1,)),
+        (r"LayerNorm\.(weight|bias)", (0,)),
+        (r"attention\.self\.(query|key|value)\.weight", (1,)),
+        (r"(attention\.output|layer\.\d+\.output)\.dense\.(weight|bias)", (0,)),
+        (r"intermediate\.dense\.weight", (1,)),
+        (r"transform\.dense\.weight", (0, 1)),
+        (r"transform\.dense\.bias", (0,)),
+        (r"decoder\.weight", (1,)),
+    ],
+}
+
+
+def residual_permuted(model: Any, seed: int, probe: Any = None, tol: float = 1e-4) -> Any:
+    """The residual stream's dimensions permuted in every tensor that reads or writes it
+    (embeddings, every block's input and output projections, every norm, the head): a
+    function-preserving permutation that leaves no hidden axis of the base in place, since
+    norms act per dimension (RMSNorm, LayerNorm) and every other operator of the stream is
+    a sum. The outputs on ``probe`` are checked unchanged.
+
+    Raises:
+        HnnError: the permuted model computes another function (larger than ``tol``).
+    """
+    import torch
+
+    arch = arch_of(model)
+    order = torch.as_tensor(np.random.default_rng(seed).permutation(model.config.hidden_size))
+    rules = [(re.compile(rf"{pat}$"), axes) for pat, axes in _RESIDUAL[arch]]
+    state = {}
+    for name, t in model.state_dict().items():
+        axes = next((ax for pat, ax in rules if pat.search(name)), ())
+        for axis in axes:
+            t = t.index_select(axis, order)
+        state[name] = t
+    return _same_function(model, state, seed, probe, tol, "residual-permuted")
+
+
+def _same_function(
+    model: Any, state: dict[str, Any], seed: int, probe: Any, tol: float, what: str
+) -> Any:
+    """A copy of ``model`` holding ``state``, checked to compute the same logits on ``probe``
+    (default a seeded batch of token ids)."""
+    import torch
+
     m = copy.deepcopy(model)
     m.load_state_dict(state)
     if probe is None:
@@ -270,5 +338,6 @@ def permuted(model: Any, seed: int, probe: Any = None, tol: float = 1e-4) -> Any
             (model.eval()(input_ids=probe).logits - m.eval()(input_ids=probe).logits).abs().max()
         )
     if diff > tol:
-        raise HnnError(f"the permuted {arch} computes another function (max difference {diff:g})")
+        arch = arch_of(model)
+        raise HnnError(f"the {what} {arch} computes another function (max difference {diff:g})")
     return m

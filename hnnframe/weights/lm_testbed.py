@@ -47,6 +47,8 @@ KINDS: dict[str, str] = {
     "classifier": "ForSequenceClassification on the base's body, trained to tell text A from B",
     "merge": "linear merge (0.5/0.5) of two fine-tunes of the base",
     "permute": "MLP units and attention heads permuted per block; outputs checked unchanged",
+    "permute_residual": "the residual stream's dimensions permuted in every tensor (embeddings, "
+    "projections, norms, head); outputs checked unchanged",
 }
 GGUF_KINDS = {"gguf_f16": "F16", "gguf_q8_0": "Q8_0", "gguf_q4_0": "Q4_0"}
 EXACT_KINDS = ("exact_safetensors", "exact_shards", "exact_bin")
@@ -138,6 +140,7 @@ def make_copy(
             train(copy.deepcopy(base), a[len(a) // 2 :], t, seed + 7001, lr=1e-3),
         ),
         "permute": lambda: lc.permuted(base, seed + 8000),
+        "permute_residual": lambda: lc.residual_permuted(base, seed + 9000),
     }.get(kind)
     if model is None:
         raise HnnError(f"unknown copy kind {kind!r}; known: {', '.join(KINDS)}")
