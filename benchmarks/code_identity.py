@@ -1,6 +1,6 @@
 """Check that a speed-up of the weight tier changed no bit: fingerprint a fixed set of models
-and save, or compare with a saved file, their weight codes (Q = 256 and 512) and tensor
-digests.
+and save, or compare with a saved file, their weight codes (Q = 256 and 512), block codes and
+tensor digests.
 
 The models: the tiny Llama, GPT-2 and BERT of :mod:`hnnframe.weights.lm` (random
 initialisation, seed 0) saved as one fp32 file, as bf16 and as a ``pytorch_model.bin``; a
@@ -63,7 +63,7 @@ def codes() -> dict[str, dict]:
             res[name] = {}
             for bits in (256, 512):
                 fp = fingerprint(path, bits)
-                res[name][str(bits)] = [fp.code.hex(), fp.tensor_set]
+                res[name][str(bits)] = [fp.code.hex(), fp.tensor_set, fp.blocks]
     for shape in SHAPES:
         t = rng.standard_normal(shape).astype(np.float32)
         res[f"tensor{shape}"] = {str(b): [weight_code([t], b).hex()] for b in (256, 512)}
