@@ -207,6 +207,15 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class TensorFeatures:
+    """One tensor's cloud and Gram features by block key (:meth:`WeightCoder.features`)."""
+
+    shape: tuple[int, ...]
+    clouds: list[tuple[tuple, np.ndarray]] = field(default_factory=list)
+    grams: list[tuple[tuple, np.ndarray]] = field(default_factory=list)
+
+
+@dataclass
 class WeightCoder:
     """Accumulates the code's features tensor by tensor; :meth:`code` gives the bits.
 
@@ -225,30 +234,47 @@ class WeightCoder:
 
     def add(self, arr: np.ndarray) -> bool:
         """Add one tensor; returns whether it took part (two or more dimensions)."""
+        return self.accept(self.features(arr))
+
+    def features(self, arr: np.ndarray) -> TensorFeatures | None:
+        """One tensor's share of the code, not yet added (``None``: it takes no part). The
+        arithmetic is here, so a caller can compute it while another thread decides whether
+        the tensor counts (a tied copy of one already added does not)."""
         a = orient(arr)
         if a.ndim < 2 or a.size < 4:
-            return False
+            return None
         # all finite and not all zero, from two reductions (min and max carry any NaN or
         # infinity), without the tensor-sized boolean arrays of isfinite() and any()
         lo, hi = a.min(), a.max()
         if not (np.isfinite(lo) and np.isfinite(hi)) or (lo == 0 and hi == 0):
-            return False
+            return None
         square = a.ndim == 2 and a.shape[0] == a.shape[1]
         half = self.bits // 2
         x = a.reshape(a.shape[0], a.shape[1], -1)
         rows, cols = _stats(x)
+        part = TensorFeatures(a.shape)
         for axis, stats in ((0, rows), (1, cols)):
             if x.shape[axis] < MIN_UNITS:
                 continue
             key = (a.shape, "square" if square else axis)
-            self._accumulate(self.clouds, key, _cloud_features(stats, key))
+            part.clouds.append((key, _cloud_features(stats, key)))
         for axis in range(a.ndim):
             if a.shape[axis] < 2:
                 continue
             key = (a.shape, "square" if square and axis < 2 else axis)
             norm = rows[0] if axis == 0 else cols[0] if axis == 1 else None
-            self._accumulate(self.grams, key, _gram_sketch(a, axis, key, half, norm))
-        self.shapes.add(a.shape)
+            part.grams.append((key, _gram_sketch(a, axis, key, half, norm)))
+        return part
+
+    def accept(self, part: TensorFeatures | None) -> bool:
+        """Add a tensor's :meth:`features`; returns whether it took part."""
+        if part is None:
+            return False
+        for key, f in part.clouds:
+            self._accumulate(self.clouds, key, f)
+        for key, g in part.grams:
+            self._accumulate(self.grams, key, g)
+        self.shapes.add(part.shape)
         self.tensors += 1
         return True
 

@@ -75,7 +75,11 @@ def _sha(a: np.ndarray) -> str:
 
 def digest(arr: np.ndarray) -> str:
     """The canonical digest of one tensor (see the module docstring)."""
-    a = canonical(arr)
+    return digest_canonical(canonical(arr))
+
+
+def digest_canonical(a: np.ndarray) -> str:
+    """:func:`digest` of a tensor already in its :func:`canonical` form."""
     if a.ndim == 2 and a.shape[0] == a.shape[1]:
         # the orientation whose first row is the lower of (row 0, column 0) as bytes: the
         # same matrix for W and W^T, with one hash (both only when they tie)

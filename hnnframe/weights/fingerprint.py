@@ -34,7 +34,13 @@ from hnnframe.repo import upload_sha256
 from hnnframe.sources.guard import ReadGuard
 from hnnframe.weights.block_signal import BLOCK_MATCH
 from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, WeightCoder, check_weight_bits
-from hnnframe.weights.digests import TensorDigest, digest, informative, set_digest
+from hnnframe.weights.digests import (
+    TensorDigest,
+    canonical,
+    digest_canonical,
+    informative,
+    set_digest,
+)
 from hnnframe.weights.readers import detect_format, iter_tensors
 from hnnframe.weights.signals import EXACT_TENSORS, WEIGHT_MATCH
 
@@ -114,20 +120,29 @@ def fingerprint(
     # tensor work (hashlib and numpy release the GIL), not after it.
     pool = ThreadPoolExecutor(1)
     file_sha = None if sha256 else pool.submit(upload_sha256, path)
+    # Each tensor's digest is hashed in another thread while its share of the code is
+    # computed here, on the one float32 copy both read (the code is added only once the
+    # digest says it is not a tied copy of a tensor already coded).
+    hasher = ThreadPoolExecutor(1)
     try:
         for _name, arr in iter_tensors(path, fmt, guard):
             limits.check_time()
             if not informative(arr):
                 continue
-            d = digest(arr)
-            digests.append(TensorDigest(d, int(arr.size)))
-            largest = max(largest, int(arr.size))
+            a = canonical(arr)
+            del arr
+            pending = hasher.submit(digest_canonical, a)
+            with np.errstate(all="ignore"):  # a stranger's inf/NaN weights: one code
+                part = coder.features(a)
+            d = pending.result()
+            digests.append(TensorDigest(d, int(a.size)))
+            largest = max(largest, int(a.size))
             if d not in seen:  # a tied tensor stored twice counts once in the code
                 seen.add(d)
-                with np.errstate(all="ignore"):  # a stranger's inf/NaN weights: one code
-                    coder.add(arr)
-            del arr
+                coder.accept(part)
+            del a, part
     finally:
+        hasher.shutdown(wait=True, cancel_futures=True)
         pool.shutdown(wait=False, cancel_futures=True)  # an error is reported at once
     if not digests and guard.missing:
         raise ModelLoadError(f"{path}: none of its weights could be read ({guard.summary()})")
