@@ -6,10 +6,10 @@ matches, the binding to a checkpoint. The verdict of a check is in
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from hnnframe.upload.describe import StructureHasher
 from hnnframe.weights.fingerprint import WeightFingerprint
 
 
@@ -25,29 +25,9 @@ class HashLike(Protocol):
     category: str
 
 
-class HasherLike(Protocol):
-    """What :meth:`HashIndex.add_models` and :meth:`HashIndex.rehash` need of a hasher
-    (:class:`hnnframe.hashing.Hasher` is one).
-
-    ``iter_hash`` yields, per chunk of sources, one result per source: a hash result
-    (``ok`` True) or a failure with ``path`` and ``error`` (``ok`` False). ``shas`` are the
-    files' sha256 when the caller has them, so that no file is digested twice.
-    """
-
-    bits: int
-    fingerprint: str
-
-    def hash_many(
-        self, sources: Sequence[Any], progress: bool = False, *, errors: str = "raise"
-    ) -> list[Any]: ...
-
-    def iter_hash(
-        self,
-        sources: Sequence[Any],
-        chunk: int = 32,
-        progress: bool = False,
-        shas: Sequence[str | None] | None = None,
-    ) -> Iterator[list[Any]]: ...
+#: What :meth:`HashIndex.add_models` and :meth:`HashIndex.rehash` need of a hasher: the upload
+#: pipeline's hasher protocol (:class:`hnnframe.hashing.Hasher` is one).
+HasherLike = StructureHasher
 
 
 @dataclass
