@@ -166,12 +166,16 @@ def llm_files(params: float, folder: Path) -> dict[str, tuple[Path, list[Path]]]
     return {"snapshot (bf16, 5 shards)": (snap, files), "GGUF Q8_0": (gguf_path, [gguf_path])}
 
 
-def llm_rows(params: float, bits: int, folder: Path) -> list[tuple[str, int, float, dict]]:
-    """``(format, bytes, cat seconds, child's measurement)`` per file of the 1.1B model."""
+def llm_rows(
+    params: float, bits: int, folder: Path, baseline: Path | None = None
+) -> list[tuple[str, int, float, dict, dict | None]]:
+    """``(format, bytes, cat seconds, child's measurement, the baseline checkout's)`` per
+    file of the 1.1B model (the baseline measured first, on the same warm files)."""
     rows = []
     for fmt, (path, files) in llm_files(params, folder).items():
         cat = cat_seconds(files)
-        rows.append((fmt, sum(f.stat().st_size for f in files), cat, measure(path, bits)))
+        before = measure(path, bits, root=baseline) if baseline else None
+        rows.append((fmt, sum(f.stat().st_size for f in files), cat, measure(path, bits), before))
     return rows
 
 
@@ -200,7 +204,7 @@ def floors(params: int, file_bytes: int, bits: int) -> tuple[float, float, float
 
 def llm_lines(rows: list, bits: int) -> list[str]:
     """The 1.1B table and its reading against the targets of issue 21."""
-    largest = max(r["largest"] for *_, r in rows)
+    largest = max(r["largest"] for _f, _s, _c, r, _b in rows)
     billions = rows[0][3]["params"] / 1e9
     lines = [
         "",
@@ -217,7 +221,7 @@ def llm_lines(rows: list, bits: int) -> list[str]:
         "| peak RSS | growth | largest tensor |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for fmt, size, cat, r in rows:
+    for fmt, size, cat, r, _before in rows:
         growth = (r["peak_rss"] - r["rss_before"]) / 2**20
         lines.append(
             f"| {fmt} | {size / 2**30:.2f} GiB | {cat:.2f} s | {r['fingerprint_s']:.1f} s "
@@ -233,7 +237,8 @@ def llm_lines(rows: list, bits: int) -> list[str]:
         "process (the RSS before fingerprinting).",
         "",
     ]
-    _fmt, size, cat, r = rows[0]
+    lines += _baseline_lines(rows)
+    _fmt, size, cat, r, _before = rows[0]
     gflops, t_gram, sha, t_sha = floors(r["params"], size, bits)
     lines += [
         f"Floors measured in the same run, for the snapshot: a float32 matrix product runs "
@@ -246,8 +251,27 @@ def llm_lines(rows: list, bits: int) -> list[str]:
     return lines
 
 
-def measure(path: Path, bits: int, mode: str = "run") -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def _baseline_lines(rows: list) -> list[str]:
+    """The same files fingerprinted by the baseline checkout (``--baseline``), when given."""
+    if not any(b for *_, b in rows):
+        return []
+    lines = [
+        "The same files fingerprinted by the code of the baseline checkout (`--baseline`), "
+        "in the same run, just before:",
+        "",
+        "| format | baseline wall | its CPU time | this code's wall | its CPU time |",
+        "|---|---|---|---|---|",
+    ]
+    for fmt, _size, _cat, r, b in rows:
+        lines.append(
+            f"| {fmt} | {b['fingerprint_s']:.1f} s | {b['cpu_s']:.1f} s "
+            f"| {r['fingerprint_s']:.1f} s | {r['cpu_s']:.1f} s |"
+        )
+    return lines + [""]
+
+
+def measure(path: Path, bits: int, mode: str = "run", root: Path = ROOT) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(root)}
     out = subprocess.run(
         [sys.executable, "-c", CHILD, mode, str(path), str(bits)],
         capture_output=True,
@@ -266,6 +290,12 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "docs" / "bench_weights.md"))
     ap.add_argument("--llm-params", type=float, default=1.1e9, help="0: no language model")
     ap.add_argument("--llm-dir", help="keep the language model's files here (default: deleted)")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of earlier code: the language model's files are fingerprinted by it "
+        "too, in the same run, for a before/after comparison",
+    )
     args = ap.parse_args()
     qs = [int(b) for b in args.bits.split(",")]
     spec = shapes(args.params)
@@ -327,7 +357,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
             folder = Path(args.llm_dir or tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            lines += llm_lines(llm_rows(args.llm_params, qs[0], folder), qs[0])
+            rows_llm = llm_rows(args.llm_params, qs[0], folder, args.baseline)
+            lines += llm_lines(rows_llm, qs[0])
     atomic_write(args.out, "\n".join(lines).encode())
     print("\n".join(lines))
 
