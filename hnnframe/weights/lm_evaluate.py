@@ -129,7 +129,8 @@ def evaluate_lm(
     verdicts = {a: [match(prints[x], prints[y]) for x, y in p] for a, p in pairs.items()}
     neg = {a: [v.distance for v in vs] for a, vs in verdicts.items()}
     flagged_n = {a: sum(v.verdict != "none" for v in vs) for a, vs in verdicts.items()}
-    neg_pairs = {a: [_pair(prints[x], prints[y]) for x, y in p] for a, p in pairs.items()}
+    # the verdicts already hold both distances of every pair
+    neg_pairs = {a: [(v.distance, v.block_distance) for v in vs] for a, vs in verdicts.items()}
     rederived = derive(neg_pairs, fpr, bits)
     rows: dict[str, list[dict[str, Any]]] = {}
     for mid, e in models.items():
