@@ -36,36 +36,6 @@ SIZES = {"llama": 96, "bert": 64}
 INDEPENDENTS = 8
 
 
-def make(arch: str, seed: int, hidden: int) -> Any:
-    """A randomly initialised model of ``arch`` at width ``hidden`` (3 blocks, 4 heads)."""
-    import torch
-    import transformers as T
-
-    from hnnframe.weights.lm import CONTEXT, VOCAB
-
-    torch.manual_seed(seed)
-    if arch == "llama":
-        cfg = T.LlamaConfig(
-            vocab_size=VOCAB,
-            hidden_size=hidden,
-            intermediate_size=2 * hidden,
-            num_hidden_layers=3,
-            num_attention_heads=4,
-            num_key_value_heads=4,
-            max_position_embeddings=CONTEXT,
-        )
-        return T.LlamaForCausalLM(cfg)
-    cfg = T.BertConfig(
-        vocab_size=VOCAB,
-        hidden_size=hidden,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        intermediate_size=2 * hidden,
-        max_position_embeddings=CONTEXT,
-    )
-    return T.BertForMaskedLM(cfg)
-
-
 def copy_builders(base: Any, text: list[int]) -> dict[str, Callable[[], Any]]:
     """The copies of ``base``, each trained (where it trains) on ``text``."""
     from hnnframe.weights import lm_copies as lc
@@ -84,12 +54,14 @@ def copy_builders(base: Any, text: list[int]) -> dict[str, Callable[[], Any]]:
 def measure(arch: str, folder: Path) -> dict[str, Any]:
     """One architecture's copies and independent pairs, compared at the shipped thresholds."""
     from hnnframe.weights.fingerprint import fingerprint, match
-    from hnnframe.weights.lm import stdlib_text, train
+    from hnnframe.weights.lm import stdlib_text, tiny_model, train
 
     texts = [stdlib_text(part, 200_000)[50_000:] for part in (0, 1)]
     prints, base = {}, None
     for s in range(INDEPENDENTS):
-        model = train(make(arch, 100 + s, SIZES[arch]), texts[s % 2], 150, 100 + s)
+        # 3 blocks, 4 heads, and for Llama no grouped keys: none of it the bed's
+        init = tiny_model(arch, 100 + s, layers=3, hidden=SIZES[arch], heads=4, kv_heads=4)
+        model = train(init, texts[s % 2], 150, 100 + s)
         path = folder / f"{arch}-{s}"
         model.save_pretrained(path)
         prints[s] = fingerprint(path)

@@ -17,37 +17,50 @@ VOCAB = 96
 CONTEXT = 64
 
 
-def tiny_model(arch: str, seed: int, layers: int = 2) -> Any:
+def tiny_model(
+    arch: str,
+    seed: int,
+    layers: int = 2,
+    hidden: int = 32,
+    heads: int | None = None,
+    kv_heads: int | None = None,
+) -> Any:
     """A randomly initialised tiny model of ``arch`` with ``layers`` blocks (see the module
-    docstring)."""
+    docstring): width ``hidden`` (the MLP twice as wide), ``heads`` attention heads (default
+    4 for Llama, 2 otherwise) and, for Llama, ``kv_heads`` key/value heads (default half the
+    heads: grouped-query attention)."""
     import torch
     import transformers as T
 
     torch.manual_seed(seed)
     if arch == "llama":
+        heads = heads or 4
         return T.LlamaForCausalLM(
             T.LlamaConfig(
                 vocab_size=VOCAB,
-                hidden_size=32,
-                intermediate_size=64,
+                hidden_size=hidden,
+                intermediate_size=2 * hidden,
                 num_hidden_layers=layers,
-                num_attention_heads=4,
-                num_key_value_heads=2,
+                num_attention_heads=heads,
+                num_key_value_heads=kv_heads or heads // 2,
                 max_position_embeddings=CONTEXT,
             )
         )
+    heads = heads or 2
     if arch == "gpt2":
         return T.GPT2LMHeadModel(
-            T.GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=layers, n_head=2, n_positions=CONTEXT)
+            T.GPT2Config(
+                vocab_size=VOCAB, n_embd=hidden, n_layer=layers, n_head=heads, n_positions=CONTEXT
+            )
         )
     if arch == "bert":
         return T.BertForMaskedLM(
             T.BertConfig(
                 vocab_size=VOCAB,
-                hidden_size=32,
+                hidden_size=hidden,
                 num_hidden_layers=layers,
-                num_attention_heads=2,
-                intermediate_size=64,
+                num_attention_heads=heads,
+                intermediate_size=2 * hidden,
                 max_position_embeddings=CONTEXT,
             )
         )
