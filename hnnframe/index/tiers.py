@@ -46,6 +46,7 @@ from hnnframe.index.search import Searcher
 from hnnframe.index.sql import in_chunks
 from hnnframe.index.store import Store
 from hnnframe.index.verdict import Candidate, CheckResult, WeightComparison
+from hnnframe.weights.block_signal import BLOCK_MATCH
 from hnnframe.weights.digests import TensorDigest
 from hnnframe.weights.fingerprint import WeightFingerprint, load_threshold
 
@@ -61,9 +62,11 @@ def threshold_info(bits: int, given: int | None = None) -> dict[str, Any]:
             "fpr": None,
             "given": True,
             "shipped": shipped["threshold"],
+            "block_threshold": shipped.get("block_threshold"),
         }
     return {
         "threshold": int(shipped["threshold"]),
+        "block_threshold": shipped.get("block_threshold"),
         "bits": bits,
         "fpr": shipped.get("fpr"),
         "fpr_worst_arch": shipped.get("fpr_worst_arch"),
@@ -179,7 +182,12 @@ def gather(
         no_weights_reason: Why the upload's weights are not compared, when it has none.
     """
     sigs = signals(CHECK_TIERS)
-    ctx = Context(threshold=threshold["threshold"] if threshold else None, radius=radius)
+    block = (threshold or {}).get("block_threshold")
+    ctx = Context(
+        threshold=threshold["threshold"] if threshold else None,
+        radius=radius,
+        limits={} if block is None else {BLOCK_MATCH: int(block)},
+    )
     finder = IndexFinder(store, search)
     ids: set[int] = set()
     for s in sigs:

@@ -45,11 +45,15 @@ def nearest_block(a: dict[str, bytes], b: dict[str, bytes]) -> tuple[int, str] |
     return min(((hamming(a[n], b[n]), n) for n in common), default=None)
 
 
+def decode_blocks(blocks: dict[str, str]) -> dict[str, bytes]:
+    """Block codes as stored (``block name -> hex``) back to bytes."""
+    return {n: bytes.fromhex(h) for n, h in blocks.items()}
+
+
 def block_distance(a: Any, b: Any) -> int | None:
     """The nearest shared block's distance between two weight fingerprints (``None`` when
     they share no block)."""
-    codes = [{n: bytes.fromhex(h) for n, h in getattr(w, "blocks", {}).items()} for w in (a, b)]
-    near = nearest_block(*codes)
+    near = nearest_block(*(decode_blocks(getattr(w, "blocks", {})) for w in (a, b)))
     return None if near is None else near[0]
 
 
@@ -75,7 +79,7 @@ class BlockMatch(Signal):
         blocks = getattr(subject.weights, "blocks", None)
         if not blocks:
             return None
-        codes = {n: bytes.fromhex(h) for n, h in blocks.items()}
+        codes = decode_blocks(blocks)
         return hidden_sizes(codes), codes
 
     def compare(self, a: Any, b: Any, ctx: Context) -> Evidence | None:
@@ -84,7 +88,9 @@ class BlockMatch(Signal):
             return None
         dist, name = near
         bits = len(next(iter(a[1].values()))) * 16  # a block code is half the weight code
-        limit = ctx.limits.get(self.name, shipped_block_threshold(bits))
+        # the caller's (match and the index check pass the one they loaded); the file is
+        # read only when none was given
+        limit = ctx.limits[self.name] if self.name in ctx.limits else shipped_block_threshold(bits)
         if limit is None:
             return None
         ev = self.hit if dist <= limit else self.miss
@@ -95,7 +101,7 @@ class BlockMatch(Signal):
         return sizes, json.dumps({n: c.hex() for n, c in codes.items()}, sort_keys=True)
 
     def from_row(self, row: Any) -> Any:
-        return row[0], {n: bytes.fromhex(h) for n, h in json.loads(row[1]).items()}
+        return row[0], decode_blocks(json.loads(row[1]))
 
     def line(self, ev: Evidence) -> str:
         said = str(self.tier) if ev.hit else "no"

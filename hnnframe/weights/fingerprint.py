@@ -32,7 +32,7 @@ from hnnframe.evidence import WEIGHT_TIERS, Context, Subject, Tier, evaluate, si
 from hnnframe.files import PathLike
 from hnnframe.repo import upload_sha256
 from hnnframe.sources.guard import ReadGuard
-from hnnframe.weights.block_signal import BLOCK_MATCH
+from hnnframe.weights.block_signal import BLOCK_MATCH, shipped_block_threshold
 from hnnframe.weights.code import DEFAULT_WEIGHT_BITS, WeightCoder, check_weight_bits
 from hnnframe.weights.digests import (
     TensorDigest,
@@ -207,13 +207,19 @@ def match(
     if a.bits != b.bits:
         raise HnnError(f"weight codes of different lengths ({a.bits} and {b.bits} bits)")
     if threshold is None:
-        threshold = int(load_threshold(a.bits)["threshold"])
+        entry = load_threshold(a.bits)
+        threshold = int(entry["threshold"])
+        if block_threshold is None:
+            block_threshold = entry.get("block_threshold")
+    elif block_threshold is None:
+        block_threshold = shipped_block_threshold(a.bits)
     found = evaluate(
         signals(WEIGHT_TIERS),
         Subject(a.sha256, weights=a),
         Subject(b.sha256, weights=b),
         Context(
-            threshold, limits={} if block_threshold is None else {BLOCK_MATCH: block_threshold}
+            threshold,
+            limits={} if block_threshold is None else {BLOCK_MATCH: int(block_threshold)},
         ),
     )
     by = {e.signal: e for e in found}
