@@ -98,6 +98,7 @@ def evaluate(
         "fpr": thr.fpr,
         "fpr_per_arch": thr.fpr_per_arch,
         "negatives": sum(len(v) for v in negatives.values()),
+        "pooled_archs": sorted(more_negatives or {}),
         "negative_min": int(min(all_neg)),
         "negative_median": float(np.median(all_neg)),
         "kinds": kinds,
@@ -238,7 +239,7 @@ def write_threshold(
 
 
 def _pooled(r: dict[str, Any]) -> str:
-    extra = sorted(set(r["fpr_per_arch"]) - set(r["kinds"][next(iter(r["kinds"]))]["per_arch"]))
+    extra = r["pooled_archs"]
     return f", the language-model bed's ({', '.join(extra)}) pooled in" if extra else ""
 
 
