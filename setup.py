@@ -36,6 +36,9 @@ setup(
         # Robustness variants: real quantization (onnxruntime) and simplification (onnxsim).
         "onnxruntime",
         "onnxsim",
+        # The other simplifier and the other float16 converter a hub user runs (issue 22).
+        "onnxslim",
+        "onnxconverter-common",
         # torch's dynamo ONNX exporter needs it.
         "onnxscript",
         # Hub sources: timm names and Hugging Face configs (built without weights).

@@ -116,3 +116,17 @@ def test_a_cached_failure_is_retried_by_newer_variant_code(tmp_path: Path) -> No
     assert load_cached(path) is None  # made by other code: retried
     build_variants([("bert-tiny", "hf:bert:tiny")], ["normalize"], tmp_path, progress=False)
     assert load_cached(path) is not None  # the same code failed again: cached
+
+
+def test_tool_transforms_use_the_real_tools() -> None:
+    import onnx
+
+    slim = variant("timm:test_vit", "onnxslim")
+    assert slim.num_nodes and ops(slim)["MatMul"]
+    src = source("timm:test_vit")
+    converted = get_transform("version_converter")(src)
+    assert max(o.version for o in converted.opset_import if o.domain in ("", "ai.onnx")) == 21
+    onnx.checker.check_model(converted)
+    fp16 = get_transform("converter_fp16")(src)
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in fp16.graph.initializer)
+    assert ops(variant("timm:test_vit", "converter_fp16"))["Cast"]

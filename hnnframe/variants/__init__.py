@@ -20,18 +20,22 @@ Variants are made and cached by :mod:`~hnnframe.variants.cache`.
 Modules: ``base`` (Transform, the registry, errors), ``exporters`` (the torch exporters and
 small ONNX helpers), ``inputs`` (modalities, calibration data), ``sources``, ``transforms``,
 ``hub_transforms`` (the hub issue's: attention kernels, opset 23, onnxruntime's dynamic
-quantization, float16 converter and fusions), ``unlisted``, ``cache``.
+quantization, float16 converter and fusions), ``tool_transforms`` (onnxslim, the version
+converter, onnxconverter-common's float16), ``unlisted``, ``cache``.
 """
 
 from __future__ import annotations
 
-# transforms, hub_transforms and unlisted register their entries in TRANSFORMS when imported,
-# in this order: the order of the robustness tables (the robustness issue's list, the hub
-# issue's, the held-out ones).
+# transforms, hub_transforms, tool_transforms and unlisted register their entries in
+# TRANSFORMS when imported, in this order: the order of the robustness tables (the robustness
+# issue's list, the hub issue's, the canonical-identity issue's, the held-out ones).
 from hnnframe.variants import transforms as _transforms  # noqa: F401
 
 # isort: split
 from hnnframe.variants import hub_transforms as _hub_transforms  # noqa: F401
+
+# isort: split
+from hnnframe.variants import tool_transforms as _tool_transforms  # noqa: F401
 
 # isort: split
 from hnnframe.frontends.torch_export import dynamo_export, quiet_fds, ts_export
