@@ -90,6 +90,9 @@ ROBUST_PASSES: list[str] = [
     "strip_preprocessing",
     "fold_bn",
     "drop_classifier_pool",
+    # Issue 22: what tools move or fold at will (transposes, arithmetic by one constant).
+    "drop_transpose",
+    "drop_scalar_arith",
 ]
 # Also identical graphs for QDQ quantization (which deletes ReLUs) and another input
 # resolution, at the price of ReLU against ReLU6 and of absolute FLOPs.

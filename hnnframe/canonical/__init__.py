@@ -32,6 +32,7 @@ from __future__ import annotations
 from hnnframe.canonical import fold as _fold  # noqa: F401
 from hnnframe.canonical import fused as _fused  # noqa: F401
 from hnnframe.canonical import motifs as _motifs  # noqa: F401
+from hnnframe.canonical import movable as _movable  # noqa: F401
 from hnnframe.canonical import plumbing as _plumbing  # noqa: F401
 from hnnframe.canonical import quantization as _quantization  # noqa: F401
 from hnnframe.canonical import spelling as _spelling  # noqa: F401

@@ -151,10 +151,12 @@ class NormaliseSpelling(CanonicalPass):
     def _pads(graph: OpGraph) -> OpGraph:
         drop = set()
         for i, n in enumerate(graph.nodes):
-            if n.op != "Pad" or n.params or graph.in_degree(i) != 1:
+            # A Pad of the graph's input has no predecessor (TensorFlow-style "same" padding
+            # of the stem), and one Pad may feed several windows.
+            if n.op != "Pad" or n.params or graph.in_degree(i) > 1:
                 continue
             succ = graph.successors(i)
-            if len(succ) == 1 and graph.nodes[succ[0]].op in WINDOW_OPS:
+            if succ and all(graph.nodes[j].op in WINDOW_OPS for j in succ):
                 drop.add(i)
         return bypass(graph, drop)
 

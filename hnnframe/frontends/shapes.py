@@ -61,6 +61,13 @@ def _int_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a / b
 
 
+def _cast(x: np.ndarray, to: int | None) -> np.ndarray:
+    """ONNX Cast of a small constant to the element type ``to``."""
+    from onnx import helper
+
+    return x.astype(helper.tensor_dtype_to_np_dtype(to)) if to else x
+
+
 def _evaluators(attrs: dict[str, Any]) -> dict[str, Callable[..., Any]]:
     return {
         "Identity": lambda x: x,
@@ -79,7 +86,16 @@ def _evaluators(attrs: dict[str, Any]) -> dict[str, Callable[..., Any]]:
         "Mul": lambda a, b: a * b,
         "Div": _int_div,
         "Slice": _slice,
-        "Cast": lambda x: x.astype(np.int64) if np.issubdtype(x.dtype, np.integer) else x,
+        "Cast": lambda x: _cast(x, attrs.get("to")),
+        # TensorFlow-style "same" padding (timm's ``pad_same``) computes its pads with float
+        # arithmetic on constants: ceil(size / stride), then a clamp at 0.
+        "Ceil": np.ceil,
+        "Floor": np.floor,
+        "Neg": np.negative,
+        "Max": lambda *xs: np.maximum.reduce(xs),
+        "Min": lambda *xs: np.minimum.reduce(xs),
+        "Clip": lambda x, lo=None, hi=None: np.clip(x, lo, hi),
+        "Transpose": lambda x: np.transpose(x, attrs.get("perm")),
         "Reshape": lambda x, s: x.reshape(_ints(s)),
         "Range": lambda s, e, d: np.arange(int(s), int(e), int(d), dtype=np.int64),
         "Equal": lambda a, b: a == b,
@@ -152,7 +168,19 @@ def infer_shapes(model: Any) -> Any:
     skip = {o.name for o in out.graph.output}
     skip |= {i.name for i in base.graph.input} - {i.name for i in model.graph.input}
     out.graph.value_info.extend(vi for name, vi in best.items() if name not in skip)
+    # An exporter that lost a dim while tracing (TensorFlow-style padding computed at run
+    # time) declares the output with a name of its own for it: take what inference found.
+    inferred_out = {o.name: o for o in inferred.graph.output}
+    for o in out.graph.output:
+        if o.name in inferred_out and _known_dims(inferred_out[o.name]) > _known_dims(o):
+            o.type.CopyFrom(inferred_out[o.name].type)
     return out
+
+
+def _known_dims(vi: Any) -> int:
+    """How many dims of a value's tensor type are known numbers."""
+    t = vi.type.tensor_type
+    return sum(d.HasField("dim_value") for d in t.shape.dim) if t.HasField("shape") else 0
 
 
 def _contrib_shapes(model: Any, best: dict[str, Any]) -> None:
@@ -274,6 +302,9 @@ def fix_batch(model: Any) -> Any:
         dims = vi.type.tensor_type.shape.dim
         if dims and dims[0].dim_param in params:
             dims[0].dim_value = 1
+        for d in dims:  # a symbol of the exporter's own: unknown, for inference to fill
+            if d.dim_param and d.dim_param not in params:
+                d.Clear()
     return out
 
 
@@ -314,6 +345,11 @@ def _evaluate(
             if key in attrs:
                 return np.array(attrs[key], dtype=np.int64)
         return None
+    if op in ("Shape", "Size") and node.input[0] in known:  # the shape of a folded constant
+        shape = known[node.input[0]].shape
+        if op == "Size":
+            return np.array(int(np.prod(shape)), dtype=np.int64)
+        return np.array(shape[attrs.get("start", 0) : attrs.get("end", None)], dtype=np.int64)
     if op == "Shape":
         shp = shapes.get(node.input[0])
         if shp is None or any(d is None for d in shp):
@@ -343,7 +379,12 @@ def _evaluate(
     except Exception:
         return None
     arr = np.asarray(out)
-    # Only shape-sized integer data is worth folding; anything large is real data.
-    if arr.size > 64 or not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
+    # Only shape-sized data is worth folding (small floats included: computed pads pass
+    # through them); anything large is real data.
+    if arr.size > 64 or not (
+        np.issubdtype(arr.dtype, np.integer)
+        or arr.dtype == bool
+        or np.issubdtype(arr.dtype, np.floating)
+    ):
         return None
     return arr

@@ -229,8 +229,15 @@ def _node_params(n: onnx.NodeProto, nk: int, tables: _Tables, counted: set[str])
     for k, inp in enumerate(n.input):
         if inp in tables.inits and k not in buffers and inp not in counted:
             dims, is_float = tables.inits[inp]
+            size = int(math.prod(dims)) if dims else 1
+            # A float of one value is a constant, not a parameter, as a one-value Constant
+            # node is (const_floats): folding tools (onnxsim, onnxruntime) turn Constant nodes
+            # into initializers, and GroupNorm's one-group InstanceNormalization scale would
+            # otherwise count in one file and not in the other.
+            if quant is None and size == 1:
+                continue
             if (k in quant) if quant is not None else is_float:
-                params += int(math.prod(dims)) if dims else 1
+                params += size
                 counted.add(inp)
         elif inp in tables.const_floats and nk not in tables.const_nodes and inp not in counted:
             # onnxsim writes the tensors it folds (a layer scale multiplied into a Conv's
