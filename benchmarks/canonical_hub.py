@@ -25,11 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,6 +124,55 @@ def _size_check(c: Candidate, corpus_file: Any, cache: Path, limits: dict[str, i
     return f"{nodes:,} nodes > {mn:,}" if mn and nodes > mn else ""
 
 
+def _marker(cache: Path, key: str) -> Path:
+    """Where :func:`build_source` notes an architecture as done: per version of the variant
+    code, whose change may retry a cached failure (:func:`hnnframe.variants.cache.load_cached`)."""
+    from hnnframe.variants.cache import maker_version
+
+    return cache / "built" / maker_version() / f"{key}.json"
+
+
+def built_before(
+    c: Candidate, transforms: Sequence[str], cache: Path, limits: Any, corpus_dir: Any
+) -> dict[str, Any] | None:
+    """:func:`build_source`'s answer from its note, when an earlier run made everything asked
+    for now (no worker process needed), else None."""
+    path = _marker(cache, c.key)
+    if not path.exists():
+        return None
+    rec = json.loads(path.read_text())
+    if rec["limits"] != limits or rec["corpus_dir"] != corpus_dir:
+        return None
+    if rec["status"] == "ok" and not set(transforms) <= set(rec["files"]):
+        return None
+    keep = {REFERENCE, CORPUS, *transforms}
+    return {**rec, "files": {k: v for k, v in rec["files"].items() if k in keep}}
+
+
+def _made(
+    c: Candidate,
+    transforms: Sequence[str],
+    root: Path,
+    limits: dict[str, int] | None,
+    corpus_dir: str | None,
+    quiet: bool,
+) -> dict[str, Any]:
+    """:func:`build_source`'s work: size limits, the two exports, the copies."""
+    from hnnframe.variants import build_variants
+
+    if limits and (why := _size_check(c, None, root, limits)):
+        return {"status": "filtered", "error": why, "files": {}}
+    files = {CORPUS: _export(CORPUS, c, root, Path(corpus_dir) if corpus_dir else None)}
+    if limits and (why := _size_check(c, files[CORPUS], root, limits)):
+        return {"status": "filtered", "error": why, "files": {}}
+    files[REFERENCE] = _export(REFERENCE, c, root, None)
+    out = build_variants([(c.key, c.spec)], transforms, root / "variants", progress=not quiet)
+    for t in transforms:
+        v, path = out[(t, c.key)], root / "variants" / t / f"{c.key}.onnx"
+        files[t] = str(path) if v.ok and path.exists() else {"error": v.error}
+    return {"status": "ok", "error": "", "files": files}
+
+
 def build_source(
     c: Candidate,
     transforms: Sequence[str],
@@ -141,7 +186,6 @@ def build_source(
     import torch
 
     from hnnframe.files import atomic_write
-    from hnnframe.variants import build_variants
 
     torch.set_num_threads(1)  # a shared machine; every tool here runs single-threaded
     root = Path(cache)
@@ -151,17 +195,10 @@ def build_source(
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(SOURCE_TIMEOUT)
     try:
-        if limits and (why := _size_check(c, None, root, limits)):
-            return {"status": "filtered", "error": why, "files": {}}
-        files = {CORPUS: _export(CORPUS, c, root, Path(corpus_dir) if corpus_dir else None)}
-        if limits and (why := _size_check(c, files[CORPUS], root, limits)):
-            return {"status": "filtered", "error": why, "files": {}}
-        files[REFERENCE] = _export(REFERENCE, c, root, None)
-        out = build_variants([(c.key, c.spec)], transforms, root / "variants", progress=not quiet)
-        for t in transforms:
-            v, path = out[(t, c.key)], root / "variants" / t / f"{c.key}.onnx"
-            files[t] = str(path) if v.ok and path.exists() else {"error": v.error}
-        return {"status": "ok", "error": "", "files": files}
+        rec = _made(c, transforms, root, limits, corpus_dir, quiet)
+        note = {**rec, "limits": limits, "corpus_dir": corpus_dir}
+        atomic_write(_marker(root, c.key), json.dumps(note).encode(), mkdir=True)
+        return rec
     except _Timeout:
         rec = {"status": "failed", "error": f"took longer than {SOURCE_TIMEOUT} s", "files": {}}
         atomic_write(timed_out, json.dumps(rec).encode(), mkdir=True)
@@ -186,12 +223,16 @@ def build(
 
     from tqdm import tqdm
 
-    out: dict[str, Any] = {}
-    bar = tqdm(total=len(cands), desc="architectures", unit="arch")
-    batch = max(1, jobs) * 12
     args = (list(transforms), str(cache), limits, str(corpus_dir) if corpus_dir else None)
-    for start in range(0, len(cands), batch):
-        part = cands[start : start + batch]
+    out: dict[str, Any] = {}
+    for c in cands:
+        if (rec := built_before(c, transforms, cache, limits, args[3])) is not None:
+            out[c.key] = rec
+    todo = [c for c in cands if c.key not in out]
+    bar = tqdm(total=len(cands), initial=len(out), desc="architectures", unit="arch")
+    batch = max(1, jobs) * 12
+    for start in range(0, len(todo), batch):
+        part = todo[start : start + batch]
         with ProcessPoolExecutor(max(1, jobs), mp_context=mp.get_context("spawn")) as ex:
             futs = {ex.submit(build_source, c, *args): c for c in part}
             for fut in as_completed(futs):
@@ -204,48 +245,6 @@ def build(
                 bar.update(1)
     bar.close()
     return {c.key: out[c.key] for c in cands}
-
-
-def baseline_codes(paths: list[str], rev: str, cache: Path) -> dict[str, Any]:
-    """``{path: {code, structure}}`` from the hnnframe package of git revision ``rev``."""
-    repo = Path(__file__).resolve().parent.parent
-    result = cache / f"baseline-{rev}.json"
-    done: dict[str, Any] = json.loads(result.read_text()) if result.exists() else {}
-    todo = [p for p in paths if p not in done]
-    if todo:
-        with tempfile.TemporaryDirectory() as d:
-            archive = subprocess.run(
-                ["git", "-C", str(repo), "archive", rev, "hnnframe"],
-                check=True,
-                capture_output=True,
-            ).stdout
-            subprocess.run(["tar", "-x", "-C", d], input=archive, check=True)
-            lst = Path(d) / "paths.json"
-            lst.write_text(json.dumps(todo))
-            part = Path(d) / "result.json"
-            env = {**os.environ, "PYTHONPATH": d}
-            cmd = [sys.executable, __file__, "--worker", str(lst), str(part)]
-            subprocess.run(cmd, env=env, check=True, cwd=d)
-            done.update(json.loads(part.read_text()))
-        result.write_text(json.dumps(done))
-    return done
-
-
-def worker_codes(paths: list[str]) -> dict[str, Any]:
-    """Inside the baseline subprocess: each file's code and structure with the hnnframe that
-    is imported there (the baseline revision)."""
-    import torch
-    from canonical_report import prepared
-
-    torch.set_num_threads(1)
-    out: dict[str, Any] = {}
-    for p in paths:
-        try:
-            entry = prepared(p)[1]
-            out[p] = {"code": entry["code"], "structure": entry["structure"]}
-        except Exception as e:  # an old reader that cannot read a file
-            out[p] = {"error": f"{type(e).__name__}: {str(e)[:200]}"}
-    return out
 
 
 def sources(args: argparse.Namespace, cache: Path) -> tuple[list[Candidate], str, str]:
@@ -285,18 +284,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--transforms", help="comma-separated transforms (default the set)")
     ap.add_argument("--out", help="markdown file to write (docs/canonical_hub.md)")
     ap.add_argument("--json", help="also write the full result as JSON")
-    ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    if args.worker:  # inside the baseline subprocess
-        paths = json.loads(Path(args.worker[0]).read_text())
-        Path(args.worker[1]).write_text(json.dumps(worker_codes(paths)))
-        return 0
     from canonical_markdown import markdown
-    from canonical_report import compare_all, family_shares, misses, tool_summary
+    from canonical_report import baseline_codes, compare_all, family_shares, misses, tool_summary
     from canonical_sets import select
 
     from hnnframe.corpus.build import DEFAULT_MAX_NODES, DEFAULT_MAX_PARAMS, parse_shard

@@ -16,6 +16,10 @@ files it read, so a rerun only prepares what changed.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -89,6 +93,19 @@ def _stamp(files: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _compared(cache: str, key: str) -> Path:
+    return Path(cache) / "compare" / code_version() / f"{key}.json"
+
+
+def compared_before(key: str, files: Mapping[str, Any], cache: str) -> dict[str, Any] | None:
+    """:func:`compare_source`'s cached result, if made by this code from these very files."""
+    path = _compared(cache, key)
+    if not path.exists():
+        return None
+    old = json.loads(path.read_text())
+    return old["result"] if old.get("stamp") == _stamp(files) else None
+
+
 def compare_source(key: str, files: Mapping[str, Any], cache: str) -> dict[str, Any]:
     """``{graphs: {kind: entry}, vs: {kind: {reference: ..., bn_folded: ...}}}`` for one
     architecture (runs in a worker process); each comparison is ``{bits, same, reason}`` or
@@ -99,12 +116,8 @@ def compare_source(key: str, files: Mapping[str, Any], cache: str) -> dict[str, 
     from hnnframe.files import atomic_write
 
     torch.set_num_threads(1)
-    path = Path(cache) / "compare" / code_version() / f"{key}.json"
-    stamp = _stamp(files)
-    if path.exists():
-        old = json.loads(path.read_text())
-        if old.get("stamp") == stamp:
-            return old["result"]
+    if (done := compared_before(key, files, cache)) is not None:
+        return done
     graphs: dict[str, Any] = {}
     entries: dict[str, Any] = {}
     for kind, p in files.items():
@@ -129,7 +142,8 @@ def compare_source(key: str, files: Mapping[str, Any], cache: str) -> dict[str, 
             reason = "" if same else graph_difference(graphs[ref], graphs[kind])
             vs[kind][ref] = {"bits": bits, "same": same, "reason": reason}
     result = {"graphs": entries, "vs": vs}
-    atomic_write(path, json.dumps({"stamp": stamp, "result": result}).encode(), mkdir=True)
+    note = {"stamp": _stamp(files), "result": result}
+    atomic_write(_compared(cache, key), json.dumps(note).encode(), mkdir=True)
     return result
 
 
@@ -140,10 +154,14 @@ def compare_all(files: Mapping[str, Mapping[str, Any]], cache: Path, jobs: int) 
     from tqdm import tqdm
 
     out: dict[str, Any] = {}
-    bar = tqdm(total=len(files), desc="canonical graphs", unit="arch")
+    for k, f in files.items():
+        if (done := compared_before(k, f, str(cache))) is not None:
+            out[k] = done
+    todo = [k for k in files if k not in out]
+    bar = tqdm(total=len(files), initial=len(out), desc="canonical graphs", unit="arch")
     ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as ex:
-        futs = {ex.submit(compare_source, k, dict(f), str(cache)): k for k, f in files.items()}
+        futs = {ex.submit(compare_source, k, dict(files[k]), str(cache)): k for k in todo}
         for fut in as_completed(futs):
             out[futs[fut]] = fut.result()
             bar.update(1)
@@ -250,3 +268,50 @@ def misses(details: Mapping[str, Any], tools: Sequence[str]) -> list[dict[str, A
                 )
     ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     return [{"kind": k, "count": len(v), "items": v} for k, v in ordered]
+
+
+def baseline_codes(paths: list[str], rev: str, cache: Path) -> dict[str, Any]:
+    """``{path: {code, structure}}`` from the hnnframe package of git revision ``rev``."""
+    repo = Path(__file__).resolve().parent.parent
+    result = cache / f"baseline-{rev}.json"
+    done: dict[str, Any] = json.loads(result.read_text()) if result.exists() else {}
+    todo = [p for p in paths if p not in done]
+    if todo:
+        with tempfile.TemporaryDirectory() as d:
+            archive = subprocess.run(
+                ["git", "-C", str(repo), "archive", rev, "hnnframe"],
+                check=True,
+                capture_output=True,
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", d], input=archive, check=True)
+            lst = Path(d) / "paths.json"
+            lst.write_text(json.dumps(todo))
+            part = Path(d) / "result.json"
+            env = {**os.environ, "PYTHONPATH": d}
+            cmd = [sys.executable, __file__, str(lst), str(part)]
+            subprocess.run(cmd, env=env, check=True, cwd=d)
+            done.update(json.loads(part.read_text()))
+        result.write_text(json.dumps(done))
+    return done
+
+
+def worker_codes(paths: list[str]) -> dict[str, Any]:
+    """Inside the baseline subprocess: each file's code and structure with the hnnframe that
+    is imported there (the baseline revision)."""
+    import torch
+
+    torch.set_num_threads(1)
+    out: dict[str, Any] = {}
+    for p in paths:
+        try:
+            entry = prepared(p)[1]
+            out[p] = {"code": entry["code"], "structure": entry["structure"]}
+        except Exception as e:  # an old reader that cannot read a file
+            out[p] = {"error": f"{type(e).__name__}: {str(e)[:200]}"}
+    return out
+
+
+if __name__ == "__main__":  # the baseline subprocess: PATHS.json OUT.json
+    Path(sys.argv[2]).write_text(
+        json.dumps(worker_codes(json.loads(Path(sys.argv[1]).read_text())))
+    )

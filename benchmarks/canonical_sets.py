@@ -141,10 +141,11 @@ def _hashed(names: Iterable[str]) -> list[str]:
 
 
 def generality_timm(cache: Path, held: set[str]) -> list[Candidate]:
-    """One timm architecture per module for :data:`GENERALITY_TIMM_MODULES` modules, none of
-    them a corpus candidate: the modules that have names outside the corpus's sample, spread
-    over their sorted list; in each, the first name in :func:`_hashed` order within
-    :data:`GENERALITY_MAX_PARAMS`."""
+    """One timm architecture from each of :data:`GENERALITY_TIMM_MODULES` modules, none of
+    them a corpus candidate. Modules with names outside the corpus's sample are taken spread
+    over their sorted list, then (where a module has no name within the size limit) the
+    others in :func:`_hashed` order; in each, the first name in :func:`_hashed` order with
+    at most :data:`GENERALITY_MAX_PARAMS` parameters."""
     import timm
     from timm.models import _registry
 
@@ -154,15 +155,19 @@ def generality_timm(cache: Path, held: set[str]) -> list[Candidate]:
     for name in timm.list_models():
         if f"timm:{name}" not in held:
             by_module.setdefault(_registry._model_to_module[name], []).append(name)
-    out = []
-    for module in spread(sorted(by_module), GENERALITY_TIMM_MODULES):
+    first = spread(sorted(by_module), GENERALITY_TIMM_MODULES)
+    order = first + [m for m in _hashed(by_module) if m not in first]
+    out: list[Candidate] = []
+    for module in order:
+        if len(out) == GENERALITY_TIMM_MODULES:
+            break
         for name in _hashed(by_module[module])[:_TRIES]:
             c = candidate_for(f"timm:{name}")
             n = param_count(c, cache)
             if n is not None and n <= GENERALITY_MAX_PARAMS:
                 out.append(c)
                 break
-    return out
+    return sorted(out, key=lambda c: c.key)
 
 
 def generality_hf() -> list[Candidate]:
@@ -193,7 +198,8 @@ def generality_set(cache: Path) -> tuple[list[Candidate], str]:
     note = (
         f"Generality set: {len(timm_c)} timm architectures outside the corpus's sample, one "
         f"from each of {len(timm_c)} of timm's modules (spread over the modules with names "
-        f"outside the sample; in each the first in sha256 order of the name with at most "
+        f"outside the sample, then others in sha256 order of the module's name where one has "
+        f"no name small enough; in each the first in sha256 order of the name with at most "
         f"{GENERALITY_MAX_PARAMS / 1e6:.0f}M parameters), and {len(hf_c)} transformers model "
         f"types outside the corpus's list ({', '.join(GENERALITY_HF)}), 2 layers, hidden size "
         f"128. torchvision adds none: every classification builder is a corpus candidate, and "
