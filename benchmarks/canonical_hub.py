@@ -1,365 +1,339 @@
 """Canonicalisation beyond the zoo: hub architectures through other exporters and tools.
 
-For a fixed set of small timm and transformers architectures, every transform of
-:mod:`hnnframe.variants` makes a variant with the real tool, and the variant is compared with
-the architecture's TorchScript export (the variants' reference, ``VariantSource.reference``)
-after hnnframe's canonicalisation: ``ROBUST_PASSES`` and the robust merge rules, then the
-canonical WL SimHash of protocol (c) (``WLCoder(64, canonical=True)``). Per transform it
-reports how many variants are the reference's graph up to node order
-(``OpGraph.structure_hash``) and the median and largest Hamming distance, **after** (the code
-of this checkout) and **before** (the passes and graph reader of ``--baseline-rev``, run on
-the same ONNX files in a subprocess). ``corpus`` is the graph the hub corpus holds
-(``export_source``: the meta-device dynamo export for transformers, the TorchScript export
-for timm).
+For a set of architectures (:mod:`canonical_sets`: the fixed set of 43 small timm and
+transformers architectures by default, ``--corpus`` for every candidate of the hub corpus under
+``hnn corpus build``'s size limits, ``--generality`` for networks the corpus does not hold),
+every transform of :mod:`hnnframe.variants` makes a copy with the real tool, and each copy is
+compared after hnnframe's canonicalisation with two TorchScript references: the unfolded,
+training-preserving export (``VariantSource.reference``) and the folded one (``bn_folded``).
+:mod:`canonical_report` compares; :mod:`canonical_markdown` writes the tables: per tool,
+per family, and each copy that still differs with its op-level reason. ``corpus`` is the graph
+the hub corpus holds (``export_source``: the meta-device dynamo export for transformers, the
+TorchScript export for timm and torchvision). **before** columns run the passes and graph
+reader of ``--baseline-rev`` on the same ONNX files in a subprocess.
 
     python benchmarks/canonical_hub.py --cache /tmp/hnn-canon-hub --baseline-rev 62e3c68 \
         --out docs/canonical_hub.md
+    python benchmarks/canonical_hub.py --corpus --jobs 8 --shard 0/4 --cache /shared/canon
 
-Variants are cached in ``--cache`` (resumable: a rerun only makes what is missing).
+Everything is cached in ``--cache`` per file and written atomically (exports, variants,
+parameter counts, prepared graphs), so a rerun only makes what is missing, and several shards
+or machines can fill one cache; a last run without ``--shard`` writes the whole report.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-import tempfile
+import signal
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from _common import command as bench_command
+from _common import machine
+from canonical_report import CORPUS, FOLDED, REFERENCE
 
-TIMM = [
-    "vit_tiny_patch16_224",
-    "deit_tiny_patch16_224",
-    "convnext_atto",
-    "mixer_s32_224",
-    "resmlp_12_224",
-    "gmlp_ti16_224",
-    "poolformer_s12",
-    "poolformerv2_s12",
-    "efficientnet_b0",
-    "tf_efficientnet_lite0",
-    "mobilenetv3_small_050",
-    "lcnet_050",
-    "regnetx_002",
-    "regnety_002",
-    "swin_tiny_patch4_window7_224",
-    "resnet18",
-    "resnet10t",
-    "levit_128s",
-    "mobilevit_xxs",
-    "efficientformer_l1",
-    "ghostnet_050",
-    "rexnet_100",
-    "cait_xxs24_224",
-    "xcit_nano_12_p16_224",
-    "edgenext_xx_small",
-    "tiny_vit_5m_224",
-    "pvt_v2_b0",
-]
-HF = [
-    "bert",
-    "roberta",
-    "distilbert",
-    "electra",
-    "albert",
-    "gpt2",
-    "opt",
-    "llama",
-    "mistral",
-    "qwen2",
-    "phi",
-    "gemma",
-    "t5",
-    "bart",
-    "vit",
-    "whisper",
-]
+if TYPE_CHECKING:
+    from hnnframe.corpus.catalog import Candidate
+
 TRANSFORMS = [
     "dynamo",
     "dynamo_noopt",
     "dynamo_opset23",
     "attention",
     "opset11",
-    "bn_folded",
+    FOLDED,
+    "version_converter",
     "onnxsim",
+    "onnxslim",
     "ort_basic",
     "ort_extended",
     "ort_transformer",
     "fp16",
+    "converter_fp16",
     "ort_fp16",
     "ort_dynamic",
     "qdq",
 ]
-CORPUS = "corpus"
-BITS = 64
+SOURCE_TIMEOUT = 3600  # seconds for one architecture's exports and copies
 
 
-def hub_sources(timm_names: list[str], hf_types: list[str]) -> list[tuple[str, str]]:
-    """``(key, spec)``: ``timm:NAME`` and the smallest corpus size of each transformers type
-    (2 layers, hidden size 128; :func:`hnnframe.corpus.catalog.hf_candidates`)."""
-    from hnnframe.corpus.catalog import hf_candidates
-
-    out = [(f"timm--{n}", f"timm:{n}") for n in timm_names]
-    for t in hf_types:
-        c = hf_candidates([t])[0]
-        out.append((c.key, c.spec))
-    return out
+class _Timeout(BaseException):
+    """A source's time limit; a BaseException so that no tool's ``except Exception`` eats it."""
 
 
-def build(sources: list[tuple[str, str]], transforms: list[str], cache: Path) -> dict[str, Any]:
-    """Reference, corpus graph and variants of every source; the ONNX path of each, by
-    ``(key, transform)`` (``reference`` for the reference), or the error."""
+def _alarm(signum: int, frame: Any) -> None:
+    raise _Timeout()
+
+
+def _export(kind: str, c: Candidate, cache: Path, corpus_dir: Path | None) -> Any:
+    """The path of the reference or corpus export (made once, then cached), or its error."""
     import onnx
-    from tqdm import tqdm
 
     from hnnframe.files import atomic_write
     from hnnframe.frontends import export_source, strip_weights
-    from hnnframe.variants import VariantSource, build_variants
+    from hnnframe.variants import VariantSource
 
-    files: dict[str, Any] = {}
-    for key, spec in tqdm(sources, desc="references", unit="model"):
-        for kind in ("reference", CORPUS):
-            path = cache / kind / f"{key}.onnx"
-            err = path.with_suffix(".error")
-            if not path.exists() and not err.exists():
-                try:
-                    if kind == "reference":
-                        src = VariantSource(spec, key)
-                        m = onnx.ModelProto()
-                        m.CopyFrom(src.reference())
-                        proto = strip_weights(m)
-                    else:
-                        proto = export_source(spec)
-                    atomic_write(path, proto.SerializeToString(), mkdir=True)
-                except Exception as e:  # a model that does not export: recorded, not fatal
-                    atomic_write(err, f"{type(e).__name__}: {e}".encode()[:400], mkdir=True)
-            files[f"{key}|{kind}"] = str(path) if path.exists() else {"error": err.read_text()}
-    out = build_variants(sources, transforms, cache / "variants", progress=True)
-    for (t, key), v in out.items():
-        path = cache / "variants" / t / f"{key}.onnx"
-        files[f"{key}|{t}"] = str(path) if v.ok and path.exists() else {"error": v.error}
-    return files
+    if kind == CORPUS and corpus_dir is not None and (corpus_dir / f"{c.key}.onnx").exists():
+        return str(corpus_dir / f"{c.key}.onnx")  # the built corpus's own file
+    path = cache / kind / f"{c.key}.onnx"
+    err = path.with_suffix(".error")
+    if not path.exists() and not err.exists():
+        try:
+            if kind == REFERENCE:
+                m = onnx.ModelProto()
+                m.CopyFrom(VariantSource(c.spec, c.key).reference())
+                proto = strip_weights(m)
+            else:
+                proto = export_source(c.spec)
+            atomic_write(path, proto.SerializeToString(), mkdir=True)
+        except Exception as e:  # a model that does not export: recorded, not fatal
+            atomic_write(err, f"{type(e).__name__}: {e}".encode()[:400], mkdir=True)
+    return str(path) if path.exists() else {"error": err.read_text()}
 
 
-def prepared_codes(paths: list[str]) -> dict[str, Any]:
-    """``{path: {code, structure, nodes}}`` of each ONNX file after the canonical pipeline of
-    the hnnframe that is imported (this checkout, or the baseline revision)."""
+def _size_check(c: Candidate, corpus_file: Any, cache: Path, limits: dict[str, int]) -> str:
+    """Why ``hnn corpus build`` would leave the candidate out (``""``: it would keep it):
+    parameters counted on the meta device first, then the exported graph's parameters and
+    nodes (:func:`hnnframe.corpus.build.export_candidate`'s order). The zoo is never left out."""
+    from canonical_sets import param_count
+
+    from hnnframe.frontends.torchvision import TABLE1
+
+    if c.spec in {f"torchvision:{e.name}" for e in TABLE1}:
+        return ""
+    mp, mn = limits["max_params"], limits["max_nodes"]
+    n = param_count(c, cache) if mp else None
+    if n is not None and n > mp:
+        return f"{n:,} parameters > {mp:,}"
+    if not isinstance(corpus_file, str):
+        return ""
+    sizes = cache / CORPUS / f"{c.key}.sizes.json"  # the graph's, read once
+    if not sizes.exists():
+        from hnnframe.files import atomic_write
+        from hnnframe.frontends import load_onnx_file
+        from hnnframe.ir import from_onnx
+
+        g = from_onnx(load_onnx_file(Path(corpus_file)), c.name)
+        atomic_write(sizes, json.dumps([g.total_params, g.num_nodes]).encode(), mkdir=True)
+    params, nodes = json.loads(sizes.read_text())
+    if mp and params > mp:
+        return f"{params:,} parameters > {mp:,}"
+    return f"{nodes:,} nodes > {mn:,}" if mn and nodes > mn else ""
+
+
+def _marker(cache: Path, key: str) -> Path:
+    """Where :func:`build_source` notes an architecture as done: per version of the variant
+    code, whose change may retry a cached failure (:func:`hnnframe.variants.cache.load_cached`)."""
+    from hnnframe.variants.cache import maker_version
+
+    return cache / "built" / maker_version() / f"{key}.json"
+
+
+def built_before(
+    c: Candidate, transforms: Sequence[str], cache: Path, limits: Any, corpus_dir: Any
+) -> dict[str, Any] | None:
+    """:func:`build_source`'s answer from its note, when an earlier run made everything asked
+    for now (no worker process needed), else None."""
+    path = _marker(cache, c.key)
+    if not path.exists():
+        return None
+    rec = json.loads(path.read_text())
+    if rec["limits"] != limits or rec["corpus_dir"] != corpus_dir:
+        return None
+    if rec["status"] == "ok" and not set(transforms) <= set(rec["files"]):
+        return None
+    keep = {REFERENCE, CORPUS, *transforms}
+    return {**rec, "files": {k: v for k, v in rec["files"].items() if k in keep}}
+
+
+def _made(
+    c: Candidate,
+    transforms: Sequence[str],
+    root: Path,
+    limits: dict[str, int] | None,
+    corpus_dir: str | None,
+    quiet: bool,
+) -> dict[str, Any]:
+    """:func:`build_source`'s work: size limits, the two exports, the copies."""
+    from hnnframe.variants import build_variants
+
+    if limits and (why := _size_check(c, None, root, limits)):
+        return {"status": "filtered", "error": why, "files": {}}
+    files = {CORPUS: _export(CORPUS, c, root, Path(corpus_dir) if corpus_dir else None)}
+    if limits and (why := _size_check(c, files[CORPUS], root, limits)):
+        return {"status": "filtered", "error": why, "files": {}}
+    files[REFERENCE] = _export(REFERENCE, c, root, None)
+    out = build_variants([(c.key, c.spec)], transforms, root / "variants", progress=not quiet)
+    for t in transforms:
+        v, path = out[(t, c.key)], root / "variants" / t / f"{c.key}.onnx"
+        files[t] = str(path) if v.ok and path.exists() else {"error": v.error}
+    return {"status": "ok", "error": "", "files": files}
+
+
+def build_source(
+    c: Candidate,
+    transforms: Sequence[str],
+    cache: str,
+    limits: dict[str, int] | None,
+    corpus_dir: str | None,
+    quiet: bool = True,
+) -> dict[str, Any]:
+    """One architecture (runs in a worker process): ``{status, error, files}``, ``files``
+    mapping ``reference``, ``corpus`` and each transform to an ONNX path or ``{error}``."""
     import torch
 
-    from hnnframe.frontends import load_onnx_file
-    from hnnframe.ir import from_onnx
-    from hnnframe.pipeline import prepare_graph
-    from hnnframe.presets import ROBUST_MERGE, ROBUST_PASSES
-    from hnnframe.protocol_c.coders import WLCoder
+    from hnnframe.files import atomic_write
 
-    torch.set_num_threads(1)
-    coder = WLCoder(BITS, canonical=True)
-    # The canonical WL coder's pipeline, without its per-object cache of prepared graphs.
-    cfg = {"canonical": list(ROBUST_PASSES), "merge": list(ROBUST_MERGE)}
+    torch.set_num_threads(1)  # a shared machine; every tool here runs single-threaded
+    root = Path(cache)
+    timed_out = root / "status" / f"{c.key}.json"
+    if timed_out.exists():
+        return json.loads(timed_out.read_text())
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(SOURCE_TIMEOUT)
+    try:
+        rec = _made(c, transforms, root, limits, corpus_dir, quiet)
+        note = {**rec, "limits": limits, "corpus_dir": corpus_dir}
+        atomic_write(_marker(root, c.key), json.dumps(note).encode(), mkdir=True)
+        return rec
+    except _Timeout:
+        rec = {"status": "failed", "error": f"took longer than {SOURCE_TIMEOUT} s", "files": {}}
+        atomic_write(timed_out, json.dumps(rec).encode(), mkdir=True)
+        return rec
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def build(
+    cands: Sequence[Candidate],
+    transforms: Sequence[str],
+    cache: Path,
+    jobs: int,
+    limits: dict[str, int] | None,
+    corpus_dir: Path | None,
+) -> dict[str, Any]:
+    """:func:`build_source` of every candidate, in ``jobs`` worker processes; fresh workers
+    every few architectures, as ``hnn corpus build`` does (exporters' caches grow)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
+    args = (list(transforms), str(cache), limits, str(corpus_dir) if corpus_dir else None)
     out: dict[str, Any] = {}
-    for p in paths:
-        try:
-            g = prepare_graph(from_onnx(load_onnx_file(Path(p)), Path(p).stem), cfg)[0]
-            code = coder.wl.codes([g])["codes"][0]
-            out[p] = {
-                "code": "".join(map(str, code.tolist())),
-                "structure": g.structure_hash(),
-                "nodes": g.num_nodes,
-            }
-        except Exception as e:  # an old reader that cannot read a file
-            out[p] = {"error": f"{type(e).__name__}: {str(e)[:200]}"}
-    return out
+    for c in cands:
+        if (rec := built_before(c, transforms, cache, limits, args[3])) is not None:
+            out[c.key] = rec
+    todo = [c for c in cands if c.key not in out]
+    bar = tqdm(total=len(cands), initial=len(out), desc="architectures", unit="arch")
+    batch = max(1, jobs) * 12
+    for start in range(0, len(todo), batch):
+        part = todo[start : start + batch]
+        with ProcessPoolExecutor(max(1, jobs), mp_context=mp.get_context("spawn")) as ex:
+            futs = {ex.submit(build_source, c, *args): c for c in part}
+            for fut in as_completed(futs):
+                c = futs[fut]
+                try:
+                    out[c.key] = fut.result()
+                except Exception as e:  # a worker died (out of memory, segfault)
+                    out[c.key] = {"status": "failed", "error": f"worker died: {e}", "files": {}}
+                bar.set_postfix_str(f"{c.name} {out[c.key]['status']}")
+                bar.update(1)
+    bar.close()
+    return {c.key: out[c.key] for c in cands}
 
 
-def baseline_codes(paths: list[str], rev: str, cache: Path) -> dict[str, Any]:
-    """:func:`prepared_codes` with the hnnframe package of git revision ``rev``."""
-    repo = Path(__file__).resolve().parent.parent
-    result = cache / f"baseline-{rev}.json"
-    done: dict[str, Any] = json.loads(result.read_text()) if result.exists() else {}
-    todo = [p for p in paths if p not in done]
-    if todo:
-        with tempfile.TemporaryDirectory() as d:
-            archive = subprocess.run(
-                ["git", "-C", str(repo), "archive", rev, "hnnframe"],
-                check=True,
-                capture_output=True,
-            ).stdout
-            subprocess.run(["tar", "-x", "-C", d], input=archive, check=True)
-            lst = Path(d) / "paths.json"
-            lst.write_text(json.dumps(todo))
-            env = {**os.environ, "PYTHONPATH": d}
-            subprocess.run(
-                [sys.executable, __file__, "--worker", str(lst), str(result)],
-                env=env,
-                check=True,
-                cwd=d,
-            )
-    return {**done, **json.loads(result.read_text())}
+def sources(args: argparse.Namespace, cache: Path) -> tuple[list[Candidate], str, str]:
+    """The set the options name, its name, and a line saying where it came from."""
+    from canonical_sets import HF, TIMM, corpus_set, fixed_set, generality_set, manifest_set
+
+    if args.corpus_manifest:
+        cands = manifest_set(Path(args.corpus_manifest))
+        return cands, "corpus", f"The distinct architectures of `{args.corpus_manifest}`."
+    if args.corpus:
+        return corpus_set(), "corpus", "Every candidate of the hub corpus catalog."
+    if args.generality:
+        cands, note = generality_set(cache)
+        return cands, "generality", note
+    timm_names = args.timm.split(",") if args.timm else TIMM
+    hf_types = args.hf.split(",") if args.hf else HF
+    return fixed_set(timm_names, hf_types), "fixed", "The fixed set of small architectures."
 
 
-def compare(files: dict[str, Any], codes: dict[str, Any], key: str, t: str) -> dict[str, Any]:
-    ref, var = files.get(f"{key}|reference"), files.get(f"{key}|{t}")
-    if not isinstance(ref, str) or not isinstance(var, str):
-        return {"error": (var or {}).get("error", "") if isinstance(var, dict) else "no reference"}
-    a, b = codes.get(ref, {}), codes.get(var, {})
-    if "code" not in a or "code" not in b:
-        return {"error": a.get("error") or b.get("error") or "unread"}
-    bits = sum(x != y for x, y in zip(a["code"], b["code"], strict=True))
-    return {"bits": bits, "same": a["structure"] == b["structure"]}
-
-
-def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    ok = [r for r in rows if "bits" in r]
-    bits = np.array([r["bits"] for r in ok], dtype=float)
-    return {
-        "n": len(ok),
-        "same": float(np.mean([r["same"] for r in ok])) if ok else None,
-        "median": float(np.median(bits)) if ok else None,
-        "max": int(bits.max()) if ok else None,
-        "over4": int((bits > 4).sum()) if ok else None,
-    }
-
-
-def markdown(result: dict[str, Any], command: str) -> str:
-    from hnnframe.variants import get_transform
-
-    lines = [
-        "# Canonicalisation beyond the zoo",
-        "",
-        f"Command: `{command}` ({result['seconds']:.0f} s, {result['models']} "
-        f"architectures: {result['timm']} timm, {result['hf']} transformers).",
-        "",
-        "Each variant is compared with the architecture's TorchScript export after "
-        "`ROBUST_PASSES` and the merge rules `conv_relu, bn_relu, gemm_relu`: *same G* is "
-        "the share whose graph is the reference's up to node order, *WL bits* the "
-        f"Hamming distance of the canonical WL SimHash (Q = {BITS}), *> 4* how many "
-        "differ by more than 4 bits. *before*: the passes and graph reader of "
-        f"`{result['baseline']}`; *after*: this checkout. `corpus` is the graph the hub "
-        "corpus holds (the meta-device dynamo export for transformers). Variants already "
-        "in `--cache` are read, not made again (making all of them took about 35 minutes "
-        "on the shared 2-core machine); architectures are exported at their own input "
-        "size, transformers with 2 layers and hidden size 128.",
-        "",
-        "| transform | listed | variants (n/a) | same G before | same G after | "
-        "median WL bits before | after | max before | after | > 4 before | after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-
-    def pct(x: float | None) -> str:
-        return "-" if x is None else f"{100 * x:.0f}%"
-
-    def num(x: Any) -> str:
-        return "-" if x is None else (f"{x:.1f}" if x != int(x) else str(int(x)))
-
-    for t, s in result["summary"].items():
-        b, a = s["before"], s["after"]
-        listed = "-" if t == CORPUS else ("yes" if get_transform(t).listed else "no")
-        lines.append(
-            f"| {t} | {listed} | {a['n']} ({s['failed']}) | {pct(b['same'])} | "
-            f"{pct(a['same'])} | {num(b['median'])} | {num(a['median'])} | "
-            f"{num(b['max'])} | {num(a['max'])} | {num(b['over4'])} | "
-            f"{num(a['over4'])} |"
-        )
-    lines += [
-        "",
-        "Per architecture, WL bits after (before) for each transform; `=` marks an "
-        "identical graph after, `n/a` a variant the tool could not make:",
-        "",
-    ]
-    ts = list(result["summary"])
-    lines.append("| architecture | " + " | ".join(ts) + " |")
-    lines.append("|---|" + "---|" * len(ts))
-    for key, per in result["details"].items():
-        cells = []
-        for t in ts:
-            d = per[t]
-            if "error" in d["after"]:
-                cells.append("n/a")
-                continue
-            before = d["before"].get("bits", "?")
-            cells.append(("=" if d["after"]["same"] else "") + f"{d['after']['bits']} ({before})")
-        lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    errors = sorted(
-        {
-            f"{t}: {per[t]['after']['error'][:120]}"
-            for per in result["details"].values()
-            for t in ts
-            if "error" in per[t]["after"]
-        }
-    )
-    if errors:
-        lines += [
-            "",
-            "<details><summary>Variants that could not be made "
-            f"({len(errors)} distinct errors)</summary>",
-            "",
-            *[f"- {e}" for e in errors],
-            "",
-            "</details>",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cache", default="/tmp/hnn-canon-hub", help="variant and export cache")
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--cache", default="/tmp/hnn-canon-hub", help="export and variant cache")
     ap.add_argument("--baseline-rev", default="62e3c68", help="git revision of 'before'")
     ap.add_argument("--no-baseline", action="store_true", help="skip the 'before' columns")
     ap.add_argument("--timm", help="comma-separated timm names (default the fixed set)")
     ap.add_argument("--hf", help="comma-separated transformers model types (default the set)")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--corpus", action="store_true", help="every hub corpus candidate")
+    which.add_argument("--corpus-manifest", help="the architectures of a built manifest.json")
+    which.add_argument("--generality", action="store_true", help="networks not in the corpus")
+    ap.add_argument("--max-params", type=int, default=None, help="corpus size limit")
+    ap.add_argument("--max-nodes", type=int, default=None, help="corpus node limit")
+    ap.add_argument("--shard", metavar="I/N", help="only share I of N of the architectures")
+    ap.add_argument("--families", help="comma-separated families only (timm.resnet, hf.bert)")
+    ap.add_argument("--limit", type=int, help="only the first N architectures")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     ap.add_argument("--transforms", help="comma-separated transforms (default the set)")
     ap.add_argument("--out", help="markdown file to write (docs/canonical_hub.md)")
     ap.add_argument("--json", help="also write the full result as JSON")
-    ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.worker:  # inside the baseline subprocess
-        paths = json.loads(Path(args.worker[0]).read_text())
-        Path(args.worker[1]).write_text(json.dumps(prepared_codes(paths)))
-        return 0
-    import torch
+    return ap.parse_args(argv)
 
-    torch.set_num_threads(1)  # a shared machine; every tool here runs single-threaded
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    from canonical_markdown import markdown
+    from canonical_report import baseline_codes, compare_all, family_shares, misses, tool_summary
+    from canonical_sets import select
+
+    from hnnframe.corpus.build import DEFAULT_MAX_NODES, DEFAULT_MAX_PARAMS, parse_shard
+
     t0 = time.perf_counter()
-    timm_names = args.timm.split(",") if args.timm else TIMM
-    hf_types = args.hf.split(",") if args.hf else HF
-    transforms = args.transforms.split(",") if args.transforms else TRANSFORMS
     cache = Path(args.cache)
-    sources = hub_sources(timm_names, hf_types)
-    files = build(sources, transforms, cache)
-    paths = sorted({p for p in files.values() if isinstance(p, str)})
-    after = prepared_codes(paths)
-    before = {} if args.no_baseline else baseline_codes(paths, args.baseline_rev, cache)
-    details: dict[str, Any] = {}
-    summ: dict[str, Any] = {}
-    for t in [CORPUS, *transforms]:
-        rows_a, rows_b = [], []
-        for key, _ in sources:
-            a, b = compare(files, after, key, t), compare(files, before, key, t)
-            details.setdefault(key, {})[t] = {"after": a, "before": b}
-            rows_a.append(a)
-            rows_b.append(b)
-        summ[t] = {
-            "after": summary(rows_a),
-            "before": summary(rows_b),
-            "failed": sum(1 for r in rows_a if "error" in r),
+    cands, kind, note = sources(args, cache)
+    families = args.families.split(",") if args.families else None
+    cands = select(cands, parse_shard(args.shard), families, args.limit)
+    transforms = args.transforms.split(",") if args.transforms else list(TRANSFORMS)
+    if FOLDED not in transforms:  # the second reference
+        transforms.append(FOLDED)
+    limits = None
+    if kind == "corpus":
+        limits = {
+            "max_params": DEFAULT_MAX_PARAMS if args.max_params is None else args.max_params,
+            "max_nodes": DEFAULT_MAX_NODES if args.max_nodes is None else args.max_nodes,
         }
+    manifest_dir = Path(args.corpus_manifest).parent if args.corpus_manifest else None
+    built = build(cands, transforms, cache, args.jobs, limits, manifest_dir)
+    files = {k: b["files"] for k, b in built.items() if b["status"] == "ok"}
+    details = compare_all(files, cache, args.jobs)
+    paths = sorted({p for f in files.values() for p in f.values() if isinstance(p, str)})
+    before = None if args.no_baseline else baseline_codes(paths, args.baseline_rev, cache)
+    kinds = [FOLDED, CORPUS, *[t for t in transforms if t != FOLDED]]
+    fam = {c.key: c.family for c in cands}
     result = {
+        "set": kind,
+        "note": note,
         "seconds": time.perf_counter() - t0,
-        "models": len(sources),
-        "timm": len(timm_names),
-        "hf": len(hf_types),
+        "machine": machine(),
+        "limits": limits,
+        "sources": {
+            c.key: {**c.as_dict(), **{k: built[c.key][k] for k in ("status", "error")}}
+            for c in cands
+        },
         "baseline": "-" if args.no_baseline else args.baseline_rev,
-        "summary": summ,
+        "summary": tool_summary(details, kinds, before, files),
+        "families": family_shares(details, fam, transforms),
+        "misses": misses(details, transforms),
         "details": details,
     }
-    command = bench_command(__file__, argv or None)
-    text = markdown(result, command.strip())
+    text = markdown(result, bench_command(__file__, argv).strip())
     if args.out:
         Path(args.out).write_text(text)
     if args.json:

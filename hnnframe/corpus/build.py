@@ -68,8 +68,9 @@ def _alarm(signum: int, frame: Any) -> None:
     raise _Timeout()
 
 
-def _count_params(spec: str) -> int | None:
-    """Parameters of a named source built on the meta device (no memory, no init cost)."""
+def count_params(spec: str) -> int | None:
+    """Parameters of a named source built on the meta device (no memory, no init cost); None
+    when it cannot be built there (the build then counts the exported graph's instead)."""
     import torch
 
     try:
@@ -92,7 +93,7 @@ def export_candidate(c: dict[str, str], out_dir: str, limits: dict[str, int]) ->
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(int(limits["timeout"]))
     try:
-        params = _count_params(c["spec"]) if limits["max_params"] else None
+        params = count_params(c["spec"]) if limits["max_params"] else None
         if params is not None and params > limits["max_params"]:
             rec.update(
                 status="filtered",
