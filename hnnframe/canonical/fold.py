@@ -224,9 +224,10 @@ def merge_siblings(graph: OpGraph) -> OpGraph:
             by_input[graph.predecessors(i)[0]].append(i)
     groups, new, splits = [], [], []
     for _, members in sorted(by_input.items()):
-        shapes = {graph.nodes[k].shape[:-1] for k in members}  # type: ignore[index]
+        # Rows, not shapes: onnxruntime's MatMul+Add fusion flattens a Gemm's leading dims.
+        shapes = {numel(graph.nodes[k].shape[:-1]) for k in members}  # type: ignore[index]
         cols = [_last(graph.nodes[k].shape) for k in members]
-        if len(members) < 2 or len(shapes) != 1 or any(c is None for c in cols):
+        if len(members) < 2 or len(shapes) != 1 or None in shapes or None in cols:
             continue
         first = graph.nodes[members[0]]
         shape = (*first.shape[:-1], sum(cols))  # type: ignore[index,arg-type]

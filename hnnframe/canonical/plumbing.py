@@ -178,9 +178,9 @@ class DropNoop(CanonicalPass):
 
     A node qualifies when it has one predecessor, no parameters, the predecessor's output
     shape, and is one of: a Concat, Sum, Max, Min or Mean of one tensor; a Split, Slice, Pad,
-    Tile, Resize or Upsample that keeps the shape; a pooling whose window is one element
-    (FLOPs equal to its output size), such as the AveragePool that ``AdaptiveAvgPool2d((7, 7))``
-    exports to on a 7x7 map. A Transpose that feeds nothing, of a tensor that other nodes
+    Tile, Resize or Upsample that keeps the shape (a Slice or Pad: the element count); a
+    pooling whose window is one element (FLOPs equal to its output size), such as the
+    AveragePool that ``AdaptiveAvgPool2d((7, 7))`` exports to on a 7x7 map. A Transpose that feeds nothing, of a tensor that other nodes
     read (a re-laid-out copy the TorchScript exporter leaves behind as an output), goes too.
     """
 
@@ -200,6 +200,7 @@ class DropNoop(CanonicalPass):
         }
     )
     POOLS = frozenset({"AveragePool", "MaxPool", "LpPool"})
+    KEEP_COUNT = frozenset({"Slice", "Pad"})
 
     def __call__(self, graph: OpGraph) -> OpGraph:
         drop = set()
@@ -209,6 +210,11 @@ class DropNoop(CanonicalPass):
             if n.op not in self.SAME and n.op not in self.POOLS:
                 continue
             p = graph.nodes[graph.predecessors(i)[0]]
+            if n.op in self.KEEP_COUNT and numel(n.shape) and numel(n.shape) == numel(p.shape):
+                # A Slice or Pad that keeps every element moves none, even where the view
+                # around it changed (Swin's ``x[:, :H, :W]`` after the windows' reshapes).
+                drop.add(i)
+                continue
             if p.shape is None or tuple(p.shape) != tuple(n.shape):
                 continue
             if n.op in self.POOLS and n.flops != numel(n.shape):

@@ -2,8 +2,8 @@
 differently.
 
 * global pooling: ``ReduceMean``/``ReduceMax`` over the spatial axes (the dynamo exporter,
-  ``x.mean((2, 3))``) and an ``AveragePool`` whose window is the whole map become
-  ``GlobalAveragePool``/``GlobalMaxPool``;
+  ``x.mean((2, 3))``) or over the tokens of ``[B, N, C]``, and an ``AveragePool`` whose window
+  is the whole map become ``GlobalAveragePool``/``GlobalMaxPool``;
 * splits: ``SplitToSequence`` (the dynamo exporter without optimisation) and two or more
   sibling ``Slice``/``Gather``/``Split`` nodes that cut one tensor (the TorchScript exporter's
   ``chunk``) become one ``Split``;
@@ -73,6 +73,16 @@ WEIGHTED = frozenset(
 SLICING = frozenset({"Slice", "Gather", "Split"})
 
 
+def _token_mean(p: tuple[int | None, ...] | None, out: tuple[int | None, ...] | None) -> bool:
+    """A reduction of ``[B, N, C]`` over its N > 1 tokens to ``[B, C]`` (or ``[B, 1, C]``):
+    the global pooling of a channels-last map, the layout onnxruntime's transpose optimiser
+    leaves where the export pooled ``[B, C, H, W]``."""
+    if p is None or out is None or len(p) != 3 or not isinstance(p[1], int) or p[1] < 2:
+        return False
+    kept = tuple(d for d in out if d != 1)
+    return out[0] == p[0] and kept == tuple(d for d in (p[0], p[2]) if d != 1)
+
+
 def _global_pool(graph: OpGraph, i: int) -> str | None:
     """The global pooling op that node ``i`` amounts to, or None."""
     n = graph.nodes[i]
@@ -80,6 +90,8 @@ def _global_pool(graph: OpGraph, i: int) -> str | None:
         return None
     p = graph.nodes[graph.predecessors(i)[0]].shape
     out = n.shape
+    if n.op != "AveragePool" and _token_mean(p, out):
+        return "GlobalAveragePool" if n.op == "ReduceMean" else "GlobalMaxPool"
     if p is None or out is None or not (spatial(p) or 0) > 1:
         return None
     keeps_nc = tuple(out[:2]) == tuple(p[:2])

@@ -29,6 +29,7 @@ import numpy as np
 
 from hnnframe.frontends.tensors import tensor_value
 
+_FLOATS = (1, 10, 11)  # onnx.TensorProto FLOAT, FLOAT16, DOUBLE
 # Each round can only resolve shape arithmetic whose input shapes the last inference knew, so
 # a network with one channel shuffle per unit (ShuffleNet: 16) needs one round per unit.
 _MAX_ROUNDS = 64
@@ -96,6 +97,16 @@ def _evaluators(attrs: dict[str, Any]) -> dict[str, Callable[..., Any]]:
         "Min": lambda *xs: np.minimum.reduce(xs),
         "Clip": lambda x, lo=None, hi=None: np.clip(x, lo, hi),
         "Transpose": lambda x: np.transpose(x, attrs.get("perm")),
+        # Window padding (Swin's ``(w - H % w) % w``) and its conditions.
+        "Mod": lambda a, b: np.fmod(a, b) if attrs.get("fmod") else np.mod(a, b),
+        "Abs": np.abs,
+        "Greater": np.greater,
+        "Less": np.less,
+        "GreaterOrEqual": np.greater_equal,
+        "LessOrEqual": np.less_equal,
+        "And": np.logical_and,
+        "Or": np.logical_or,
+        "Not": np.logical_not,
         "Reshape": lambda x, s: x.reshape(_ints(s)),
         "Range": lambda s, e, d: np.arange(int(s), int(e), int(d), dtype=np.int64),
         "Equal": lambda a, b: a == b,
@@ -115,15 +126,18 @@ def infer_shapes(model: Any) -> Any:
         return onnx.shape_inference.infer_shapes(m, strict_mode=False, data_prop=True)
 
     model = fix_batch(model)
-    base = _without_unreadable_constants(model)
+    base = _open_declared_symbols(_without_unreadable_constants(model))
     # The best shape of every value over all inference rounds, starting from what the file
     # declares: a later round never loses what an earlier one (or the exporter) knew.
     best: dict[str, Any] = {vi.name: vi for vi in model.graph.value_info}
     inferred = run(base)
     _keep_best(best, inferred)
     known: dict[str, np.ndarray] = {}
+    small = (onnx.TensorProto.INT64, onnx.TensorProto.INT32, *_FLOATS)
     for t in model.graph.initializer:
-        if t.data_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32):
+        # Float scalars too: a float16 converter turns the float Constants of computed pads
+        # into initializers (the float weights are stripped and unreadable).
+        if t.data_type in small and int(np.prod(t.dims)) <= 64:
             value = tensor_value(t)
             if value is not None:
                 known[t.name] = value
@@ -140,8 +154,10 @@ def infer_shapes(model: Any) -> Any:
         if new == 0:
             break
         scratch = onnx.ModelProto()
+        # base's value_info stays (its symbols opened): a tool may list a node after its
+        # consumers (onnxruntime's float16 converter appends the input's Cast), and ONNX
+        # inference, which walks the list once, types such a value from the declaration only.
         scratch.CopyFrom(base)
-        del scratch.graph.value_info[:]
         nodes = []
         for node in scratch.graph.node:
             if node.output and node.output[0] in known and len(node.output) == 1:
@@ -175,12 +191,6 @@ def infer_shapes(model: Any) -> Any:
         if o.name in inferred_out and _known_dims(inferred_out[o.name]) > _known_dims(o):
             o.type.CopyFrom(inferred_out[o.name].type)
     return out
-
-
-def _known_dims(vi: Any) -> int:
-    """How many dims of a value's tensor type are known numbers."""
-    t = vi.type.tensor_type
-    return sum(d.HasField("dim_value") for d in t.shape.dim) if t.HasField("shape") else 0
 
 
 def _contrib_shapes(model: Any, best: dict[str, Any]) -> None:
@@ -236,6 +246,24 @@ def _known_dims(vi: Any) -> int:
     if not t.HasField("shape"):
         return -1
     return sum(1 for d in t.shape.dim if d.HasField("dim_value"))
+
+
+def _open_declared_symbols(model: Any) -> Any:
+    """A copy of ``model`` whose declared ``value_info`` dims that are symbols are unknown.
+
+    A tool that ran its own inference (onnxruntime's float16 converter) declares the dims it
+    could not resolve as symbols of its own (``unk__5``); ONNX inference keeps a declared
+    symbol rather than the number it finds, so they are opened for it to fill.
+    """
+    import onnx
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    for vi in out.graph.value_info:
+        for d in vi.type.tensor_type.shape.dim:
+            if d.dim_param:
+                d.Clear()
+    return out
 
 
 def _without_unreadable_constants(model: Any) -> Any:
