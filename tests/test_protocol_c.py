@@ -133,6 +133,20 @@ def test_retrieval_through_the_index_scores_as_the_distance_matrix(bits: int) ->
     assert (stored == rows[:40]).all()
     if bits == 6:  # the case the test is for: ties split 1/k
         assert any(0 < s < 1 for s in got)
+    # Twins (one canonical graph under two names): a tie between them is right.
+    twins = [frozenset({i, i ^ 1}) for i in range(40)]
+    with retrieval.database_index(db_up, coder.fingerprint) as (idx, ids):
+        got2 = retrieval.own_top1(idx, ids, q_up, q_arch, twins)
+    assert got2.tolist() == own_top1(rows[40:], q_arch, rows[:40], twins).tolist()
+    assert (got2 >= got).all()
+
+
+def test_a_tie_with_a_canonical_twin_counts_as_right() -> None:
+    db = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1]], dtype=np.uint8)
+    q = np.array([[0, 0, 0, 1], [1, 1, 1, 0]], dtype=np.uint8)
+    assert own_top1(q, [0, 0], db).tolist() == [0.5, 0.0]
+    twins = [frozenset({0, 1}), frozenset({0, 1}), frozenset({2})]
+    assert own_top1(q, [0, 0], db, twins).tolist() == [1.0, 0.0]
 
 
 def test_the_checkpoint_coder_gives_the_hashers_codes(
@@ -153,3 +167,19 @@ def test_the_checkpoint_coder_gives_the_hashers_codes(
     ups = describe_uploads(graphs, coder, names=[p.stem for p in tiny_onnx_models])
     assert [u.code for u in ups] == [r.code for r in hasher.hash_many(tiny_onnx_models)]
     assert coder.fingerprint == hasher.fingerprint
+
+
+def test_canonical_twins_are_graphs_equal_after_the_robust_passes() -> None:
+    from hnnframe.corpus.split import canonical_twins
+    from hnnframe.ir import OpGraph, OpNode
+
+    def net(name: str, layout: bool, width: int) -> OpGraph:
+        nodes = [OpNode("Conv", "c", 100 * width, 10 * width, (1, width, 4, 4))]
+        if layout:  # a Transpose is layout, not architecture (drop_transpose)
+            nodes.append(OpNode("Transpose", "t", 0, 0, (1, 4, 4, width)))
+        nodes.append(OpNode("Relu", "r", 16 * width, 0, (1, width, 4, 4)))
+        edges = [(k, k + 1) for k in range(len(nodes) - 1)]
+        return OpGraph(nodes, edges, name)
+
+    twins = canonical_twins([net("tv", False, 8), net("timm", True, 8), net("wide", False, 16)])
+    assert twins == [frozenset({0, 1}), frozenset({0, 1}), frozenset({2})]

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from hnnframe.corpus.catalog import family_group
 from hnnframe.corpus.store import CorpusEntry
 from hnnframe.errors import ConfigError
+from hnnframe.ir import OpGraph
+from hnnframe.presets import PRESETS
 
 # Held out by default: transformers (encoders, decoders, an encoder-decoder) and CNN and ViT
 # families of timm and transformers. The zoo's groups stay in training, so protocols (a) and
@@ -67,6 +70,13 @@ class Split:
     test: list[int]
     holdout: tuple[str, ...]
 
+    @cached_property
+    def twins(self) -> list[frozenset[int]]:
+        """Per architecture, the architectures with its canonical graph, itself included
+        (:func:`canonical_twins`): one network under two names (timm's and torchvision's
+        ``efficientnet_b0``) is one architecture in protocol (c), second version."""
+        return canonical_twins([e.graph for e in self.entries])
+
     @property
     def train_groups(self) -> list[str]:
         return sorted({self.entries[i].group for i in self.train})
@@ -74,6 +84,21 @@ class Split:
     @property
     def test_groups(self) -> list[str]:
         return sorted({self.entries[i].group for i in self.test})
+
+
+def canonical_twins(graphs: Sequence[OpGraph]) -> list[frozenset[int]]:
+    """Per graph, the indices of the graphs whose canonical graph (the ``robust`` preset:
+    ``ROBUST_PASSES`` and ``ROBUST_MERGE``) is its own, up to node order
+    (:meth:`~hnnframe.ir.OpGraph.structure_hash`, what the exact-architecture tier
+    compares)."""
+    from hnnframe.pipeline import prepare_graph
+
+    cfg = PRESETS.build("robust")
+    digests = [prepare_graph(g, cfg)[0].structure_hash() for g in graphs]
+    by: dict[str, set[int]] = {}
+    for i, d in enumerate(digests):
+        by.setdefault(d, set()).add(i)
+    return [frozenset(by[d]) for d in digests]
 
 
 def split_corpus(entries: Sequence[CorpusEntry], holdout: Iterable[str] | None = None) -> Split:

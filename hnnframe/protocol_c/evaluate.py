@@ -5,7 +5,8 @@ The figures (:mod:`hnnframe.protocol_c.metrics`) per coder:
 Retrieval (``own_top1``, ``family_top1``) goes through a real hash index
 (:mod:`hnnframe.protocol_c.retrieval`); the figures over every pair use the codes it stores.
 
-* ``own_top1`` per transformation, its worst transformation and the mean over all copies;
+* ``own_top1`` per transformation, its worst transformation and the mean over all copies
+  (architectures with one canonical graph are one architecture: ``Split.twins``);
 * ``unique``, ``pairs_d0`` and ``pairs_d2`` over every architecture of the database;
 * ``family_top1`` over the held-out architectures whose group has another member;
 * ``auc``: verification of a copy against its own architecture, other families as negatives;
@@ -52,7 +53,7 @@ def evaluate_coder(coder: Any, split: Split, queries: Sequence[Query]) -> dict[s
     sizes = Counter(groups)
     fam_idx = [i for i in split.test if sizes[groups[i]] > 1]
     with database_index(db_up, coder.fingerprint) as (idx, ids):
-        scores = own_top1(idx, ids, q_up, q_arch) if q_up else np.zeros(0)
+        scores = own_top1(idx, ids, q_up, q_arch, split.twins) if q_up else np.zeros(0)
         fam = family_top1(idx, ids, groups, fam_idx) if fam_idx else np.zeros(0)
         db = stored_codes(idx, ids, bits)
     q = np.stack([unpack_code(u.code, bits) for u in q_up]) if q_up else np.zeros((0, bits))

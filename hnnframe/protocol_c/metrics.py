@@ -21,12 +21,20 @@ import numpy as np
 from hnnframe.codes import hamming_matrix
 
 
-def own_top1(q_codes: np.ndarray, q_arch: Sequence[int], db_codes: np.ndarray) -> np.ndarray:
-    """Per query, ``1/k`` if its own database entry is among the ``k`` nearest ties, else 0."""
+def own_top1(
+    q_codes: np.ndarray,
+    q_arch: Sequence[int],
+    db_codes: np.ndarray,
+    twins: Sequence[frozenset[int]] | None = None,
+) -> np.ndarray:
+    """Per query, the share of the ``k`` nearest ties that are its own database entry (or,
+    with ``twins``, an entry with its canonical graph): ``1/k`` when one of them is."""
     d = hamming_matrix(q_codes, db_codes)
     nearest = d == d.min(axis=1, keepdims=True)
-    own = nearest[np.arange(len(q_arch)), np.asarray(q_arch)]
-    return np.where(own, 1.0 / nearest.sum(axis=1), 0.0)
+    right = np.zeros_like(nearest)
+    for k, a in enumerate(q_arch):
+        right[k, list(twins[a]) if twins is not None else [a]] = True
+    return (nearest & right).sum(axis=1) / nearest.sum(axis=1)
 
 
 def code_uniqueness(db_codes: np.ndarray) -> dict[str, float]:

@@ -45,13 +45,20 @@ def nearest_ties(idx: HashIndex, query: Any, fingerprint: str | None = None) -> 
 
 
 def own_top1(
-    idx: HashIndex, ids: Sequence[int], queries: Sequence[Any], q_arch: Sequence[int]
+    idx: HashIndex,
+    ids: Sequence[int],
+    queries: Sequence[Any],
+    q_arch: Sequence[int],
+    twins: Sequence[frozenset[int]] | None = None,
 ) -> np.ndarray:
-    """Per copy, ``1/k`` if its own architecture is among the ``k`` nearest ties, else 0."""
+    """Per copy, the share of the ``k`` nearest ties that are its own architecture: ``1/k``
+    if only that one is right. With ``twins`` (per architecture, those with its canonical
+    graph, itself included) a graph-identical twin is right too: one network, two names."""
     out = []
     for q, a in zip(queries, q_arch, strict=True):
         tied = {m.record.id for m in nearest_ties(idx, q)}
-        out.append(1.0 / len(tied) if ids[a] in tied else 0.0)
+        right = {ids[b] for b in twins[a]} if twins is not None else {ids[a]}
+        out.append(len(tied & right) / len(tied) if tied else 0.0)
     return np.asarray(out)
 
 
