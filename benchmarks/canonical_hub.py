@@ -290,7 +290,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     from canonical_markdown import markdown
-    from canonical_report import baseline_codes, compare_all, family_shares, misses, tool_summary
+    from canonical_report import (
+        baseline_codes,
+        compare_all,
+        family_shares,
+        misses,
+        shared_graphs,
+        tool_summary,
+    )
     from canonical_sets import select
 
     from hnnframe.corpus.build import DEFAULT_MAX_NODES, DEFAULT_MAX_PARAMS, parse_shard
@@ -331,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": tool_summary(details, kinds, before, files),
         "families": family_shares(details, fam, transforms),
         "misses": misses(details, transforms),
+        "shared": shared_graphs(details, fam),
         "details": details,
     }
     text = markdown(result, bench_command(__file__, argv).strip())

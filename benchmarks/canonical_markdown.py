@@ -211,11 +211,38 @@ def failures(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def shared_section(result: dict[str, Any]) -> list[str]:
+    """The architectures that share one canonical graph (twins, or a false "same
+    architecture" of the exact-architecture tier)."""
+    groups = result.get("shared", [])
+    refs = [
+        d for d in result["details"].values() if "structure" in d["graphs"].get("reference", {})
+    ]
+    distinct = len({d["graphs"]["reference"]["structure"] for d in refs})
+    lines = [
+        "",
+        "## Architectures that share one canonical graph",
+        "",
+        f"{distinct} distinct canonical graphs among the references of {len(refs)} "
+        f"architectures; {len(groups)} groups share one. *raw equal*: the exported graphs were "
+        "equal before canonicalisation too (one network under two names); *no*: the passes made "
+        "them equal.",
+        "",
+    ]
+    if groups:
+        lines += ["| architectures | families | raw equal |", "|---|---|---|"]
+        for g in groups:
+            raw = {True: "yes", False: "no", None: "?"}[g["raw_equal"]]
+            lines.append(f"| {', '.join(g['keys'])} | {', '.join(g['families'])} | {raw} |")
+    return lines
+
+
 def markdown(result: dict[str, Any], command: str) -> str:
     lines = [
         *header(result, command),
         *tool_table(result),
         *family_table(result),
+        *shared_section(result),
         *miss_section(result),
         *arch_table(result),
         *failures(result),

@@ -72,11 +72,13 @@ def prepared(path: str) -> tuple[Any, dict[str, Any]]:
 
     # The canonical WL coder's pipeline, without its per-object cache of prepared graphs.
     cfg = {"canonical": list(ROBUST_PASSES), "merge": list(ROBUST_MERGE)}
-    g = prepare_graph(from_onnx(load_onnx_file(Path(path)), Path(path).stem), cfg)[0]
+    raw = from_onnx(load_onnx_file(Path(path)), Path(path).stem)
+    g = prepare_graph(raw, cfg)[0]
     code = WLCoder(BITS, canonical=True).wl.codes([g])["codes"][0]
     return g, {
         "code": "".join(map(str, code.tolist())),
         "structure": g.structure_hash(),
+        "raw": raw.structure_hash(),
         "nodes": g.num_nodes,
         "hist": g.op_histogram(),
     }
@@ -93,8 +95,35 @@ def _stamp(files: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Bumped when compare_source's result gains a field (2: each graph's raw structure hash).
+COMPARE_FORMAT = 2
+
+
 def _compared(cache: str, key: str) -> Path:
-    return Path(cache) / "compare" / code_version() / f"{key}.json"
+    return Path(cache) / "compare" / f"{code_version()}-{COMPARE_FORMAT}" / f"{key}.json"
+
+
+def shared_graphs(details: Mapping[str, Any], family: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Architectures whose references have one canonical graph (the exact-architecture tier
+    would call them one architecture): per group its keys, families, and whether their raw
+    graphs were already equal (one network under two names) or only became so."""
+    by: dict[str, list[str]] = {}
+    for key, d in details.items():
+        ref = d["graphs"].get(REFERENCE, {})
+        if "structure" in ref:
+            by.setdefault(ref["structure"], []).append(key)
+    out = []
+    for keys in by.values():
+        if len(keys) > 1:
+            raws = {details[k]["graphs"][REFERENCE].get("raw") for k in keys}
+            out.append(
+                {
+                    "keys": sorted(keys),
+                    "families": sorted({family.get(k, "") for k in keys}),
+                    "raw_equal": None if None in raws else len(raws) == 1,
+                }
+            )
+    return sorted(out, key=lambda g: g["keys"])
 
 
 def compared_before(key: str, files: Mapping[str, Any], cache: str) -> dict[str, Any] | None:

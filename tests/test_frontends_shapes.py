@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
+from typing import Any
 
 import onnx
 import pytest
@@ -140,3 +141,51 @@ def test_tensors_with_dims_but_no_bytes(tmp_path: Path) -> None:
 def _save(proto: onnx.ModelProto, path: Path) -> Path:
     path.write_bytes(proto.SerializeToString())
     return path
+
+
+def _pads_from_float_constants(out_of_order: bool, declared_symbol: bool) -> onnx.ModelProto:
+    """x -> Cast (float16) -> Pad -> Conv, the pads computed as TensorFlow-style "same"
+    padding is: ceil(size / stride) in floats, clipped at 0, cast to int64. Optionally the
+    input's Cast is listed last (as onnxruntime's float16 converter writes it) and the Pad's
+    output declared with a symbol of the tool's own."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    def const(name: str, value: Any) -> Any:
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value))
+
+    nodes = [
+        const("half", np.array(3.5, dtype=np.float16)),
+        helper.make_node("Ceil", ["half"], ["up"]),
+        const("zero", np.array(0.0, dtype=np.float16)),
+        helper.make_node("Max", ["up", "zero"], ["amount"]),
+        helper.make_node("Cast", ["amount"], ["amount_i"], to=TensorProto.INT64),
+        const("mask", np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=np.int64)),
+        helper.make_node("Mul", ["mask", "amount_i"], ["pads"]),
+        helper.make_node("Pad", ["xh", "pads"], ["padded"]),
+        helper.make_node("Conv", ["padded", "w"], ["y"]),
+    ]
+    cast = helper.make_node("Cast", ["x"], ["xh"], to=TensorProto.FLOAT16)
+    nodes = [*nodes, cast] if out_of_order else [cast, *nodes]
+    w = numpy_helper.from_array(np.ones((4, 3, 3, 3), dtype=np.float16), "w")
+    declared = []
+    if declared_symbol:
+        declared = [helper.make_tensor_value_info("padded", TensorProto.FLOAT16, ["u0"] * 4)]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, None)],
+        [w],
+        value_info=declared,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize(("out_of_order", "declared_symbol"), [(False, False), (True, True)])
+def test_pads_computed_in_floats_give_shapes(out_of_order: bool, declared_symbol: bool) -> None:
+    from hnnframe.frontends.export import prepare
+
+    g = from_onnx(prepare(_pads_from_float_constants(out_of_order, declared_symbol)))
+    conv = next(n for n in g.nodes if n.op == "Conv")
+    assert conv.shape == (1, 4, 14, 14) and conv.flops > 0  # 8 + 2 * 4 = 16, then 3x3 valid

@@ -22,6 +22,7 @@ ONNX schema; their shapes come from onnxruntime's symbolic shape inference.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from typing import Any
 
@@ -154,10 +155,8 @@ def infer_shapes(model: Any) -> Any:
         if new == 0:
             break
         scratch = onnx.ModelProto()
-        # base's value_info stays (its symbols opened): a tool may list a node after its
-        # consumers (onnxruntime's float16 converter appends the input's Cast), and ONNX
-        # inference, which walks the list once, types such a value from the declaration only.
         scratch.CopyFrom(base)
+        del scratch.graph.value_info[:]
         nodes = []
         for node in scratch.graph.node:
             if node.output and node.output[0] in known and len(node.output) == 1:
@@ -170,7 +169,9 @@ def infer_shapes(model: Any) -> Any:
             else:
                 nodes.append(node)
         del scratch.graph.node[:]
-        scratch.graph.node.extend(nodes)
+        # A tool may list a node after its consumers (onnxruntime's float16 converter appends
+        # the input's Cast); ONNX inference walks the list once, so it goes in data order.
+        scratch.graph.node.extend(_data_order(nodes))
         try:
             inferred = run(scratch)
         except Exception:  # keep what the last successful pass found
@@ -246,6 +247,33 @@ def _known_dims(vi: Any) -> int:
     if not t.HasField("shape"):
         return -1
     return sum(1 for d in t.shape.dim if d.HasField("dim_value"))
+
+
+def _data_order(nodes: list[Any]) -> list[Any]:
+    """``nodes`` with each one after the producers of its inputs, otherwise in file order
+    (a stable topological sort; a cycle, which a valid file has none of, keeps file order)."""
+    producer = {o: k for k, n in enumerate(nodes) for o in n.output if o}
+    waits = [
+        {producer[i] for i in n.input if i in producer and producer[i] != k}
+        for k, n in enumerate(nodes)
+    ]
+    users: dict[int, list[int]] = {}
+    for k, deps in enumerate(waits):
+        for d in deps:
+            users.setdefault(d, []).append(k)
+    ready = [k for k, deps in enumerate(waits) if not deps]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        k = heapq.heappop(ready)
+        order.append(k)
+        for u in users.get(k, []):
+            waits[u].discard(k)
+            if not waits[u]:
+                heapq.heappush(ready, u)
+    if len(order) < len(nodes):
+        return nodes
+    return [nodes[k] for k in order]
 
 
 def _open_declared_symbols(model: Any) -> Any:
