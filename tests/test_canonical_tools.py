@@ -107,3 +107,11 @@ def test_a_one_value_initializer_is_no_parameter() -> None:
     model = strip_weights(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
     g = from_onnx(model)
     assert [(n.op, n.params) for n in g.nodes] == [("Mul", 0), ("Add", 4)]
+
+
+def test_embed_layer_normalization_is_the_lookup_and_the_norm() -> None:
+    from support.hub import same_after, variant
+
+    # onnxruntime's transformer optimizer fuses DistilBERT's embeddings and their LayerNorm.
+    assert ops(variant("hf:distilbert:tiny", "ort_transformer"))["EmbedLayerNormalization"]
+    assert same_after("hf:distilbert:tiny", "ort_transformer")

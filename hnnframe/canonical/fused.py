@@ -22,6 +22,8 @@ computed from the shapes:
   FLOPs of their weights and output (the activation fused into FusedConv/FusedGemm is an
   attribute the graph does not carry, so it is lost); the shapes after a FusedMatMul that
   shape inference leaves open are completed (:func:`complete_shapes`);
+* ``EmbedLayerNormalization`` (onnxruntime's BERT embedding fusion): the ``Gather`` holding
+  the embedding tables and the ``LayerNormalization`` after it;
 * ``QuickGelu`` (``x * sigmoid(a x)``, onnxruntime's fusion of SiLU): SiLU's ``Sigmoid`` and
   ``Mul`` (``a`` is an attribute; for CLIP's ``a = 1.702`` the scaling Mul is lost).
 
@@ -217,6 +219,8 @@ class NormaliseFused(CanonicalPass):
                 nodes[i] = OpNode("Gelu", n.name, out, 0, n.shape)
             elif n.op in SKIP_NORMS and out and _last(n.shape):
                 self._split_skip(graph, nodes, edges, extra, i)
+            elif n.op == "EmbedLayerNormalization" and out and _last(n.shape):
+                self._split_embed(graph, nodes, edges, extra, i)
             elif n.op == "QuickGelu" and out:  # x * sigmoid(a x): SiLU's Sigmoid and Mul
                 nodes[i] = OpNode("Sigmoid", n.name, out, 0, n.shape)
                 k = self._after(
@@ -250,6 +254,30 @@ class NormaliseFused(CanonicalPass):
                 nodes[p] = OpNode(m.op, m.name, m.flops + out, m.params + bias, m.shape)
                 return True
         return False
+
+    def _split_embed(
+        self,
+        graph: OpGraph,
+        nodes: list[OpNode],
+        edges: set[tuple[int, int]],
+        extra: list[OpNode],
+        i: int,
+    ) -> None:
+        """Node ``i`` (EmbedLayerNormalization) becomes the embedding lookup, holding every
+        table (words, positions, segments: the export's Gather with the position Add joined
+        to it); a new node the LayerNormalization after it, with gamma and beta."""
+        n = graph.nodes[i]
+        out, c = numel(n.shape) or 0, _last(n.shape) or 1
+        norm = min(2 * c, n.params)
+        nodes[i] = OpNode("Gather", n.name, 0, n.params - norm, n.shape)
+        node = OpNode(
+            "LayerNormalization",
+            n.name + "/norm",
+            _norm_flops("LayerNormalization", out, norm),
+            norm,
+            n.shape,
+        )
+        self._after(graph, edges, extra, i, node)
 
     def _split_skip(
         self,

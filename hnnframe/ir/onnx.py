@@ -23,7 +23,13 @@ if TYPE_CHECKING:
     import onnx
 
 # Inputs of these ops that are running statistics (buffers), not trainable parameters.
-_BUFFER_INPUTS: dict[str, set[int]] = {"BatchNormalization": {3, 4}}
+# Inputs that are not parameters: BN's running statistics; the position and segment tables of
+# onnxruntime's EmbedLayerNormalization, which an export adds as constants (tables the
+# exporters fold differently, so canonical graphs never count them; see normalise_spelling).
+_BUFFER_INPUTS: dict[str, set[int]] = {
+    "BatchNormalization": {3, 4},
+    "EmbedLayerNormalization": {3, 4},
+}
 # A quantized op's parameters are its weight and bias, whatever their type (int8, int32);
 # its scales and zero points are not. QLinearMatMul's weight may be either matrix.
 _QUANT_PARAM_INPUTS: dict[str, set[int]] = {
