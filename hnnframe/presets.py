@@ -85,14 +85,16 @@ ROBUST_PASSES: list[str] = [
     "drop_plumbing",
     "fuse_decompositions",
     "fold_linear",
+    # Issue 22: what tools fold at will. The offset pass goes before normalise_spelling, which
+    # takes the parameters from constant tables (then only a one-value constant has none).
+    "drop_scalar_offset",
     "normalise_spelling",
     "drop_noop",
     "strip_preprocessing",
     "fold_bn",
     "drop_classifier_pool",
-    # Issue 22: what tools move or fold at will (transposes, arithmetic by one constant).
     "drop_transpose",
-    "drop_scalar_arith",
+    "drop_constant_scale",
 ]
 # Also identical graphs for QDQ quantization (which deletes ReLUs) and another input
 # resolution, at the price of ReLU against ReLU6 and of absolute FLOPs.

@@ -22,8 +22,8 @@ computed from the shapes:
   FLOPs of their weights and output (the activation fused into FusedConv/FusedGemm is an
   attribute the graph does not carry, so it is lost); the shapes after a FusedMatMul that
   shape inference leaves open are completed (:func:`complete_shapes`);
-* ``EmbedLayerNormalization`` (onnxruntime's BERT embedding fusion): the ``Gather`` holding
-  the embedding tables and the ``LayerNormalization`` after it;
+* ``EmbedLayerNormalization`` (onnxruntime's BERT embedding fusion): the word table's
+  ``Gather``, the ``Add`` of the position (and segment) tables, and the ``LayerNormalization``;
 * ``QuickGelu`` (``x * sigmoid(a x)``, onnxruntime's fusion of SiLU): SiLU's ``Sigmoid`` and
   ``Mul`` (``a`` is an attribute; for CLIP's ``a = 1.702`` the scaling Mul is lost).
 
@@ -277,7 +277,16 @@ class NormaliseFused(CanonicalPass):
             norm,
             n.shape,
         )
-        self._after(graph, edges, extra, i, node)
+        k = self._after(graph, edges, extra, i, node)
+        # The position (and segment) tables' Add, as the export spells it: the norm reads it.
+        # The IR does not count those tables (buffers, _BUFFER_INPUTS): the Add holds one
+        # row's worth, a table rather than a one-value offset (drop_scalar_offset), until
+        # normalise_spelling takes the parameters of every Add of a constant, as the export's.
+        add = OpNode("Add", n.name + "/positions", out, c, n.shape)
+        j = -(len(extra) + 1)
+        extra.append(add)
+        edges.discard((i, k))
+        edges.update({(i, j), (j, k)})
 
     def _split_skip(
         self,

@@ -8,14 +8,18 @@ constant the weightless graph cannot read (issue 22).
   is a choice of the tool, not of the network, and the operators around them (their FLOPs
   and parameters) stay what they were. ShuffleNet's channel shuffle goes too: the
   Reshape-Split-Concat around it still mark the block.
-* ``drop_scalar_arith``: a ``Mul``, ``Div``, ``Add`` or ``Sub`` with one data input and no
-  parameters reads a constant of one value (a tensor of more values counts as parameters,
-  :mod:`hnnframe.ir.onnx`). The graph is weightless, so it cannot tell a multiplication by
-  1 (``torch.addcmul``'s ``value``, exported by the TorchScript exporter and removed by every
-  simplifier) from an attention scale that onnxruntime moves into ``FusedMatMul``'s alpha or
-  a Gemm's. Both go, bridged.
+* ``drop_constant_scale``: a ``Mul`` or ``Div`` with one data input and no parameters left
+  scales by a constant: a one-value constant (``torch.addcmul``'s multiplication by 1, which
+  every simplifier removes; an attention scale onnxruntime moves into ``FusedMatMul``'s alpha)
+  or a per-channel scale that ``fold_linear`` could not join to a layer (a layer scale behind
+  a Transpose, which onnxsim and onnxruntime multiply into the weights). Scales carry no
+  structure a tool keeps, so they go, bridged. It runs last.
+* ``drop_scalar_offset``: an ``Add`` or ``Sub`` of a one-value constant (RoBERTa's position
+  offset, a padding index). It runs before ``normalise_spelling``, while a constant of more
+  values still counts as parameters: a table added as a constant (BERT's token-type row) is
+  structure and stays.
 
-Both run after ``fuse_decompositions``, whose motifs (GELU's ``x * 0.5``, hardswish's
+All run after ``fuse_decompositions``, whose motifs (GELU's ``x * 0.5``, hardswish's
 ``/ 6``, attention's ``K^T``) read these nodes.
 """
 
@@ -23,8 +27,6 @@ from __future__ import annotations
 
 from hnnframe.canonical.base import CANONICALISERS, CanonicalPass, bypass
 from hnnframe.ir import OpGraph
-
-SCALAR_ARITH = frozenset({"Mul", "Div", "Add", "Sub"})
 
 
 @CANONICALISERS.register("drop_transpose")
@@ -42,9 +44,12 @@ class DropTranspose(CanonicalPass):
         )
 
 
-@CANONICALISERS.register("drop_scalar_arith")
-class DropScalarArith(CanonicalPass):
-    """Bridge over elementwise arithmetic by a one-value constant (see the module)."""
+class DropConstantArith(CanonicalPass):
+    """Bridge over elementwise ``ops`` with one data input and no parameters (see the
+    module)."""
+
+    def __init__(self, ops: frozenset[str]) -> None:
+        self.ops = ops
 
     def __call__(self, graph: OpGraph) -> OpGraph:
         return bypass(
@@ -52,6 +57,22 @@ class DropScalarArith(CanonicalPass):
             {
                 i
                 for i, n in enumerate(graph.nodes)
-                if n.op in SCALAR_ARITH and not n.params and not n.const and graph.in_degree(i) == 1
+                if n.op in self.ops and not n.params and not n.const and graph.in_degree(i) == 1
             },
         )
+
+
+@CANONICALISERS.register("drop_constant_scale")
+class DropConstantScale(DropConstantArith):
+    """Mul and Div by a constant (see the module)."""
+
+    def __init__(self) -> None:
+        super().__init__(frozenset({"Mul", "Div"}))
+
+
+@CANONICALISERS.register("drop_scalar_offset")
+class DropScalarOffset(DropConstantArith):
+    """Add and Sub of a one-value constant (see the module)."""
+
+    def __init__(self) -> None:
+        super().__init__(frozenset({"Add", "Sub"}))
