@@ -76,6 +76,9 @@ def test_hnn_list_json_shows_the_transforms(capsys: pytest.CaptureFixture[str]) 
     regs = json.loads(capsys.readouterr().out)
     assert regs["transforms"] == TRANSFORMS.names()
     assert {"dynamo", "qdq", "plumbing", "fp16"} <= set(regs["transforms"])
+    assert main(["list"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("transforms"))
+    assert "layer_drop (derived)" in line and "dynamo," in line
 
 
 def test_file_variants_and_cache(tiny_onnx_models: list[Path], tmp_path: Path) -> None:
