@@ -34,11 +34,11 @@ def _graphs(zoo_cache: str | None, variant_cache: str | None, build: bool) -> di
 
     if build:
         build_zoo(zoo_cache, progress=True)
-        from hnnframe.variants import TRANSFORMS, build_variants
+        from hnnframe.variants import build_variants, copy_transforms
 
         build_variants(
             [(e.name, f"torchvision:{e.name}") for e in TABLE1],
-            list(TRANSFORMS),
+            copy_transforms(),
             variant_cache,
             progress=True,
         )

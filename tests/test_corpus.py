@@ -91,19 +91,23 @@ def test_protocol_c_end_to_end(tiny_corpus: Path, tmp_path: Path) -> None:
     queries, errors = hub_queries(
         entries,
         split.test,
-        ["softmax_head"],
+        ["softmax_head", "new_head"],
         deletion_copies=2,
         variant_cache=tmp_path / "v",
         progress=False,
     )
-    assert {q.transform for q in queries} == {"softmax_head", "node_deletion"} and not errors
+    assert {q.transform for q in queries} == {"softmax_head", "new_head", "node_deletion"}
+    assert not errors and {q.transform for q in queries if q.derived} == {"new_head"}
     row = evaluate_coder(WLCoder(64, canonical=True), split, queries)
     assert set(row["per_transform"]) == {"softmax_head", "node_deletion"}
     for k in ("own_top1", "unique", "pairs_d0", "auc"):
         assert 0.0 <= row[k] <= 1.0, k
     # canonicalisation drops the appended Softmax: those copies find their architecture
     assert row["per_transform"]["softmax_head"]["own_top1"] == 1.0
-    assert sum(row["hist_own"]) == len(queries)
+    # a derived architecture is no copy: scored apart, by whether its source is nearest
+    assert set(row["derived"]) == {"new_head"} and row["derived"]["new_head"]["queries"] == 2
+    assert 0.0 <= row["derived"]["new_head"]["source_top1"] <= 1.0
+    assert sum(row["hist_own"]) == len(queries) - 2
 
 
 def test_protocol_c_figures_of_a_checkpoint_for_tuning(
@@ -126,7 +130,9 @@ def test_protocol_c_figures_of_a_checkpoint_for_tuning(
     assert all(0.0 <= v <= 1.0 for k, v in out.items() if k != "hub/family_top1")
 
 
-def test_reproduce_hub_writes_the_protocol_c_block(tiny_corpus: Path, tmp_path: Path) -> None:
+def test_reproduce_hub_writes_the_protocol_c_block(
+    tiny_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # The command end to end on the tiny corpus (convnext is a default held-out group): the
     # WL baselines only, one transformation; the block lands in results.md with its plot.
     docs = tmp_path / "docs"
@@ -146,12 +152,16 @@ def test_reproduce_hub_writes_the_protocol_c_block(tiny_corpus: Path, tmp_path: 
         "32",
         "--transforms",
         "softmax_head",
+        "--derived",
+        "width_pruned",
         "--deletion-copies",
         "1",
     ]
     assert main(argv) == 0
     text = (docs / "results.md").read_text()
     assert "<!-- hub:begin -->" in text and "Protocol (c)" in text
+    # the derived architectures of test_convnext and test_vit, in a table of their own
+    assert "| coder | Q | width_pruned (2) |" in text and "width_pruned (2) | node" not in text
     assert (
         "| WL SimHash, raw graphs | 32 |" in text
         and "| WL SimHash, canonical graphs | 32 |" in text
@@ -163,6 +173,9 @@ def test_reproduce_hub_writes_the_protocol_c_block(tiny_corpus: Path, tmp_path: 
     before = [p.stat().st_mtime_ns for p in evals]
     assert main(argv) == 0
     assert [p.stat().st_mtime_ns for p in evals] == before
+    capsys.readouterr()
+    assert main([*argv[:-4], "--derived", "dynamo"]) == 2
+    assert "no derived architectures; valid: " in capsys.readouterr().err
 
 
 def test_split_maps_aliases_and_refuses_unknown_groups(tiny_corpus: Path) -> None:

@@ -98,6 +98,18 @@ def test_goal_table_compares_the_recipe_with_both_baselines_at_its_q() -> None:
     assert goal_table(rows, "r", 128) == []  # no row at that Q
 
 
+def test_derived_architectures_have_a_table_of_their_own() -> None:
+    from hnnframe.protocol_c.report import derived_lines
+
+    old = {"name": "WL", "bits": 32, "per_transform": {}}  # an evaluation cached before them
+    assert derived_lines([old], {}) == []
+    row = {**old, "derived": {"layer_drop": {"source_top1": 0.5, "queries": 4}}}
+    lines = derived_lines([row, old], {"per_kind": {"layer_drop": 4}, "errors": {"x": {"a": ""}}})
+    assert "| coder | Q | layer_drop (4) |" in lines
+    assert "| WL | 32 | 50.0% |" in lines and "| WL | 32 | - |" in lines
+    assert lines[-1].endswith("x: 1")
+
+
 class TableCoder(GraphCoder):
     """A coder whose codes are given: graph ``gi`` gets row ``i`` (no learning involved)."""
 

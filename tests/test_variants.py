@@ -15,6 +15,8 @@ from hnnframe.variants import (
     VariantSource,
     VariantUnavailable,
     build_variants,
+    copy_transforms,
+    derived_transforms,
     get_transform,
     listed_transforms,
     make_variant,
@@ -51,10 +53,19 @@ def test_transform_table() -> None:
 
 
 def test_transforms_are_a_registry_in_the_issue_order() -> None:
+    derived = derived_transforms()
     assert isinstance(get_transform("plumbing"), Transform)
     assert sorted(transform_names()) == TRANSFORMS.names()
-    # The robustness tables list the issue's transforms first, in its order.
-    assert transform_names() == [*listed_transforms(), *unlisted_transforms()]
+    # The robustness tables list the issue's transforms first, in its order; the derived
+    # architectures (no copies, in no robustness table) come last.
+    assert transform_names() == [*listed_transforms(), *unlisted_transforms(), *derived]
+    assert copy_transforms() == [*listed_transforms(), *unlisted_transforms()]
+    assert derived == ["new_head", "layer_drop", "vocab_extended", "width_pruned"] + [
+        "adapter_unmerged"
+    ]
+    assert all(get_transform(t).derived and not get_transform(t).listed for t in derived)
+    assert not set(derived) & set(unlisted_transforms())
+    assert not any(get_transform(t).derived for t in copy_transforms())
     assert transform_names()[:3] == ["dynamo", "bn_folded", "opset11"]
     with pytest.raises(RegistryError, match="unknown transform 'nope'; valid: .*plumbing"):
         get_transform("nope")
@@ -65,6 +76,9 @@ def test_hnn_list_json_shows_the_transforms(capsys: pytest.CaptureFixture[str]) 
     regs = json.loads(capsys.readouterr().out)
     assert regs["transforms"] == TRANSFORMS.names()
     assert {"dynamo", "qdq", "plumbing", "fp16"} <= set(regs["transforms"])
+    assert main(["list"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("transforms"))
+    assert "layer_drop (derived)" in line and "dynamo," in line
 
 
 def test_file_variants_and_cache(tiny_onnx_models: list[Path], tmp_path: Path) -> None:

@@ -54,6 +54,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             from hnnframe.sources import SOURCES
 
             names = [f"{n} ({'+'.join(sorted(SOURCES.get(n).GIVES))})" for n in names]
+        if k == "transforms":  # derived architectures are no copies: say so
+            from hnnframe.variants import get_transform
+
+            names = [f"{n} (derived)" if get_transform(n).derived else n for n in names]
         print(f"{k:<15} {', '.join(names)}")
     return 0
 

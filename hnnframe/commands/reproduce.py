@@ -64,6 +64,23 @@ def _hub_notes(args: argparse.Namespace, res: dict[str, Any]) -> list[str]:
     return notes
 
 
+def _derived_kinds(spec: str | None) -> list[str] | None:
+    """``--derived``: None (every derived kind), ``none`` (none) or a comma-separated list."""
+    if spec is None:
+        return None
+    if spec == "none":
+        return []
+    from hnnframe.variants import derived_transforms
+
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    unknown = [n for n in names if n not in derived_transforms()]
+    if unknown:
+        raise ConfigError(
+            f"--derived: {unknown} are no derived architectures; valid: {derived_transforms()}"
+        )
+    return names
+
+
 def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
     from hnnframe.protocol_c.report import hub_markdown, plot_histograms
 
@@ -77,6 +94,7 @@ def cmd_reproduce_hub(args: argparse.Namespace, docs: Path, out: Path) -> int:
         ged_cache=args.ged_cache,
         queries_per_group=args.queries_per_group or None,
         transforms=args.transforms.split(",") if args.transforms else None,
+        derived=_derived_kinds(args.derived),
         deletion_copies=args.deletion_copies,
         wl_bits=bits,
         jobs=args.jobs,
@@ -194,7 +212,13 @@ def register(sub: Any) -> None:
     h.add_argument(
         "--transforms",
         help="comma-separated transformations that make the "
-        "tool-made copies (default every one of `hnn list`'s transforms)",
+        "tool-made copies (default every one of `hnn list`'s transforms that makes copies)",
+    )
+    h.add_argument(
+        "--derived",
+        help="comma-separated derived architectures (new_head, layer_drop, vocab_extended, "
+        "width_pruned, adapter_unmerged) made of the same architectures and scored apart, by "
+        "whether their source is nearest (default all; 'none': none)",
     )
     h.add_argument(
         "--recipes",

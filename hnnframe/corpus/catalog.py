@@ -194,11 +194,16 @@ _HF_FIELDS: dict[str, tuple[str, str, str, str | None]] = {
 _HF_DEFAULT_ONLY = frozenset({"swin", "convnext", "resnet", "mobilevit", "levit", "segformer"})
 
 
-def hf_overrides(model_type: str, layers: int, hidden: int, heads: int) -> dict[str, int]:
-    """Config fields for one size of a transformers model type."""
-    nl, nh, na, ni = _HF_FIELDS.get(
+def hf_size_fields(model_type: str) -> tuple[str, str, str, str | None]:
+    """A transformers config's fields of (layers, width, heads, MLP width; None: no field)."""
+    return _HF_FIELDS.get(
         model_type, ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size")
     )
+
+
+def hf_overrides(model_type: str, layers: int, hidden: int, heads: int) -> dict[str, int]:
+    """Config fields for one size of a transformers model type."""
+    nl, nh, na, ni = hf_size_fields(model_type)
     out = {nl: layers, nh: hidden, na: heads}
     if ni:
         out[ni] = 4 * hidden

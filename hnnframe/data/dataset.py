@@ -170,7 +170,8 @@ def variant_graphs(
     if not transforms:
         return {}
     for t in transforms:
-        get_transform(str(t))
+        if get_transform(str(t)).derived:  # a copy of its source it is not
+            raise ConfigError(f"data.variants: {t} makes a derived architecture, not a copy")
     specs = variant_sources(data_cfg)
     sources = [(n, specs[n]) for n in names if n in specs]
     built = build_variants(

@@ -7,6 +7,9 @@ Retrieval (``own_top1``, ``family_top1``) goes through a real hash index
 
 * ``own_top1`` per transformation, its worst transformation and the mean over all copies
   (architectures with one canonical graph are one architecture: ``Split.twins``);
+* ``derived``: per kind of derived architecture (queries marked ``derived``, not copies), the
+  share whose source architecture is nearest (``source_top1``, the same tie rule); they
+  enter none of the copies' figures;
 * ``unique``, ``pairs_d0`` and ``pairs_d2`` over every architecture of the database;
 * ``family_top1`` over the held-out architectures whose group has another member;
 * ``auc``: verification of a copy against its own architecture, other families as negatives;
@@ -58,10 +61,11 @@ def evaluate_coder(coder: Any, split: Split, queries: Sequence[Query]) -> dict[s
         db = stored_codes(idx, ids, bits)
     q = np.stack([unpack_code(u.code, bits) for u in q_up]) if q_up else np.zeros((0, bits))
     q = q.astype(np.uint8)
-    per: dict[str, dict[str, float]] = {}
-    for t in dict.fromkeys(x.transform for x in queries):
-        mask = np.array([x.transform == t for x in queries])
-        per[t] = {"own_top1": float(scores[mask].mean()), "copies": int(mask.sum())}
+    copy = np.array([not x.derived for x in queries], dtype=bool)
+    per = _shares(queries, scores, derived=False, key="own_top1", count="copies")
+    derived = _shares(queries, scores, derived=True, key="source_top1", count="queries")
+    scores, q = scores[copy], q[copy]
+    q_arch = [a for a, c in zip(q_arch, copy, strict=True) if c]
     own, other = distance_histograms(q, q_arch, db) if len(q) else (np.zeros(1), np.zeros(1))
     return {
         "coder": getattr(coder, "key", coder.__class__.__name__),
@@ -71,6 +75,7 @@ def evaluate_coder(coder: Any, split: Split, queries: Sequence[Query]) -> dict[s
         "own_top1": float(scores.mean()) if len(scores) else float("nan"),
         "own_top1_worst": min((v["own_top1"] for v in per.values()), default=float("nan")),
         "worst_transform": min(per, key=lambda t: per[t]["own_top1"]) if per else "",
+        "derived": derived,
         **code_uniqueness(db),
         "family_top1": float(fam.mean()) if len(fam) else float("nan"),
         "family_archs": len(fam_idx),
@@ -79,6 +84,18 @@ def evaluate_coder(coder: Any, split: Split, queries: Sequence[Query]) -> dict[s
         "hist_other": other.tolist(),
         "seconds": round(seconds, 2),
     }
+
+
+def _shares(
+    queries: Sequence[Query], scores: np.ndarray, *, derived: bool, key: str, count: str
+) -> dict[str, dict[str, float]]:
+    """Per transformation of the copies (``derived=False``) or of the derived architectures,
+    the mean score under ``key`` and the number of queries under ``count``."""
+    out: dict[str, dict[str, float]] = {}
+    for t in dict.fromkeys(x.transform for x in queries if x.derived == derived):
+        mask = np.array([x.transform == t and x.derived == derived for x in queries])
+        out[t] = {key: float(scores[mask].mean()), count: int(mask.sum())}
+    return out
 
 
 #: The issue's goals for the recommended recipe (instance-level hashing issue).

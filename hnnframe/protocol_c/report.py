@@ -81,11 +81,41 @@ def hub_markdown(
             "Copies that could not be made (transform: architectures): "
             + "; ".join(f"{t}: {len(v)}" for t, v in queries["errors"].items()),
         ]
+    lines += derived_lines(rows, queries.get("derived") or {})
     for note in notes:  # paragraphs (or tables), each its own block
         lines += ["", note]
     if plot:
         lines += ["", f"![Protocol (c) distance histograms]({plot})"]
     return "\n".join(lines) + "\n"
+
+
+def derived_lines(rows: Sequence[dict[str, Any]], derived: dict[str, Any]) -> list[str]:
+    """The derived architectures' table: per coder and kind, the share whose source
+    architecture is nearest; nothing when no row has any (rows cached before they existed)."""
+    kinds = list(dict.fromkeys(k for r in rows for k in r.get("derived") or {}))
+    if not kinds:
+        return []
+    count = derived.get("per_kind", {})
+    lines = [
+        "",
+        'Derived architectures, not copies (docs/robustness.md, "Derived architectures"): '
+        f"{derived.get('summary', '')}. Share whose source architecture is nearest (Hamming, "
+        "ties 1/k; queries per kind in the header); no copy figure above counts them:",
+        "",
+        "| coder | Q | " + " | ".join(f"{k} ({count.get(k, 0)})" for k in kinds) + " |",
+        "|---|---|" + "---|" * len(kinds),
+    ]
+    for r in rows:
+        got = r.get("derived") or {}
+        cells = [_pct(got.get(k, {}).get("source_top1")) for k in kinds]
+        lines.append(f"| {r['name']} | {r['bits']} | " + " | ".join(cells) + " |")
+    if derived.get("errors"):
+        lines += [
+            "",
+            "Derived architectures that could not be made (kind: architectures): "
+            + "; ".join(f"{t}: {len(v)}" for t, v in derived["errors"].items()),
+        ]
+    return lines
 
 
 #: The figures the instance-level hashing issue's goals are set on, and their direction.

@@ -3,7 +3,9 @@
 Every recipe of :data:`HUB_RECIPES` is trained on the hub corpus's training family groups at
 each Q of :data:`HUB_BITS` (resumable runs, :func:`hnnframe.reproduce.runner.run_all`); then
 each checkpoint and the two WL SimHash baselines are evaluated on protocol (c)
-(:mod:`hnnframe.protocol_c`): the same database, the same held-out copies, Hamming only. A
+(:mod:`hnnframe.protocol_c`): the same database, the same held-out copies, Hamming only. The
+same architectures' derived architectures (:mod:`hnnframe.variants.derived`: a new head, one
+layer fewer, ...) are queried too and reported apart, by whether their source is nearest. A
 coder's evaluation is cached in ``OUT/eval/<coder>-<Q>.json`` with the signature of the query
 set, so a rerun that adds a recipe evaluates only that recipe.
 """
@@ -31,7 +33,7 @@ from hnnframe.protocol_c.coders import prepared_all
 from hnnframe.recipe import load_recipe
 from hnnframe.reproduce.plans import Run
 from hnnframe.reproduce.runner import run_all
-from hnnframe.variants import transform_names
+from hnnframe.variants import copy_transforms, derived_transforms, get_transform
 
 log = get_logger(__name__)
 
@@ -120,6 +122,7 @@ def run_hub(
     ged_cache: str | None = None,
     holdout: Sequence[str] | None = None,
     transforms: Sequence[str] | None = None,
+    derived: Sequence[str] | None = None,
     queries_per_group: int | None = DEFAULT_QUERIES_PER_GROUP,
     deletion_copies: int = DEFAULT_DELETION_COPIES,
     wl_bits: Sequence[int] = HUB_BITS,
@@ -128,16 +131,23 @@ def run_hub(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train (or reuse) the runs, then evaluate every coder on protocol (c): the WL baselines
-    at ``wl_bits``, the runs' checkpoints and any further ``(label, path)`` checkpoints."""
+    at ``wl_bits``, the runs' checkpoints and any further ``(label, path)`` checkpoints.
+
+    ``transforms`` make the copies (default :func:`copy_transforms`), ``derived`` the derived
+    architectures (default every one of :func:`derived_transforms`; ``[]``: none)."""
     out = Path(out)
     t0 = time.perf_counter()
     entries = load_corpus(corpus_cache)
     split = split_corpus(entries, holdout)
     q_idx = query_arches(split, queries_per_group)
-    names = list(transforms) if transforms is not None else transform_names()
+    names = list(transforms) if transforms is not None else copy_transforms()
+    kinds = [k for k in (derived_transforms() if derived is None else derived) if k not in names]
     queries, errors = _queries(
-        entries, split, q_idx, names, deletion_copies, variant_cache, progress
+        entries, split, q_idx, [*names, *kinds], deletion_copies, variant_cache, progress
     )
+    kinds += [n for n in names if get_transform(n).derived]  # named among the copies' too
+    names = [n for n in names if n not in kinds]
+    copies = [q for q in queries if not q.derived]
     bench = _Bench(out, split, queries, _query_signature(entries, split, queries), progress)
     results = (
         run_all(
@@ -173,13 +183,14 @@ def run_hub(
             "test_archs": len(split.test),
         },
         "queries": {
-            "total": len(queries),
-            "per_transform": _per_transform(queries),
+            "total": len(copies),
+            "per_transform": _per_transform(copies),
             "summary": f"tool-made copies of {len(q_idx)} architectures "
             f"(at most {queries_per_group} per held-out group) under "
             f"{len(names)} transformations, and {deletion_copies} node-deletion "
             f"copies (10%) of each of the {len(split.test)} held-out architectures",
-            "errors": errors,
+            "errors": {t: e for t, e in errors.items() if t not in kinds},
+            "derived": _derived_summary(queries, kinds, errors, len(q_idx)),
         },
         "unique_ceiling": ceiling,
         "seconds": time.perf_counter() - t0,
@@ -281,6 +292,19 @@ def _unique_ceiling(entries: list[Any], progress: bool) -> float:
     canon = [g.structure_hash() for g in prepared_all([e.graph for e in entries], cfg, progress)]
     counts = Counter(canon)
     return sum(counts[h] == 1 for h in canon) / len(canon)
+
+
+def _derived_summary(
+    queries: list[Any], kinds: list[str], errors: dict[str, dict[str, str]], archs: int
+) -> dict[str, Any]:
+    """The derived architectures queried: how many per kind, and those not made."""
+    made = [q for q in queries if q.derived]
+    return {
+        "total": len(made),
+        "per_kind": _per_transform(made),
+        "summary": f"derived architectures of the same {archs} architectures ({', '.join(kinds)})",
+        "errors": {t: e for t, e in errors.items() if t in kinds},
+    }
 
 
 def _per_transform(queries: list[Any]) -> dict[str, int]:

@@ -15,28 +15,33 @@ import numpy as np
 from hnnframe.corpus import load_corpus
 from hnnframe.data.dataset import build_dataset
 from hnnframe.data.zoo import load_zoo
-from hnnframe.errors import HnnError
+from hnnframe.errors import ConfigError, HnnError
 from hnnframe.evaluate import evaluate_protocols, rank
 from hnnframe.variants import (
     build_variants,
+    copy_transforms,
     get_transform,
     listed_transforms,
-    transform_names,
     unlisted_transforms,
 )
 
 
 def resolve_transforms(spec: str | Sequence[str] | None) -> list[str]:
-    """``listed``, ``unlisted``, ``all`` (default) or a comma-separated list of names."""
+    """``listed``, ``unlisted``, ``all`` (default: both, the copies; derived architectures are
+    no copies and are left out) or a comma-separated list of names."""
     if spec is None or spec == "all":
-        return transform_names()
+        return copy_transforms()
     if spec == "listed":
         return listed_transforms()
     if spec == "unlisted":
         return unlisted_transforms()
     names = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
     for n in names:
-        get_transform(n)
+        if get_transform(n).derived:
+            raise ConfigError(
+                f"{n} makes a derived architecture, not a copy: protocol (c) scores it "
+                "(hnn reproduce hub --derived), the robustness suite does not"
+            )
     return names
 
 

@@ -19,7 +19,7 @@ from hnnframe.hashing import Hasher
 from hnnframe.protocol_c import CheckpointCoder, evaluate_coder, hub_queries
 from hnnframe.reproduce.hub import query_arches
 from hnnframe.tune.settings import HUB_FIGURES
-from hnnframe.variants import transform_names
+from hnnframe.variants import copy_transforms
 
 
 class HubFigures:
@@ -34,7 +34,7 @@ class HubFigures:
         queries, _ = hub_queries(
             entries,
             idx,
-            transform_names() if names is None else names,
+            copy_transforms() if names is None else names,
             deletion_copies=0,
             variant_cache=h.get("variant_cache"),
             progress=False,

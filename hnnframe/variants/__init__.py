@@ -15,20 +15,25 @@ Weights matter only inside the tools: every variant is weight-stripped
 ``listed`` transforms are those named in the robustness issue
 (:mod:`~hnnframe.variants.transforms`); the others (:mod:`~hnnframe.variants.unlisted`) are
 evaluated separately as a check that the invariance is general (``docs/robustness.md``).
-Variants are made and cached by :mod:`~hnnframe.variants.cache`.
+``derived`` transforms (:mod:`~hnnframe.variants.derived`) make derived architectures (a new
+head, one layer fewer, ...), not copies: protocol (c) scores them by whether their source is
+nearest, and the robustness suite leaves them out. Variants are made and cached by
+:mod:`~hnnframe.variants.cache`.
 
 Modules: ``base`` (Transform, the registry, errors), ``exporters`` (the torch exporters and
 small ONNX helpers), ``inputs`` (modalities, calibration data), ``sources``, ``transforms``,
 ``hub_transforms`` (the hub issue's: attention kernels, opset 23, onnxruntime's dynamic
 quantization, float16 converter and fusions), ``tool_transforms`` (onnxslim, the version
-converter, onnxconverter-common's float16), ``unlisted``, ``cache``.
+converter, onnxconverter-common's float16), ``unlisted``, ``derived`` (derived architectures)
+with ``pruning`` (its module surgery), ``cache``.
 """
 
 from __future__ import annotations
 
-# transforms, hub_transforms, tool_transforms and unlisted register their entries in
+# transforms, hub_transforms, tool_transforms, unlisted and derived register their entries in
 # TRANSFORMS when imported, in this order: the order of the robustness tables (the robustness
-# issue's list, the hub issue's, the canonical-identity issue's, the held-out ones).
+# issue's list, the hub issue's, the canonical-identity issue's, the held-out ones), then the
+# derived architectures (not copies: no robustness table lists them).
 from hnnframe.variants import transforms as _transforms  # noqa: F401
 
 # isort: split
@@ -40,11 +45,16 @@ from hnnframe.variants import tool_transforms as _tool_transforms  # noqa: F401
 # isort: split
 from hnnframe.frontends.torch_export import dynamo_export, quiet_fds, ts_export
 from hnnframe.variants import unlisted as _unlisted  # noqa: F401
+
+# isort: split
+from hnnframe.variants import derived as _derived  # noqa: F401
 from hnnframe.variants.base import (
     TRANSFORMS,
     Transform,
     VariantError,
     VariantUnavailable,
+    copy_transforms,
+    derived_transforms,
     get_transform,
     listed_transforms,
     transform,
@@ -74,6 +84,8 @@ __all__ = [
     "VariantSource",
     "VariantUnavailable",
     "build_variants",
+    "copy_transforms",
+    "derived_transforms",
     "dynamo_export",
     "fill_weights",
     "get_transform",

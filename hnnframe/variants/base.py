@@ -34,6 +34,9 @@ class Transform:
         listed: named in the robustness issue (False: a held-out generalisation check).
         needs_module: needs the torch module, so it does not apply to ONNX files.
         description: one line for tables.
+        derived: a derived architecture (another head, one layer fewer, ...), not a copy:
+            kept out of the robustness tables and out of protocol (c)'s copies, and scored
+            by whether its source is nearest (:mod:`~hnnframe.variants.derived`).
     """
 
     name: str
@@ -41,6 +44,7 @@ class Transform:
     listed: bool
     needs_module: bool
     description: str
+    derived: bool = False
 
     def __call__(self, src: Any) -> Any:
         """The tool's ONNX model of ``src`` (a :class:`~hnnframe.variants.VariantSource`)."""
@@ -48,13 +52,14 @@ class Transform:
 
 
 TRANSFORMS: Registry[Any] = Registry("transform")
-# Registration order (the robustness issue's list first, then the held-out ones): the order of
-# the robustness tables. The registry itself lists its names sorted.
+# Registration order (the robustness issue's list first, then the held-out ones, then the
+# derived architectures): the order of the robustness tables. The registry itself lists its
+# names sorted.
 _ORDER: list[str] = []
 
 
 def transform(
-    name: str, *, listed: bool, needs_module: bool, description: str
+    name: str, *, listed: bool, needs_module: bool, description: str, derived: bool = False
 ) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     """Register a ``source -> ModelProto`` function in :data:`TRANSFORMS` as a
     :class:`Transform` under ``name``, with its metadata."""
@@ -62,7 +67,8 @@ def transform(
     def deco(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if name in TRANSFORMS:
             raise ValueError(f"transform {name!r} is already registered")
-        TRANSFORMS.register(name, Transform(name, fn, listed, needs_module, description))
+        t = Transform(name, fn, listed, needs_module, description, derived)
+        TRANSFORMS.register(name, t)
         _ORDER.append(name)
         return fn
 
@@ -78,16 +84,34 @@ def get_transform(name: str) -> Transform:
     return t
 
 
-def transform_names() -> list[str]:
-    """Every transform's name in registration order (others registered directly, last)."""
+def _registered() -> list[str]:
+    """Every name in registration order (others registered directly, last)."""
     return [*_ORDER, *(n for n in TRANSFORMS.names() if n not in _ORDER)]
+
+
+def transform_names() -> list[str]:
+    """Every transform's name: the listed copies, the held-out copies, then the derived
+    architectures, each in registration order."""
+    return [*listed_transforms(), *unlisted_transforms(), *derived_transforms()]
 
 
 def listed_transforms() -> list[str]:
     """The robustness issue's transforms, in registration order."""
-    return [n for n in transform_names() if get_transform(n).listed]
+    return [n for n in _registered() if get_transform(n).listed and not get_transform(n).derived]
 
 
 def unlisted_transforms() -> list[str]:
     """The held-out transforms (a check that the invariance is general), in order."""
-    return [n for n in transform_names() if not get_transform(n).listed]
+    return [
+        n for n in _registered() if not get_transform(n).listed and not get_transform(n).derived
+    ]
+
+
+def copy_transforms() -> list[str]:
+    """The transforms that make copies (listed, then held out): the robustness suite's."""
+    return [*listed_transforms(), *unlisted_transforms()]
+
+
+def derived_transforms() -> list[str]:
+    """The derived architectures (not copies: another head, one layer fewer, ...), in order."""
+    return [n for n in _registered() if get_transform(n).derived]
