@@ -133,11 +133,20 @@ def _marker(cache: Path, key: str) -> Path:
 
 
 def built_before(
-    c: Candidate, transforms: Sequence[str], cache: Path, limits: Any, corpus_dir: Any
+    c: Candidate,
+    transforms: Sequence[str],
+    cache: Path,
+    limits: Any,
+    corpus_dir: Any,
+    any_maker: bool = False,
 ) -> dict[str, Any] | None:
     """:func:`build_source`'s answer from its note, when an earlier run made everything asked
-    for now (no worker process needed), else None."""
+    for now (no worker process needed), else None. ``any_maker``: the newest note of any
+    version of the variant code (``--cached-only``: report what a running build has made)."""
     path = _marker(cache, c.key)
+    if any_maker:
+        notes = sorted((cache / "built").glob(f"*/{c.key}.json"), key=lambda p: p.stat().st_mtime)
+        path = notes[-1] if notes else path
     if not path.exists():
         return None
     rec = json.loads(path.read_text())
@@ -281,6 +290,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--families", help="comma-separated families only (timm.resnet, hf.bert)")
     ap.add_argument("--limit", type=int, help="only the first N architectures")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="report only the architectures whose copies are all in --cache (a run still "
+        "filling it elsewhere); the report says how many of the set that is",
+    )
     ap.add_argument("--transforms", help="comma-separated transforms (default the set)")
     ap.add_argument("--out", help="markdown file to write (docs/canonical_hub.md)")
     ap.add_argument("--json", help="also write the full result as JSON")
@@ -317,7 +332,17 @@ def main(argv: list[str] | None = None) -> int:
             "max_nodes": DEFAULT_MAX_NODES if args.max_nodes is None else args.max_nodes,
         }
     manifest_dir = Path(args.corpus_manifest).parent if args.corpus_manifest else None
-    built = build(cands, transforms, cache, args.jobs, limits, manifest_dir)
+    corpus_dir = str(manifest_dir) if manifest_dir else None
+    if args.cached_only:
+        done = {c.key: built_before(c, transforms, cache, limits, corpus_dir, True) for c in cands}
+        note += (
+            f" Only the {sum(1 for v in done.values() if v)} of {len(cands)} architectures "
+            "already in the cache."
+        )
+        cands = [c for c in cands if done[c.key]]
+        built = {c.key: done[c.key] for c in cands}
+    else:
+        built = build(cands, transforms, cache, args.jobs, limits, manifest_dir)
     files = {k: b["files"] for k, b in built.items() if b["status"] == "ok"}
     details = compare_all(files, cache, args.jobs)
     paths = sorted({p for f in files.values() for p in f.values() if isinstance(p, str)})

@@ -115,3 +115,17 @@ def test_embed_layer_normalization_is_the_lookup_and_the_norm() -> None:
     # onnxruntime's transformer optimizer fuses DistilBERT's embeddings and their LayerNorm.
     assert ops(variant("hf:distilbert:tiny", "ort_transformer"))["EmbedLayerNormalization"]
     assert same_after("hf:distilbert:tiny", "ort_transformer")
+
+
+def test_a_shared_weight_is_a_gemm_of_its_size() -> None:
+    from support.hub import prepared, reference
+
+    # ALBERT's layers share one set of weights: the ir counts each tensor once, so the
+    # second layer's products read a weight already counted.
+    g = prepared(
+        reference(
+            "hf:albert:num_hidden_layers=2,hidden_size=32,num_attention_heads=2,intermediate_size=64,embedding_size=32"
+        )
+    )
+    gemms = [n for n in g.nodes if n.op == "Gemm"]
+    assert "MatMul" not in ops(g) and all(n.params > 0 for n in gemms)

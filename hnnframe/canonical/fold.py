@@ -134,8 +134,8 @@ class FoldLinear(CanonicalPass):
         nodes = [
             OpNode("Gemm", n.name, n.flops, n.params, n.shape, n.const, n.clamp, n.flops_unknown)
             if n.op == "MatMul" and n.params > 0
-            else n
-            for n in graph.nodes
+            else _shared_weight_gemm(graph, i) or n
+            for i, n in enumerate(graph.nodes)
         ]
         graph = OpGraph(nodes, graph.edges, graph.name)
         while True:  # a bias, then a scale
@@ -211,6 +211,23 @@ def _split_of_gemm(graph: OpGraph, split: int) -> int | None:
     g = graph.predecessors(split)[0]
     ok = graph.nodes[g].op == "Gemm" and graph.nodes[g].params and graph.out_degree(g) == 1
     return g if ok else None
+
+
+def _shared_weight_gemm(graph: OpGraph, i: int) -> OpNode | None:
+    """A MatMul of one data input whose weight an earlier node already counted (ALBERT's
+    layers share one set; the ir counts a tensor once) as the Gemm it is, with the
+    ``[K, N]`` weight it reads: tools that write each use as its own initializer (constant
+    folding, onnxsim, onnxruntime) give every layer its weight."""
+    n = graph.nodes[i]
+    if n.op != "MatMul" or n.params or graph.in_degree(i) != 1 or n.const:
+        return None
+    # K from the ir's FLOPs (2 x outputs x K), not from the input's shape: the tensor the
+    # graph shows as its input may be a view of the one the product reads.
+    out, cols = numel(n.shape), _last(n.shape)
+    k = int(n.flops) // (2 * out) if out and n.flops and not n.flops_unknown else 0
+    if not k or not cols:
+        return None
+    return OpNode("Gemm", n.name, n.flops, k * cols, n.shape, n.const, n.clamp, n.flops_unknown)
 
 
 def merge_siblings(graph: OpGraph) -> OpGraph:
