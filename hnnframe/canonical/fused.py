@@ -263,9 +263,9 @@ class NormaliseFused(CanonicalPass):
         extra: list[OpNode],
         i: int,
     ) -> None:
-        """Node ``i`` (EmbedLayerNormalization) becomes the embedding lookup, holding every
-        table (words, positions, segments: the export's Gather with the position Add joined
-        to it); a new node the LayerNormalization after it, with gamma and beta."""
+        """Node ``i`` (EmbedLayerNormalization) becomes the word table's lookup; new nodes
+        the Add of the position (and segment) tables and the LayerNormalization after it, with
+        gamma and beta, as the export spells them."""
         n = graph.nodes[i]
         out, c = numel(n.shape) or 0, _last(n.shape) or 1
         norm = min(2 * c, n.params)
