@@ -180,8 +180,9 @@ class DropNoop(CanonicalPass):
     shape, and is one of: a Concat, Sum, Max, Min or Mean of one tensor; a Split, Slice, Pad,
     Tile, Resize or Upsample that keeps the shape (a Slice or Pad: the element count); a
     pooling whose window is one element (FLOPs equal to its output size), such as the
-    AveragePool that ``AdaptiveAvgPool2d((7, 7))`` exports to on a 7x7 map. A Transpose that feeds nothing, of a tensor that other nodes
-    read (a re-laid-out copy the TorchScript exporter leaves behind as an output), goes too.
+    AveragePool that ``AdaptiveAvgPool2d((7, 7))`` exports to on a 7x7 map. A Transpose that
+    feeds nothing, of a tensor that other nodes read (a re-laid-out copy the TorchScript
+    exporter leaves behind as an output), goes too.
     """
 
     SAME = frozenset(
