@@ -122,10 +122,7 @@ def test_a_shared_weight_is_a_gemm_of_its_size() -> None:
 
     # ALBERT's layers share one set of weights: the ir counts each tensor once, so the
     # second layer's products read a weight already counted.
-    g = prepared(
-        reference(
-            "hf:albert:num_hidden_layers=2,hidden_size=32,num_attention_heads=2,intermediate_size=64,embedding_size=32"
-        )
-    )
+    sizes = "num_hidden_layers=2,hidden_size=32,num_attention_heads=2,intermediate_size=64"
+    g = prepared(reference(f"hf:albert:{sizes},embedding_size=32"))
     gemms = [n for n in g.nodes if n.op == "Gemm"]
     assert "MatMul" not in ops(g) and all(n.params > 0 for n in gemms)
