@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,16 +65,12 @@ def hub_markdown(
         "",
         "Own-architecture share per transformation (copies per transformation in the header):",
         "",
-        "| coder | Q | "
-        + " | ".join(
-            f"{t} ({rows[0]['per_transform'].get(t, {}).get('copies', 0)})" for t in transforms
-        )
-        + " |",
-        "|---|---|" + "---|" * len(transforms),
+        *_coder_table(
+            rows,
+            {t: rows[0]["per_transform"].get(t, {}).get("copies", 0) for t in transforms},
+            lambda r, t: r["per_transform"].get(t, {}).get("own_top1"),
+        ),
     ]
-    for r in rows:
-        cells = [_pct(r["per_transform"].get(t, {}).get("own_top1")) for t in transforms]
-        lines.append(f"| {r['name']} | {r['bits']} | " + " | ".join(cells) + " |")
     if queries.get("errors"):
         lines += [
             "",
@@ -87,6 +83,23 @@ def hub_markdown(
     if plot:
         lines += ["", f"![Protocol (c) distance histograms]({plot})"]
     return "\n".join(lines) + "\n"
+
+
+def _coder_table(
+    rows: Sequence[dict[str, Any]],
+    columns: dict[str, int],
+    share: Callable[[dict[str, Any], str], float | None],
+) -> list[str]:
+    """A table of one share per coder (a row) and column (with its query count in the
+    header): the copies' per transformation, the derived architectures' per kind."""
+    lines = [
+        "| coder | Q | " + " | ".join(f"{c} ({n})" for c, n in columns.items()) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for r in rows:
+        cells = [_pct(share(r, c)) for c in columns]
+        lines.append(f"| {r['name']} | {r['bits']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def derived_lines(rows: Sequence[dict[str, Any]], derived: dict[str, Any]) -> list[str]:
@@ -102,13 +115,12 @@ def derived_lines(rows: Sequence[dict[str, Any]], derived: dict[str, Any]) -> li
         f"{derived.get('summary', '')}. Share whose source architecture is nearest (Hamming, "
         "ties 1/k; queries per kind in the header); no copy figure above counts them:",
         "",
-        "| coder | Q | " + " | ".join(f"{k} ({count.get(k, 0)})" for k in kinds) + " |",
-        "|---|---|" + "---|" * len(kinds),
+        *_coder_table(
+            rows,
+            {k: count.get(k, 0) for k in kinds},
+            lambda r, k: (r.get("derived") or {}).get(k, {}).get("source_top1"),
+        ),
     ]
-    for r in rows:
-        got = r.get("derived") or {}
-        cells = [_pct(got.get(k, {}).get("source_top1")) for k in kinds]
-        lines.append(f"| {r['name']} | {r['bits']} | " + " | ".join(cells) + " |")
     if derived.get("errors"):
         lines += [
             "",

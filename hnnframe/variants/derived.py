@@ -38,12 +38,12 @@ from typing import Any
 
 from hnnframe.corpus.catalog import hf_size_fields
 from hnnframe.errors import ModelLoadError
-from hnnframe.frontends.hf import build_model, model_class, traced_module
+from hnnframe.frontends.hf import model_class
 from hnnframe.log import get_logger
 from hnnframe.variants.base import VariantError, VariantUnavailable, transform
 from hnnframe.variants.inputs import IMAGE, TEXT
 from hnnframe.variants.pruning import forward_ok, prune_mlps
-from hnnframe.variants.sources import VariantSource, randomise_weights
+from hnnframe.variants.sources import VariantSource
 
 log = get_logger(__name__)
 
@@ -76,11 +76,10 @@ def _hf_module(src: VariantSource, config: Any) -> Any:
     """``config``'s module built as :meth:`VariantSource.module` builds the source's (eager
     attention, the source's inputs, its random weights), or None when it does not build."""
     try:
-        model = build_model(config, attn="eager")
+        return src.module(config=config)
     except ModelLoadError as e:
         log.debug("%s: derived config does not build (%s)", src.name, e)
         return None
-    return randomise_weights(traced_module(model, src.input_names()), src.seed).eval()
 
 
 def _changed(config: Any, **fields: Any) -> Any:

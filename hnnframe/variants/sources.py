@@ -137,16 +137,17 @@ class VariantSource:
             self._cache["config"] = hf_config(self.spec)
         return self._cache["config"]
 
-    def module(self, attn: str | None = None) -> Any:
+    def module(self, attn: str | None = None, config: Any = None) -> Any:
         """A fresh eval-mode torch module with random, non-degenerate weights.
 
         ``attn`` picks a transformers model's attention implementation (``eager``, the
-        frontends' choice and the default, or ``sdpa``).
+        frontends' choice and the default, or ``sdpa``); ``config`` builds another
+        transformers config than the source's own (a derived architecture) the same way.
         """
         if not self.is_module:
             raise VariantUnavailable(f"{self.name}: needs a torch module, the source is a file")
         if self.scheme == "hf":
-            model = build_model(self.config(), attn=attn or "eager")
+            model = build_model(config or self.config(), attn=attn or "eager")
             module = traced_module(model, self.input_names())
         else:
             if attn is not None:
