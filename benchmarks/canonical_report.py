@@ -165,11 +165,9 @@ def compare_source(key: str, files: Mapping[str, Any], cache: str) -> dict[str, 
                 missing = kind if kind not in graphs else ref
                 vs[kind][ref] = {"error": entries.get(missing, {}).get("error", "not made")}
                 continue
-            a, b = entries[ref], entries[kind]
-            bits = sum(x != y for x, y in zip(a["code"], b["code"], strict=True))
-            same = a["structure"] == b["structure"]
-            reason = "" if same else graph_difference(graphs[ref], graphs[kind])
-            vs[kind][ref] = {"bits": bits, "same": same, "reason": reason}
+            pair = code_pair(entries[ref], entries[kind])
+            reason = "" if pair["same"] else graph_difference(graphs[ref], graphs[kind])
+            vs[kind][ref] = {**pair, "reason": reason}
     result = {"graphs": entries, "vs": vs}
     note = {"stamp": _stamp(files), "result": result}
     atomic_write(_compared(cache, key), json.dumps(note).encode(), mkdir=True)
@@ -205,6 +203,12 @@ def pair_codes(codes: Mapping[str, Any], ref: Any, var: Any) -> dict[str, Any]:
     a, b = codes.get(ref, {}), codes.get(var, {})
     if "code" not in a or "code" not in b:
         return {"error": a.get("error") or b.get("error") or "unread"}
+    return code_pair(a, b)
+
+
+def code_pair(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """``{bits, same}`` of two prepared graphs' entries: the WL codes' Hamming distance, and
+    whether their canonical graphs are equal up to node order."""
     bits = sum(x != y for x, y in zip(a["code"], b["code"], strict=True))
     return {"bits": bits, "same": a["structure"] == b["structure"]}
 
