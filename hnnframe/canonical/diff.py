@@ -41,7 +41,7 @@ def histogram_difference(ref: Mapping[str, int], copy: Mapping[str, int]) -> str
 
 def node_labels(g: OpGraph) -> Counter[str]:
     """The multiset of ``op|flops|params`` labels (those :meth:`OpGraph.structure_hash` hashes)."""
-    return Counter(f"{n.op}|{int(n.flops)}|{int(n.params)}" for n in g.nodes)
+    return Counter(g.structure_labels())
 
 
 def graph_difference(ref: OpGraph, copy: OpGraph) -> str:

@@ -199,6 +199,10 @@ class OpGraph:
         )
         return hashlib.sha256(payload.encode()).hexdigest()
 
+    def structure_labels(self) -> list[str]:
+        """Each node's ``op|flops|params``: what :meth:`structure_hash` tells nodes apart by."""
+        return [f"{n.op}|{int(n.flops)}|{int(n.params)}" for n in self.nodes]
+
     def structure_hash(self) -> str:
         """Like :meth:`content_hash` but independent of node order.
 
@@ -209,8 +213,8 @@ class OpGraph:
         import networkx as nx
 
         g = nx.DiGraph()
-        for i, n in enumerate(self.nodes):
-            g.add_node(i, label=f"{n.op}|{int(n.flops)}|{int(n.params)}")
+        for i, label in enumerate(self.structure_labels()):
+            g.add_node(i, label=label)
         g.add_edges_from(self.edges)
         with warnings.catch_warnings():
             # networkx >= 3.5 warns on every call that its directed-graph hashes changed in
